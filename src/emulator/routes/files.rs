@@ -708,7 +708,7 @@ mod tests {
         );
         assert_eq!(
             content_disposition("é \"x\".txt"),
-            "attachment; filename=\"_ __x__.txt\"; filename*=UTF-8''%C3%A9%20%22x%22.txt"
+            "attachment; filename=\"_ _x_.txt\"; filename*=UTF-8''%C3%A9%20%22x%22.txt"
         );
     }
 }

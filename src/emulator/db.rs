@@ -187,7 +187,7 @@ pub fn query_shares(
         .map(|c| format!("s.{}", c.trim()))
         .collect::<Vec<_>>()
         .join(", ");
-    let sql = format!("SELECT {cols} FROM shares s WHERE {where_sql} ORDER BY s.created_at, s.id");
+    let sql = format!("SELECT {cols} FROM shares s WHERE {where_sql} ORDER BY s.rowid");
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(args, share_from_row)?;
     rows.collect()

@@ -121,6 +121,8 @@ where
                 return None;
             }
             if sent >= limit {
+                // Pending first, so hyper flushes the headers and the bytes sent so far.
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 let err = std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
                     "fault injection: reset_after_bytes",

@@ -20,7 +20,7 @@ use crate::scaidrive::{
 
 pub use cache::ListingKey;
 pub use error::{StoreError, StoreResult};
-pub use write::{BodyStream, WriteRequest, Written};
+pub use write::{BodyAbort, BodyStream, WriteRequest, Written};
 
 /// Tunables of the store.
 #[derive(Debug, Clone)]
@@ -431,7 +431,12 @@ impl Store {
     // Deletes, copies, moves
 
     /// Deletes a file (to the trash unless configured permanent).
-    pub async fn delete_file(&self, s: &Session, parent: &FolderRef, file_id: &str) -> StoreResult<()> {
+    pub async fn delete_file(
+        &self,
+        s: &Session,
+        parent: &FolderRef,
+        file_id: &str,
+    ) -> StoreResult<()> {
         let res = self
             .inner
             .client

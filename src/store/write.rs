@@ -52,7 +52,9 @@ impl Store {
             return Err(StoreError::Invalid("cannot write to a share root".into()));
         };
         if req.path.is_dir() {
-            return Err(StoreError::Invalid("cannot write content to a folder".into()));
+            return Err(StoreError::Invalid(
+                "cannot write content to a folder".into(),
+            ));
         }
         let parent = if req.create_parents {
             self.ensure_folder(s, &req.share_id, req.path.parent_segments())
@@ -206,7 +208,9 @@ fn join_chunk(
     match joined {
         None | Some(Ok(Ok(()))) => Ok(()),
         Some(Ok(Err(e))) => Err(e.into()),
-        Some(Err(e)) => Err(StoreError::Internal(format!("chunk upload task failed: {e}"))),
+        Some(Err(e)) => Err(StoreError::Internal(format!(
+            "chunk upload task failed: {e}"
+        ))),
     }
 }
 
@@ -220,29 +224,28 @@ fn session_chunk_size(size: u64, configured: u64) -> u64 {
 /// Passes the body through and fails it if it is longer or shorter than announced, so a
 /// short body can never be committed as a complete file.
 fn exact_length(body: BodyStream, expected: u64) -> BodyStream {
-    let mut seen = 0u64;
-    let mut finished = false;
-    futures::stream::unfold((body, false), move |(mut body, ended)| async move {
-        if ended {
-            return None;
-        }
-        match body.next().await {
-            Some(Ok(b)) => {
-                seen += b.len() as u64;
-                if seen > expected {
-                    Some((Err(too_long()), (body, true)))
-                } else {
-                    Some((Ok(b), (body, false)))
+    // State: the body, bytes seen so far, and whether the stream has ended (with an error).
+    futures::stream::unfold(
+        (body, 0u64, false),
+        move |(mut body, seen, ended)| async move {
+            if ended {
+                return None;
+            }
+            match body.next().await {
+                Some(Ok(b)) => {
+                    let seen = seen + b.len() as u64;
+                    if seen > expected {
+                        Some((Err(too_long()), (body, seen, true)))
+                    } else {
+                        Some((Ok(b), (body, seen, false)))
+                    }
                 }
+                Some(Err(e)) => Some((Err(e), (body, seen, true))),
+                None if seen == expected => None,
+                None => Some((Err(too_short()), (body, seen, true))),
             }
-            Some(Err(e)) => Some((Err(e), (body, true))),
-            None if seen == expected || finished => None,
-            None => {
-                finished = true;
-                Some((Err(too_short()), (body, true)))
-            }
-        }
-    })
+        },
+    )
     .boxed()
 }
 

@@ -393,3 +393,27 @@ async fn chunk_put_carries_sha256_and_is_retried() {
         "x-chunk-sha256: ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     ));
 }
+
+#[tokio::test]
+async fn delete_retried_after_unclear_failure_accepts_gone() {
+    let s = serve(vec![
+        json("502 Bad Gateway", "{}"),
+        json("410 Gone", r#"{"detail": "file is deleted"}"#),
+    ])
+    .await;
+    client(&s.url, 3)
+        .delete_file(&token(), "fil_1", false)
+        .await
+        .unwrap();
+    assert_eq!(s.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn delete_of_missing_file_without_retry_is_not_found() {
+    let s = serve(vec![json("404 Not Found", r#"{"detail": "not found"}"#)]).await;
+    let err = client(&s.url, 3)
+        .delete_file(&token(), "fil_1", true)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound);
+}

@@ -141,6 +141,9 @@ pub(crate) struct Req<'a> {
     pub idempotent: bool,
     /// Total timeout; `None` for content streams (the client's read timeout still applies).
     pub timeout: Option<Duration>,
+    /// For deletes: a 404/410 right after a retried 5xx/transport failure means that failed
+    /// attempt took effect; report success.
+    pub absent_ok_on_retry: bool,
 }
 
 /// A successful response, buffered or not.
@@ -231,6 +234,7 @@ impl Client {
             headers: Vec::new(),
             idempotent,
             timeout: Some(self.inner.opts.request_timeout),
+            absent_ok_on_retry: false,
         }
     }
 
@@ -294,6 +298,8 @@ impl Client {
     /// Send with retries and read the whole (small) body; body read failures are retried too.
     pub(crate) async fn send_buffered(&self, req: &Req<'_>) -> Result<Buffered> {
         let mut attempt = 0;
+        // The previous attempt failed in a way that may have taken effect (5xx, transport).
+        let mut unclear = false;
         loop {
             let result = match self.build(req) {
                 Ok(rb) => match self.send_once(rb).await {
@@ -308,7 +314,21 @@ impl Client {
             };
             match result {
                 Ok(b) => return Ok(b),
-                Err(err) => self.wait_or_fail(req, err, attempt).await?,
+                Err(err)
+                    if unclear
+                        && req.absent_ok_on_retry
+                        && matches!(err.kind(), ErrorKind::NotFound | ErrorKind::Gone) =>
+                {
+                    tracing::debug!(
+                        path = req.url.path(),
+                        "delete retried after an unclear failure found the resource gone"
+                    );
+                    return Ok(Buffered { body: Bytes::new() });
+                }
+                Err(err) => {
+                    unclear = matches!(err.kind(), ErrorKind::Unavailable | ErrorKind::Transport);
+                    self.wait_or_fail(req, err, attempt).await?
+                }
             }
             attempt += 1;
         }

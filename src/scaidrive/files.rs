@@ -216,8 +216,9 @@ impl Client {
         if permanent {
             url.query_pairs_mut().append_pair("permanent", "true");
         }
-        self.no_content(&self.req(Method::DELETE, url, Some(t)))
-            .await
+        let mut req = self.req(Method::DELETE, url, Some(t));
+        req.absent_ok_on_retry = true;
+        self.no_content(&req).await
     }
 
     /// `POST /files/{id}/copy` → 201, a new file. Not retried on 5xx.

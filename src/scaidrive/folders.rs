@@ -99,7 +99,8 @@ impl Client {
         if permanent {
             url.query_pairs_mut().append_pair("permanent", "true");
         }
-        self.no_content(&self.req(Method::DELETE, url, Some(t)))
-            .await
+        let mut req = self.req(Method::DELETE, url, Some(t));
+        req.absent_ok_on_retry = true;
+        self.no_content(&req).await
     }
 }

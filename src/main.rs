@@ -1,7 +1,7 @@
 //! `scaidrive-gateway`: command-line parsing, logging, dispatch. The work lives in the library
 //! (`server::{start_gateway, commands}`).
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -71,19 +71,23 @@ async fn main() -> ExitCode {
 async fn run(command: Command, cfg: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
+            // Signal handlers go in before the banner: a supervisor (or a test) may signal
+            // right after reading it.
+            let shutdown = commands::shutdown_signal()?;
             let handle = start_gateway(cfg).await?;
             print_flush(&handle.banner());
-            commands::shutdown_signal().await;
+            shutdown.await;
             handle.shutdown().await;
         }
         Command::Emulator(args) => {
+            let shutdown = commands::shutdown_signal()?;
             let emulator = commands::start_emulator(&args).await?;
             print_flush(&commands::format_emulator_banner(
                 &emulator.url(),
                 &args.data,
                 &emulator.tokens(),
             ));
-            commands::shutdown_signal().await;
+            shutdown.await;
             emulator.shutdown().await;
         }
         Command::Credentials(CredentialsCommand::Create(args)) => {
@@ -116,7 +120,8 @@ fn init_logging(log: &LogConfig) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("invalid log.level {:?}: {e}", log.level))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     match log.format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),

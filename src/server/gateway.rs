@@ -325,20 +325,22 @@ pub fn client_url(addr: SocketAddr) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
     fn client_url_replaces_unspecified_addresses() {
         assert_eq!(
-            client_url("0.0.0.0:9000".parse().unwrap_or_else(|_| unreachable!())),
+            client_url("0.0.0.0:9000".parse().unwrap()),
             "http://127.0.0.1:9000"
         );
         assert_eq!(
-            client_url("[::]:9000".parse().unwrap_or_else(|_| unreachable!())),
+            client_url("[::]:9000".parse().unwrap()),
             "http://[::1]:9000"
         );
         assert_eq!(
-            client_url("192.0.2.1:80".parse().unwrap_or_else(|_| unreachable!())),
+            client_url("192.0.2.1:80".parse().unwrap()),
             "http://192.0.2.1:80"
         );
     }

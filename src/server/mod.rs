@@ -236,6 +236,12 @@ pub async fn serve(
     tracing::info!("listeners stopped");
 }
 
+/// Resolves once the stop flag is `true` (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`; drop it here, not in the caller.
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
 /// Accepts connections on one listener until `stop` turns true, then drains.
 async fn serve_listener(
     listener: TcpListener,
@@ -254,7 +260,7 @@ async fn serve_listener(
 
     loop {
         tokio::select! {
-            _ = stop.wait_for(|stopped| *stopped) => break,
+            () = stopped(&mut stop) => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
@@ -274,7 +280,7 @@ async fn serve_listener(
                     tokio::pin!(conn);
                     let result = tokio::select! {
                         result = conn.as_mut() => result,
-                        _ = stop.wait_for(|stopped| *stopped) => {
+                        () = stopped(&mut stop) => {
                             conn.as_mut().graceful_shutdown();
                             conn.await
                         }
@@ -303,5 +309,143 @@ async fn serve_listener(
             "shutdown grace period over, closing connections"
         );
         connections.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use tokio::sync::{Notify, oneshot};
+
+    fn port_zero_config() -> Config {
+        let mut cfg = Config::default();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        cfg.s3.listen = any;
+        cfg.webdav.listen = any;
+        cfg.admin.listen = any;
+        cfg
+    }
+
+    /// A front end that answers 200 "done" only once `release` is notified.
+    fn slow_front_end(started: Arc<Notify>, release: Arc<Notify>) -> FrontEnd {
+        FrontEnd::new(
+            "slow",
+            hyper::service::service_fn(move |_req: Request<Incoming>| {
+                let started = Arc::clone(&started);
+                let release = Arc::clone(&release);
+                async move {
+                    started.notify_one();
+                    release.notified().await;
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"done"))))
+                }
+            }),
+        )
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_in_flight_requests_finish_and_stops_accepting() {
+        let listeners = Listeners::bind(&port_zero_config()).await.unwrap();
+        let addrs = listeners.addrs().unwrap();
+        assert_ne!(addrs.s3.port(), 0);
+        let started = Arc::new(Notify::new());
+        let release = Arc::new(Notify::new());
+        let front_ends = FrontEnds {
+            s3: slow_front_end(Arc::clone(&started), Arc::clone(&release)),
+            webdav: FrontEnd::placeholder("webdav", "off\n"),
+            admin: FrontEnd::placeholder("admin", "off\n"),
+        };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listeners,
+            front_ends,
+            async {
+                let _ = stop_rx.await;
+            },
+            Duration::from_secs(30),
+        ));
+
+        let in_flight = tokio::spawn(reqwest::get(format!("http://{}/", addrs.s3)));
+        started.notified().await;
+        stop_tx.send(()).unwrap();
+        // New connections are refused once the listener is dropped.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(addrs.webdav).await.is_ok() {
+            assert!(tokio::time::Instant::now() < deadline, "still accepting");
+            tokio::task::yield_now().await;
+        }
+        // The in-flight request still completes.
+        release.notify_one();
+        let resp = in_flight.await.unwrap().unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.text().await.unwrap(), "done");
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn shutdown_cuts_connections_still_open_after_the_grace_period() {
+        let listeners = Listeners::bind(&port_zero_config()).await.unwrap();
+        let addrs = listeners.addrs().unwrap();
+        let started = Arc::new(Notify::new());
+        let never = Arc::new(Notify::new());
+        let front_ends = FrontEnds {
+            s3: slow_front_end(Arc::clone(&started), never),
+            webdav: FrontEnd::placeholder("webdav", "off\n"),
+            admin: FrontEnd::placeholder("admin", "off\n"),
+        };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listeners,
+            front_ends,
+            async {
+                let _ = stop_rx.await;
+            },
+            Duration::from_millis(200),
+        ));
+        let in_flight = tokio::spawn(reqwest::get(format!("http://{}/", addrs.s3)));
+        started.notified().await;
+        stop_tx.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            in_flight.await.unwrap().is_err(),
+            "the cut request cannot succeed"
+        );
+    }
+
+    #[tokio::test]
+    async fn placeholder_answers_503_with_its_message() {
+        let listeners = Listeners::bind(&port_zero_config()).await.unwrap();
+        let addrs = listeners.addrs().unwrap();
+        let front_ends = FrontEnds {
+            s3: FrontEnd::placeholder("s3", "S3 front end not enabled in this build\n"),
+            webdav: FrontEnd::placeholder("webdav", "off\n"),
+            admin: FrontEnd::placeholder("admin", "off\n"),
+        };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listeners,
+            front_ends,
+            async {
+                let _ = stop_rx.await;
+            },
+            Duration::from_secs(5),
+        ));
+        let resp = reqwest::get(format!("http://{}/bucket/key", addrs.s3))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 503);
+        assert_eq!(
+            resp.text().await.unwrap(),
+            "S3 front end not enabled in this build\n"
+        );
+        stop_tx.send(()).unwrap();
+        server.await.unwrap();
     }
 }

@@ -1,1 +1,35 @@
-//! The ScaiDrive client.
+//! The ScaiDrive client: the only code in the gateway that speaks HTTP to ScaiDrive.
+//!
+//! One [`Client`] (cheap to clone, one connection pool) serves every user; each call takes the
+//! caller's [`Token`]. Calls are typed ([`types`]), errors are classified once into an
+//! [`ErrorKind`] from the status and any of the three documented error body shapes, and retries
+//! follow [`retry`]: 429 after `Retry-After` for replayable requests, 5xx and transport errors
+//! with exponential back-off and full jitter for idempotent ones only.
+//!
+//! Layout: [`client`] (core, retry loop, rate-limit bookkeeping), [`error`], [`retry`],
+//! [`range`], [`types`], and one file per endpoint group: `users` (also platform probes),
+//! `shares`, `folders`, `files`, `uploads`, `changes`, `links`.
+//!
+//! The wire contract is `docs/emulator.md` (the emulator) and `shared/scaidrive-api.md` (the
+//! real service); parsing is liberal so that the client works against both.
+
+pub mod client;
+pub mod error;
+pub mod range;
+pub mod retry;
+pub mod types;
+
+mod changes;
+mod files;
+mod folders;
+mod links;
+mod shares;
+mod uploads;
+mod users;
+
+pub use client::{Client, ClientOptions, RateLimitState, Token};
+pub use error::{Error, ErrorKind, Result};
+pub use files::{Download, UploadFile};
+pub use range::{ByteRange, ContentRange};
+pub use types::*;
+pub use uploads::CHUNK_SHA256_HEADER;

@@ -1,1 +1,573 @@
-//! placeholder
+//! The protocol-neutral file store both front ends call: shares, path resolution through cached
+//! folder listings, streamed reads and writes, folders, delete, copy, rename, versions.
+//!
+//! Everything is done on behalf of a [`Session`]; caches are keyed by its principal, so one
+//! user's view is never served to another. Every write invalidates what it touched before it
+//! returns (read-after-write through the gateway is strong).
+
+mod cache;
+mod error;
+mod write;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::Session;
+use crate::namespace::ObjectPath;
+use crate::scaidrive::{
+    ByteRange, Client, Download, File, Item, MyShare, Target, Timestamp, Version,
+};
+
+pub use cache::ListingKey;
+pub use error::{StoreError, StoreResult};
+pub use write::{BodyAbort, BodyStream, WriteRequest, Written};
+
+/// Tunables of the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// How long a folder listing or the share list is trusted without a write through this
+    /// gateway (writes made elsewhere become visible within this bound).
+    pub cache_ttl: Duration,
+    /// Most folder listings kept.
+    pub cache_capacity: u64,
+    /// Delete permanently instead of moving to ScaiDrive's trash.
+    pub permanent_delete: bool,
+    /// New files at least this large go through an upload session (chunked, retried per chunk)
+    /// instead of one multipart `POST /files`.
+    pub session_threshold: u64,
+    /// Chunk size for upload sessions (a power of two, 64 KiB – 4 MiB).
+    pub chunk_size: u64,
+    /// Chunks of one upload in flight at once (memory: `chunk_size` × this).
+    pub parallel_chunks: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            cache_ttl: Duration::from_secs(5),
+            cache_capacity: 10_000,
+            permanent_delete: false,
+            session_threshold: 64 << 20,
+            chunk_size: 4 << 20,
+            parallel_chunks: 3,
+        }
+    }
+}
+
+/// A share the user can see, with their role in it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareInfo {
+    pub id: String,
+    pub name: String,
+    pub role: Option<String>,
+    pub quota_bytes: Option<u64>,
+    pub used_bytes: Option<u64>,
+    pub created_at: Option<Timestamp>,
+}
+
+impl ShareInfo {
+    /// Whether the role allows writes (contributor, admin, owner).
+    pub fn can_write(&self) -> bool {
+        matches!(
+            self.role.as_deref(),
+            Some("contributor" | "admin" | "owner")
+        )
+    }
+}
+
+impl From<MyShare> for ShareInfo {
+    fn from(s: MyShare) -> Self {
+        Self {
+            id: s.id,
+            name: s.name,
+            role: s.role,
+            quota_bytes: s.quota_bytes,
+            used_bytes: s.used_bytes,
+            created_at: s.created_at,
+        }
+    }
+}
+
+/// A folder as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FolderInfo {
+    pub id: String,
+    pub name: String,
+}
+
+/// A file as listed: what a folder listing carries, nothing more (no per-file call).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileInfo {
+    pub id: String,
+    pub name: String,
+    pub size: u64,
+    pub mime_type: Option<String>,
+    pub modified_at: Option<Timestamp>,
+}
+
+/// One entry of a folder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    Folder(FolderInfo),
+    File(FileInfo),
+}
+
+impl Entry {
+    /// The entry's name in its folder.
+    pub fn name(&self) -> &str {
+        match self {
+            Entry::Folder(f) => &f.name,
+            Entry::File(f) => &f.name,
+        }
+    }
+}
+
+/// A folder's entries, sorted by name bytes.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub entries: Vec<Entry>,
+}
+
+impl Listing {
+    fn from_items(items: Vec<Item>) -> Self {
+        let mut entries: Vec<Entry> = items
+            .into_iter()
+            .filter_map(|item| match item {
+                Item::Folder(f) if !f.is_deleted => Some(Entry::Folder(FolderInfo {
+                    id: f.id,
+                    name: f.name,
+                })),
+                Item::File(f) if !f.is_deleted => Some(Entry::File(FileInfo {
+                    id: f.id,
+                    name: f.name,
+                    size: f.size,
+                    mime_type: f.mime_type,
+                    modified_at: f.modified_at,
+                })),
+                _ => None,
+            })
+            .collect();
+        entries.sort_by(|a, b| a.name().as_bytes().cmp(b.name().as_bytes()));
+        Self { entries }
+    }
+
+    /// The entry with exactly this name.
+    pub fn get(&self, name: &str) -> Option<&Entry> {
+        self.entries
+            .binary_search_by(|e| e.name().as_bytes().cmp(name.as_bytes()))
+            .ok()
+            .and_then(|i| self.entries.get(i))
+    }
+}
+
+/// Where a folder is: a share and a folder in it (`None` = the share root).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FolderRef {
+    pub share_id: String,
+    pub folder_id: Option<String>,
+}
+
+impl FolderRef {
+    /// The root of a share.
+    pub fn root(share_id: impl Into<String>) -> Self {
+        Self {
+            share_id: share_id.into(),
+            folder_id: None,
+        }
+    }
+
+    fn target(&self) -> Target {
+        match &self.folder_id {
+            Some(id) => Target::Folder(id.clone()),
+            None => Target::ShareRoot(self.share_id.clone()),
+        }
+    }
+}
+
+/// A resolved path: the entry and the folder that holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub parent: FolderRef,
+    pub entry: Entry,
+}
+
+/// The store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    opts: StoreOptions,
+    cache: cache::Caches,
+}
+
+impl Store {
+    /// A store over `client`.
+    pub fn new(client: Client, opts: StoreOptions) -> Self {
+        let cache = cache::Caches::new(&opts);
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                opts,
+                cache,
+            }),
+        }
+    }
+
+    /// The ScaiDrive client underneath.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// The options in force.
+    pub fn options(&self) -> &StoreOptions {
+        &self.inner.opts
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Shares
+
+    /// The shares this user can see (cached per principal).
+    pub async fn shares(&self, s: &Session) -> StoreResult<Arc<Vec<ShareInfo>>> {
+        let client = self.inner.client.clone();
+        let token = s.token().clone();
+        self.inner
+            .cache
+            .shares
+            .try_get_with(s.principal().to_owned(), async move {
+                let shares = client.my_shares(&token).await?;
+                Ok::<_, StoreError>(Arc::new(shares.into_iter().map(ShareInfo::from).collect()))
+            })
+            .await
+            .map_err(unshare)
+    }
+
+    /// The share with this id, if the user can see it.
+    pub async fn share(&self, s: &Session, share_id: &str) -> StoreResult<ShareInfo> {
+        self.shares(s)
+            .await?
+            .iter()
+            .find(|sh| sh.id == share_id)
+            .cloned()
+            .ok_or(StoreError::NoSuchShare)
+    }
+
+    /// Forgets the cached share list of every user (after a share was created or deleted).
+    pub fn invalidate_shares(&self) {
+        self.inner.cache.shares.invalidate_all();
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Listing and resolution
+
+    /// The entries of a folder (cached per principal).
+    pub async fn list(&self, s: &Session, folder: &FolderRef) -> StoreResult<Arc<Listing>> {
+        let key = ListingKey::new(s.principal(), folder);
+        let client = self.inner.client.clone();
+        let token = s.token().clone();
+        let folder = folder.clone();
+        self.inner
+            .cache
+            .listings
+            .try_get_with(key, async move {
+                let listing = client
+                    .list_children(&token, &folder.share_id, folder.folder_id.as_deref())
+                    .await?;
+                Ok::<_, StoreError>(Arc::new(Listing::from_items(listing.items)))
+            })
+            .await
+            .map_err(unshare)
+    }
+
+    /// Walks a folder chain from the share root. `Ok(None)` when a segment is missing;
+    /// `Conflict` when a segment names a file.
+    pub async fn resolve_folder(
+        &self,
+        s: &Session,
+        share_id: &str,
+        segments: &[String],
+    ) -> StoreResult<Option<FolderRef>> {
+        let mut here = FolderRef::root(share_id);
+        for name in segments {
+            let listing = self.list(s, &here).await?;
+            match listing.get(name) {
+                Some(Entry::Folder(f)) => here.folder_id = Some(f.id.clone()),
+                Some(Entry::File(_)) => {
+                    return Err(StoreError::Conflict(format!(
+                        "'{name}' is a file, not a folder"
+                    )));
+                }
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(here))
+    }
+
+    /// Resolves a path to its entry. `Ok(None)` when it does not exist. A path ending in `/`
+    /// only matches a folder; one without only matches a file, unless `either` is set.
+    pub async fn resolve(
+        &self,
+        s: &Session,
+        share_id: &str,
+        path: &ObjectPath,
+        either: bool,
+    ) -> StoreResult<Option<Resolved>> {
+        let Some(name) = path.name() else {
+            return Ok(None);
+        };
+        let parent = match self
+            .resolve_folder(s, share_id, path.parent_segments())
+            .await
+        {
+            Ok(Some(p)) => p,
+            Ok(None) | Err(StoreError::Conflict(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let listing = self.list(s, &parent).await?;
+        let entry = match listing.get(name) {
+            Some(e) => e.clone(),
+            None => return Ok(None),
+        };
+        let kind_matches = either || matches!(entry, Entry::Folder(_)) == path.is_dir();
+        Ok(kind_matches.then_some(Resolved { parent, entry }))
+    }
+
+    /// Makes sure the folder chain exists, creating missing folders (like `mkdir -p`).
+    pub async fn ensure_folder(
+        &self,
+        s: &Session,
+        share_id: &str,
+        segments: &[String],
+    ) -> StoreResult<FolderRef> {
+        let mut here = FolderRef::root(share_id);
+        for name in segments {
+            let listing = self.list(s, &here).await?;
+            here.folder_id = Some(match listing.get(name) {
+                Some(Entry::Folder(f)) => f.id.clone(),
+                Some(Entry::File(_)) => {
+                    return Err(StoreError::Conflict(format!(
+                        "'{name}' is a file, so it cannot hold other entries"
+                    )));
+                }
+                None => self.create_folder_in(s, &here, name).await?.id,
+            });
+        }
+        Ok(here)
+    }
+
+    /// Creates folder `name` in `parent`; an existing folder of that name is returned as is
+    /// (a concurrent creator won).
+    pub async fn create_folder_in(
+        &self,
+        s: &Session,
+        parent: &FolderRef,
+        name: &str,
+    ) -> StoreResult<FolderInfo> {
+        crate::namespace::validate_segment(name)?;
+        let created = self
+            .inner
+            .client
+            .create_folder(
+                s.token(),
+                &parent.share_id,
+                parent.folder_id.as_deref(),
+                name,
+            )
+            .await;
+        self.invalidate_folder(parent).await;
+        match created {
+            Ok(f) => Ok(FolderInfo {
+                id: f.id,
+                name: f.name,
+            }),
+            Err(e) if e.kind() == crate::scaidrive::ErrorKind::Conflict => {
+                match self.list(s, parent).await?.get(name) {
+                    Some(Entry::Folder(f)) => Ok(f.clone()),
+                    _ => Err(StoreError::Conflict(format!(
+                        "a file named '{name}' already exists"
+                    ))),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Reads
+
+    /// Full file metadata (one upstream call; used where a listing is not enough).
+    pub async fn file(&self, s: &Session, file_id: &str) -> StoreResult<File> {
+        Ok(self.inner.client.get_file(s.token(), file_id).await?)
+    }
+
+    /// Streams a file's content, or a range of it, or an older version.
+    pub async fn read(
+        &self,
+        s: &Session,
+        file_id: &str,
+        version: Option<u64>,
+        range: Option<ByteRange>,
+    ) -> StoreResult<Download> {
+        self.inner
+            .client
+            .download(s.token(), file_id, version, range)
+            .await
+            .map_err(|e| match (e.kind(), e.total_size()) {
+                (crate::scaidrive::ErrorKind::RangeNotSatisfiable, size) => {
+                    StoreError::RangeNotSatisfiable { size }
+                }
+                _ => e.into(),
+            })
+    }
+
+    /// A file's versions, newest first.
+    pub async fn versions(&self, s: &Session, file_id: &str) -> StoreResult<Vec<Version>> {
+        Ok(self.inner.client.list_versions(s.token(), file_id).await?)
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Deletes, copies, moves
+
+    /// Deletes a file (to the trash unless configured permanent).
+    pub async fn delete_file(
+        &self,
+        s: &Session,
+        parent: &FolderRef,
+        file_id: &str,
+    ) -> StoreResult<()> {
+        let res = self
+            .inner
+            .client
+            .delete_file(s.token(), file_id, self.inner.opts.permanent_delete)
+            .await;
+        self.invalidate_folder(parent).await;
+        res.map_err(StoreError::from)
+    }
+
+    /// Deletes a folder and everything under it, in one upstream call.
+    pub async fn delete_folder(
+        &self,
+        s: &Session,
+        parent: &FolderRef,
+        folder_id: &str,
+    ) -> StoreResult<()> {
+        let res = self
+            .inner
+            .client
+            .delete_folder(s.token(), folder_id, self.inner.opts.permanent_delete)
+            .await;
+        self.invalidate_share(&parent.share_id).await;
+        res.map_err(StoreError::from)
+    }
+
+    /// Server-side copy of a file into `dest` as `name` (the name must be free there).
+    pub async fn copy_file(
+        &self,
+        s: &Session,
+        file_id: &str,
+        dest: &FolderRef,
+        name: &str,
+    ) -> StoreResult<File> {
+        crate::namespace::validate_segment(name)?;
+        let res = self
+            .inner
+            .client
+            .copy_file(s.token(), file_id, &dest.target(), Some(name))
+            .await;
+        self.invalidate_folder(dest).await;
+        res.map_err(StoreError::from)
+    }
+
+    /// Moves and/or renames a file (the name must be free at the destination).
+    pub async fn move_file(
+        &self,
+        s: &Session,
+        file_id: &str,
+        from: &FolderRef,
+        dest: &FolderRef,
+        name: &str,
+    ) -> StoreResult<File> {
+        crate::namespace::validate_segment(name)?;
+        let client = &self.inner.client;
+        let res = if from == dest {
+            let patch = crate::scaidrive::FilePatch {
+                name: Some(name.to_owned()),
+                ..Default::default()
+            };
+            client.update_file(s.token(), file_id, &patch).await
+        } else {
+            client
+                .move_file(s.token(), file_id, &dest.target(), Some(name))
+                .await
+        };
+        self.invalidate_folder(from).await;
+        self.invalidate_folder(dest).await;
+        res.map_err(StoreError::from)
+    }
+
+    /// Moves and/or renames a folder (the name must be free at the destination).
+    pub async fn move_folder(
+        &self,
+        s: &Session,
+        folder_id: &str,
+        from: &FolderRef,
+        dest: &FolderRef,
+        name: &str,
+        current_name: &str,
+    ) -> StoreResult<()> {
+        crate::namespace::validate_segment(name)?;
+        let client = &self.inner.client;
+        let mut result = Ok(());
+        if from != dest {
+            result = client
+                .move_folder(s.token(), folder_id, &dest.target())
+                .await
+                .map(drop);
+        }
+        if result.is_ok() && name != current_name {
+            result = client
+                .rename_folder(s.token(), folder_id, name)
+                .await
+                .map(drop);
+        }
+        self.invalidate_share(&from.share_id).await;
+        self.invalidate_share(&dest.share_id).await;
+        result.map_err(StoreError::from)
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Invalidation
+
+    /// Forgets every user's cached listing of this folder.
+    pub async fn invalidate_folder(&self, folder: &FolderRef) {
+        self.inner.cache.invalidate_folder(folder);
+    }
+
+    /// Forgets every user's cached listings of a share (after a folder-level change).
+    pub async fn invalidate_share(&self, share_id: &str) {
+        self.inner.cache.invalidate_share(share_id);
+    }
+}
+
+/// moka hands errors of a shared load back in an `Arc`; the store's errors are not `Clone`,
+/// so the shared error is re-created from its kind.
+fn unshare(e: Arc<StoreError>) -> StoreError {
+    match Arc::try_unwrap(e) {
+        Ok(e) => e,
+        Err(shared) => match &*shared {
+            StoreError::NotFound => StoreError::NotFound,
+            StoreError::NoSuchShare => StoreError::NoSuchShare,
+            StoreError::AccessDenied(m) => StoreError::AccessDenied(m.clone()),
+            StoreError::Unauthorized(m) => StoreError::Unauthorized(m.clone()),
+            StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+            StoreError::Gone => StoreError::Gone,
+            StoreError::SlowDown { retry_after } => StoreError::SlowDown {
+                retry_after: *retry_after,
+            },
+            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+            other => StoreError::Internal(other.to_string()),
+        },
+    }
+}

@@ -1,0 +1,30 @@
+//! The change feed (`/sync/changes`).
+
+use super::client::{Client, Token};
+use super::error::Result;
+use super::types::{ChangePage, Cursor};
+
+impl Client {
+    /// `GET /sync/changes?share_id=…[&cursor=…][&limit=…]`. Without a cursor the answer is
+    /// empty and carries the current head. The cursor is opaque; pass back the one received.
+    pub async fn changes(
+        &self,
+        t: &Token,
+        share_id: &str,
+        cursor: Option<&Cursor>,
+        limit: Option<u32>,
+    ) -> Result<ChangePage> {
+        let mut url = self.endpoint(&["sync", "changes"])?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("share_id", share_id);
+            if let Some(c) = cursor {
+                q.append_pair("cursor", &c.to_query_value());
+            }
+            if let Some(l) = limit {
+                q.append_pair("limit", &l.to_string());
+            }
+        }
+        self.get_json(Some(t), url).await
+    }
+}

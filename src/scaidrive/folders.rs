@@ -1,0 +1,105 @@
+//! Folders: metadata, children listing, create, rename, move, delete, restore.
+
+use http::Method;
+use serde_json::json;
+
+use super::client::{Client, Token};
+use super::error::Result;
+use super::types::{Folder, Listing, Target};
+
+impl Client {
+    /// `GET /folders/{id}`.
+    pub async fn get_folder(&self, t: &Token, id: &str) -> Result<Folder> {
+        self.get_json(Some(t), self.endpoint(&["folders", id])?)
+            .await
+    }
+
+    /// `GET /folders/{id|root}/children?share_id=…`: every item in one answer (the API has no
+    /// documented paging here). `folder_id: None` lists the share root.
+    pub async fn list_children(
+        &self,
+        t: &Token,
+        share_id: &str,
+        folder_id: Option<&str>,
+    ) -> Result<Listing> {
+        self.list_children_with(t, share_id, folder_id, false).await
+    }
+
+    /// [`list_children`](Self::list_children) with `include_deleted` (trash view).
+    pub async fn list_children_with(
+        &self,
+        t: &Token,
+        share_id: &str,
+        folder_id: Option<&str>,
+        include_deleted: bool,
+    ) -> Result<Listing> {
+        let mut url = self.endpoint(&["folders", folder_id.unwrap_or("root"), "children"])?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("share_id", share_id);
+            if include_deleted {
+                q.append_pair("include_deleted", "true");
+            }
+        }
+        self.get_json(Some(t), url).await
+    }
+
+    /// `POST /folders` → 201. `parent_id: None` creates at the share root. Not retried on 5xx.
+    pub async fn create_folder(
+        &self,
+        t: &Token,
+        share_id: &str,
+        parent_id: Option<&str>,
+        name: &str,
+    ) -> Result<Folder> {
+        let mut body = json!({ "share_id": share_id, "name": name });
+        if let Some(p) = parent_id {
+            body["parent_id"] = json!(p);
+        }
+        self.send_json(Method::POST, t, self.endpoint(&["folders"])?, &body)
+            .await
+    }
+
+    /// `PATCH /folders/{id}` with `{name}`.
+    pub async fn rename_folder(&self, t: &Token, id: &str, name: &str) -> Result<Folder> {
+        self.send_json(
+            Method::PATCH,
+            t,
+            self.endpoint(&["folders", id])?,
+            &json!({ "name": name }),
+        )
+        .await
+    }
+
+    /// `PATCH /folders/{id}` with `{restore: true}`: restore a soft-deleted folder.
+    pub async fn restore_folder(&self, t: &Token, id: &str) -> Result<Folder> {
+        self.send_json(
+            Method::PATCH,
+            t,
+            self.endpoint(&["folders", id])?,
+            &json!({ "restore": true }),
+        )
+        .await
+    }
+
+    /// `POST /folders/{id}/move` into a folder or a share root.
+    pub async fn move_folder(&self, t: &Token, id: &str, target: &Target) -> Result<Folder> {
+        self.send_json(
+            Method::POST,
+            t,
+            self.endpoint(&["folders", id, "move"])?,
+            &target.to_body(None),
+        )
+        .await
+    }
+
+    /// `DELETE /folders/{id}[?permanent=true]` → 204 (soft delete is recursive).
+    pub async fn delete_folder(&self, t: &Token, id: &str, permanent: bool) -> Result<()> {
+        let mut url = self.endpoint(&["folders", id])?;
+        if permanent {
+            url.query_pairs_mut().append_pair("permanent", "true");
+        }
+        self.no_content(&self.req(Method::DELETE, url, Some(t)))
+            .await
+    }
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The project's one test command (README "Test"): installs what the tests need on a fresh
+# Debian machine, then runs formatting, lints and every test. CI (.ci/run) calls exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*"; }
+
+# --- what the tests need -------------------------------------------------------------------
+apt_pkgs=()
+command -v curl >/dev/null 2>&1 || apt_pkgs+=(curl)
+if ((${#apt_pkgs[@]})); then
+  log "installing ${apt_pkgs[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_pkgs[@]}"
+fi
+
+# --- checks -----------------------------------------------------------------------------------
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --locked -- -D warnings
+
+log "cargo test"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --locked --no-fail-fast
+  cargo test --locked --doc
+else
+  cargo test --locked --no-fail-fast
+fi
+
+log "all tests passed"

@@ -1,0 +1,307 @@
+//! The protocol-neutral store against the real emulator over HTTP: path resolution, streamed
+//! writes (new files, new versions, large files through sessions), reads, deletes, copies,
+//! moves, and that a broken body stores nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use scaidrive_gateway::auth::Session;
+use scaidrive_gateway::emulator::{self, EmulatorConfig, RunningEmulator};
+use scaidrive_gateway::namespace::ObjectPath;
+use scaidrive_gateway::scaidrive::{ByteRange, Client, ClientOptions, Token};
+use scaidrive_gateway::store::{
+    BodyAbort, BodyStream, Entry, FolderRef, Store, StoreError, StoreOptions, WriteRequest,
+};
+
+struct Fixture {
+    _emu: RunningEmulator,
+    _dir: tempfile::TempDir,
+    store: Store,
+    session: Session,
+    share: String,
+}
+
+async fn fixture(opts: StoreOptions) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = emulator::start(EmulatorConfig {
+        listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+        data_dir: dir.path().join("emu"),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let seed = emu.tokens()[0].clone();
+    let client = Client::new(&emu.url(), ClientOptions::default()).unwrap();
+    let token = Token::new(seed.token.clone());
+    let me = client.me(&token).await.unwrap();
+    let session = Session::new(me.id, token);
+    let store = Store::new(client, opts);
+    let share = store.shares(&session).await.unwrap()[0].id.clone();
+    Fixture {
+        _emu: emu,
+        _dir: dir,
+        store,
+        session,
+        share,
+    }
+}
+
+fn body_of(data: Vec<u8>, piece: usize) -> BodyStream {
+    let pieces: Vec<Result<Bytes, std::io::Error>> = data
+        .chunks(piece.max(1))
+        .map(|c| Ok(Bytes::copy_from_slice(c)))
+        .collect();
+    futures::stream::iter(pieces).boxed()
+}
+
+fn key(k: &str) -> ObjectPath {
+    ObjectPath::from_key(k).unwrap()
+}
+
+impl Fixture {
+    async fn put(
+        &self,
+        k: &str,
+        data: &[u8],
+    ) -> Result<scaidrive_gateway::store::Written, StoreError> {
+        self.store
+            .write(
+                &self.session,
+                WriteRequest {
+                    share_id: self.share.clone(),
+                    path: key(k),
+                    size: data.len() as u64,
+                    content_type: Some("text/plain".into()),
+                    body: body_of(data.to_vec(), 7),
+                    create_parents: true,
+                },
+            )
+            .await
+    }
+
+    async fn get(&self, k: &str) -> Vec<u8> {
+        let r = self
+            .store
+            .resolve(&self.session, &self.share, &key(k), false)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{k} not found"));
+        let Entry::File(f) = r.entry else {
+            panic!("{k} is not a file")
+        };
+        let d = self
+            .store
+            .read(&self.session, &f.id, None, None)
+            .await
+            .unwrap();
+        d.bytes().await.unwrap().to_vec()
+    }
+
+    async fn exists(&self, k: &str) -> bool {
+        self.store
+            .resolve(&self.session, &self.share, &key(k), false)
+            .await
+            .unwrap()
+            .is_some()
+    }
+}
+
+#[tokio::test]
+async fn write_creates_parent_folders_and_reads_back() {
+    let f = fixture(StoreOptions::default()).await;
+    let w = f.put("a/b/c/hello.txt", b"hello world").await.unwrap();
+    assert!(!w.replaced);
+    assert_eq!(w.size, 11);
+    assert_eq!(f.get("a/b/c/hello.txt").await, b"hello world");
+    // The folders exist and are listed as folders.
+    let a = f
+        .store
+        .resolve(&f.session, &f.share, &key("a/b/"), false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(matches!(a.entry, Entry::Folder(_)));
+}
+
+#[tokio::test]
+async fn overwrite_makes_a_new_version_not_a_new_file() {
+    let f = fixture(StoreOptions::default()).await;
+    let first = f.put("doc.txt", b"version one").await.unwrap();
+    let second = f.put("doc.txt", b"version two!").await.unwrap();
+    assert!(second.replaced);
+    assert_eq!(first.file_id, second.file_id);
+    assert_eq!(f.get("doc.txt").await, b"version two!");
+    let versions = f.store.versions(&f.session, &first.file_id).await.unwrap();
+    assert_eq!(versions.len(), 2);
+}
+
+#[tokio::test]
+async fn large_new_file_goes_through_a_session_in_parallel_chunks() {
+    let opts = StoreOptions {
+        session_threshold: 256 << 10,
+        chunk_size: 64 << 10,
+        ..StoreOptions::default()
+    };
+    let f = fixture(opts).await;
+    let data: Vec<u8> = (0..(1u32 << 20) + 123)
+        .map(|i| (i * 31 % 251) as u8)
+        .collect();
+    let w = f.put("big.bin", &data).await.unwrap();
+    assert_eq!(w.size, data.len() as u64);
+    assert_eq!(f.get("big.bin").await, data);
+    // A ranged read streams only the range.
+    let Entry::File(file) = f
+        .store
+        .resolve(&f.session, &f.share, &key("big.bin"), false)
+        .await
+        .unwrap()
+        .unwrap()
+        .entry
+    else {
+        panic!()
+    };
+    let part = f
+        .store
+        .read(
+            &f.session,
+            &file.id,
+            None,
+            Some(ByteRange::FromTo(100, 199)),
+        )
+        .await
+        .unwrap();
+    assert!(part.is_partial());
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &data[100..200]);
+}
+
+#[tokio::test]
+async fn short_or_aborted_body_stores_nothing() {
+    let f = fixture(StoreOptions::default()).await;
+    // Announced 100 bytes, sent 10.
+    let short = f
+        .store
+        .write(
+            &f.session,
+            WriteRequest {
+                share_id: f.share.clone(),
+                path: key("short.txt"),
+                size: 100,
+                content_type: None,
+                body: body_of(vec![1; 10], 5),
+                create_parents: true,
+            },
+        )
+        .await;
+    assert!(
+        matches!(short, Err(StoreError::IncompleteBody)),
+        "{short:?}"
+    );
+    assert!(!f.exists("short.txt").await);
+
+    // A front end aborts the body at its end (digest mismatch): nothing stored either, for a
+    // new file and for a new version of an existing one.
+    f.put("kept.txt", b"original").await.unwrap();
+    for name in ["bad.txt", "kept.txt"] {
+        let body: BodyStream = futures::stream::iter(vec![
+            Ok(Bytes::from_static(b"12345")),
+            Err(BodyAbort::BadDigest.into_io()),
+        ])
+        .boxed();
+        let res = f
+            .store
+            .write(
+                &f.session,
+                WriteRequest {
+                    share_id: f.share.clone(),
+                    path: key(name),
+                    size: 5,
+                    content_type: None,
+                    body,
+                    create_parents: true,
+                },
+            )
+            .await;
+        assert!(matches!(res, Err(StoreError::BadDigest)), "{name}: {res:?}");
+    }
+    assert!(!f.exists("bad.txt").await);
+    assert_eq!(f.get("kept.txt").await, b"original");
+}
+
+#[tokio::test]
+async fn file_and_folder_names_cannot_collide() {
+    let f = fixture(StoreOptions::default()).await;
+    f.put("x/inner.txt", b"1").await.unwrap();
+    // A file where folder "x" is.
+    assert!(matches!(
+        f.put("x", b"2").await,
+        Err(StoreError::Conflict(_))
+    ));
+    // A folder needed where file "x/inner.txt" is.
+    assert!(matches!(
+        f.put("x/inner.txt/deeper", b"3").await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn delete_copy_and_move_are_visible_at_once() {
+    let f = fixture(StoreOptions::default()).await;
+    let w = f.put("src/one.txt", b"payload").await.unwrap();
+    let dest = f
+        .store
+        .ensure_folder(&f.session, &f.share, &["dst".into()])
+        .await
+        .unwrap();
+    f.store
+        .copy_file(&f.session, &w.file_id, &dest, "copy.txt")
+        .await
+        .unwrap();
+    assert_eq!(f.get("dst/copy.txt").await, b"payload");
+
+    f.store
+        .move_file(&f.session, &w.file_id, &w.parent, &dest, "moved.txt")
+        .await
+        .unwrap();
+    assert!(!f.exists("src/one.txt").await);
+    assert_eq!(f.get("dst/moved.txt").await, b"payload");
+
+    let moved = f
+        .store
+        .resolve(&f.session, &f.share, &key("dst/moved.txt"), false)
+        .await
+        .unwrap()
+        .unwrap();
+    f.store
+        .delete_file(&f.session, &moved.parent, &w.file_id)
+        .await
+        .unwrap();
+    assert!(!f.exists("dst/moved.txt").await);
+
+    let dst = f
+        .store
+        .resolve(&f.session, &f.share, &key("dst/"), false)
+        .await
+        .unwrap()
+        .unwrap();
+    let Entry::Folder(folder) = dst.entry else {
+        panic!()
+    };
+    f.store
+        .delete_folder(&f.session, &FolderRef::root(f.share.clone()), &folder.id)
+        .await
+        .unwrap();
+    assert!(!f.exists("dst/copy.txt").await);
+    assert!(!f.exists("dst/").await);
+}
+
+#[tokio::test]
+async fn invalid_names_are_refused_before_any_upstream_call() {
+    let f = fixture(StoreOptions::default()).await;
+    let res = f
+        .store
+        .create_folder_in(&f.session, &FolderRef::root(f.share.clone()), "..")
+        .await;
+    assert!(matches!(res, Err(StoreError::InvalidName(_))));
+}

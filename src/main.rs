@@ -1,1 +1,130 @@
-fn main() {}
+//! `scaidrive-gateway`: command-line parsing, logging, dispatch. The work lives in the library
+//! (`server::{start_gateway, commands}`).
+
+use std::io::{IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use scaidrive_gateway::config::{Config, ConfigFlags, LogConfig, LogFormat};
+use scaidrive_gateway::server::commands::{self, CreateCredentialArgs, EmulatorArgs};
+use scaidrive_gateway::server::start_gateway;
+use tracing_subscriber::EnvFilter;
+
+/// S3 and WebDAV gateway for ScaiDrive, with an embedded ScaiDrive emulator.
+#[derive(Debug, Parser)]
+#[command(name = "scaidrive-gateway", version, about)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigFlags,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the gateway (S3, WebDAV and admin listeners). Without SCAIDRIVE_URL it starts the
+    /// embedded emulator on <data_dir>/emulator and prints ready-to-paste credentials.
+    Serve,
+    /// Run the ScaiDrive emulator on its own until SIGINT/SIGTERM.
+    Emulator(EmulatorArgs),
+    /// Manage the S3 credentials stored in the state database.
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CredentialsCommand {
+    /// Check a ScaiDrive token and store an S3 key pair for it.
+    Create(CreateCredentialArgs),
+    /// List stored credentials (never shows secrets or tokens).
+    List,
+    /// Delete a stored credential.
+    Revoke {
+        /// The access key id.
+        access_key_id: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let cfg = match Config::load(&cli.config, |name| std::env::var(name).ok()) {
+        Ok(cfg) => cfg,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = init_logging(&cfg.log) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
+    match run(cli.command, cfg).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, cfg: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            // Signal handlers go in before the banner: a supervisor (or a test) may signal
+            // right after reading it.
+            let shutdown = commands::shutdown_signal()?;
+            let handle = start_gateway(cfg).await?;
+            print_flush(&handle.banner());
+            shutdown.await;
+            handle.shutdown().await;
+        }
+        Command::Emulator(args) => {
+            let shutdown = commands::shutdown_signal()?;
+            let emulator = commands::start_emulator(&args).await?;
+            print_flush(&commands::format_emulator_banner(
+                &emulator.url(),
+                &args.data,
+                &emulator.tokens(),
+            ));
+            shutdown.await;
+            emulator.shutdown().await;
+        }
+        Command::Credentials(CredentialsCommand::Create(args)) => {
+            let cred = commands::create_credential(&cfg, args).await?;
+            print_flush(&commands::format_created(&cred));
+        }
+        Command::Credentials(CredentialsCommand::List) => {
+            let creds = commands::list_credentials(&cfg).await?;
+            print_flush(&commands::format_list(&creds));
+        }
+        Command::Credentials(CredentialsCommand::Revoke { access_key_id }) => {
+            commands::revoke_credential(&cfg, &access_key_id).await?;
+            print_flush(&format!("revoked {access_key_id}\n"));
+        }
+    }
+    Ok(())
+}
+
+/// Writes operator output to stdout at once (logs go to stderr).
+fn print_flush(text: &str) {
+    let mut out = std::io::stdout().lock();
+    // Nothing sensible to do when stdout is closed; the exit code still tells.
+    let _ = out.write_all(text.as_bytes());
+    let _ = out.flush();
+}
+
+/// Logs go to stderr, human-readable or JSON, filtered by `log.level`.
+fn init_logging(log: &LogConfig) -> anyhow::Result<()> {
+    let filter = EnvFilter::try_new(&log.level)
+        .map_err(|e| anyhow::anyhow!("invalid log.level {:?}: {e}", log.level))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match log.format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+    Ok(())
+}

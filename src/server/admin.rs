@@ -1,0 +1,76 @@
+//! The admin listener: `/healthz` (the process is up) and `/readyz` (ScaiDrive answers
+//! `/api/v1/ready` and the state DB answers `SELECT 1`). Metrics join here later.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+
+use crate::scaidrive::Client;
+use crate::state::StateDb;
+
+/// How long one readiness check may take before it counts as failed.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the admin handlers need.
+#[derive(Clone, Debug)]
+pub struct AdminState {
+    /// The state database.
+    pub db: StateDb,
+    /// The upstream ScaiDrive (or the embedded emulator).
+    pub upstream: Client,
+}
+
+/// The admin router.
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(state)
+}
+
+/// Liveness: answers as long as the process serves requests.
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// Readiness: 200 when both dependencies answer, else 503 naming the one that failed.
+async fn readyz(State(state): State<AdminState>) -> (StatusCode, String) {
+    let (upstream, db) = tokio::join!(check_upstream(&state.upstream), check_db(&state.db));
+    match (upstream, db) {
+        (Ok(()), Ok(())) => (StatusCode::OK, "ok\n".to_owned()),
+        (upstream, db) => {
+            let mut failures = Vec::new();
+            if let Err(e) = upstream {
+                failures.push(format!("scaidrive: {e}"));
+            }
+            if let Err(e) = db {
+                failures.push(format!("state db: {e}"));
+            }
+            let text = failures.join("; ");
+            tracing::warn!(reason = %text, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {text}\n"),
+            )
+        }
+    }
+}
+
+async fn check_upstream(client: &Client) -> Result<(), String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, client.ready()).await {
+        Err(_) => Err("no answer from /api/v1/ready".to_owned()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Ok(ready)) if ready.is_ready() => Ok(()),
+        Ok(Ok(ready)) => Err(format!("status {:?}", ready.status)),
+    }
+}
+
+async fn check_db(db: &StateDb) -> Result<(), String> {
+    match tokio::time::timeout(CHECK_TIMEOUT, db.ping()).await {
+        Err(_) => Err("SELECT 1 timed out".to_owned()),
+        Ok(result) => result.map_err(|e| e.to_string()),
+    }
+}

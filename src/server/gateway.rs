@@ -1,0 +1,347 @@
+//! The gateway as one unit: state DB, upstream client (or the embedded emulator), front ends and
+//! listeners. [`start_gateway`] is what `scaidrive-gateway serve` and the integration tests run.
+
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::admin::{self, AdminState};
+use super::{BoundAddrs, DEFAULT_SHUTDOWN_GRACE, FrontEnd, FrontEnds, Listeners};
+use crate::config::Config;
+use crate::emulator::{self, EmulatorConfig, RunningEmulator};
+use crate::scaidrive::{Client, ClientOptions};
+use crate::state::{Credential, NewCredential, StateDb};
+
+/// Label of the credential `serve` creates for the embedded emulator's default user.
+pub const EMBEDDED_CREDENTIAL_LABEL: &str = "embedded emulator default user";
+
+/// A running gateway.
+pub struct GatewayHandle {
+    addrs: BoundAddrs,
+    upstream_url: String,
+    region: String,
+    emulator: Option<RunningEmulator>,
+    emulator_data_dir: std::path::PathBuf,
+    embedded_credential: Option<Credential>,
+    static_key_ids: Vec<String>,
+    db: StateDb,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for GatewayHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayHandle")
+            .field("addrs", &self.addrs)
+            .field("upstream_url", &self.upstream_url)
+            .field("embedded", &self.emulator.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayHandle {
+    /// The bound S3, WebDAV and admin addresses.
+    pub fn addrs(&self) -> BoundAddrs {
+        self.addrs
+    }
+
+    /// Base URL of the ScaiDrive the gateway talks to.
+    pub fn upstream_url(&self) -> &str {
+        &self.upstream_url
+    }
+
+    /// The embedded emulator, when `scaidrive.url` was unset.
+    pub fn emulator(&self) -> Option<&RunningEmulator> {
+        self.emulator.as_ref()
+    }
+
+    /// The stored credential of the embedded emulator's default user (embedded mode only).
+    pub fn embedded_credential(&self) -> Option<&Credential> {
+        self.embedded_credential.as_ref()
+    }
+
+    /// The state database.
+    pub fn state_db(&self) -> &StateDb {
+        &self.db
+    }
+
+    /// What `serve` prints once listening: endpoints, and in embedded mode ready-to-paste
+    /// `export` lines. This goes to stdout for the operator, never to the logs.
+    pub fn banner(&self) -> String {
+        let s3 = client_url(self.addrs.s3);
+        let webdav = client_url(self.addrs.webdav);
+        let admin = client_url(self.addrs.admin);
+        let mut out = String::new();
+        let upstream = match &self.emulator {
+            Some(_) => format!(
+                "{} (embedded emulator, data in {})",
+                self.upstream_url,
+                self.emulator_data_dir.display()
+            ),
+            None => self.upstream_url.clone(),
+        };
+        out.push_str(&format!(
+            "scaidrive-gateway {}\n",
+            env!("CARGO_PKG_VERSION")
+        ));
+        out.push_str(&format!("ScaiDrive: {upstream}\n"));
+        out.push_str(&format!("S3:        {s3} (region {})\n", self.region));
+        out.push_str(&format!("WebDAV:    {webdav}/\n"));
+        out.push_str(&format!("Admin:     {admin} (/healthz, /readyz)\n"));
+        out.push('\n');
+        match &self.embedded_credential {
+            Some(cred) => {
+                out.push_str(
+                    "# S3 credentials of the emulator's demo user \
+                     (WebDAV: the same pair as user name and password)\n",
+                );
+                out.push_str(&format!(
+                    "export AWS_ACCESS_KEY_ID={}\n",
+                    cred.access_key_id
+                ));
+                out.push_str(&format!(
+                    "export AWS_SECRET_ACCESS_KEY={}\n",
+                    cred.secret_access_key
+                ));
+            }
+            None if !self.static_key_ids.is_empty() => {
+                out.push_str(&format!(
+                    "# static credential(s) from the configuration: {}\n",
+                    self.static_key_ids.join(", ")
+                ));
+            }
+            None => {
+                out.push_str(
+                    "# create S3 credentials with: \
+                     scaidrive-gateway credentials create --token <ScaiDrive token>\n",
+                );
+            }
+        }
+        out.push_str(&format!("export AWS_ENDPOINT_URL={s3}\n"));
+        out.push_str(&format!("export AWS_DEFAULT_REGION={}\n", self.region));
+        out
+    }
+
+    /// Stops the gateway: listeners drain (up to the grace period), then the embedded emulator
+    /// stops.
+    pub async fn shutdown(self) {
+        // A send error means the server task has ended already.
+        let _ = self.stop.send(());
+        if let Err(e) = self.server.await {
+            tracing::error!(error = %e, "gateway server task failed");
+        }
+        if let Some(emulator) = self.emulator {
+            emulator.shutdown().await;
+        }
+        tracing::info!("gateway stopped");
+    }
+}
+
+/// Runs the gateway until `shutdown` resolves, then stops it gracefully.
+pub async fn run_gateway(cfg: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+    let handle = start_gateway(cfg).await?;
+    shutdown.await;
+    handle.shutdown().await;
+    Ok(())
+}
+
+/// Starts the gateway: opens the state DB, starts the embedded emulator when `scaidrive.url` is
+/// unset (creating or reusing its default user's credential), binds the listeners and serves.
+pub async fn start_gateway(cfg: Config) -> anyhow::Result<GatewayHandle> {
+    start_gateway_with_grace(cfg, DEFAULT_SHUTDOWN_GRACE).await
+}
+
+/// [`start_gateway`] with a chosen shutdown grace period.
+pub async fn start_gateway_with_grace(
+    cfg: Config,
+    grace: Duration,
+) -> anyhow::Result<GatewayHandle> {
+    let db = open_state_db(&cfg).await?;
+
+    let emulator = match &cfg.scaidrive.url {
+        Some(_) => None,
+        None => Some(start_embedded_emulator(&cfg).await?),
+    };
+    // From here on, an error must stop the emulator before returning.
+    match finish_start(&cfg, db, emulator, grace).await {
+        Ok(handle) => Ok(handle),
+        Err((e, emulator)) => {
+            if let Some(emulator) = emulator {
+                emulator.shutdown().await;
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn finish_start(
+    cfg: &Config,
+    db: StateDb,
+    emulator: Option<RunningEmulator>,
+    grace: Duration,
+) -> Result<GatewayHandle, (anyhow::Error, Option<RunningEmulator>)> {
+    let upstream_url = match (&emulator, &cfg.scaidrive.url) {
+        (Some(emu), _) => emu.url(),
+        (None, Some(url)) => url.clone(),
+        (None, None) => {
+            return Err((
+                anyhow::anyhow!("no ScaiDrive URL and no embedded emulator"),
+                emulator,
+            ));
+        }
+    };
+    let setup = async {
+        let upstream = Client::new(&upstream_url, ClientOptions::default())
+            .with_context(|| format!("ScaiDrive URL {upstream_url}"))?;
+        let embedded_credential = match &emulator {
+            Some(emu) => Some(ensure_embedded_credential(&db, emu).await?),
+            None => None,
+        };
+        let listeners = Listeners::bind(cfg).await?;
+        let addrs = listeners.addrs()?;
+        anyhow::Ok((upstream, embedded_credential, listeners, addrs))
+    };
+    let (upstream, embedded_credential, listeners, addrs) = match setup.await {
+        Ok(parts) => parts,
+        Err(e) => return Err((e, emulator)),
+    };
+
+    let front_ends = FrontEnds {
+        // PLACEHOLDER: replaced by the s3s service once `s3/` lands.
+        s3: FrontEnd::placeholder("s3", "S3 front end not enabled in this build\n"),
+        // PLACEHOLDER: replaced by the dav-server handler once `webdav/` lands.
+        webdav: FrontEnd::placeholder("webdav", "WebDAV front end not enabled in this build\n"),
+        admin: FrontEnd::from_router(
+            "admin",
+            admin::router(AdminState {
+                db: db.clone(),
+                upstream,
+            }),
+        ),
+    };
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(super::serve(
+        listeners,
+        front_ends,
+        async {
+            // Dropping the handle without `shutdown` also stops the listeners.
+            let _ = stopped.await;
+        },
+        grace,
+    ));
+    tracing::info!(
+        s3 = %addrs.s3,
+        webdav = %addrs.webdav,
+        admin = %addrs.admin,
+        upstream = %upstream_url,
+        embedded = emulator.is_some(),
+        "gateway started"
+    );
+    Ok(GatewayHandle {
+        addrs,
+        upstream_url,
+        region: cfg.s3.region.clone(),
+        emulator,
+        emulator_data_dir: cfg.emulator_data_dir(),
+        embedded_credential,
+        static_key_ids: cfg
+            .credentials
+            .iter()
+            .map(|c| c.access_key_id.clone())
+            .collect(),
+        db,
+        stop,
+        server,
+    })
+}
+
+/// Opens `<data_dir>/gateway.db` off the async threads.
+pub async fn open_state_db(cfg: &Config) -> anyhow::Result<StateDb> {
+    let path = cfg.state_db_path();
+    let shown = path.display().to_string();
+    tokio::task::spawn_blocking(move || StateDb::open(path))
+        .await
+        .context("state database task")?
+        .with_context(|| format!("opening state database {shown}"))
+}
+
+/// Starts the emulator on `<data_dir>/emulator` with the default seed, on `embedded.listen`.
+pub async fn start_embedded_emulator(cfg: &Config) -> anyhow::Result<RunningEmulator> {
+    let data_dir = cfg.emulator_data_dir();
+    emulator::start(EmulatorConfig {
+        listen: cfg.embedded.listen,
+        data_dir: data_dir.clone(),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .with_context(|| format!("starting the embedded emulator on {}", data_dir.display()))
+}
+
+/// Returns the stored credential mapped to the emulator's default-seed token, creating it on
+/// first start. The emulator keeps its token across restarts, so later starts find the same one.
+async fn ensure_embedded_credential(
+    db: &StateDb,
+    emulator: &RunningEmulator,
+) -> anyhow::Result<Credential> {
+    let seed = emulator
+        .tokens()
+        .into_iter()
+        .next()
+        .context("the embedded emulator has no seed token")?;
+    let existing = db
+        .list_credentials()
+        .await?
+        .into_iter()
+        .find(|c| c.token == seed.token);
+    if let Some(cred) = existing {
+        return Ok(cred);
+    }
+    let cred = db
+        .create_credential(NewCredential {
+            access_key_id: None,
+            secret_access_key: None,
+            token: seed.token,
+            label: Some(EMBEDDED_CREDENTIAL_LABEL.to_owned()),
+            user_id: seed.user_id,
+        })
+        .await?;
+    Ok(cred)
+}
+
+/// A URL a client on this machine can use for `addr`: an unspecified bind address (`0.0.0.0`,
+/// `::`) becomes the loopback address of its family.
+pub fn client_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn client_url_replaces_unspecified_addresses() {
+        assert_eq!(
+            client_url("0.0.0.0:9000".parse().unwrap()),
+            "http://127.0.0.1:9000"
+        );
+        assert_eq!(
+            client_url("[::]:9000".parse().unwrap()),
+            "http://[::1]:9000"
+        );
+        assert_eq!(
+            client_url("192.0.2.1:80".parse().unwrap()),
+            "http://192.0.2.1:80"
+        );
+    }
+}

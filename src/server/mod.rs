@@ -1,0 +1,451 @@
+//! Listeners: binds the S3, WebDAV and admin sockets, serves each with hyper-util's connection
+//! builder, and shuts down gracefully.
+//!
+//! - [`FrontEnd`] wraps any clone-able hyper service (s3s's `S3Service`, a dav-server handler, an
+//!   axum router) behind one boxed type, so [`serve`] does not care what is plugged in.
+//! - [`Listeners::bind`] binds the three addresses from [`Config`] (port 0 allowed) and reports
+//!   the bound ones ([`BoundAddrs`]).
+//! - [`serve`] runs until the shutdown future resolves, then stops accepting, asks every open
+//!   connection to finish its in-flight request, and waits up to a grace period before cutting
+//!   what is left.
+//! - [`gateway`] wires it all together: state DB, upstream or embedded emulator, front ends —
+//!   [`start_gateway`] / [`run_gateway`] are the entry points of `serve` and of the tests.
+
+pub mod admin;
+pub mod commands;
+pub mod gateway;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::config::Config;
+
+pub use gateway::{GatewayHandle, run_gateway, start_gateway};
+
+/// Boxed error of response bodies.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The response body every [`FrontEnd`] answers with.
+pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
+
+/// How long in-flight connections may run on after shutdown was asked for.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+type HandlerFn =
+    dyn Fn(Request<Incoming>) -> BoxFuture<'static, Response<ResponseBody>> + Send + Sync;
+
+/// One HTTP front end (S3, WebDAV, admin): a cheap-to-clone boxed hyper service.
+#[derive(Clone)]
+pub struct FrontEnd {
+    name: &'static str,
+    handler: Arc<HandlerFn>,
+}
+
+impl std::fmt::Debug for FrontEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrontEnd")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl FrontEnd {
+    /// Wraps a hyper service. Its errors are logged and answered with a bare 500 (they carry no
+    /// detail that should reach a client).
+    pub fn new<S, B>(name: &'static str, service: S) -> Self
+    where
+        S: hyper::service::Service<Request<Incoming>, Response = Response<B>>
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Into<BoxError>,
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let service = Arc::new(service);
+        let handler = move |req: Request<Incoming>| -> BoxFuture<'static, Response<ResponseBody>> {
+            let fut = service.call(req);
+            Box::pin(async move {
+                match fut.await {
+                    Ok(resp) => resp.map(|body| body.map_err(Into::into).boxed_unsync()),
+                    Err(e) => {
+                        let e: BoxError = e.into();
+                        tracing::error!(front_end = name, error = %e, "front end failed");
+                        text_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+                    }
+                }
+            })
+        };
+        Self {
+            name,
+            handler: Arc::new(handler),
+        }
+    }
+
+    /// Wraps an axum router (or any tower service) by way of hyper-util's adapter.
+    pub fn from_router(name: &'static str, router: axum::Router) -> Self {
+        Self::new(
+            name,
+            hyper_util::service::TowerToHyperService::new(router.into_service()),
+        )
+    }
+
+    /// PLACEHOLDER until the S3 / WebDAV front ends land: answers every request with 503 and
+    /// `message`. Replace with the real service in [`gateway`].
+    pub fn placeholder(name: &'static str, message: &'static str) -> Self {
+        let handler = move |_req: Request<Incoming>| -> BoxFuture<'static, Response<ResponseBody>> {
+            Box::pin(async move { text_response(StatusCode::SERVICE_UNAVAILABLE, message) })
+        };
+        Self {
+            name,
+            handler: Arc::new(handler),
+        }
+    }
+
+    /// The name used in logs.
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+impl hyper::service::Service<Request<Incoming>> for FrontEnd {
+    type Response = Response<ResponseBody>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        let fut = (self.handler)(req);
+        Box::pin(async move { Ok(fut.await) })
+    }
+}
+
+/// A short `text/plain` response.
+pub fn text_response(status: StatusCode, text: &'static str) -> Response<ResponseBody> {
+    let mut resp = Response::new(
+        Full::new(Bytes::from_static(text.as_bytes()))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    resp
+}
+
+/// The three front ends [`serve`] runs.
+#[derive(Debug, Clone)]
+pub struct FrontEnds {
+    /// Served on `s3.listen`.
+    pub s3: FrontEnd,
+    /// Served on `webdav.listen`.
+    pub webdav: FrontEnd,
+    /// Served on `admin.listen`.
+    pub admin: FrontEnd,
+}
+
+/// Addresses the listeners are bound to (the real ports when port 0 was asked for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BoundAddrs {
+    /// S3 endpoint.
+    pub s3: SocketAddr,
+    /// WebDAV endpoint.
+    pub webdav: SocketAddr,
+    /// Admin endpoint.
+    pub admin: SocketAddr,
+}
+
+/// The bound listening sockets.
+#[derive(Debug)]
+pub struct Listeners {
+    s3: TcpListener,
+    webdav: TcpListener,
+    admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds `s3.listen`, `webdav.listen` and `admin.listen`.
+    pub async fn bind(cfg: &Config) -> anyhow::Result<Self> {
+        Ok(Self {
+            s3: bind("S3", cfg.s3.listen).await?,
+            webdav: bind("WebDAV", cfg.webdav.listen).await?,
+            admin: bind("admin", cfg.admin.listen).await?,
+        })
+    }
+
+    /// The bound addresses.
+    pub fn addrs(&self) -> anyhow::Result<BoundAddrs> {
+        Ok(BoundAddrs {
+            s3: self.s3.local_addr()?,
+            webdav: self.webdav.local_addr()?,
+            admin: self.admin.local_addr()?,
+        })
+    }
+}
+
+async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for {what} on {addr}"))
+}
+
+/// Serves the three front ends until `shutdown` resolves, then shuts down gracefully: stop
+/// accepting, let each connection finish its in-flight request, and after `grace` abort the
+/// connections still open.
+pub async fn serve(
+    listeners: Listeners,
+    front_ends: FrontEnds,
+    shutdown: impl Future<Output = ()>,
+    grace: Duration,
+) {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    for (listener, front_end) in [
+        (listeners.s3, front_ends.s3),
+        (listeners.webdav, front_ends.webdav),
+        (listeners.admin, front_ends.admin),
+    ] {
+        tasks.spawn(serve_listener(listener, front_end, stop_rx.clone(), grace));
+    }
+    shutdown.await;
+    tracing::info!(grace_secs = grace.as_secs(), "shutting down listeners");
+    // Receivers wait for `true`; a send error only means every listener has ended already.
+    let _ = stop_tx.send(true);
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined {
+            tracing::error!(error = %e, "listener task failed");
+        }
+    }
+    tracing::info!("listeners stopped");
+}
+
+/// Resolves once the stop flag is `true` (or its sender is gone).
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is not `Send`; drop it here, not in the caller.
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// Accepts connections on one listener until `stop` turns true, then drains.
+async fn serve_listener(
+    listener: TcpListener,
+    front_end: FrontEnd,
+    mut stop: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let name = front_end.name();
+    let local = listener.local_addr().ok();
+    tracing::info!(front_end = name, addr = ?local, "listening");
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // The timer enables hyper's header-read timeout (slowloris protection).
+    builder.http1().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
+    let mut connections = JoinSet::new();
+
+    loop {
+        tokio::select! {
+            () = stopped(&mut stop) => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(conn) => conn,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(front_end = name, error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let builder = Arc::clone(&builder);
+                let service = front_end.clone();
+                let mut stop = stop.clone();
+                connections.spawn(async move {
+                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    let result = tokio::select! {
+                        result = conn.as_mut() => result,
+                        () = stopped(&mut stop) => {
+                            conn.as_mut().graceful_shutdown();
+                            conn.await
+                        }
+                    };
+                    if let Err(e) = result {
+                        tracing::debug!(front_end = name, %peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+
+    let open = connections.len();
+    if open > 0 {
+        tracing::info!(front_end = name, open, "waiting for open connections");
+    }
+    let drained = tokio::time::timeout(grace, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            front_end = name,
+            remaining = connections.len(),
+            "shutdown grace period over, closing connections"
+        );
+        connections.shutdown().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use tokio::sync::{Notify, oneshot};
+
+    fn port_zero_config() -> Config {
+        let mut cfg = Config::default();
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        cfg.s3.listen = any;
+        cfg.webdav.listen = any;
+        cfg.admin.listen = any;
+        cfg
+    }
+
+    /// A front end that answers 200 "done" only once `release` is notified.
+    fn slow_front_end(started: Arc<Notify>, release: Arc<Notify>) -> FrontEnd {
+        FrontEnd::new(
+            "slow",
+            hyper::service::service_fn(move |_req: Request<Incoming>| {
+                let started = Arc::clone(&started);
+                let release = Arc::clone(&release);
+                async move {
+                    started.notify_one();
+                    release.notified().await;
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"done"))))
+                }
+            }),
+        )
+    }
+
+    #[tokio::test]
+    async fn shutdown_lets_in_flight_requests_finish_and_stops_accepting() {
+        let listeners = Listeners::bind(&port_zero_config()).await.unwrap();
+        let addrs = listeners.addrs().unwrap();
+        assert_ne!(addrs.s3.port(), 0);
+        let started = Arc::new(Notify::new());
+        let release = Arc::new(Notify::new());
+        let front_ends = FrontEnds {
+            s3: slow_front_end(Arc::clone(&started), Arc::clone(&release)),
+            webdav: FrontEnd::placeholder("webdav", "off\n"),
+            admin: FrontEnd::placeholder("admin", "off\n"),
+        };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listeners,
+            front_ends,
+            async {
+                let _ = stop_rx.await;
+            },
+            Duration::from_secs(30),
+        ));
+
+        let in_flight = tokio::spawn(reqwest::get(format!("http://{}/", addrs.s3)));
+        started.notified().await;
+        stop_tx.send(()).unwrap();
+        // New connections are refused once the listener is dropped.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(addrs.webdav).await.is_ok() {
+            assert!(tokio::time::Instant::now() < deadline, "still accepting");
+            tokio::task::yield_now().await;
+        }
+        // The in-flight request still completes.
+        release.notify_one();
+        let resp = in_flight.await.unwrap().unwrap();
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.text().await.unwrap(), "done");
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn shutdown_cuts_connections_still_open_after_the_grace_period() {
+        let listeners = Listeners::bind(&port_zero_config()).await.unwrap();
+        let addrs = listeners.addrs().unwrap();
+        let started = Arc::new(Notify::new());
+        let never = Arc::new(Notify::new());
+        let front_ends = FrontEnds {
+            s3: slow_front_end(Arc::clone(&started), never),
+            webdav: FrontEnd::placeholder("webdav", "off\n"),
+            admin: FrontEnd::placeholder("admin", "off\n"),
+        };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listeners,
+            front_ends,
+            async {
+                let _ = stop_rx.await;
+            },
+            Duration::from_millis(200),
+        ));
+        let in_flight = tokio::spawn(reqwest::get(format!("http://{}/", addrs.s3)));
+        started.notified().await;
+        stop_tx.send(()).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            in_flight.await.unwrap().is_err(),
+            "the cut request cannot succeed"
+        );
+    }
+
+    #[tokio::test]
+    async fn placeholder_answers_503_with_its_message() {
+        let listeners = Listeners::bind(&port_zero_config()).await.unwrap();
+        let addrs = listeners.addrs().unwrap();
+        let front_ends = FrontEnds {
+            s3: FrontEnd::placeholder("s3", "S3 front end not enabled in this build\n"),
+            webdav: FrontEnd::placeholder("webdav", "off\n"),
+            admin: FrontEnd::placeholder("admin", "off\n"),
+        };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(serve(
+            listeners,
+            front_ends,
+            async {
+                let _ = stop_rx.await;
+            },
+            Duration::from_secs(5),
+        ));
+        let resp = reqwest::get(format!("http://{}/bucket/key", addrs.s3))
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 503);
+        assert_eq!(
+            resp.text().await.unwrap(),
+            "S3 front end not enabled in this build\n"
+        );
+        stop_tx.send(()).unwrap();
+        server.await.unwrap();
+    }
+}

@@ -1,0 +1,315 @@
+//! Stored credentials: an S3 access key pair mapped to a ScaiDrive token.
+
+use std::fmt;
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+use rand::Rng;
+use rusqlite::{OptionalExtension, params};
+
+use super::{StateDb, StateError};
+
+/// A stored credential. `Debug` hides the secret and the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// S3 access key id (also the WebDAV Basic user name).
+    pub access_key_id: String,
+    /// S3 secret access key (also the WebDAV Basic password).
+    pub secret_access_key: String,
+    /// The ScaiDrive token requests are made with.
+    pub token: String,
+    /// Free text to recognise the credential by.
+    pub label: Option<String>,
+    /// The ScaiDrive user the token belonged to when it was checked.
+    pub user_id: String,
+    /// When the credential was created (second precision).
+    pub created_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credential")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("token", &"<redacted>")
+            .field("label", &self.label)
+            .field("user_id", &self.user_id)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// What [`StateDb::create_credential`] needs. Key id and secret are generated when `None`.
+#[derive(Clone)]
+pub struct NewCredential {
+    /// Access key id to use, or `None` to generate one.
+    pub access_key_id: Option<String>,
+    /// Secret to use, or `None` to generate one.
+    pub secret_access_key: Option<String>,
+    /// The (already checked) ScaiDrive token.
+    pub token: String,
+    /// Optional label.
+    pub label: Option<String>,
+    /// The user `GET /users/me` answered for the token.
+    pub user_id: String,
+}
+
+impl fmt::Debug for NewCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewCredential")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("token", &"<redacted>")
+            .field("label", &self.label)
+            .field("user_id", &self.user_id)
+            .finish()
+    }
+}
+
+/// Alphabet of generated access key ids: upper case and digits 2–7, like AWS's base32 ids.
+const KEY_ID_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+/// Alphabet of generated secrets: letters and digits (no `+` or `/`, which some tools mangle).
+const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+fn random_string(alphabet: &[u8], len: usize) -> String {
+    let mut rng = rand::rng();
+    (0..len)
+        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
+        .collect()
+}
+
+/// A new AWS-style access key id: `AKIA` followed by 16 base32 characters (20 in all).
+pub fn generate_access_key_id() -> String {
+    format!("AKIA{}", random_string(KEY_ID_ALPHABET, 16))
+}
+
+/// A new 40-character secret access key (~238 bits from the OS-seeded CSPRNG).
+pub fn generate_secret_access_key() -> String {
+    random_string(SECRET_ALPHABET, 40)
+}
+
+const COLUMNS: &str = "access_key_id, secret_access_key, token, label, user_id, created_at";
+
+fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Credential, String)> {
+    let created_at: String = row.get(5)?;
+    Ok((
+        Credential {
+            access_key_id: row.get(0)?,
+            secret_access_key: row.get(1)?,
+            token: row.get(2)?,
+            label: row.get(3)?,
+            user_id: row.get(4)?,
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+        },
+        created_at,
+    ))
+}
+
+/// Parses the `created_at` column read by [`from_row`].
+fn finish(row: (Credential, String)) -> Result<Credential, StateError> {
+    let (mut cred, created_at) = row;
+    cred.created_at = DateTime::parse_from_rfc3339(&created_at)
+        .map_err(|e| StateError::BadValue {
+            column: "credentials.created_at",
+            message: e.to_string(),
+        })?
+        .with_timezone(&Utc);
+    Ok(cred)
+}
+
+impl StateDb {
+    /// Stores a new credential, generating the key id and secret when not given.
+    /// An access key id in use already → [`StateError::DuplicateAccessKey`].
+    pub async fn create_credential(&self, new: NewCredential) -> Result<Credential, StateError> {
+        // Second precision, so what is returned equals what is read back.
+        let created_at = Utc::now().trunc_subsecs(0);
+        let cred = Credential {
+            access_key_id: new.access_key_id.unwrap_or_else(generate_access_key_id),
+            secret_access_key: new
+                .secret_access_key
+                .unwrap_or_else(generate_secret_access_key),
+            token: new.token,
+            label: new.label,
+            user_id: new.user_id,
+            created_at,
+        };
+        let stored = cred.clone();
+        self.call(move |conn| {
+            let result = conn.execute(
+                &format!("INSERT INTO credentials ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![
+                    stored.access_key_id,
+                    stored.secret_access_key,
+                    stored.token,
+                    stored.label,
+                    stored.user_id,
+                    stored.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                ],
+            );
+            match result {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    Err(StateError::DuplicateAccessKey(stored.access_key_id))
+                }
+                Err(e) => Err(e.into()),
+            }
+        })
+        .await?;
+        tracing::info!(access_key_id = %cred.access_key_id, user_id = %cred.user_id, "credential created");
+        Ok(cred)
+    }
+
+    /// The credential with this access key id, if any.
+    pub async fn get_credential(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Option<Credential>, StateError> {
+        let id = access_key_id.to_owned();
+        self.call(move |conn| {
+            conn.query_row(
+                &format!("SELECT {COLUMNS} FROM credentials WHERE access_key_id = ?1"),
+                [id],
+                from_row,
+            )
+            .optional()?
+            .map(finish)
+            .transpose()
+        })
+        .await
+    }
+
+    /// Every stored credential, oldest first.
+    pub async fn list_credentials(&self) -> Result<Vec<Credential>, StateError> {
+        self.call(|conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {COLUMNS} FROM credentials ORDER BY created_at, access_key_id"
+            ))?;
+            let rows = stmt.query_map([], from_row)?;
+            rows.map(|row| finish(row?)).collect()
+        })
+        .await
+    }
+
+    /// Deletes the credential; `false` when there was none with this id.
+    pub async fn revoke_credential(&self, access_key_id: &str) -> Result<bool, StateError> {
+        let id = access_key_id.to_owned();
+        let removed = self
+            .call(move |conn| {
+                Ok(conn.execute("DELETE FROM credentials WHERE access_key_id = ?1", [id])? > 0)
+            })
+            .await?;
+        if removed {
+            tracing::info!(access_key_id, "credential revoked");
+        }
+        Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn new_cred(token: &str) -> NewCredential {
+        NewCredential {
+            access_key_id: None,
+            secret_access_key: None,
+            token: token.to_owned(),
+            label: Some("laptop".to_owned()),
+            user_id: "usr_01DEMO".to_owned(),
+        }
+    }
+
+    fn open() -> (tempfile::TempDir, StateDb) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(dir.path().join("gateway.db")).unwrap();
+        (dir, db)
+    }
+
+    #[test]
+    fn generated_keys_look_like_aws_keys() {
+        let id = generate_access_key_id();
+        assert_eq!(id.len(), 20);
+        assert!(id.starts_with("AKIA"));
+        assert!(id.bytes().all(|b| KEY_ID_ALPHABET.contains(&b)));
+        let secret = generate_secret_access_key();
+        assert_eq!(secret.len(), 40);
+        assert!(secret.bytes().all(|b| b.is_ascii_alphanumeric()));
+        assert_ne!(generate_secret_access_key(), secret);
+    }
+
+    #[tokio::test]
+    async fn create_get_list_revoke_round_trip() {
+        let (_dir, db) = open();
+        let created = db.create_credential(new_cred("token-1")).await.unwrap();
+        assert_eq!(created.access_key_id.len(), 20);
+        assert_eq!(created.secret_access_key.len(), 40);
+
+        let fetched = db.get_credential(&created.access_key_id).await.unwrap();
+        assert_eq!(fetched.as_ref(), Some(&created));
+
+        let second = db
+            .create_credential(NewCredential {
+                access_key_id: Some("AKIAGIVEN".to_owned()),
+                secret_access_key: Some("given-secret".to_owned()),
+                label: None,
+                ..new_cred("token-2")
+            })
+            .await
+            .unwrap();
+        assert_eq!(second.access_key_id, "AKIAGIVEN");
+        assert_eq!(second.secret_access_key, "given-secret");
+
+        let all = db.list_credentials().await.unwrap();
+        assert_eq!(all.len(), 2);
+        assert!(all.contains(&created) && all.contains(&second));
+
+        assert!(db.revoke_credential(&created.access_key_id).await.unwrap());
+        assert!(!db.revoke_credential(&created.access_key_id).await.unwrap());
+        assert_eq!(
+            db.get_credential(&created.access_key_id).await.unwrap(),
+            None
+        );
+        assert_eq!(db.list_credentials().await.unwrap(), vec![second]);
+    }
+
+    #[tokio::test]
+    async fn duplicate_access_key_id_is_refused() {
+        let (_dir, db) = open();
+        let given = NewCredential {
+            access_key_id: Some("AKIADUP".to_owned()),
+            ..new_cred("t")
+        };
+        db.create_credential(given.clone()).await.unwrap();
+        match db.create_credential(given).await {
+            Err(StateError::DuplicateAccessKey(id)) => assert_eq!(id, "AKIADUP"),
+            other => panic!("expected DuplicateAccessKey, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn unknown_access_key_is_none() {
+        let (_dir, db) = open();
+        assert_eq!(db.get_credential("AKIANOPE").await.unwrap(), None);
+    }
+
+    #[test]
+    fn debug_hides_secret_and_token() {
+        let cred = Credential {
+            access_key_id: "AKIASHOWN".to_owned(),
+            secret_access_key: "very-secret".to_owned(),
+            token: "very-token".to_owned(),
+            label: None,
+            user_id: "usr_1".to_owned(),
+            created_at: Utc::now(),
+        };
+        let shown = format!("{cred:?}");
+        assert!(shown.contains("AKIASHOWN"));
+        assert!(
+            !shown.contains("very-secret") && !shown.contains("very-token"),
+            "{shown}"
+        );
+    }
+}

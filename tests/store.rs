@@ -400,3 +400,28 @@ async fn invalid_names_are_refused_before_any_upstream_call() {
         .await;
     assert!(matches!(res, Err(StoreError::InvalidName(_))));
 }
+
+#[tokio::test]
+async fn cold_lookup_lists_each_folder_once_and_warm_lookup_calls_nothing() {
+    let f = fixture(StoreOptions {
+        cache_ttl: std::time::Duration::from_secs(60),
+        ..StoreOptions::default()
+    })
+    .await;
+    f.put("a/b/c/d.txt", b"deep").await.unwrap();
+    f.store.invalidate_share(&f.share).await;
+    let stats = f.store.client().upstream_stats().clone();
+    let children = "/api/v1/folders/{id}/children";
+
+    let before = stats.total();
+    let listings_before = stats.count("GET", children);
+    assert!(f.exists("a/b/c/d.txt").await);
+    // Root, a, b, c: one listing each, nothing else.
+    assert_eq!(stats.count("GET", children) - listings_before, 4);
+    assert_eq!(stats.total() - before, 4, "{:?}", stats.snapshot());
+
+    let warm = stats.total();
+    assert!(f.exists("a/b/c/d.txt").await);
+    assert!(f.exists("a/b/c/").await);
+    assert_eq!(stats.total(), warm, "a warm lookup makes no upstream call");
+}

@@ -405,6 +405,8 @@ async fn invalid_names_are_refused_before_any_upstream_call() {
 async fn cold_lookup_lists_each_folder_once_and_warm_lookup_calls_nothing() {
     let f = fixture(StoreOptions {
         cache_ttl: std::time::Duration::from_secs(60),
+        // The feed follower polls on its own schedule; keep these counts to lookups alone.
+        change_feed_interval: None,
         ..StoreOptions::default()
     })
     .await;
@@ -424,4 +426,43 @@ async fn cold_lookup_lists_each_folder_once_and_warm_lookup_calls_nothing() {
     assert!(f.exists("a/b/c/d.txt").await);
     assert!(f.exists("a/b/c/").await);
     assert_eq!(stats.total(), warm, "a warm lookup makes no upstream call");
+}
+
+#[tokio::test]
+async fn writes_made_elsewhere_show_up_through_the_change_feed_before_the_ttl() {
+    let f = fixture(StoreOptions {
+        cache_ttl: std::time::Duration::from_secs(3600),
+        change_feed_interval: Some(std::time::Duration::from_millis(200)),
+        ..StoreOptions::default()
+    })
+    .await;
+    assert!(!f.exists("from-elsewhere.txt").await);
+    // Give the follower its first poll (it starts at the feed's head).
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+
+    // Another ScaiDrive client uploads straight to ScaiDrive.
+    let client = f.store.client().clone();
+    client
+        .upload_file(
+            f.session.token(),
+            scaidrive_gateway::scaidrive::UploadFile {
+                share_id: f.share.clone(),
+                folder_id: None,
+                name: "from-elsewhere.txt".into(),
+                content_type: None,
+                size: Some(3),
+                body: reqwest::Body::from("abc"),
+            },
+        )
+        .await
+        .unwrap();
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !f.exists("from-elsewhere.txt").await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a write made elsewhere stayed invisible for 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -8,6 +8,7 @@
 mod attrs;
 mod cache;
 mod error;
+mod feed;
 mod write;
 
 use std::sync::Arc;
@@ -42,6 +43,9 @@ pub struct StoreOptions {
     pub chunk_size: u64,
     /// Chunks of one upload in flight at once (memory: `chunk_size` × this).
     pub parallel_chunks: usize,
+    /// Poll ScaiDrive's change feed of every share in use this often, dropping the share's
+    /// cached listings when something changed upstream; `None` = rely on the TTL alone.
+    pub change_feed_interval: Option<Duration>,
 }
 
 impl Default for StoreOptions {
@@ -53,6 +57,7 @@ impl Default for StoreOptions {
             session_threshold: 64 << 20,
             chunk_size: 4 << 20,
             parallel_chunks: 3,
+            change_feed_interval: Some(Duration::from_secs(2)),
         }
     }
 }
@@ -205,6 +210,7 @@ struct Inner {
     db: StateDb,
     opts: StoreOptions,
     cache: cache::Caches,
+    followers: feed::Followers,
 }
 
 impl Store {
@@ -217,6 +223,7 @@ impl Store {
                 db,
                 opts,
                 cache,
+                followers: feed::Followers::default(),
             }),
         }
     }
@@ -274,6 +281,11 @@ impl Store {
 
     /// The entries of a folder (cached per principal).
     pub async fn list(&self, s: &Session, folder: &FolderRef) -> StoreResult<Arc<Listing>> {
+        if let Some(every) = self.inner.opts.change_feed_interval {
+            self.inner
+                .followers
+                .ensure(&self.inner, s, &folder.share_id, every);
+        }
         let key = ListingKey::new(s.principal(), folder);
         let client = self.inner.client.clone();
         let token = s.token().clone();

@@ -11,8 +11,10 @@ use scaidrive_gateway::auth::Session;
 use scaidrive_gateway::emulator::{self, EmulatorConfig, RunningEmulator};
 use scaidrive_gateway::namespace::ObjectPath;
 use scaidrive_gateway::scaidrive::{ByteRange, Client, ClientOptions, Token};
+use scaidrive_gateway::state::{ObjectAttrs, StateDb};
 use scaidrive_gateway::store::{
-    BodyAbort, BodyStream, Entry, FolderRef, Store, StoreError, StoreOptions, WriteRequest,
+    BodyAbort, BodyStream, Entry, FileInfo, FolderRef, Store, StoreError, StoreOptions,
+    WriteRequest,
 };
 
 struct Fixture {
@@ -37,7 +39,8 @@ async fn fixture(opts: StoreOptions) -> Fixture {
     let token = Token::new(seed.token.clone());
     let me = client.me(&token).await.unwrap();
     let session = Session::new(me.id, token);
-    let store = Store::new(client, opts);
+    let db = StateDb::open(dir.path().join("gateway.db")).unwrap();
+    let store = Store::new(client, db, opts);
     let share = store.shares(&session).await.unwrap()[0].id.clone();
     Fixture {
         _emu: emu,
@@ -76,6 +79,7 @@ impl Fixture {
                     content_type: Some("text/plain".into()),
                     body: body_of(data.to_vec(), 7),
                     create_parents: true,
+                    attrs: ObjectAttrs::default(),
                 },
             )
             .await
@@ -97,6 +101,19 @@ impl Fixture {
             .await
             .unwrap();
         d.bytes().await.unwrap().to_vec()
+    }
+
+    async fn file(&self, k: &str) -> FileInfo {
+        match self
+            .store
+            .resolve(&self.session, &self.share, &key(k), false)
+            .await
+            .unwrap()
+            .map(|r| r.entry)
+        {
+            Some(Entry::File(f)) => f,
+            other => panic!("{k}: {other:?}"),
+        }
     }
 
     async fn exists(&self, k: &str) -> bool {
@@ -191,6 +208,7 @@ async fn short_or_aborted_body_stores_nothing() {
                 content_type: None,
                 body: body_of(vec![1; 10], 5),
                 create_parents: true,
+                attrs: ObjectAttrs::default(),
             },
         )
         .await;
@@ -220,6 +238,7 @@ async fn short_or_aborted_body_stores_nothing() {
                     content_type: None,
                     body,
                     create_parents: true,
+                    attrs: ObjectAttrs::default(),
                 },
             )
             .await;
@@ -254,14 +273,15 @@ async fn delete_copy_and_move_are_visible_at_once() {
         .ensure_folder(&f.session, &f.share, &["dst".into()])
         .await
         .unwrap();
+    let one = f.file("src/one.txt").await;
     f.store
-        .copy_file(&f.session, &w.file_id, &dest, "copy.txt")
+        .copy_file(&f.session, &one, &dest, "copy.txt", None)
         .await
         .unwrap();
     assert_eq!(f.get("dst/copy.txt").await, b"payload");
 
     f.store
-        .move_file(&f.session, &w.file_id, &w.parent, &dest, "moved.txt")
+        .move_file(&f.session, &one, &w.parent, &dest, "moved.txt")
         .await
         .unwrap();
     assert!(!f.exists("src/one.txt").await);
@@ -297,6 +317,81 @@ async fn delete_copy_and_move_are_visible_at_once() {
 }
 
 #[tokio::test]
+async fn etag_is_the_body_md5_and_follows_copies_and_moves() {
+    let f = fixture(StoreOptions::default()).await;
+    let w = f.put("e/tag.txt", b"hello").await.unwrap();
+    let md5_hello = "5d41402abc4b2a76b9719d911017c592";
+    assert_eq!(w.etag, md5_hello);
+    let file = f.file("e/tag.txt").await;
+    let attrs = f.store.attrs_of(&file).await.unwrap();
+    assert_eq!(Store::etag(&file, attrs.as_ref()), md5_hello);
+
+    // A copy carries the attributes; a rename (which changes modified_at upstream) too.
+    let root = FolderRef::root(f.share.clone());
+    f.store
+        .copy_file(&f.session, &file, &root, "copy.txt", None)
+        .await
+        .unwrap();
+    let copy = f.file("copy.txt").await;
+    let copy_attrs = f.store.attrs_of(&copy).await.unwrap();
+    assert_eq!(Store::etag(&copy, copy_attrs.as_ref()), md5_hello);
+    f.store
+        .move_file(&f.session, &copy, &root, &root, "renamed.txt")
+        .await
+        .unwrap();
+    let renamed = f.file("renamed.txt").await;
+    let renamed_attrs = f.store.attrs_of(&renamed).await.unwrap();
+    assert_eq!(Store::etag(&renamed, renamed_attrs.as_ref()), md5_hello);
+}
+
+#[tokio::test]
+async fn files_written_elsewhere_get_a_stable_opaque_etag() {
+    let f = fixture(StoreOptions::default()).await;
+    f.put("x.txt", b"through the gateway").await.unwrap();
+    let before = f.file("x.txt").await;
+    assert!(f.store.attrs_of(&before).await.unwrap().is_some());
+
+    // Another ScaiDrive client writes a new version directly (same size, new content), a
+    // second later (upstream modified_at has second precision).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let client = f.store.client().clone();
+    let session = client
+        .create_upload_session(
+            f.session.token(),
+            &scaidrive_gateway::scaidrive::CreateUploadSession {
+                share_id: f.share.clone(),
+                file_name: "x.txt".into(),
+                file_size: 19,
+                replace_file_id: Some(before.id.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    client
+        .put_chunk(
+            f.session.token(),
+            &session.session_id,
+            0,
+            Bytes::from_static(b"written by web ui!!"),
+        )
+        .await
+        .unwrap();
+    client
+        .complete_upload(f.session.token(), &session.session_id)
+        .await
+        .unwrap();
+    f.store.invalidate_share(&f.share).await;
+    let after = f.file("x.txt").await;
+    assert_ne!(after.modified_at, before.modified_at);
+    assert!(f.store.attrs_of(&after).await.unwrap().is_none());
+    let etag = Store::etag(&after, None);
+    assert!(etag.ends_with("-1"), "{etag}");
+    assert_eq!(etag, Store::etag(&after, None));
+    assert_ne!(etag, Store::etag(&before, None));
+}
+
+#[tokio::test]
 async fn invalid_names_are_refused_before_any_upstream_call() {
     let f = fixture(StoreOptions::default()).await;
     let res = f
@@ -304,4 +399,70 @@ async fn invalid_names_are_refused_before_any_upstream_call() {
         .create_folder_in(&f.session, &FolderRef::root(f.share.clone()), "..")
         .await;
     assert!(matches!(res, Err(StoreError::InvalidName(_))));
+}
+
+#[tokio::test]
+async fn cold_lookup_lists_each_folder_once_and_warm_lookup_calls_nothing() {
+    let f = fixture(StoreOptions {
+        cache_ttl: std::time::Duration::from_secs(60),
+        // The feed follower polls on its own schedule; keep these counts to lookups alone.
+        change_feed_interval: None,
+        ..StoreOptions::default()
+    })
+    .await;
+    f.put("a/b/c/d.txt", b"deep").await.unwrap();
+    f.store.invalidate_share(&f.share).await;
+    let stats = f.store.client().upstream_stats().clone();
+    let children = "/api/v1/folders/{id}/children";
+
+    let before = stats.total();
+    let listings_before = stats.count("GET", children);
+    assert!(f.exists("a/b/c/d.txt").await);
+    // Root, a, b, c: one listing each, nothing else.
+    assert_eq!(stats.count("GET", children) - listings_before, 4);
+    assert_eq!(stats.total() - before, 4, "{:?}", stats.snapshot());
+
+    let warm = stats.total();
+    assert!(f.exists("a/b/c/d.txt").await);
+    assert!(f.exists("a/b/c/").await);
+    assert_eq!(stats.total(), warm, "a warm lookup makes no upstream call");
+}
+
+#[tokio::test]
+async fn writes_made_elsewhere_show_up_through_the_change_feed_before_the_ttl() {
+    let f = fixture(StoreOptions {
+        cache_ttl: std::time::Duration::from_secs(3600),
+        change_feed_interval: Some(std::time::Duration::from_millis(200)),
+        ..StoreOptions::default()
+    })
+    .await;
+    assert!(!f.exists("from-elsewhere.txt").await);
+    // Give the follower its first poll (it starts at the feed's head).
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+
+    // Another ScaiDrive client uploads straight to ScaiDrive.
+    let client = f.store.client().clone();
+    client
+        .upload_file(
+            f.session.token(),
+            scaidrive_gateway::scaidrive::UploadFile {
+                share_id: f.share.clone(),
+                folder_id: None,
+                name: "from-elsewhere.txt".into(),
+                content_type: None,
+                size: Some(3),
+                body: reqwest::Body::from("abc"),
+            },
+        )
+        .await
+        .unwrap();
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !f.exists("from-elsewhere.txt").await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a write made elsewhere stayed invisible for 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

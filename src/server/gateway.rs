@@ -11,10 +11,20 @@ use tokio::task::JoinHandle;
 
 use super::admin::{self, AdminState};
 use super::{BoundAddrs, DEFAULT_SHUTDOWN_GRACE, FrontEnd, FrontEnds, Listeners};
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::emulator::{self, EmulatorConfig, RunningEmulator};
 use crate::scaidrive::{Client, ClientOptions};
 use crate::state::{Credential, NewCredential, StateDb};
+use crate::store::{Store, StoreOptions};
+
+/// What the front ends are built from: the configuration, the store and the authenticator.
+#[derive(Clone)]
+pub struct GatewayContext {
+    pub config: Config,
+    pub store: Store,
+    pub auth: Authenticator,
+}
 
 /// Label of the credential `serve` creates for the embedded emulator's default user.
 pub const EMBEDDED_CREDENTIAL_LABEL: &str = "embedded emulator default user";
@@ -210,11 +220,14 @@ async fn finish_start(
         Err(e) => return Err((e, emulator)),
     };
 
+    let ctx = GatewayContext {
+        config: cfg.clone(),
+        store: Store::new(upstream.clone(), db.clone(), StoreOptions::default()),
+        auth: Authenticator::new(db.clone(), &cfg.credentials, upstream.clone()),
+    };
     let front_ends = FrontEnds {
-        // PLACEHOLDER: replaced by the s3s service once `s3/` lands.
-        s3: FrontEnd::placeholder("s3", "S3 front end not enabled in this build\n"),
-        // PLACEHOLDER: replaced by the dav-server handler once `webdav/` lands.
-        webdav: FrontEnd::placeholder("webdav", "WebDAV front end not enabled in this build\n"),
+        s3: crate::s3::front_end(&ctx),
+        webdav: crate::webdav::front_end(&ctx),
         admin: FrontEnd::from_router(
             "admin",
             admin::router(AdminState {

@@ -35,7 +35,7 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 
-pub use gateway::{GatewayHandle, run_gateway, start_gateway};
+pub use gateway::{GatewayContext, GatewayHandle, run_gateway, start_gateway};
 
 /// Boxed error of response bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -28,7 +28,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE object_attrs (
         file_id      TEXT PRIMARY KEY NOT NULL,  -- ScaiDrive fil_…
         size         INTEGER NOT NULL,           -- validates the entry with modified_at
-        modified_at  TEXT NOT NULL,              -- upstream modified_at the entry was made for
+        modified_at  TEXT,                       -- upstream modified_at the entry was made for;
+                                                 -- NULL until first seen in a listing
+        version_id   TEXT,                       -- upstream ver_… written through the gateway
+        sha256       TEXT,                       -- upstream checksum_sha256 of that version
         etag         TEXT NOT NULL,
         content_type TEXT,
         headers      TEXT NOT NULL DEFAULT '{}', -- JSON: Cache-Control, Content-Disposition, …

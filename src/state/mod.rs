@@ -8,6 +8,7 @@
 //! [`StateDb`] is a cheap-to-clone handle: one connection behind a mutex, and every operation runs
 //! on tokio's blocking pool ([`StateDb::call`]) so async code never blocks on disk.
 
+mod attrs;
 mod credentials;
 mod migrations;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
+pub use attrs::{ObjectAttrs, StoredAttrs};
 pub use credentials::{
     Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
 };

@@ -5,8 +5,10 @@
 //! user's view is never served to another. Every write invalidates what it touched before it
 //! returns (read-after-write through the gateway is strong).
 
+mod attrs;
 mod cache;
 mod error;
+mod feed;
 mod write;
 
 use std::sync::Arc;
@@ -17,7 +19,9 @@ use crate::namespace::ObjectPath;
 use crate::scaidrive::{
     ByteRange, Client, Download, File, Item, MyShare, Target, Timestamp, Version,
 };
+use crate::state::{ObjectAttrs, StateDb};
 
+pub use attrs::opaque_etag;
 pub use cache::ListingKey;
 pub use error::{StoreError, StoreResult};
 pub use write::{BodyAbort, BodyStream, WriteRequest, Written};
@@ -39,6 +43,9 @@ pub struct StoreOptions {
     pub chunk_size: u64,
     /// Chunks of one upload in flight at once (memory: `chunk_size` × this).
     pub parallel_chunks: usize,
+    /// Poll ScaiDrive's change feed of every share in use this often, dropping the share's
+    /// cached listings when something changed upstream; `None` = rely on the TTL alone.
+    pub change_feed_interval: Option<Duration>,
 }
 
 impl Default for StoreOptions {
@@ -50,6 +57,7 @@ impl Default for StoreOptions {
             session_threshold: 64 << 20,
             chunk_size: 4 << 20,
             parallel_chunks: 3,
+            change_feed_interval: Some(Duration::from_secs(2)),
         }
     }
 }
@@ -199,19 +207,23 @@ pub struct Store {
 
 struct Inner {
     client: Client,
+    db: StateDb,
     opts: StoreOptions,
     cache: cache::Caches,
+    followers: feed::Followers,
 }
 
 impl Store {
-    /// A store over `client`.
-    pub fn new(client: Client, opts: StoreOptions) -> Self {
+    /// A store over `client`, keeping object attributes in `db`.
+    pub fn new(client: Client, db: StateDb, opts: StoreOptions) -> Self {
         let cache = cache::Caches::new(&opts);
         Self {
             inner: Arc::new(Inner {
                 client,
+                db,
                 opts,
                 cache,
+                followers: feed::Followers::default(),
             }),
         }
     }
@@ -219,6 +231,11 @@ impl Store {
     /// The ScaiDrive client underneath.
     pub fn client(&self) -> &Client {
         &self.inner.client
+    }
+
+    /// The state database (object attributes, multipart index, locks).
+    pub fn db(&self) -> &StateDb {
+        &self.inner.db
     }
 
     /// The options in force.
@@ -264,6 +281,11 @@ impl Store {
 
     /// The entries of a folder (cached per principal).
     pub async fn list(&self, s: &Session, folder: &FolderRef) -> StoreResult<Arc<Listing>> {
+        if let Some(every) = self.inner.opts.change_feed_interval {
+            self.inner
+                .followers
+                .ensure(&self.inner, s, &folder.share_id, every);
+        }
         let key = ListingKey::new(s.principal(), folder);
         let client = self.inner.client.clone();
         let token = s.token().clone();
@@ -443,7 +465,9 @@ impl Store {
             .delete_file(s.token(), file_id, self.inner.opts.permanent_delete)
             .await;
         self.invalidate_folder(parent).await;
-        res.map_err(StoreError::from)
+        res?;
+        self.forget_attrs(file_id).await;
+        Ok(())
     }
 
     /// Deletes a folder and everything under it, in one upstream call.
@@ -462,49 +486,61 @@ impl Store {
         res.map_err(StoreError::from)
     }
 
-    /// Server-side copy of a file into `dest` as `name` (the name must be free there).
+    /// Server-side copy of a file into `dest` as `name` (the name must be free there). The copy
+    /// gets `attrs`, or, when `None`, the source's valid attributes.
     pub async fn copy_file(
         &self,
         s: &Session,
-        file_id: &str,
+        file: &FileInfo,
         dest: &FolderRef,
         name: &str,
+        attrs: Option<ObjectAttrs>,
     ) -> StoreResult<File> {
         crate::namespace::validate_segment(name)?;
+        let attrs = match attrs {
+            Some(a) => Some(a),
+            None => self.attrs_of(file).await?,
+        };
         let res = self
             .inner
             .client
-            .copy_file(s.token(), file_id, &dest.target(), Some(name))
+            .copy_file(s.token(), &file.id, &dest.target(), Some(name))
             .await;
         self.invalidate_folder(dest).await;
-        res.map_err(StoreError::from)
+        let copy = res?;
+        self.rebind_attrs(attrs, &copy).await;
+        Ok(copy)
     }
 
-    /// Moves and/or renames a file (the name must be free at the destination).
+    /// Moves and/or renames a file (the name must be free at the destination). Its attributes
+    /// follow it.
     pub async fn move_file(
         &self,
         s: &Session,
-        file_id: &str,
+        file: &FileInfo,
         from: &FolderRef,
         dest: &FolderRef,
         name: &str,
     ) -> StoreResult<File> {
         crate::namespace::validate_segment(name)?;
+        let attrs = self.attrs_of(file).await?;
         let client = &self.inner.client;
         let res = if from == dest {
             let patch = crate::scaidrive::FilePatch {
                 name: Some(name.to_owned()),
                 ..Default::default()
             };
-            client.update_file(s.token(), file_id, &patch).await
+            client.update_file(s.token(), &file.id, &patch).await
         } else {
             client
-                .move_file(s.token(), file_id, &dest.target(), Some(name))
+                .move_file(s.token(), &file.id, &dest.target(), Some(name))
                 .await
         };
         self.invalidate_folder(from).await;
         self.invalidate_folder(dest).await;
-        res.map_err(StoreError::from)
+        let moved = res?;
+        self.rebind_attrs(attrs, &moved).await;
+        Ok(moved)
     }
 
     /// Moves and/or renames a folder (the name must be free at the destination).

@@ -14,6 +14,7 @@ use super::{Entry, FolderRef, Store, StoreError, StoreResult};
 use crate::auth::Session;
 use crate::namespace::ObjectPath;
 use crate::scaidrive::{CreateUploadSession, UploadFile};
+use crate::state::ObjectAttrs;
 
 /// A body to store: a stream of chunks that ends with an error when the body must not be
 /// committed.
@@ -30,6 +31,9 @@ pub struct WriteRequest {
     pub body: BodyStream,
     /// Create missing parent folders (S3 semantics) instead of failing (WebDAV: 409).
     pub create_parents: bool,
+    /// Attributes to keep for the file. An empty `etag` means "the MD5 of the body", which the
+    /// store computes while streaming; multipart uploads set their own.
+    pub attrs: ObjectAttrs,
 }
 
 /// The stored file.
@@ -43,6 +47,10 @@ pub struct Written {
     pub parent: FolderRef,
     /// True when an existing file got a new version.
     pub replaced: bool,
+    /// MD5 of the body.
+    pub md5: [u8; 16],
+    /// The ETag recorded for the file (unquoted).
+    pub etag: String,
 }
 
 impl Store {
@@ -73,6 +81,13 @@ impl Store {
             Some(Entry::File(f)) => Some(f.id.clone()),
             None => None,
         };
+        let (body, md5) = hash_md5(req.body);
+        let mut attrs = req.attrs;
+        let req = WriteRequest {
+            body,
+            attrs: ObjectAttrs::default(),
+            ..req
+        };
         let result = match existing {
             None if req.size < self.inner.opts.session_threshold => {
                 self.post_new(s, &parent, &name, req).await
@@ -80,7 +95,24 @@ impl Store {
             replace => self.via_session(s, &parent, &name, replace, req).await,
         };
         self.invalidate_folder(&parent).await;
-        result
+        let mut written = result?;
+        written.md5 = md5.digest().ok_or_else(|| {
+            StoreError::Internal("the body was stored but not hashed to its end".into())
+        })?;
+        if attrs.etag.is_empty() {
+            attrs.etag = hex::encode(written.md5);
+        }
+        written.etag = attrs.etag.clone();
+        self.record_attrs(
+            &written.file_id,
+            written.size,
+            None,
+            written.version_id.clone(),
+            written.checksum_sha256.clone(),
+            attrs,
+        )
+        .await?;
+        Ok(written)
     }
 
     async fn post_new(
@@ -120,6 +152,8 @@ impl Store {
             checksum_sha256: uploaded.checksum_sha256,
             parent: parent.clone(),
             replaced: false,
+            md5: [0; 16],
+            etag: String::new(),
         })
     }
 
@@ -198,8 +232,50 @@ impl Store {
             checksum_sha256: done.checksum_sha256,
             parent: parent.clone(),
             replaced,
+            md5: [0; 16],
+            etag: String::new(),
         })
     }
+}
+
+/// The MD5 of a body, known once the stream has ended cleanly.
+#[derive(Clone, Default)]
+struct Md5Slot(std::sync::Arc<std::sync::Mutex<Option<[u8; 16]>>>);
+
+impl Md5Slot {
+    fn digest(&self) -> Option<[u8; 16]> {
+        self.0.lock().ok().and_then(|d| *d)
+    }
+}
+
+/// Hashes the body with MD5 as it streams; the digest lands in the slot when the stream ends
+/// without error.
+fn hash_md5(body: BodyStream) -> (BodyStream, Md5Slot) {
+    use md5::Digest as _;
+    let slot = Md5Slot::default();
+    let out = slot.clone();
+    let stream =
+        futures::stream::unfold((body, Some(md5::Md5::new())), move |(mut body, hasher)| {
+            let slot = slot.clone();
+            async move {
+                let mut hasher = hasher?;
+                match body.next().await {
+                    Some(Ok(b)) => {
+                        hasher.update(&b);
+                        Some((Ok(b), (body, Some(hasher))))
+                    }
+                    Some(Err(e)) => Some((Err(e), (body, None))),
+                    None => {
+                        if let Ok(mut d) = slot.0.lock() {
+                            *d = Some(hasher.finalize().into());
+                        }
+                        None
+                    }
+                }
+            }
+        })
+        .boxed();
+    (stream, out)
 }
 
 fn join_chunk(

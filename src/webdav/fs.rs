@@ -535,19 +535,13 @@ impl ScaiFs {
                 // Safe-save: the destination keeps its history and gets a new version.
                 self.replace_with(&f, &ts, &tp).await?;
                 if is_move {
-                    ctx.store
-                        .delete_file(&ctx.session, &from_parent, &f.id)
-                        .await
-                        .map_err(|e| self.err("delete", &e))?;
+                    self.trash_file(&from_parent, &f).await?;
                 }
                 Ok(())
             }
             (source, Some(Found::File(dp, d))) if deferred => {
                 // A folder onto a file: the file goes first.
-                ctx.store
-                    .delete_file(&ctx.session, &dp, &d.id)
-                    .await
-                    .map_err(|e| self.err("delete", &e))?;
+                self.trash_file(&dp, &d).await?;
                 self.move_or_copy_new(source, &dest_parent, &name, is_move)
                     .await
             }
@@ -674,6 +668,57 @@ pub(crate) fn mtime_value(text: &str) -> Option<String> {
     Some(parsed.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
+/// The name an item gets just before it goes to ScaiDrive's trash: a trashed item keeps its
+/// name reserved, and WebDAV clients re-create names right after deleting them.
+fn trash_name(name: &str) -> String {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let mut base: String = name.chars().take(180).collect();
+    if base.is_empty() {
+        base.push('_');
+    }
+    format!("{base} (deleted {stamp})")
+}
+
+impl ScaiFs {
+    /// Deletes a file to the trash under a fresh name (see [`trash_name`]).
+    async fn trash_file(&self, parent: &FolderRef, f: &FileInfo) -> FsResult<()> {
+        let ctx = self.ctx();
+        let patch = crate::scaidrive::FilePatch {
+            name: Some(trash_name(&f.name)),
+            ..Default::default()
+        };
+        if let Err(e) = ctx
+            .store
+            .client()
+            .update_file(ctx.session.token(), &f.id, &patch)
+            .await
+        {
+            tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
+        }
+        ctx.store
+            .delete_file(&ctx.session, parent, &f.id)
+            .await
+            .map_err(|e| self.err("delete", &e))
+    }
+
+    /// Deletes a folder (one call) to the trash under a fresh name.
+    async fn trash_folder(&self, parent: &FolderRef, f: &st::FolderInfo) -> FsResult<()> {
+        let ctx = self.ctx();
+        if let Err(e) = ctx
+            .store
+            .client()
+            .rename_folder(ctx.session.token(), &f.id, &trash_name(&f.name))
+            .await
+        {
+            tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
+        }
+        ctx.store
+            .delete_folder(&ctx.session, parent, &f.id)
+            .await
+            .map_err(|e| self.err("delete", &e))
+    }
+}
+
 impl DavFileSystem for ScaiFs {
     fn open<'a>(
         &'a self,
@@ -740,17 +785,12 @@ impl DavFileSystem for ScaiFs {
 
     fn remove_dir<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
         async move {
-            let ctx = self.ctx();
             let Loc::Item { share, path } = self.locate(path)? else {
                 return Err(FsError::Forbidden);
             };
             Self::writable(&share)?;
             match self.find(&share, &path).await? {
-                Some(Found::Folder(parent, f)) => ctx
-                    .store
-                    .delete_folder(&ctx.session, &parent, &f.id)
-                    .await
-                    .map_err(|e| self.err("delete", &e)),
+                Some(Found::Folder(parent, f)) => self.trash_folder(&parent, &f).await,
                 Some(_) => Err(FsError::Forbidden),
                 None => Err(FsError::NotFound),
             }
@@ -778,11 +818,7 @@ impl DavFileSystem for ScaiFs {
                 return Ok(());
             }
             match self.find(&share, &path).await? {
-                Some(Found::File(parent, f)) => ctx
-                    .store
-                    .delete_file(&ctx.session, &parent, &f.id)
-                    .await
-                    .map_err(|e| self.err("delete", &e)),
+                Some(Found::File(parent, f)) => self.trash_file(&parent, &f).await,
                 Some(Found::Pending(_)) => {
                     ctx.pending.remove(&share.id, &path);
                     Ok(())

@@ -10,6 +10,7 @@
 
 mod attrs;
 mod credentials;
+mod locks;
 mod migrations;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ pub use attrs::{ObjectAttrs, StoredAttrs};
 pub use credentials::{
     Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
 };
+pub use locks::StoredLock;
 pub use migrations::SCHEMA_VERSION;
 
 /// State database errors.

@@ -293,11 +293,16 @@ async fn delete_copy_and_move_are_visible_at_once() {
         .await
         .unwrap()
         .unwrap();
+    let moved_file = f.file("dst/moved.txt").await;
+    assert_eq!(moved_file.id, w.file_id);
     f.store
-        .delete_file(&f.session, &moved.parent, &w.file_id)
+        .delete_file(&f.session, &moved.parent, &moved_file)
         .await
         .unwrap();
     assert!(!f.exists("dst/moved.txt").await);
+    // The name is free again at once (the trashed file went under another name).
+    f.put("dst/moved.txt", b"again").await.unwrap();
+    assert_eq!(f.get("dst/moved.txt").await, b"again");
 
     let dst = f
         .store
@@ -309,11 +314,16 @@ async fn delete_copy_and_move_are_visible_at_once() {
         panic!()
     };
     f.store
-        .delete_folder(&f.session, &FolderRef::root(f.share.clone()), &folder.id)
+        .delete_folder(&f.session, &FolderRef::root(f.share.clone()), &folder)
         .await
         .unwrap();
     assert!(!f.exists("dst/copy.txt").await);
     assert!(!f.exists("dst/").await);
+    f.store
+        .ensure_folder(&f.session, &f.share, &["dst".into()])
+        .await
+        .unwrap();
+    assert!(f.exists("dst/").await);
 }
 
 #[tokio::test]

@@ -452,36 +452,50 @@ impl Store {
     // ---------------------------------------------------------------------------------------
     // Deletes, copies, moves
 
-    /// Deletes a file (to the trash unless configured permanent).
+    /// Deletes a file: to ScaiDrive's trash (unless configured permanent), under a fresh name
+    /// (see [`trash_name`]) so that the name is free again at once.
     pub async fn delete_file(
         &self,
         s: &Session,
         parent: &FolderRef,
-        file_id: &str,
+        file: &FileInfo,
     ) -> StoreResult<()> {
-        let res = self
-            .inner
-            .client
-            .delete_file(s.token(), file_id, self.inner.opts.permanent_delete)
-            .await;
+        let client = &self.inner.client;
+        let permanent = self.inner.opts.permanent_delete;
+        if !permanent {
+            let patch = crate::scaidrive::FilePatch {
+                name: Some(trash_name(&file.name)),
+                ..Default::default()
+            };
+            if let Err(e) = client.update_file(s.token(), &file.id, &patch).await {
+                tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
+            }
+        }
+        let res = client.delete_file(s.token(), &file.id, permanent).await;
         self.invalidate_folder(parent).await;
         res?;
-        self.forget_attrs(file_id).await;
+        self.forget_attrs(&file.id).await;
         Ok(())
     }
 
-    /// Deletes a folder and everything under it, in one upstream call.
+    /// Deletes a folder and everything under it, in one upstream call (to the trash under a
+    /// fresh name, as files).
     pub async fn delete_folder(
         &self,
         s: &Session,
         parent: &FolderRef,
-        folder_id: &str,
+        folder: &FolderInfo,
     ) -> StoreResult<()> {
-        let res = self
-            .inner
-            .client
-            .delete_folder(s.token(), folder_id, self.inner.opts.permanent_delete)
-            .await;
+        let client = &self.inner.client;
+        let permanent = self.inner.opts.permanent_delete;
+        if !permanent
+            && let Err(e) = client
+                .rename_folder(s.token(), &folder.id, &trash_name(&folder.name))
+                .await
+        {
+            tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
+        }
+        let res = client.delete_folder(s.token(), &folder.id, permanent).await;
         self.invalidate_share(&parent.share_id).await;
         res.map_err(StoreError::from)
     }
@@ -585,6 +599,18 @@ impl Store {
     pub async fn invalidate_share(&self, share_id: &str) {
         self.inner.cache.invalidate_share(share_id);
     }
+}
+
+/// The name an item gets just before it goes to ScaiDrive's trash. ScaiDrive keeps a trashed
+/// item's name reserved in its folder, and S3 and WebDAV clients re-create names right after
+/// deleting them; the trash keeps the item, recoverable, as `name (deleted <UTC time>)`.
+pub fn trash_name(name: &str) -> String {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let mut base: String = name.chars().take(180).collect();
+    if base.is_empty() {
+        base.push('_');
+    }
+    format!("{base} (deleted {stamp})")
 }
 
 /// moka hands errors of a shared load back in an `Arc`; the store's errors are not `Clone`,

@@ -668,52 +668,21 @@ pub(crate) fn mtime_value(text: &str) -> Option<String> {
     Some(parsed.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
-/// The name an item gets just before it goes to ScaiDrive's trash: a trashed item keeps its
-/// name reserved, and WebDAV clients re-create names right after deleting them.
-fn trash_name(name: &str) -> String {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-    let mut base: String = name.chars().take(180).collect();
-    if base.is_empty() {
-        base.push('_');
-    }
-    format!("{base} (deleted {stamp})")
-}
-
 impl ScaiFs {
-    /// Deletes a file to the trash under a fresh name (see [`trash_name`]).
+    /// Deletes a file (to the trash under a fresh name: see [`st::trash_name`]).
     async fn trash_file(&self, parent: &FolderRef, f: &FileInfo) -> FsResult<()> {
         let ctx = self.ctx();
-        let patch = crate::scaidrive::FilePatch {
-            name: Some(trash_name(&f.name)),
-            ..Default::default()
-        };
-        if let Err(e) = ctx
-            .store
-            .client()
-            .update_file(ctx.session.token(), &f.id, &patch)
-            .await
-        {
-            tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
-        }
         ctx.store
-            .delete_file(&ctx.session, parent, &f.id)
+            .delete_file(&ctx.session, parent, f)
             .await
             .map_err(|e| self.err("delete", &e))
     }
 
-    /// Deletes a folder (one call) to the trash under a fresh name.
+    /// Deletes a folder (one call; to the trash under a fresh name).
     async fn trash_folder(&self, parent: &FolderRef, f: &st::FolderInfo) -> FsResult<()> {
         let ctx = self.ctx();
-        if let Err(e) = ctx
-            .store
-            .client()
-            .rename_folder(ctx.session.token(), &f.id, &trash_name(&f.name))
-            .await
-        {
-            tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
-        }
         ctx.store
-            .delete_folder(&ctx.session, parent, &f.id)
+            .delete_folder(&ctx.session, parent, f)
             .await
             .map_err(|e| self.err("delete", &e))
     }

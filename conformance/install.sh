@@ -48,10 +48,10 @@ ln -sf "$venv/bin/rclone" "$bindir/rclone"
 echo "--- versions"
 "$venv/bin/aws" --version 2>&1
 "$venv/bin/python" -c 'import boto3, botocore; print("boto3", boto3.__version__, "botocore", botocore.__version__)'
-"$bindir/rclone" version 2>&1 | head -n1
+"$bindir/rclone" version 2>&1 | head -n1 || true
 s3cmd --version 2>&1
 restic version 2>&1
 cadaver --version 2>&1 | head -n1 || true
 litmus --version 2>&1 | head -n1 || true
 dpkg-query -W -f='davfs2 ${Version}\n' davfs2 2>/dev/null || true
-curl --version | head -n1
+curl --version | head -n1 || true

@@ -173,11 +173,7 @@ impl DavLockSystem for DbLs {
     ) -> LsFuture<'_, Result<DavLock, DavLock>> {
         let key = self.key(path);
         let principal = principal.unwrap_or("").to_owned();
-        let owner = owner.and_then(|o| {
-            let mut buf = Vec::new();
-            o.write(&mut buf).ok()?;
-            String::from_utf8(buf).ok()
-        });
+        let owner = owner.and_then(owner_to_text);
         async move {
             let locks = self.related(&key).await;
             if let Err(l) = check(&locks, &key, None, true, deep, &[], shared) {
@@ -295,6 +291,34 @@ impl DavLockSystem for DbLs {
     }
 }
 
+/// Serializes the client's `<D:owner>` element so that it parses back: xmltree writes an element
+/// whose prefix is bound only on an ancestor (`D:` on the `lockinfo`) without declaring it, so
+/// every prefix used in the subtree is declared on the owner element itself first.
+fn owner_to_text(owner: &Element) -> Option<String> {
+    fn collect(e: &Element, ns: &mut xmltree::Namespace) {
+        if let (Some(p), Some(uri)) = (&e.prefix, &e.namespace) {
+            ns.put(p.clone(), uri.clone());
+        }
+        for child in &e.children {
+            if let xmltree::XMLNode::Element(c) = child {
+                collect(c, ns);
+            }
+        }
+    }
+    let mut owner = owner.clone();
+    let mut ns = owner
+        .namespaces
+        .clone()
+        .unwrap_or_else(xmltree::Namespace::empty);
+    collect(&owner, &mut ns);
+    owner.namespaces = Some(ns);
+    let mut buf = Vec::new();
+    owner.write(&mut buf).ok()?;
+    let text = String::from_utf8(buf).ok()?;
+    // Keep only what parses back; a lock without an owner beats a lock that cannot be listed.
+    Element::parse(text.as_bytes()).ok().map(|_| text)
+}
+
 fn uuid_like() -> String {
     let v: u128 = rand::random();
     let h = format!("{v:032x}");
@@ -306,4 +330,25 @@ fn uuid_like() -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn owner_xml_survives_the_round_trip_through_text() {
+        for body in [
+            &br#"<?xml version="1.0" encoding="utf-8"?><lockinfo xmlns="DAV:"><owner>litmus test suite</owner></lockinfo>"#[..],
+            &br#"<D:lockinfo xmlns:D="DAV:"><D:owner><D:href>mailto:a@b</D:href></D:owner></D:lockinfo>"#[..],
+        ] {
+            let info = Element::parse(body).unwrap();
+            let owner = info.get_child("owner").unwrap();
+            let text = owner_to_text(owner).unwrap();
+            let back = Element::parse(text.as_bytes()).unwrap();
+            assert_eq!(back.name, "owner");
+            assert_eq!(back.namespace.as_deref(), Some("DAV:"));
+        }
+    }
 }

@@ -100,7 +100,8 @@ else
         fi
         sleep 0.2
     done
-    cp "$tmp/banner.txt" "$results/gateway-banner.txt"
+    sed 's/^export AWS_SECRET_ACCESS_KEY=.*/export AWS_SECRET_ACCESS_KEY=<redacted>/' "$tmp/banner.txt" \
+        >"$results/gateway-banner.txt"
     field() { sed -nE "s|^$1[[:space:]]+(https?://[^ /]+).*|\1|p" "$tmp/banner.txt" | head -n1; }
     s3url="$(field 'S3:')"; davurl="$(field 'WebDAV:')"; admin="$(field 'Admin:')"
     key="$(sed -n 's/^export AWS_ACCESS_KEY_ID=//p' "$tmp/banner.txt")"

@@ -45,6 +45,8 @@ if [ ! -x "$venv/bin/rclone" ]; then
 fi
 ln -sf "$venv/bin/rclone" "$bindir/rclone"
 
+# Version lines are informational: a SIGPIPE from `| head` must not fail the install.
+set +e +o pipefail
 echo "--- versions"
 "$venv/bin/aws" --version 2>&1
 "$venv/bin/python" -c 'import boto3, botocore; print("boto3", boto3.__version__, "botocore", botocore.__version__)'
@@ -55,3 +57,4 @@ cadaver --version 2>&1 | head -n1 || true
 litmus --version 2>&1 | head -n1 || true
 dpkg-query -W -f='davfs2 ${Version}\n' davfs2 2>/dev/null || true
 curl --version | head -n1 || true
+exit 0

@@ -79,7 +79,7 @@ if [ -n "$peer" ]; then
     wait_port "$s3port" 30 && wait_port "$davport" 30 || { echo "run-clients.sh: peers did not start" >&2; exit 2; }
     export S3_ENDPOINT="http://127.0.0.1:$s3port" AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret"
     export BUCKET=documents WEBDAV_URL="http://127.0.0.1:$davport/" WEBDAV_USER="$key" WEBDAV_PASS="$secret"
-    target="peer: $("$rc_bin" version | head -n1) serve s3 / serve webdav"
+    target="peer: $("$rc_bin" version 2>/dev/null | sed -n 1p) serve s3 / serve webdav"
 else
     bin="${GATEWAY_BIN:-}"
     if [ -z "$bin" ]; then
@@ -100,8 +100,9 @@ else
         fi
         sleep 0.2
     done
-    cp "$tmp/banner.txt" "$results/gateway-banner.txt"
-    field() { sed -nE "s|^$1[[:space:]]+(https?://[^ /]+).*|\1|p" "$tmp/banner.txt" | head -n1; }
+    sed 's/^export AWS_SECRET_ACCESS_KEY=.*/export AWS_SECRET_ACCESS_KEY=<redacted>/' "$tmp/banner.txt" \
+        >"$results/gateway-banner.txt"
+    field() { sed -nE "s|^$1[[:space:]]+(https?://[^ /]+).*|\1|p" "$tmp/banner.txt" | sed -n 1p; }
     s3url="$(field 'S3:')"; davurl="$(field 'WebDAV:')"; admin="$(field 'Admin:')"
     key="$(sed -n 's/^export AWS_ACCESS_KEY_ID=//p' "$tmp/banner.txt")"
     secret="$(sed -n 's/^export AWS_SECRET_ACCESS_KEY=//p' "$tmp/banner.txt")"

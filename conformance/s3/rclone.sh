@@ -7,9 +7,12 @@ require_env S3_ENDPOINT AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY BUCKET
 require_cmd rclone cmp
 
 P="conformance-rclone-$RUN_ID"
-R=":s3,provider=Other,endpoint='$S3_ENDPOINT',access_key_id='$AWS_ACCESS_KEY_ID',secret_access_key='$AWS_SECRET_ACCESS_KEY',region='$AWS_DEFAULT_REGION',force_path_style=true:$BUCKET/$P"
-rc() { rclone --config /dev/null --retries 1 --low-level-retries 2 "$@"; }
-on_exit "rclone --config /dev/null purge \"$R\""
+# The keys go through the environment (backend defaults), so that no command line or log shows them.
+export RCLONE_S3_ACCESS_KEY_ID="$AWS_ACCESS_KEY_ID" RCLONE_S3_SECRET_ACCESS_KEY="$AWS_SECRET_ACCESS_KEY"
+R=":s3,provider=Other,endpoint='$S3_ENDPOINT',region='$AWS_DEFAULT_REGION',force_path_style=true:$BUCKET/$P"
+# rclone's pacer keeps retrying 5xx answers for minutes: bound every command.
+rc() { timeout "${RCLONE_TIMEOUT:-600}" rclone --config /dev/null --retries 1 --low-level-retries 2 "$@"; }
+on_exit "timeout 60 rclone --config /dev/null purge \"$R\""
 
 # transfers_of: how many files the last command (run with --use-json-log -v) copied.
 transfers_of() {
@@ -27,6 +30,10 @@ print(n)
 PY
 }
 STATS=(--use-json-log -v)
+
+# One quick listing first: an endpoint that cannot list fails here in seconds, not minutes.
+check "reachable-lsf-bucket" timeout 90 rclone --config /dev/null --retries 1 \
+    --low-level-retries 1 lsf --max-depth 1 ":s3,provider=Other,endpoint='$S3_ENDPOINT',region='$AWS_DEFAULT_REGION',force_path_style=true:$BUCKET"
 
 make_tree "$WORK/tree"
 nfiles="$(find "$WORK/tree" -type f | wc -l)"

@@ -8,8 +8,15 @@ require_env WEBDAV_URL WEBDAV_USER WEBDAV_PASS
 require_cmd rclone cmp python3
 
 base="${WEBDAV_URL%/}"
-obscured="$(rclone obscure "$WEBDAV_PASS")"
-rc() { rclone --config /dev/null --retries 1 --low-level-retries 2 --webdav-pacer-min-sleep 0 "$@"; }
+# Credentials go through the environment (backend defaults), so no command line or log shows them.
+export RCLONE_WEBDAV_USER="$WEBDAV_USER"
+RCLONE_WEBDAV_PASS="$(rclone obscure "$WEBDAV_PASS")"
+export RCLONE_WEBDAV_PASS
+# rclone's pacer keeps retrying 5xx answers for minutes: bound every command.
+rc() {
+    timeout "${RCLONE_TIMEOUT:-600}" rclone --config /dev/null --retries 1 --low-level-retries 2 \
+        --webdav-pacer-min-sleep 0 "$@"
+}
 
 # copies_of: how many files the last command (run with --use-json-log -v) copied.
 copies_of() {
@@ -30,9 +37,11 @@ V=(--use-json-log -v)
 
 make_tree "$WORK/tree"
 nfiles="$(find "$WORK/tree" -type f | wc -l)"
+check "reachable-lsf" timeout 90 rclone --config /dev/null --retries 1 --low-level-retries 1 lsf --max-depth 1 ":webdav,url='$base',vendor=other:"
+
 for vendor in other owncloud; do
-    R=":webdav,url='$base',vendor=$vendor,user='$WEBDAV_USER',pass='$obscured':conformance-rclone-$vendor-$RUN_ID"
-    on_exit "rclone --config /dev/null purge \"$R\""
+    R=":webdav,url='$base',vendor=$vendor:conformance-rclone-$vendor-$RUN_ID"
+    on_exit "timeout 60 rclone --config /dev/null purge \"$R\""
     t="$WORK/tree-$vendor"
     cp -a "$WORK/tree" "$t"
     check "$vendor-copy-tree" rc copy "$t" "$R/tree" "${V[@]}"

@@ -11,6 +11,7 @@
 mod attrs;
 mod credentials;
 mod migrations;
+mod multipart;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,7 @@ pub use credentials::{
     Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
 };
 pub use migrations::SCHEMA_VERSION;
+pub use multipart::{MultipartPart, MultipartUpload};
 
 /// State database errors.
 #[derive(Debug, thiserror::Error)]

@@ -10,11 +10,13 @@
 //! - [`auth`] — S3 / WebDAV credentials → a session (principal + ScaiDrive token).
 //! - [`s3`] — the S3 front end (s3s).
 //! - [`webdav`] — the WebDAV front end (dav-server).
-//! - [`config`], [`state`], [`server`] — configuration, the gateway's state database, listeners.
+//! - [`config`], [`state`], [`server`], [`metrics`] — configuration, the gateway's state database,
+//!   listeners, Prometheus counters.
 
 pub mod auth;
 pub mod config;
 pub mod emulator;
+pub mod metrics;
 pub mod namespace;
 pub mod s3;
 pub mod scaidrive;

@@ -32,4 +32,14 @@ else
   cargo test --locked --no-fail-fast
 fi
 
+# --- real clients against the real binary ----------------------------------------------------
+# aws cli, s3cmd, rclone, restic, boto3, cadaver, davfs2 and litmus against `serve` (embedded
+# emulator). Every check that passes in the committed baseline must keep passing.
+log "real clients (conformance/run-clients.sh)"
+cargo build --locked --bin scaidrive-gateway
+conformance/install.sh
+rm -f conformance/results/clients-all.txt
+conformance/run-clients.sh --keep-going all || true
+conformance/check-baseline.py conformance/results/clients-all.txt conformance/baselines/clients.txt
+
 log "all tests passed"

@@ -293,11 +293,16 @@ async fn delete_copy_and_move_are_visible_at_once() {
         .await
         .unwrap()
         .unwrap();
+    let moved_file = f.file("dst/moved.txt").await;
+    assert_eq!(moved_file.id, w.file_id);
     f.store
-        .delete_file(&f.session, &moved.parent, &w.file_id)
+        .delete_file(&f.session, &moved.parent, &moved_file)
         .await
         .unwrap();
     assert!(!f.exists("dst/moved.txt").await);
+    // The name is free again at once (the trashed file went under another name).
+    f.put("dst/moved.txt", b"again").await.unwrap();
+    assert_eq!(f.get("dst/moved.txt").await, b"again");
 
     let dst = f
         .store
@@ -309,11 +314,16 @@ async fn delete_copy_and_move_are_visible_at_once() {
         panic!()
     };
     f.store
-        .delete_folder(&f.session, &FolderRef::root(f.share.clone()), &folder.id)
+        .delete_folder(&f.session, &FolderRef::root(f.share.clone()), &folder)
         .await
         .unwrap();
     assert!(!f.exists("dst/copy.txt").await);
     assert!(!f.exists("dst/").await);
+    f.store
+        .ensure_folder(&f.session, &f.share, &["dst".into()])
+        .await
+        .unwrap();
+    assert!(f.exists("dst/").await);
 }
 
 #[tokio::test]
@@ -399,4 +409,70 @@ async fn invalid_names_are_refused_before_any_upstream_call() {
         .create_folder_in(&f.session, &FolderRef::root(f.share.clone()), "..")
         .await;
     assert!(matches!(res, Err(StoreError::InvalidName(_))));
+}
+
+#[tokio::test]
+async fn cold_lookup_lists_each_folder_once_and_warm_lookup_calls_nothing() {
+    let f = fixture(StoreOptions {
+        cache_ttl: std::time::Duration::from_secs(60),
+        // The feed follower polls on its own schedule; keep these counts to lookups alone.
+        change_feed_interval: None,
+        ..StoreOptions::default()
+    })
+    .await;
+    f.put("a/b/c/d.txt", b"deep").await.unwrap();
+    f.store.invalidate_share(&f.share).await;
+    let stats = f.store.client().upstream_stats().clone();
+    let children = "/api/v1/folders/{id}/children";
+
+    let before = stats.total();
+    let listings_before = stats.count("GET", children);
+    assert!(f.exists("a/b/c/d.txt").await);
+    // Root, a, b, c: one listing each, nothing else.
+    assert_eq!(stats.count("GET", children) - listings_before, 4);
+    assert_eq!(stats.total() - before, 4, "{:?}", stats.snapshot());
+
+    let warm = stats.total();
+    assert!(f.exists("a/b/c/d.txt").await);
+    assert!(f.exists("a/b/c/").await);
+    assert_eq!(stats.total(), warm, "a warm lookup makes no upstream call");
+}
+
+#[tokio::test]
+async fn writes_made_elsewhere_show_up_through_the_change_feed_before_the_ttl() {
+    let f = fixture(StoreOptions {
+        cache_ttl: std::time::Duration::from_secs(3600),
+        change_feed_interval: Some(std::time::Duration::from_millis(200)),
+        ..StoreOptions::default()
+    })
+    .await;
+    assert!(!f.exists("from-elsewhere.txt").await);
+    // Give the follower its first poll (it starts at the feed's head).
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+
+    // Another ScaiDrive client uploads straight to ScaiDrive.
+    let client = f.store.client().clone();
+    client
+        .upload_file(
+            f.session.token(),
+            scaidrive_gateway::scaidrive::UploadFile {
+                share_id: f.share.clone(),
+                folder_id: None,
+                name: "from-elsewhere.txt".into(),
+                content_type: None,
+                size: Some(3),
+                body: reqwest::Body::from("abc"),
+            },
+        )
+        .await
+        .unwrap();
+
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !f.exists("from-elsewhere.txt").await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a write made elsewhere stayed invisible for 5 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

@@ -11,8 +11,31 @@ pub struct BlobStore {
     root: PathBuf,
 }
 
+/// Spool files untouched for this long belong to an upload that died with its process. Younger
+/// ones may belong to another emulator process on the same data directory (a `credentials`
+/// command beside a running `serve`), so they are left alone.
+const STALE_SPOOL_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the files in `dir` not modified for `age`.
+fn remove_stale(dir: &Path, age: std::time::Duration) -> std::io::Result<()> {
+    let now = std::time::SystemTime::now();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let modified = entry.metadata()?.modified()?;
+        if now.duration_since(modified).unwrap_or_default() >= age {
+            let path = entry.path();
+            if entry.file_type()?.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 impl BlobStore {
-    /// Creates the directories and clears leftovers from `tmp/`.
+    /// Creates the directories and clears stale leftovers from `tmp/`.
     pub fn open(data_dir: &Path) -> std::io::Result<Self> {
         let store = Self {
             root: data_dir.to_path_buf(),
@@ -20,10 +43,8 @@ impl BlobStore {
         std::fs::create_dir_all(store.blobs_dir())?;
         std::fs::create_dir_all(store.uploads_dir())?;
         let tmp = store.tmp_dir();
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp)?;
-        }
         std::fs::create_dir_all(&tmp)?;
+        remove_stale(&tmp, STALE_SPOOL_AGE)?;
         Ok(store)
     }
 

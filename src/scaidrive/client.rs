@@ -14,6 +14,7 @@ use url::Url;
 
 use super::error::{Error, ErrorKind, Result};
 use super::retry::{self, RequestClass};
+use crate::metrics::UpstreamStats;
 
 /// A ScaiDrive bearer token. Its `Debug` never shows the value.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -111,6 +112,7 @@ struct Inner {
     base: Url,
     opts: ClientOptions,
     rate: Mutex<RateLimitState>,
+    stats: UpstreamStats,
 }
 
 impl fmt::Debug for Client {
@@ -186,6 +188,7 @@ impl Client {
                 base,
                 opts,
                 rate: Mutex::new(RateLimitState::default()),
+                stats: UpstreamStats::default(),
             }),
         })
     }
@@ -198,6 +201,11 @@ impl Client {
     /// The options the client was built with.
     pub fn options(&self) -> &ClientOptions {
         &self.inner.opts
+    }
+
+    /// Counts of the calls this client (and its clones) made, by endpoint and status.
+    pub fn upstream_stats(&self) -> &UpstreamStats {
+        &self.inner.stats
     }
 
     /// The last rate-limit headers seen on any response (all fields `None` until the server
@@ -263,8 +271,19 @@ impl Client {
     }
 
     /// Send once; a non-2xx answer becomes a classified [`Error`].
-    pub(crate) async fn send_once(&self, rb: reqwest::RequestBuilder) -> Result<reqwest::Response> {
-        let resp = rb.send().await.map_err(Error::transport)?;
+    pub(crate) async fn send_once(
+        &self,
+        method: &Method,
+        url: &Url,
+        rb: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        let sent = rb.send().await;
+        self.inner.stats.record(
+            method.as_str(),
+            url.path(),
+            sent.as_ref().ok().map(|r| r.status().as_u16()),
+        );
+        let resp = sent.map_err(Error::transport)?;
         self.record_rate_limit(resp.headers());
         let status = resp.status();
         if status.is_success() {
@@ -284,7 +303,7 @@ impl Client {
         let mut attempt = 0;
         loop {
             let result = match self.build(req) {
-                Ok(rb) => self.send_once(rb).await,
+                Ok(rb) => self.send_once(&req.method, &req.url, rb).await,
                 Err(e) => return Err(e),
             };
             match result {
@@ -302,7 +321,7 @@ impl Client {
         let mut unclear = false;
         loop {
             let result = match self.build(req) {
-                Ok(rb) => match self.send_once(rb).await {
+                Ok(rb) => match self.send_once(&req.method, &req.url, rb).await {
                     Ok(resp) => resp
                         .bytes()
                         .await

@@ -184,10 +184,10 @@ impl Client {
         let auth = t.header_value()?;
         let rb = self
             .http()
-            .post(url)
+            .post(url.clone())
             .header(http::header::AUTHORIZATION, auth)
             .multipart(form);
-        let resp = self.send_once(rb).await?;
+        let resp = self.send_once(&Method::POST, &url, rb).await?;
         let body = tokio::time::timeout(self.options().request_timeout, resp.bytes())
             .await
             .map_err(|_| Error::new(ErrorKind::Transport, "timed out reading upload answer"))?

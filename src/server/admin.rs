@@ -1,5 +1,5 @@
-//! The admin listener: `/healthz` (the process is up) and `/readyz` (ScaiDrive answers
-//! `/api/v1/ready` and the state DB answers `SELECT 1`). Metrics join here later.
+//! The admin listener: `/healthz` (the process is up), `/readyz` (ScaiDrive answers
+//! `/api/v1/ready` and the state DB answers `SELECT 1`) and `/metrics` (Prometheus text).
 
 use std::time::Duration;
 
@@ -28,6 +28,7 @@ pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(state)
 }
 
@@ -57,6 +58,21 @@ async fn readyz(State(state): State<AdminState>) -> (StatusCode, String) {
             )
         }
     }
+}
+
+/// Prometheus text exposition.
+async fn metrics(
+    State(state): State<AdminState>,
+) -> ([(axum::http::HeaderName, &'static str); 1], String) {
+    let mut text = String::new();
+    state.upstream.upstream_stats().render(&mut text);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        text,
+    )
 }
 
 async fn check_upstream(client: &Client) -> Result<(), String> {

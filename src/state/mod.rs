@@ -10,6 +10,7 @@
 
 mod attrs;
 mod credentials;
+mod locks;
 mod migrations;
 mod multipart;
 
@@ -23,6 +24,7 @@ pub use attrs::{ObjectAttrs, StoredAttrs};
 pub use credentials::{
     Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
 };
+pub use locks::StoredLock;
 pub use migrations::SCHEMA_VERSION;
 pub use multipart::{MultipartPart, MultipartUpload};
 

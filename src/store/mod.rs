@@ -8,6 +8,7 @@
 mod attrs;
 mod cache;
 mod error;
+mod feed;
 mod write;
 
 use std::sync::Arc;
@@ -43,6 +44,9 @@ pub struct StoreOptions {
     pub chunk_size: u64,
     /// Chunks of one upload in flight at once (memory: `chunk_size` × this).
     pub parallel_chunks: usize,
+    /// Poll ScaiDrive's change feed of every share in use this often, dropping the share's
+    /// cached listings when something changed upstream; `None` = rely on the TTL alone.
+    pub change_feed_interval: Option<Duration>,
 }
 
 impl Default for StoreOptions {
@@ -54,6 +58,7 @@ impl Default for StoreOptions {
             session_threshold: 64 << 20,
             chunk_size: 4 << 20,
             parallel_chunks: 3,
+            change_feed_interval: Some(Duration::from_secs(2)),
         }
     }
 }
@@ -206,6 +211,7 @@ struct Inner {
     db: StateDb,
     opts: StoreOptions,
     cache: cache::Caches,
+    followers: feed::Followers,
 }
 
 impl Store {
@@ -218,6 +224,7 @@ impl Store {
                 db,
                 opts,
                 cache,
+                followers: feed::Followers::default(),
             }),
         }
     }
@@ -275,6 +282,11 @@ impl Store {
 
     /// The entries of a folder (cached per principal).
     pub async fn list(&self, s: &Session, folder: &FolderRef) -> StoreResult<Arc<Listing>> {
+        if let Some(every) = self.inner.opts.change_feed_interval {
+            self.inner
+                .followers
+                .ensure(&self.inner, s, &folder.share_id, every);
+        }
         let key = ListingKey::new(s.principal(), folder);
         let client = self.inner.client.clone();
         let token = s.token().clone();
@@ -441,36 +453,50 @@ impl Store {
     // ---------------------------------------------------------------------------------------
     // Deletes, copies, moves
 
-    /// Deletes a file (to the trash unless configured permanent).
+    /// Deletes a file: to ScaiDrive's trash (unless configured permanent), under a fresh name
+    /// (see [`trash_name`]) so that the name is free again at once.
     pub async fn delete_file(
         &self,
         s: &Session,
         parent: &FolderRef,
-        file_id: &str,
+        file: &FileInfo,
     ) -> StoreResult<()> {
-        let res = self
-            .inner
-            .client
-            .delete_file(s.token(), file_id, self.inner.opts.permanent_delete)
-            .await;
+        let client = &self.inner.client;
+        let permanent = self.inner.opts.permanent_delete;
+        if !permanent {
+            let patch = crate::scaidrive::FilePatch {
+                name: Some(trash_name(&file.name)),
+                ..Default::default()
+            };
+            if let Err(e) = client.update_file(s.token(), &file.id, &patch).await {
+                tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
+            }
+        }
+        let res = client.delete_file(s.token(), &file.id, permanent).await;
         self.invalidate_folder(parent).await;
         res?;
-        self.forget_attrs(file_id).await;
+        self.forget_attrs(&file.id).await;
         Ok(())
     }
 
-    /// Deletes a folder and everything under it, in one upstream call.
+    /// Deletes a folder and everything under it, in one upstream call (to the trash under a
+    /// fresh name, as files).
     pub async fn delete_folder(
         &self,
         s: &Session,
         parent: &FolderRef,
-        folder_id: &str,
+        folder: &FolderInfo,
     ) -> StoreResult<()> {
-        let res = self
-            .inner
-            .client
-            .delete_folder(s.token(), folder_id, self.inner.opts.permanent_delete)
-            .await;
+        let client = &self.inner.client;
+        let permanent = self.inner.opts.permanent_delete;
+        if !permanent
+            && let Err(e) = client
+                .rename_folder(s.token(), &folder.id, &trash_name(&folder.name))
+                .await
+        {
+            tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
+        }
+        let res = client.delete_folder(s.token(), &folder.id, permanent).await;
         self.invalidate_share(&parent.share_id).await;
         res.map_err(StoreError::from)
     }
@@ -574,6 +600,18 @@ impl Store {
     pub async fn invalidate_share(&self, share_id: &str) {
         self.inner.cache.invalidate_share(share_id);
     }
+}
+
+/// The name an item gets just before it goes to ScaiDrive's trash. ScaiDrive keeps a trashed
+/// item's name reserved in its folder, and S3 and WebDAV clients re-create names right after
+/// deleting them; the trash keeps the item, recoverable, as `name (deleted <UTC time>)`.
+pub fn trash_name(name: &str) -> String {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let mut base: String = name.chars().take(180).collect();
+    if base.is_empty() {
+        base.push('_');
+    }
+    format!("{base} (deleted {stamp})")
 }
 
 /// moka hands errors of a shared load back in an `Arc`; the store's errors are not `Clone`,

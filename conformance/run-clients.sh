@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Runs the real-client scripts against a freshly started scaidrive-gateway (embedded emulator,
+# temporary data dir, free ports), or with --peer against rclone serve s3 / rclone serve webdav.
+#
+#   conformance/run-clients.sh [--peer] [--keep-going] [s3|webdav|all]
+#
+# GATEWAY_BIN: the gateway binary (default target/debug/scaidrive-gateway under the repo root, or
+# under $CARGO_TARGET_DIR); this script builds nothing. ONLY="awscli cadaver": run only the scripts
+# whose names contain one of these words. --keep-going: scripts go on after a failed check.
+# Output: conformance/results/clients-<suite>.txt (peer: conformance/results/peer/...), litmus.txt,
+# the gateway's log; exit 1 if any script failed. The last line reads "N passed, M failed" (checks).
+set -euo pipefail
+CONF="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$CONF/.." && pwd)"
+
+peer=""; suite="all"
+for a in "$@"; do
+    case "$a" in
+        --peer) peer=1 ;;
+        --keep-going) export KEEP_GOING=1 ;;
+        s3|webdav|all) suite="$a" ;;
+        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        *) echo "run-clients.sh: unknown argument '$a'" >&2; exit 2 ;;
+    esac
+done
+
+"$CONF/install.sh" >/dev/null || { echo "run-clients.sh: install.sh failed" >&2; exit 2; }
+export PATH="$CONF/.venv/bin:$CONF/bin:$PATH"
+unset AWS_CA_BUNDLE AWS_PROFILE AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_SESSION_TOKEN
+export AWS_DEFAULT_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+
+results="$CONF/results${peer:+/peer}"
+mkdir -p "$results"
+out="$results/clients-$suite.txt"
+tmp="$(mktemp -d /tmp/run-clients.XXXXXX)"
+chmod 711 "$tmp"
+pids=()
+stop_all() {
+    local p
+    for p in "${pids[@]+"${pids[@]}"}"; do
+        kill -TERM "$p" 2>/dev/null || continue
+        for _ in $(seq 1 70); do kill -0 "$p" 2>/dev/null || break; sleep 0.5; done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    pids=()
+}
+trap 'stop_all; rm -rf "$tmp"' EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# wait_http URL SECONDS: until URL answers 2xx (readiness) — never a fixed sleep.
+wait_http() {
+    local url="$1" deadline=$((SECONDS + $2))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null && return 0
+        sleep 0.2
+    done
+    return 1
+}
+wait_port() {
+    local port="$1" deadline=$((SECONDS + $2))
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+if [ -n "$peer" ]; then
+    rc_bin="$CONF/bin/rclone"
+    key="PEERKEY$RANDOM"; secret="peersecret$RANDOM$RANDOM"
+    mkdir -p "$tmp/s3root/documents" "$tmp/davroot"
+    s3port="$(free_port)"; davport="$(free_port)"
+    "$rc_bin" serve s3 "$tmp/s3root" --config /dev/null --addr "127.0.0.1:$s3port" \
+        --auth-key "$key,$secret" >"$results/peer-s3.log" 2>&1 &
+    pids+=($!)
+    "$rc_bin" serve webdav "$tmp/davroot" --config /dev/null --addr "127.0.0.1:$davport" \
+        --user "$key" --pass "$secret" >"$results/peer-webdav.log" 2>&1 &
+    pids+=($!)
+    wait_port "$s3port" 30 && wait_port "$davport" 30 || { echo "run-clients.sh: peers did not start" >&2; exit 2; }
+    export S3_ENDPOINT="http://127.0.0.1:$s3port" AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret"
+    export BUCKET=documents WEBDAV_URL="http://127.0.0.1:$davport/" WEBDAV_USER="$key" WEBDAV_PASS="$secret"
+    target="peer: $("$rc_bin" version | head -n1) serve s3 / serve webdav"
+else
+    bin="${GATEWAY_BIN:-}"
+    if [ -z "$bin" ]; then
+        bin="$ROOT/target/debug/scaidrive-gateway"
+        [ -x "$bin" ] || bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/scaidrive-gateway"
+    fi
+    [ -x "$bin" ] || { echo "run-clients.sh: gateway binary '$bin' not found (cargo build, or set GATEWAY_BIN)" >&2; exit 2; }
+    # Empty SCAIDRIVE_URL counts as unset: serve starts the embedded emulator.
+    SCAIDRIVE_URL= "$bin" --data-dir "$tmp/data" --s3-listen 127.0.0.1:0 --webdav-listen 127.0.0.1:0 \
+        --admin-listen 127.0.0.1:0 --log-level "${GATEWAY_LOG_LEVEL:-info}" serve \
+        >"$tmp/banner.txt" 2>"$results/gateway.log" &
+    pids+=($!)
+    deadline=$((SECONDS + 60))
+    until grep -q '^export AWS_DEFAULT_REGION=' "$tmp/banner.txt" 2>/dev/null; do
+        if ! kill -0 "${pids[0]}" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+            echo "run-clients.sh: the gateway did not print its banner; its log:" >&2
+            tail -n 30 "$results/gateway.log" >&2; exit 2
+        fi
+        sleep 0.2
+    done
+    cp "$tmp/banner.txt" "$results/gateway-banner.txt"
+    field() { sed -nE "s|^$1[[:space:]]+(https?://[^ /]+).*|\1|p" "$tmp/banner.txt" | head -n1; }
+    s3url="$(field 'S3:')"; davurl="$(field 'WebDAV:')"; admin="$(field 'Admin:')"
+    key="$(sed -n 's/^export AWS_ACCESS_KEY_ID=//p' "$tmp/banner.txt")"
+    secret="$(sed -n 's/^export AWS_SECRET_ACCESS_KEY=//p' "$tmp/banner.txt")"
+    for v in s3url davurl admin key secret; do
+        [ -n "${!v}" ] || { echo "run-clients.sh: could not read $v from the banner:" >&2; cat "$tmp/banner.txt" >&2; exit 2; }
+    done
+    wait_http "$admin/readyz" 60 || { echo "run-clients.sh: $admin/readyz never answered 200" >&2; exit 2; }
+    export S3_ENDPOINT="$s3url" AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret"
+    # The embedded seed's shares "Documents" and "Photos" are buckets documents, photos and the
+    # WebDAV top-level collections Documents/, Photos/; WebDAV Basic auth takes the S3 key pair.
+    export BUCKET="${BUCKET:-documents}" WEBDAV_URL="$davurl/${WEBDAV_COLLECTION:-Documents}/"
+    export WEBDAV_USER="$key" WEBDAV_PASS="$secret"
+    target="gateway: $bin ($("$bin" --version 2>/dev/null || echo '?'))"
+fi
+export RUN_ID="$(date +%s)-$$" RESULTS_DIR="$results"
+
+scripts=()
+case "$suite" in
+    s3) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py) ;;
+    webdav) scripts=(webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh) ;;
+    all) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
+                  webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh) ;;
+esac
+if [ -n "${ONLY:-}" ]; then
+    keep=()
+    for s in "${scripts[@]}"; do for w in $ONLY; do [[ "$s" == *"$w"* ]] && { keep+=("$s"); break; }; done; done
+    scripts=("${keep[@]+"${keep[@]}"}")
+fi
+
+{
+    echo "# run-clients.sh $suite — $target — $(date -u +%FT%TZ)"
+    echo "# S3 $S3_ENDPOINT bucket $BUCKET; WebDAV $WEBDAV_URL"
+} | tee "$out"
+failed_scripts=(); total_pass=0; total_fail=0; total_skip=0
+for s in "${scripts[@]}"; do
+    echo "== $s" | tee -a "$out"
+    log="$tmp/$(basename "$s").out"
+    case "$s" in
+        *.py) cmd=("$CONF/.venv/bin/python" "$CONF/$s") ;;
+        *) cmd=(bash "$CONF/$s") ;;
+    esac
+    start=$SECONDS
+    set +e
+    timeout "${SCRIPT_TIMEOUT:-1200}" "${cmd[@]}" </dev/null 2>&1 | tee "$log" | tee -a "$out"
+    rc=${PIPESTATUS[0]}
+    set -e
+    p="$(grep -c '^PASS ' "$log" || true)"; f="$(grep -c '^FAIL ' "$log" || true)"; k="$(grep -c '^SKIP ' "$log" || true)"
+    total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + k))
+    if [ "$rc" != 0 ] || [ "$f" != 0 ] || { [ "$p" = 0 ] && [ "$k" = 0 ]; }; then
+        failed_scripts+=("$s")
+        [ "$rc" = 124 ] && echo "FAIL $s: timed out" | tee -a "$out"
+        [ "$p" = 0 ] && [ "$k" = 0 ] && [ "$f" = 0 ] && { echo "FAIL $s: no check ran (exit $rc)" | tee -a "$out"; total_fail=$((total_fail + 1)); }
+        echo "== $s: FAILED (exit $rc, $p passed, $f failed, $((SECONDS - start)) s)" | tee -a "$out"
+    else
+        echo "== $s: ok ($p passed, $k skipped, $((SECONDS - start)) s)" | tee -a "$out"
+    fi
+done
+stop_all
+{
+    echo
+    if [ ${#failed_scripts[@]} -gt 0 ]; then echo "# failed scripts: ${failed_scripts[*]}"; fi
+    echo "# results: $out"
+    echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+} | tee -a "$out"
+[ ${#failed_scripts[@]} -eq 0 ]

@@ -1,0 +1,233 @@
+//! WebDAV locks (`webdav_locks`): persisted so they survive a restart and hold across gateway
+//! instances sharing one state database. Expired locks are ignored by every read and purged
+//! when locks are written.
+
+use rusqlite::params;
+
+use super::{StateDb, StateError};
+
+/// One stored lock. `path` is the gateway's share-qualified key (`shr_…/a/b`), not a URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLock {
+    pub token: String,
+    pub path: String,
+    pub principal: String,
+    /// The client's `<D:owner>` XML, verbatim.
+    pub owner: Option<String>,
+    /// `true` = depth infinity.
+    pub deep: bool,
+    pub shared: bool,
+    /// Unix milliseconds; `None` = infinite.
+    pub timeout_at_ms: Option<i64>,
+}
+
+const COLUMNS: &str = "token, path, principal, owner, depth, scope, timeout_at";
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn to_text(ms: Option<i64>) -> Option<String> {
+    ms.and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredLock> {
+    let depth: String = r.get(4)?;
+    let scope: String = r.get(5)?;
+    let timeout: Option<String> = r.get(6)?;
+    Ok(StoredLock {
+        token: r.get(0)?,
+        path: r.get(1)?,
+        principal: r.get(2)?,
+        owner: r.get(3)?,
+        deep: depth == "infinity",
+        shared: scope == "shared",
+        timeout_at_ms: timeout
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+            .map(|t| t.timestamp_millis()),
+    })
+}
+
+fn live(lock: &StoredLock, now: i64) -> bool {
+    lock.timeout_at_ms.is_none_or(|t| t > now)
+}
+
+impl StateDb {
+    /// The live locks on `path`, on its ancestors and below it (`path` has no trailing `/`).
+    pub async fn locks_related(&self, path: &str) -> Result<Vec<StoredLock>, StateError> {
+        let path = path.to_owned();
+        self.call(move |conn| {
+            let mut ancestors = vec![path.clone()];
+            let mut p = path.as_str();
+            while let Some((head, _)) = p.rsplit_once('/') {
+                ancestors.push(head.to_owned());
+                p = head;
+            }
+            let below = format!("{}/%", like_escape(&path));
+            let marks = vec!["?"; ancestors.len()].join(",");
+            let sql = format!(
+                "SELECT {COLUMNS} FROM webdav_locks WHERE path IN ({marks}) \
+                 OR path LIKE ? ESCAPE '\\'"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut args: Vec<String> = ancestors;
+            args.push(below);
+            let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), read)?;
+            let now = now_ms();
+            let mut out = Vec::new();
+            for row in rows {
+                let lock = row?;
+                if live(&lock, now) {
+                    out.push(lock);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Stores a new lock (and purges expired ones).
+    pub async fn insert_lock(&self, lock: StoredLock) -> Result<(), StateError> {
+        self.call(move |conn| {
+            purge(conn)?;
+            conn.execute(
+                &format!(
+                    "INSERT INTO webdav_locks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ),
+                params![
+                    lock.token,
+                    lock.path,
+                    lock.principal,
+                    lock.owner,
+                    if lock.deep { "infinity" } else { "0" },
+                    if lock.shared { "shared" } else { "exclusive" },
+                    to_text(lock.timeout_at_ms),
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The live lock with this token.
+    pub async fn lock_by_token(&self, token: &str) -> Result<Option<StoredLock>, StateError> {
+        let token = token.to_owned();
+        self.call(move |conn| {
+            use rusqlite::OptionalExtension as _;
+            let lock = conn
+                .query_row(
+                    &format!("SELECT {COLUMNS} FROM webdav_locks WHERE token = ?1"),
+                    params![token],
+                    read,
+                )
+                .optional()?;
+            Ok(lock.filter(|l| live(l, now_ms())))
+        })
+        .await
+    }
+
+    /// Sets a lock's new expiry; false when the lock is gone or expired.
+    pub async fn refresh_lock(
+        &self,
+        token: &str,
+        timeout_at_ms: Option<i64>,
+    ) -> Result<bool, StateError> {
+        let token = token.to_owned();
+        self.call(move |conn| {
+            let now = to_text(Some(now_ms()));
+            let n = conn.execute(
+                "UPDATE webdav_locks SET timeout_at = ?2 WHERE token = ?1 \
+                 AND (timeout_at IS NULL OR timeout_at > ?3)",
+                params![token, to_text(timeout_at_ms), now],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    /// Removes a lock; false when there was none.
+    pub async fn delete_lock(&self, token: &str) -> Result<bool, StateError> {
+        let token = token.to_owned();
+        self.call(move |conn| {
+            let n = conn.execute("DELETE FROM webdav_locks WHERE token = ?1", params![token])?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    /// Removes every lock at `path` and below (after a MOVE or DELETE).
+    pub async fn delete_locks_under(&self, path: &str) -> Result<(), StateError> {
+        let path = path.to_owned();
+        self.call(move |conn| {
+            let below = format!("{}/%", like_escape(&path));
+            conn.execute(
+                "DELETE FROM webdav_locks WHERE path = ?1 OR path LIKE ?2 ESCAPE '\\'",
+                params![path, below],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn purge(conn: &rusqlite::Connection) -> Result<(), StateError> {
+    let now = to_text(Some(now_ms()));
+    conn.execute(
+        "DELETE FROM webdav_locks WHERE timeout_at IS NOT NULL AND timeout_at <= ?1",
+        params![now],
+    )?;
+    Ok(())
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn lock(token: &str, path: &str, timeout_at_ms: Option<i64>) -> StoredLock {
+        StoredLock {
+            token: token.into(),
+            path: path.into(),
+            principal: "usr_1".into(),
+            owner: None,
+            deep: true,
+            shared: false,
+            timeout_at_ms,
+        }
+    }
+
+    #[tokio::test]
+    async fn locks_are_found_by_ancestor_and_descendant_and_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(dir.path().join("g.db")).unwrap();
+        db.insert_lock(lock("t1", "shr_1/a", None)).await.unwrap();
+        db.insert_lock(lock("t2", "shr_1/a/b_c/d", None))
+            .await
+            .unwrap();
+        db.insert_lock(lock("t3", "shr_1/ab", None)).await.unwrap();
+        db.insert_lock(lock("t4", "shr_1/a/x", Some(now_ms() - 1)))
+            .await
+            .unwrap();
+        let mut got: Vec<_> = db
+            .locks_related("shr_1/a/b_c")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.token)
+            .collect();
+        got.sort();
+        assert_eq!(got, vec!["t1", "t2"]);
+        assert!(db.lock_by_token("t4").await.unwrap().is_none());
+        assert!(!db.refresh_lock("t4", None).await.unwrap());
+        db.delete_locks_under("shr_1/a").await.unwrap();
+        assert!(db.lock_by_token("t2").await.unwrap().is_none());
+        assert!(db.lock_by_token("t3").await.unwrap().is_some());
+    }
+}

@@ -1,0 +1,966 @@
+//! The per-request filesystem dav-server drives: `/` lists the user's shares under their
+//! collection names; below, each share's folder tree through the store.
+//!
+//! One [`ScaiFs`] is built per request (it carries the session and what the request's headers
+//! say: method, destination, `X-OC-Mtime`, `Content-Type`, `OC-Checksum`), so it can apply
+//! request-level decisions dav-server's trait cannot express: a collection DELETE is one
+//! upstream call, and a MOVE or COPY onto an existing file becomes a new version of it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use dav_server::davpath::DavPath;
+use dav_server::fs::{
+    DavDirEntry, DavFile, DavFileSystem, DavMetaData, DavProp, FsError, FsFuture, FsResult,
+    FsStream, OpenOptions, ReadDirMeta,
+};
+use futures::FutureExt as _;
+use futures::StreamExt as _;
+use http::{Method, StatusCode};
+
+use super::file::{Handle, Reader, SpoolWriter, StreamWriter, Target};
+use super::meta::{self, Entry, Meta};
+use super::pending::Pending;
+use crate::auth::Session;
+use crate::namespace::ObjectPath;
+use crate::state::ObjectAttrs;
+use crate::store::{self as st, FileInfo, FolderRef, ShareInfo, Store, StoreError};
+
+/// What one request's filesystem knows.
+pub(crate) struct ReqCtx {
+    pub store: Store,
+    pub session: Session,
+    /// Collection name → share.
+    pub shares: BTreeMap<String, ShareInfo>,
+    pub method: Method,
+    /// Decoded segments of the request path and of `Destination`.
+    pub path: Vec<String>,
+    pub destination: Option<Vec<String>>,
+    pub oc_mtime: Option<String>,
+    pub content_type: Option<String>,
+    pub pending: Pending,
+    pub staging: PathBuf,
+    /// A destination file whose delete dav-server asked for before a MOVE/COPY onto it: kept,
+    /// so the MOVE/COPY can make a new version of it.
+    pub deferred_delete: Mutex<Option<Vec<String>>>,
+    /// The last upstream failure was ScaiDrive being unavailable or rate limiting (the front
+    /// end turns dav-server's 500 into 503).
+    pub unavailable: Mutex<Option<Option<std::time::Duration>>>,
+}
+
+/// The filesystem of one request.
+#[derive(Clone)]
+pub(crate) struct ScaiFs(pub Arc<ReqCtx>);
+
+/// Logs a store failure and maps it to dav-server's detail-less kinds.
+pub(crate) fn fs_error(ctx: &ReqCtx, op: &str, e: &StoreError) -> FsError {
+    match e {
+        StoreError::NotFound | StoreError::NoSuchShare | StoreError::Gone => {
+            tracing::debug!(op, error = %e, "not found");
+            FsError::NotFound
+        }
+        StoreError::AccessDenied(_) | StoreError::Unauthorized(_) => {
+            tracing::info!(op, error = %e, "refused by ScaiDrive");
+            FsError::Forbidden
+        }
+        StoreError::Conflict(_) | StoreError::NotEmpty => {
+            tracing::info!(op, error = %e, "conflict");
+            FsError::Exists
+        }
+        StoreError::InvalidName(_) | StoreError::Invalid(_) => {
+            tracing::info!(op, error = %e, "invalid");
+            FsError::Forbidden
+        }
+        StoreError::TooLarge => FsError::TooLarge,
+        StoreError::QuotaExceeded(_) => FsError::InsufficientStorage,
+        StoreError::SlowDown { retry_after } => {
+            tracing::warn!(op, "rate limited by ScaiDrive");
+            set_unavailable(ctx, *retry_after);
+            FsError::GeneralFailure
+        }
+        StoreError::Unavailable(_) => {
+            tracing::warn!(op, error = %e, "ScaiDrive unavailable");
+            set_unavailable(ctx, None);
+            FsError::GeneralFailure
+        }
+        StoreError::RangeNotSatisfiable { .. }
+        | StoreError::BadDigest
+        | StoreError::IncompleteBody
+        | StoreError::Internal(_) => {
+            tracing::warn!(op, error = %e, "store operation failed");
+            FsError::GeneralFailure
+        }
+    }
+}
+
+fn set_unavailable(ctx: &ReqCtx, retry: Option<std::time::Duration>) {
+    if let Ok(mut u) = ctx.unavailable.lock() {
+        *u = Some(retry);
+    }
+}
+
+/// Decoded, non-empty segments of a DAV path (`None` when not UTF-8).
+pub(crate) fn segments(path: &DavPath) -> Option<Vec<String>> {
+    let raw = std::str::from_utf8(path.as_bytes()).ok()?;
+    Some(
+        raw.split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
+/// Names that operating systems litter shares with (see `docs/webdav.md`).
+pub(crate) fn is_junk(name: &str) -> bool {
+    name.starts_with("._")
+        || name == ".DS_Store"
+        || name.eq_ignore_ascii_case("Thumbs.db")
+        || name.eq_ignore_ascii_case("desktop.ini")
+}
+
+pub(crate) enum Loc {
+    Root,
+    Share(ShareInfo),
+    Item { share: ShareInfo, path: ObjectPath },
+}
+
+/// What a path names now.
+enum Found {
+    Folder(FolderRef, st::FolderInfo),
+    File(FolderRef, FileInfo),
+    Pending(meta::Meta),
+}
+
+fn folder_attrs_key(f: &st::FolderInfo) -> FileInfo {
+    // Folder dead properties live in the attribute table under the folder id, size 0 and no
+    // modified_at, which always validates.
+    FileInfo {
+        id: f.id.clone(),
+        name: f.name.clone(),
+        size: 0,
+        mime_type: None,
+        modified_at: None,
+    }
+}
+
+impl ScaiFs {
+    fn ctx(&self) -> &ReqCtx {
+        &self.0
+    }
+
+    fn err(&self, op: &str, e: &StoreError) -> FsError {
+        fs_error(&self.0, op, e)
+    }
+
+    pub(crate) fn locate_segments(&self, segs: &[String]) -> FsResult<Loc> {
+        let Some((first, rest)) = segs.split_first() else {
+            return Ok(Loc::Root);
+        };
+        let share = self
+            .ctx()
+            .shares
+            .get(first)
+            .cloned()
+            .ok_or(FsError::NotFound)?;
+        if rest.is_empty() {
+            return Ok(Loc::Share(share));
+        }
+        let path =
+            ObjectPath::from_segments(rest.to_vec(), false).map_err(|_| FsError::NotFound)?;
+        Ok(Loc::Item { share, path })
+    }
+
+    fn locate(&self, path: &DavPath) -> FsResult<Loc> {
+        let segs = segments(path).ok_or(FsError::NotFound)?;
+        self.locate_segments(&segs)
+    }
+
+    async fn find(&self, share: &ShareInfo, path: &ObjectPath) -> FsResult<Option<Found>> {
+        let ctx = self.ctx();
+        match ctx.store.resolve(&ctx.session, &share.id, path, true).await {
+            Ok(Some(r)) => Ok(Some(match r.entry {
+                st::Entry::Folder(f) => Found::Folder(r.parent, f),
+                st::Entry::File(f) => Found::File(r.parent, f),
+            })),
+            Ok(None) => Ok(ctx.pending.get(&share.id, path).map(|p| {
+                let mtime = p.client_mtime.as_deref().and_then(meta::parse_mtime);
+                Found::Pending(Meta::pending_empty(p.created, mtime))
+            })),
+            Err(e) => Err(self.err("resolve", &e)),
+        }
+    }
+
+    async fn meta_of(&self, loc: &Loc) -> FsResult<Meta> {
+        match loc {
+            Loc::Root => Ok(Meta::dir(None, 0, None)),
+            Loc::Share(s) => Ok(Meta::dir(
+                s.created_at.as_ref().map(meta::system_time),
+                s.used_bytes.unwrap_or(0),
+                Some(format!("{}-share", s.id)),
+            )),
+            Loc::Item { share, path } => {
+                if path.name().is_some_and(is_junk) {
+                    return Err(FsError::NotFound);
+                }
+                match self.find(share, path).await? {
+                    Some(Found::Folder(_, f)) => Ok(Meta::dir(None, 0, Some(f.id))),
+                    Some(Found::File(_, f)) => {
+                        let attrs = self
+                            .ctx()
+                            .store
+                            .attrs_of(&f)
+                            .await
+                            .map_err(|e| self.err("attrs", &e))?;
+                        Ok(Meta::file(&f, attrs.as_ref()))
+                    }
+                    Some(Found::Pending(m)) => Ok(m),
+                    None => Err(FsError::NotFound),
+                }
+            }
+        }
+    }
+
+    fn writable(share: &ShareInfo) -> FsResult<()> {
+        if share.can_write() {
+            Ok(())
+        } else {
+            Err(FsError::Forbidden)
+        }
+    }
+
+    /// In a DELETE, or in a MOVE/COPY for the destination tree, dav-server walks the tree to
+    /// delete it entry by entry; an empty listing makes it delete the collection in one call.
+    fn walk_is_delete(&self, segs: &[String]) -> bool {
+        let ctx = self.ctx();
+        if ctx.method == Method::DELETE {
+            return true;
+        }
+        let is_copymove = ctx.method.as_str() == "MOVE" || ctx.method.as_str() == "COPY";
+        match &ctx.destination {
+            Some(dest) if is_copymove => segs.starts_with(dest),
+            _ => false,
+        }
+    }
+
+    async fn list(&self, loc: &Loc, segs: &[String]) -> FsResult<Vec<Entry>> {
+        let ctx = self.ctx();
+        match loc {
+            Loc::Root => Ok(ctx
+                .shares
+                .iter()
+                .map(|(name, s)| Entry {
+                    name: name.clone(),
+                    meta: Meta::dir(
+                        s.created_at.as_ref().map(meta::system_time),
+                        s.used_bytes.unwrap_or(0),
+                        Some(format!("{}-share", s.id)),
+                    ),
+                })
+                .collect()),
+            Loc::Share(_) | Loc::Item { .. } => {
+                if self.walk_is_delete(segs) {
+                    return Ok(Vec::new());
+                }
+                let (share, dir): (&ShareInfo, &[String]) = match loc {
+                    Loc::Share(s) => (s, &[]),
+                    Loc::Item { share, path } => (share, path.segments()),
+                    Loc::Root => return Ok(Vec::new()),
+                };
+                let folder = ctx
+                    .store
+                    .resolve_folder(&ctx.session, &share.id, dir)
+                    .await
+                    .map_err(|e| self.err("list", &e))?
+                    .ok_or(FsError::NotFound)?;
+                let listing = ctx
+                    .store
+                    .list(&ctx.session, &folder)
+                    .await
+                    .map_err(|e| self.err("list", &e))?;
+                let files: Vec<&FileInfo> = listing
+                    .entries
+                    .iter()
+                    .filter_map(|e| match e {
+                        st::Entry::File(f) => Some(f),
+                        st::Entry::Folder(_) => None,
+                    })
+                    .collect();
+                // One state-DB query for the whole folder, no upstream call per entry.
+                let attrs = ctx
+                    .store
+                    .attrs_for(&files)
+                    .await
+                    .map_err(|e| self.err("attrs", &e))?;
+                let mut out: Vec<Entry> = listing
+                    .entries
+                    .iter()
+                    .filter(|e| !is_junk(e.name()))
+                    .map(|e| match e {
+                        st::Entry::Folder(f) => Entry {
+                            name: f.name.clone(),
+                            meta: Meta::dir(None, 0, Some(f.id.clone())),
+                        },
+                        st::Entry::File(f) => Entry {
+                            name: f.name.clone(),
+                            meta: Meta::file(f, attrs.get(&f.id)),
+                        },
+                    })
+                    .collect();
+                for (name, p) in ctx.pending.in_folder(&share.id, dir) {
+                    if listing.get(&name).is_none() {
+                        let mtime = p.client_mtime.as_deref().and_then(meta::parse_mtime);
+                        out.push(Entry {
+                            name,
+                            meta: Meta::pending_empty(p.created, mtime),
+                        });
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    async fn do_open(&self, path: &DavPath, oo: OpenOptions) -> FsResult<Handle> {
+        let loc = self.locate(path)?;
+        let Loc::Item { share, path } = loc else {
+            return Err(FsError::Forbidden);
+        };
+        let ctx = &self.0;
+        let junk = path.name().is_some_and(is_junk);
+        if !oo.write {
+            if junk {
+                return Err(FsError::NotFound);
+            }
+            return match self.find(&share, &path).await? {
+                Some(Found::File(_, f)) => {
+                    let attrs = ctx
+                        .store
+                        .attrs_of(&f)
+                        .await
+                        .map_err(|e| self.err("attrs", &e))?;
+                    Ok(Handle::Read(Reader {
+                        ctx: Arc::clone(ctx),
+                        meta: Meta::file(&f, attrs.as_ref()),
+                        file: Some(f),
+                        pos: 0,
+                        body: std::sync::Mutex::new(None),
+                        leftover: Bytes::new(),
+                    }))
+                }
+                Some(Found::Pending(m)) => Ok(Handle::Read(Reader {
+                    ctx: Arc::clone(ctx),
+                    meta: m,
+                    file: None,
+                    pos: 0,
+                    body: std::sync::Mutex::new(None),
+                    leftover: Bytes::new(),
+                })),
+                Some(Found::Folder(..)) => Err(FsError::Forbidden),
+                None => Err(FsError::NotFound),
+            };
+        }
+        Self::writable(&share)?;
+        if junk {
+            // OS junk is accepted and discarded (docs/webdav.md).
+            return Ok(Handle::Sink);
+        }
+        let parent = ctx
+            .store
+            .resolve_folder(&ctx.session, &share.id, path.parent_segments())
+            .await
+            .map_err(|e| self.err("open", &e))?;
+        if parent.is_none() {
+            return Err(FsError::NotFound);
+        }
+        let found = self.find(&share, &path).await?;
+        let (exists, was_pending) = match &found {
+            Some(Found::Folder(..)) => return Err(FsError::Forbidden),
+            Some(Found::File(..)) => (true, false),
+            Some(Found::Pending(_)) => (false, true),
+            None => (false, false),
+        };
+        if (exists || was_pending) && oo.create_new {
+            return Err(FsError::Exists);
+        }
+        if !(exists || was_pending || oo.create || oo.create_new) {
+            return Err(FsError::NotFound);
+        }
+        let target = Target {
+            share_id: share.id.clone(),
+            path,
+            exists,
+            was_pending,
+        };
+        if !oo.truncate {
+            // LOCK on an unmapped URL: an empty resource (pending); or an existing file kept.
+            if !exists && !was_pending {
+                ctx.pending.add(
+                    &ctx.store,
+                    &ctx.session,
+                    &target.share_id,
+                    &target.path,
+                    ctx.oc_mtime.clone(),
+                );
+            }
+            return Ok(Handle::Empty {
+                ctx: Arc::clone(ctx),
+                target: Target {
+                    was_pending: true,
+                    ..target
+                },
+                len: 0,
+            });
+        }
+        match oo.size {
+            Some(0) if !exists => Ok(Handle::Empty {
+                ctx: Arc::clone(ctx),
+                target,
+                len: 0,
+            }),
+            Some(size) => Ok(Handle::Stream(StreamWriter::start(
+                Arc::clone(ctx),
+                target,
+                size,
+            ))),
+            None => Ok(Handle::Spool(
+                SpoolWriter::create(Arc::clone(ctx), target).await?,
+            )),
+        }
+    }
+
+    /// Makes `to` (an existing file) a new version with the content of file `from`.
+    async fn replace_with(
+        &self,
+        from: &FileInfo,
+        to_share: &ShareInfo,
+        to_path: &ObjectPath,
+    ) -> FsResult<()> {
+        let ctx = self.ctx();
+        let attrs = ctx
+            .store
+            .attrs_of(from)
+            .await
+            .map_err(|e| self.err("attrs", &e))?
+            .unwrap_or_default();
+        let dl = ctx
+            .store
+            .read(&ctx.session, &from.id, None, None)
+            .await
+            .map_err(|e| self.err("read", &e))?;
+        let body = dl
+            .body
+            .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())))
+            .boxed();
+        let req = st::WriteRequest {
+            share_id: to_share.id.clone(),
+            path: to_path.clone(),
+            size: from.size,
+            content_type: attrs.content_type.clone().or(from.mime_type.clone()),
+            body,
+            create_parents: false,
+            attrs: ObjectAttrs {
+                etag: String::new(),
+                ..attrs
+            },
+        };
+        ctx.store
+            .write(&ctx.session, req)
+            .await
+            .map_err(|e| self.err("replace", &e))?;
+        Ok(())
+    }
+
+    fn take_deferred(&self, segs: &[String]) -> bool {
+        match self.ctx().deferred_delete.lock() {
+            Ok(mut d) if d.as_deref() == Some(segs) => {
+                *d = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    async fn copy_or_move(&self, from: &DavPath, to: &DavPath, is_move: bool) -> FsResult<()> {
+        let ctx = &self.0;
+        let from_segs = segments(from).ok_or(FsError::NotFound)?;
+        let to_segs = segments(to).ok_or(FsError::NotFound)?;
+        let (
+            Loc::Item {
+                share: fs,
+                path: fp,
+            },
+            Loc::Item {
+                share: ts,
+                path: tp,
+            },
+        ) = (
+            self.locate_segments(&from_segs)?,
+            self.locate_segments(&to_segs)?,
+        )
+        else {
+            return Err(FsError::Forbidden);
+        };
+        Self::writable(&ts)?;
+        if is_move {
+            Self::writable(&fs)?;
+        }
+        if fs.id != ts.id {
+            // ScaiDrive moves and copies within a share; across shares it is refused (502).
+            return Err(FsError::IsRemote);
+        }
+        if tp.name().is_some_and(is_junk) {
+            return Ok(());
+        }
+        // A pending empty source is created first (it has nothing upstream to move yet).
+        ctx.pending
+            .materialize(&ctx.store, &ctx.session, &fs.id, &fp)
+            .await;
+        let deferred = self.take_deferred(&to_segs);
+        let source = self.find(&fs, &fp).await?.ok_or(FsError::NotFound)?;
+        let dest = self.find(&ts, &tp).await?;
+        if let Some(Found::Pending(_)) = dest {
+            ctx.pending.remove(&ts.id, &tp);
+        }
+        let dest_parent = ctx
+            .store
+            .resolve_folder(&ctx.session, &ts.id, tp.parent_segments())
+            .await
+            .map_err(|e| self.err("resolve", &e))?
+            .ok_or(FsError::NotFound)?;
+        let name = tp.name().ok_or(FsError::Forbidden)?.to_owned();
+        match (source, dest) {
+            (Found::File(from_parent, f), Some(Found::File(_, _))) => {
+                // Safe-save: the destination keeps its history and gets a new version.
+                self.replace_with(&f, &ts, &tp).await?;
+                if is_move {
+                    self.trash_file(&from_parent, &f).await?;
+                }
+                Ok(())
+            }
+            (source, Some(Found::File(dp, d))) if deferred => {
+                // A folder onto a file: the file goes first.
+                self.trash_file(&dp, &d).await?;
+                self.move_or_copy_new(source, &dest_parent, &name, is_move)
+                    .await
+            }
+            (_, Some(Found::File(..) | Found::Folder(..))) => Err(FsError::Exists),
+            (source, _) => {
+                self.move_or_copy_new(source, &dest_parent, &name, is_move)
+                    .await
+            }
+        }
+    }
+
+    async fn move_or_copy_new(
+        &self,
+        source: Found,
+        dest: &FolderRef,
+        name: &str,
+        is_move: bool,
+    ) -> FsResult<()> {
+        let ctx = self.ctx();
+        let res = match (source, is_move) {
+            (Found::File(from, f), true) => ctx
+                .store
+                .move_file(&ctx.session, &f, &from, dest, name)
+                .await
+                .map(drop),
+            (Found::File(_, f), false) => ctx
+                .store
+                .copy_file(&ctx.session, &f, dest, name, None)
+                .await
+                .map(drop),
+            (Found::Folder(from, f), true) => {
+                ctx.store
+                    .move_folder(&ctx.session, &f.id, &from, dest, name, &f.name)
+                    .await
+            }
+            // dav-server copies collections itself (create_dir + copy per file).
+            (Found::Folder(..), false) | (Found::Pending(_), _) => return Err(FsError::Forbidden),
+        };
+        res.map_err(|e| self.err(if is_move { "move" } else { "copy" }, &e))
+    }
+
+    /// The file or folder at `path` whose attributes carry dead properties.
+    async fn prop_target(&self, path: &DavPath) -> FsResult<FileInfo> {
+        let ctx = self.ctx();
+        let Loc::Item { share, path } = self.locate(path)? else {
+            return Err(FsError::Forbidden);
+        };
+        if ctx
+            .pending
+            .materialize(&ctx.store, &ctx.session, &share.id, &path)
+            .await
+        {
+            // created just now: look it up afresh
+        }
+        match self.find(&share, &path).await? {
+            Some(Found::File(_, f)) => Ok(f),
+            Some(Found::Folder(_, f)) => Ok(folder_attrs_key(&f)),
+            _ => Err(FsError::NotFound),
+        }
+    }
+
+    async fn prop_attrs(&self, path: &DavPath) -> FsResult<ObjectAttrs> {
+        let ctx = self.ctx();
+        let Loc::Item { share, path } = self.locate(path)? else {
+            return Ok(ObjectAttrs::default());
+        };
+        let target = match self.find(&share, &path).await? {
+            Some(Found::File(_, f)) => f,
+            Some(Found::Folder(_, f)) => folder_attrs_key(&f),
+            Some(Found::Pending(_)) => return Ok(ObjectAttrs::default()),
+            None => return Err(FsError::NotFound),
+        };
+        Ok(ctx
+            .store
+            .attrs_of(&target)
+            .await
+            .map_err(|e| self.err("attrs", &e))?
+            .unwrap_or_default())
+    }
+}
+
+fn prop_key(p: &DavProp) -> String {
+    format!("{{{}}}{}", p.namespace.as_deref().unwrap_or(""), p.name)
+}
+
+fn prop_from_key(key: &str, xml: Option<&str>) -> DavProp {
+    let (ns, name) = match key.strip_prefix('{').and_then(|k| k.split_once('}')) {
+        Some((ns, name)) => (Some(ns.to_owned()).filter(|n| !n.is_empty()), name),
+        None => (None, key),
+    };
+    DavProp {
+        name: name.to_owned(),
+        prefix: None,
+        namespace: ns,
+        xml: xml.map(|x| x.as_bytes().to_vec()),
+    }
+}
+
+/// The text content of a property element given as XML (`<a:x xmlns:a="…">TEXT</a:x>`).
+fn prop_text(xml: &[u8]) -> Option<String> {
+    let s = std::str::from_utf8(xml).ok()?;
+    let start = s.find('>')? + 1;
+    let end = s.rfind("</")?;
+    (start <= end).then(|| s[start..end].trim().to_owned())
+}
+
+/// A client mtime property value (HTTP date, RFC 3339 or Unix seconds) as RFC 3339.
+pub(crate) fn mtime_value(text: &str) -> Option<String> {
+    let t = text.trim();
+    let parsed = chrono::DateTime::parse_from_rfc2822(t)
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(t))
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .ok()
+        .or_else(|| {
+            let secs: f64 = t.parse().ok()?;
+            chrono::DateTime::from_timestamp_millis((secs * 1000.0) as i64)
+        })
+        .or_else(|| {
+            // HTTP dates say "GMT", which RFC 2822 parsing accepts; "UTC" it may not.
+            chrono::NaiveDateTime::parse_from_str(t, "%a, %d %b %Y %H:%M:%S UTC")
+                .ok()
+                .map(|n| n.and_utc())
+        })?;
+    Some(parsed.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+impl ScaiFs {
+    /// Deletes a file (to the trash under a fresh name: see [`st::trash_name`]).
+    async fn trash_file(&self, parent: &FolderRef, f: &FileInfo) -> FsResult<()> {
+        let ctx = self.ctx();
+        ctx.store
+            .delete_file(&ctx.session, parent, f)
+            .await
+            .map_err(|e| self.err("delete", &e))
+    }
+
+    /// Deletes a folder (one call; to the trash under a fresh name).
+    async fn trash_folder(&self, parent: &FolderRef, f: &st::FolderInfo) -> FsResult<()> {
+        let ctx = self.ctx();
+        ctx.store
+            .delete_folder(&ctx.session, parent, f)
+            .await
+            .map_err(|e| self.err("delete", &e))
+    }
+}
+
+impl DavFileSystem for ScaiFs {
+    fn open<'a>(
+        &'a self,
+        path: &'a DavPath,
+        options: OpenOptions,
+    ) -> FsFuture<'a, Box<dyn DavFile>> {
+        async move { Ok(Box::new(self.do_open(path, options).await?) as Box<dyn DavFile>) }.boxed()
+    }
+
+    fn read_dir<'a>(
+        &'a self,
+        path: &'a DavPath,
+        _meta: ReadDirMeta,
+    ) -> FsFuture<'a, FsStream<Box<dyn DavDirEntry>>> {
+        async move {
+            let segs = segments(path).ok_or(FsError::NotFound)?;
+            let loc = self.locate_segments(&segs)?;
+            let entries = self.list(&loc, &segs).await?;
+            let stream = futures::stream::iter(
+                entries
+                    .into_iter()
+                    .map(|e| Ok(Box::new(e) as Box<dyn DavDirEntry>)),
+            );
+            Ok(Box::pin(stream) as FsStream<Box<dyn DavDirEntry>>)
+        }
+        .boxed()
+    }
+
+    fn metadata<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, Box<dyn DavMetaData>> {
+        async move {
+            let loc = self.locate(path)?;
+            Ok(Box::new(self.meta_of(&loc).await?) as Box<dyn DavMetaData>)
+        }
+        .boxed()
+    }
+
+    fn create_dir<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
+        async move {
+            let ctx = self.ctx();
+            let loc = self.locate(path)?;
+            let (share, path) = match loc {
+                Loc::Item { share, path } => (share, path),
+                _ => return Err(FsError::Exists),
+            };
+            Self::writable(&share)?;
+            if self.find(&share, &path).await?.is_some() {
+                return Err(FsError::Exists);
+            }
+            let parent = ctx
+                .store
+                .resolve_folder(&ctx.session, &share.id, path.parent_segments())
+                .await
+                .map_err(|e| self.err("mkcol", &e))?
+                .ok_or(FsError::NotFound)?;
+            let name = path.name().ok_or(FsError::Forbidden)?;
+            ctx.store
+                .create_folder_in(&ctx.session, &parent, name)
+                .await
+                .map_err(|e| self.err("mkcol", &e))?;
+            Ok(())
+        }
+        .boxed()
+    }
+
+    fn remove_dir<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
+        async move {
+            let Loc::Item { share, path } = self.locate(path)? else {
+                return Err(FsError::Forbidden);
+            };
+            Self::writable(&share)?;
+            match self.find(&share, &path).await? {
+                Some(Found::Folder(parent, f)) => self.trash_folder(&parent, &f).await,
+                Some(_) => Err(FsError::Forbidden),
+                None => Err(FsError::NotFound),
+            }
+        }
+        .boxed()
+    }
+
+    fn remove_file<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, ()> {
+        async move {
+            let ctx = self.ctx();
+            let segs = segments(path).ok_or(FsError::NotFound)?;
+            let Loc::Item { share, path } = self.locate_segments(&segs)? else {
+                return Err(FsError::Forbidden);
+            };
+            Self::writable(&share)?;
+            if path.name().is_some_and(is_junk) {
+                return Ok(());
+            }
+            let is_copymove = ctx.method.as_str() == "MOVE" || ctx.method.as_str() == "COPY";
+            if is_copymove && ctx.destination.as_deref() == Some(segs.as_slice()) {
+                // Overwrite of the destination: decided in rename/copy (new version).
+                if let Ok(mut d) = ctx.deferred_delete.lock() {
+                    *d = Some(segs);
+                }
+                return Ok(());
+            }
+            match self.find(&share, &path).await? {
+                Some(Found::File(parent, f)) => self.trash_file(&parent, &f).await,
+                Some(Found::Pending(_)) => {
+                    ctx.pending.remove(&share.id, &path);
+                    Ok(())
+                }
+                Some(Found::Folder(..)) => Err(FsError::Forbidden),
+                None => Err(FsError::NotFound),
+            }
+        }
+        .boxed()
+    }
+
+    fn rename<'a>(&'a self, from: &'a DavPath, to: &'a DavPath) -> FsFuture<'a, ()> {
+        self.copy_or_move(from, to, true).boxed()
+    }
+
+    fn copy<'a>(&'a self, from: &'a DavPath, to: &'a DavPath) -> FsFuture<'a, ()> {
+        self.copy_or_move(from, to, false).boxed()
+    }
+
+    fn have_props<'a>(
+        &'a self,
+        _path: &'a DavPath,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send + 'a>> {
+        Box::pin(futures::future::ready(true))
+    }
+
+    fn patch_props<'a>(
+        &'a self,
+        path: &'a DavPath,
+        patch: Vec<(bool, DavProp)>,
+    ) -> FsFuture<'a, Vec<(StatusCode, DavProp)>> {
+        async move {
+            let ctx = self.ctx();
+            let target = self.prop_target(path).await?;
+            let mut out = Vec::with_capacity(patch.len());
+            let mut mtime: Option<Option<String>> = None;
+            let mut changes: Vec<(bool, String, Option<String>)> = Vec::new();
+            for (set, prop) in patch {
+                let status = if prop
+                    .namespace
+                    .as_deref()
+                    .is_some_and(|n| n.starts_with(super::props::MTIME_NS_PREFIX))
+                {
+                    // getlastmodified / lastmodified / Win32LastModifiedTime (rewritten).
+                    let value = prop.xml.as_deref().and_then(prop_text);
+                    match (set, value.as_deref().and_then(mtime_value)) {
+                        (true, Some(v)) => {
+                            mtime = Some(Some(v));
+                            StatusCode::OK
+                        }
+                        (false, _) => {
+                            mtime = Some(None);
+                            StatusCode::OK
+                        }
+                        (true, None) => StatusCode::CONFLICT,
+                    }
+                } else {
+                    let xml = prop
+                        .xml
+                        .as_deref()
+                        .map(|x| String::from_utf8_lossy(x).into_owned());
+                    changes.push((set, prop_key(&prop), xml));
+                    StatusCode::OK
+                };
+                out.push((status, DavProp { xml: None, ..prop }));
+            }
+            if out.iter().any(|(s, _)| *s != StatusCode::OK) {
+                return Ok(out
+                    .into_iter()
+                    .map(|(s, p)| {
+                        if s == StatusCode::OK {
+                            (StatusCode::FAILED_DEPENDENCY, p)
+                        } else {
+                            (s, p)
+                        }
+                    })
+                    .collect());
+            }
+            ctx.store
+                .update_attrs(&target, |a| {
+                    for (set, key, xml) in changes {
+                        if set {
+                            a.dead_props.insert(key, xml.unwrap_or_default());
+                        } else {
+                            a.dead_props.remove(&key);
+                        }
+                    }
+                    if let Some(m) = mtime {
+                        a.client_mtime = m;
+                    }
+                })
+                .await
+                .map_err(|e| self.err("proppatch", &e))?;
+            Ok(out)
+        }
+        .boxed()
+    }
+
+    fn get_props<'a>(&'a self, path: &'a DavPath, do_content: bool) -> FsFuture<'a, Vec<DavProp>> {
+        async move {
+            let attrs = self.prop_attrs(path).await?;
+            let mut props: Vec<DavProp> = attrs
+                .dead_props
+                .iter()
+                .map(|(k, v)| prop_from_key(k, do_content.then_some(v.as_str())))
+                .collect();
+            // oc:checksums for rclone's owncloud vendor (verify without downloading).
+            if let Some(v) = checksums_xml(&attrs) {
+                props.push(DavProp {
+                    name: "checksums".into(),
+                    prefix: Some("oc".into()),
+                    namespace: Some(super::props::OC_NS.into()),
+                    xml: do_content.then(|| v.into_bytes()),
+                });
+            }
+            Ok(props)
+        }
+        .boxed()
+    }
+
+    fn get_prop<'a>(&'a self, path: &'a DavPath, prop: DavProp) -> FsFuture<'a, Vec<u8>> {
+        async move {
+            let attrs = self.prop_attrs(path).await?;
+            if prop.namespace.as_deref() == Some(super::props::OC_NS) && prop.name == "checksums" {
+                return checksums_xml(&attrs)
+                    .map(String::into_bytes)
+                    .ok_or(FsError::NotFound);
+            }
+            attrs
+                .dead_props
+                .get(&prop_key(&prop))
+                .map(|v| v.as_bytes().to_vec())
+                .ok_or(FsError::NotFound)
+        }
+        .boxed()
+    }
+
+    fn get_quota(&'_ self) -> FsFuture<'_, (u64, Option<u64>)> {
+        async move {
+            let ctx = self.ctx();
+            let loc = self.locate_segments(&ctx.path)?;
+            let share = match &loc {
+                Loc::Root => return Err(FsError::NotImplemented),
+                Loc::Share(s) | Loc::Item { share: s, .. } => s.clone(),
+            };
+            let used = share.used_bytes.unwrap_or(0);
+            let Some(quota) = share.quota_bytes else {
+                return Ok((used, None));
+            };
+            // dav-server reports `used` as this resource's length and `available` as
+            // total − length; pick the total so available is the share's free space.
+            let len = match &loc {
+                Loc::Share(_) => used,
+                _ => self.meta_of(&loc).await.map(|m| m.len).unwrap_or(0),
+            };
+            Ok((used, Some(quota.saturating_sub(used).saturating_add(len))))
+        }
+        .boxed()
+    }
+}
+
+/// `oc:checksums` as ownCloud sends it: `<oc:checksum>SHA1:… MD5:…</oc:checksum>`.
+fn checksums_xml(attrs: &ObjectAttrs) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    if attrs.etag.len() == 32 && attrs.etag.bytes().all(|b| b.is_ascii_hexdigit()) {
+        parts.push(format!("MD5:{}", attrs.etag));
+    }
+    if parts.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "<oc:checksums xmlns:oc=\"{}\"><oc:checksum>{}</oc:checksum></oc:checksums>",
+        super::props::OC_NS,
+        parts.join(" ")
+    ))
+}

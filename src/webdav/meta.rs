@@ -1,0 +1,120 @@
+//! Metadata of collections and files as dav-server sees them (`DavMetaData`, `DavDirEntry`),
+//! built from a folder listing plus the state DB only — never one upstream call per entry.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use dav_server::fs::{DavDirEntry, DavMetaData, FsFuture, FsResult};
+use futures::FutureExt as _;
+
+use crate::scaidrive::Timestamp;
+use crate::state::ObjectAttrs;
+use crate::store::{FileInfo, Store};
+
+/// The ETag of an empty body (a pending empty file).
+pub(crate) const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
+
+/// Type, size, times and ETag of one resource.
+#[derive(Debug, Clone)]
+pub(crate) struct Meta {
+    pub dir: bool,
+    pub len: u64,
+    pub modified: SystemTime,
+    pub created: Option<SystemTime>,
+    /// Unquoted; dav-server adds the quotes.
+    pub etag: Option<String>,
+}
+
+pub(crate) fn system_time(t: &Timestamp) -> SystemTime {
+    let ms = t.timestamp_millis();
+    if ms >= 0 {
+        UNIX_EPOCH + Duration::from_millis(ms.unsigned_abs())
+    } else {
+        UNIX_EPOCH
+    }
+}
+
+/// Parses a client mtime as stored (RFC 3339).
+pub(crate) fn parse_mtime(s: &str) -> Option<SystemTime> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| system_time(&t.with_timezone(&chrono::Utc)))
+}
+
+impl Meta {
+    /// A collection (share root or folder).
+    pub fn dir(modified: Option<SystemTime>, len: u64, etag: Option<String>) -> Self {
+        Self {
+            dir: true,
+            len,
+            modified: modified.unwrap_or(UNIX_EPOCH),
+            created: modified,
+            etag,
+        }
+    }
+
+    /// A file from its listing entry and its valid attributes.
+    pub fn file(file: &FileInfo, attrs: Option<&ObjectAttrs>) -> Self {
+        let upstream = file.modified_at.as_ref().map(system_time);
+        let client = attrs
+            .and_then(|a| a.client_mtime.as_deref())
+            .and_then(parse_mtime);
+        Self {
+            dir: false,
+            len: file.size,
+            modified: client.or(upstream).unwrap_or(UNIX_EPOCH),
+            created: upstream,
+            etag: Some(Store::etag(file, attrs)),
+        }
+    }
+
+    /// A zero-byte file not yet created upstream (see `pending.rs`).
+    pub fn pending_empty(created: SystemTime, client_mtime: Option<SystemTime>) -> Self {
+        Self {
+            dir: false,
+            len: 0,
+            modified: client_mtime.unwrap_or(created),
+            created: Some(created),
+            etag: Some(EMPTY_MD5.to_owned()),
+        }
+    }
+}
+
+impl DavMetaData for Meta {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn modified(&self) -> FsResult<SystemTime> {
+        Ok(self.modified)
+    }
+
+    fn is_dir(&self) -> bool {
+        self.dir
+    }
+
+    fn etag(&self) -> Option<String> {
+        self.etag.clone()
+    }
+
+    fn created(&self) -> FsResult<SystemTime> {
+        Ok(self.created.unwrap_or(self.modified))
+    }
+}
+
+/// One entry of a collection listing, metadata included.
+#[derive(Debug)]
+pub(crate) struct Entry {
+    pub name: String,
+    pub meta: Meta,
+}
+
+impl DavDirEntry for Entry {
+    fn name(&self) -> Vec<u8> {
+        self.name.as_bytes().to_vec()
+    }
+
+    fn metadata(&'_ self) -> FsFuture<'_, Box<dyn DavMetaData>> {
+        let meta: Box<dyn DavMetaData> = Box::new(self.meta.clone());
+        async move { Ok(meta) }.boxed()
+    }
+}

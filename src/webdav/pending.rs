@@ -1,0 +1,168 @@
+//! Pending empty files: a zero-byte PUT (or a LOCK on an unmapped URL) of a new file is not sent
+//! to ScaiDrive at once. Windows Explorer, davfs2 and others create an empty file and PUT the
+//! content right after; creating the empty file upstream would leave an extra empty first
+//! version. The empty file is held here (and shown in listings) for [`EMPTY_GRACE`]; a content
+//! PUT in that window becomes the file's first version, otherwise the empty file is created.
+//!
+//! Held in memory by this gateway process (documented in `docs/webdav.md`).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use crate::auth::Session;
+use crate::namespace::ObjectPath;
+use crate::state::ObjectAttrs;
+use crate::store::{Store, WriteRequest};
+
+/// How long an empty new file waits for its content before it is created upstream.
+pub(crate) const EMPTY_GRACE: Duration = Duration::from_secs(10);
+
+/// One pending empty file.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingFile {
+    pub generation: u64,
+    pub created: SystemTime,
+    pub client_mtime: Option<String>,
+    /// A content PUT is running for it; the timer must not create it meanwhile.
+    pub busy: bool,
+}
+
+/// Pending empty files by `share_id` and path.
+#[derive(Clone, Default)]
+pub(crate) struct Pending {
+    inner: Arc<Mutex<PendingInner>>,
+}
+
+#[derive(Default)]
+struct PendingInner {
+    next: u64,
+    files: HashMap<(String, String), PendingFile>,
+}
+
+fn key(share_id: &str, path: &ObjectPath) -> (String, String) {
+    (share_id.to_owned(), path.to_key())
+}
+
+impl Pending {
+    fn with<T>(&self, f: impl FnOnce(&mut PendingInner) -> T) -> T {
+        let mut guard = self
+            .inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut guard)
+    }
+
+    /// The pending file at `path`.
+    pub fn get(&self, share_id: &str, path: &ObjectPath) -> Option<PendingFile> {
+        self.with(|p| p.files.get(&key(share_id, path)).cloned())
+    }
+
+    /// Pending files directly in the folder `dir` (segments), by name.
+    pub fn in_folder(&self, share_id: &str, dir: &[String]) -> Vec<(String, PendingFile)> {
+        self.with(|p| {
+            p.files
+                .iter()
+                .filter_map(|((sid, k), f)| {
+                    if sid != share_id {
+                        return None;
+                    }
+                    let path = ObjectPath::from_key(k).ok()?;
+                    (path.parent_segments() == dir)
+                        .then(|| Some((path.name()?.to_owned(), f.clone())))
+                        .flatten()
+                })
+                .collect()
+        })
+    }
+
+    /// Removes the pending file at `path`; true when there was one.
+    pub fn remove(&self, share_id: &str, path: &ObjectPath) -> bool {
+        self.with(|p| p.files.remove(&key(share_id, path)).is_some())
+    }
+
+    /// Marks a pending file as being written (or not any more).
+    pub fn set_busy(&self, share_id: &str, path: &ObjectPath, busy: bool) {
+        self.with(|p| {
+            if let Some(f) = p.files.get_mut(&key(share_id, path)) {
+                f.busy = busy;
+            }
+        });
+    }
+
+    /// Registers an empty file and schedules its creation upstream after [`EMPTY_GRACE`].
+    pub fn add(
+        &self,
+        store: &Store,
+        session: &Session,
+        share_id: &str,
+        path: &ObjectPath,
+        client_mtime: Option<String>,
+    ) {
+        let generation = self.with(|p| {
+            p.next += 1;
+            let generation = p.next;
+            p.files.insert(
+                key(share_id, path),
+                PendingFile {
+                    generation,
+                    created: SystemTime::now(),
+                    client_mtime,
+                    busy: false,
+                },
+            );
+            generation
+        });
+        let this = self.clone();
+        let store = store.clone();
+        let session = session.clone();
+        let share_id = share_id.to_owned();
+        let path = path.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(EMPTY_GRACE).await;
+                let due = this.with(|p| match p.files.get(&key(&share_id, &path)) {
+                    Some(f) if f.generation == generation && f.busy => Some(false),
+                    Some(f) if f.generation == generation => Some(true),
+                    _ => None,
+                });
+                match due {
+                    Some(true) => break,
+                    Some(false) => continue,
+                    None => return,
+                }
+            }
+            this.materialize(&store, &session, &share_id, &path).await;
+        });
+    }
+
+    /// Creates the pending empty file at `path` upstream now (before a MOVE, COPY, PROPPATCH…).
+    /// Returns false when none was pending.
+    pub async fn materialize(
+        &self,
+        store: &Store,
+        session: &Session,
+        share_id: &str,
+        path: &ObjectPath,
+    ) -> bool {
+        let Some(file) = self.with(|p| p.files.remove(&key(share_id, path))) else {
+            return false;
+        };
+        let req = WriteRequest {
+            share_id: share_id.to_owned(),
+            path: path.clone(),
+            size: 0,
+            content_type: None,
+            body: Box::pin(futures::stream::empty()),
+            create_parents: false,
+            attrs: ObjectAttrs {
+                client_mtime: file.client_mtime,
+                ..ObjectAttrs::default()
+            },
+        };
+        if let Err(e) = store.write(session, req).await {
+            tracing::warn!(error = %e, share_id, path = %path.to_key(), "could not create an empty file");
+        }
+        true
+    }
+}

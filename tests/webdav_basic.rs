@@ -1,0 +1,276 @@
+//! WebDAV front end against the real gateway with its embedded emulator (port 0, temp dir).
+
+#![allow(clippy::unwrap_used)]
+
+use reqwest::{Client, Method, StatusCode};
+use scaidrive_gateway::config::Config;
+use scaidrive_gateway::server::{GatewayHandle, start_gateway};
+
+struct Dav {
+    gw: GatewayHandle,
+    base: String,
+    user: String,
+    pass: String,
+    http: Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Dav {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config {
+        data_dir: dir.path().to_owned(),
+        ..Config::default()
+    };
+    cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.embedded.listen = "127.0.0.1:0".parse().unwrap();
+    let gw = start_gateway(cfg).await.unwrap();
+    let cred = gw.embedded_credential().unwrap().clone();
+    Dav {
+        base: format!("http://{}", gw.addrs().webdav),
+        user: cred.access_key_id,
+        pass: cred.secret_access_key,
+        gw,
+        http: Client::new(),
+        _dir: dir,
+    }
+}
+
+impl Dav {
+    fn req(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", self.base),
+            )
+            .basic_auth(&self.user, Some(&self.pass))
+    }
+}
+
+#[tokio::test]
+async fn unauthenticated_requests_get_401_with_basic_challenge() {
+    let d = start().await;
+    let resp = d.http.get(format!("{}/", d.base)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let challenge = resp.headers()["www-authenticate"].to_str().unwrap();
+    assert!(challenge.starts_with("Basic realm="), "{challenge}");
+    d.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn root_lists_shares_and_options_advertise_dav() {
+    let d = start().await;
+    let resp = d
+        .req("PROPFIND", "/")
+        .header("Depth", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 207);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("/Documents/"), "{body}");
+    let resp = d.req("OPTIONS", "/Documents/").send().await.unwrap();
+    let dav = resp.headers()["dav"].to_str().unwrap().to_owned();
+    assert!(dav.contains('1') && dav.contains('2'), "{dav}");
+    assert_eq!(resp.headers()["ms-author-via"], "DAV");
+    let resp = d
+        .req("PROPFIND", "/Documents/")
+        .header("Depth", "infinity")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.text().await.unwrap().contains("propfind-finite-depth"));
+    d.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn put_get_round_trip_with_md5_etag_and_mtime() {
+    let d = start().await;
+    let resp = d
+        .req("PUT", "/Documents/hello.txt")
+        .header("X-OC-Mtime", "1700000000")
+        .body("hello world")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    assert_eq!(resp.headers()["x-oc-mtime"], "accepted");
+    let resp = d.req("GET", "/Documents/hello.txt").send().await.unwrap();
+    assert_eq!(
+        resp.headers()["etag"],
+        "\"5eb63bbbe01eeed093cb22bb8f5acdc3\""
+    );
+    assert_eq!(resp.text().await.unwrap(), "hello world");
+    let resp = d
+        .req("GET", "/Documents/hello.txt")
+        .header("Range", "bytes=6-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 206);
+    assert_eq!(resp.text().await.unwrap(), "world");
+    let body = d
+        .req("PROPFIND", "/Documents/hello.txt")
+        .header("Depth", "0")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("Tue, 14 Nov 2023 22:13:20 GMT"), "{body}");
+    d.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn move_over_existing_file_makes_a_new_version() {
+    let d = start().await;
+    d.req("PUT", "/Documents/doc.txt")
+        .body("v1")
+        .send()
+        .await
+        .unwrap();
+    d.req("PUT", "/Documents/doc.tmp")
+        .body("v2 content")
+        .send()
+        .await
+        .unwrap();
+    let resp = d
+        .req("MOVE", "/Documents/doc.tmp")
+        .header("Destination", format!("{}/Documents/doc.txt", d.base))
+        .header("Overwrite", "T")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let got = d
+        .req("GET", "/Documents/doc.txt")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(got, "v2 content");
+    let gone = d.req("GET", "/Documents/doc.tmp").send().await.unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    // The history survived: the emulator reports two versions for the file.
+    let emu = d.gw.emulator().unwrap();
+    let token = emu.tokens()[0].token.clone();
+    let client = scaidrive_gateway::scaidrive::Client::new(
+        &emu.url(),
+        scaidrive_gateway::scaidrive::ClientOptions::default(),
+    )
+    .unwrap();
+    let t = scaidrive_gateway::scaidrive::Token::new(token);
+    let shares = client.my_shares(&t).await.unwrap();
+    let docs = shares.iter().find(|s| s.name == "Documents").unwrap();
+    let listing = client.list_children(&t, &docs.id, None).await.unwrap();
+    let file = listing
+        .items
+        .iter()
+        .find_map(|i| match i {
+            scaidrive_gateway::scaidrive::Item::File(f) if f.name == "doc.txt" && !f.is_deleted => {
+                Some(f.id.clone())
+            }
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(client.list_versions(&t, &file).await.unwrap().len(), 2);
+    d.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn empty_create_then_content_put_leaves_one_version_and_delete_recreate_works() {
+    let d = start().await;
+    let r = d
+        .req("PUT", "/Documents/new.txt")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = d
+        .req("PROPFIND", "/Documents/new.txt")
+        .header("Depth", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 207);
+    d.req("PUT", "/Documents/new.txt")
+        .body("content")
+        .send()
+        .await
+        .unwrap();
+    let got = d
+        .req("GET", "/Documents/new.txt")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(got, "content");
+    assert_eq!(
+        d.req("DELETE", "/Documents/new.txt")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let r = d
+        .req("PUT", "/Documents/new.txt")
+        .body("again")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    d.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn lock_conflicts_until_unlocked_and_persists_in_state_db() {
+    let d = start().await;
+    d.req("PUT", "/Documents/l.txt")
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    let body = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>t</D:owner></D:lockinfo>"#;
+    let r = d
+        .req("LOCK", "/Documents/l.txt")
+        .header("Timeout", "Second-1")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let token = r.headers()["lock-token"].to_str().unwrap().to_owned();
+    let r = d
+        .req("PUT", "/Documents/l.txt")
+        .body("y")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 423);
+    // The lock really expires.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let r = d
+        .req("PUT", "/Documents/l.txt")
+        .body("y")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = d
+        .req("UNLOCK", "/Documents/l.txt")
+        .header("Lock-Token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    d.gw.shutdown().await;
+}

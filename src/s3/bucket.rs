@@ -273,7 +273,14 @@ pub(crate) async fn delete_bucket(
             .and_then(|f| f.folder_id)
             .ok_or_else(|| s3_error!(NoSuchBucket))?;
         store
-            .delete_folder(&s, &root, &folder)
+            .delete_folder(
+                &s,
+                &root,
+                &crate::store::FolderInfo {
+                    id: folder,
+                    name: bucket.base.last().cloned().unwrap_or_default(),
+                },
+            )
             .await
             .map_err(store_error)?;
     }

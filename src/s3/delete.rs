@@ -56,7 +56,14 @@ pub(crate) async fn prune_empty_parents(
             .map_err(store_error)?
             .unwrap_or_else(|| FolderRef::root(bucket.share_id.clone()));
         store
-            .delete_folder(s, &parent, &folder_id)
+            .delete_folder(
+                s,
+                &parent,
+                &crate::store::FolderInfo {
+                    id: folder_id.clone(),
+                    name: segments[depth - 1].clone(),
+                },
+            )
             .await
             .map_err(store_error)?;
         depth -= 1;
@@ -97,7 +104,7 @@ pub(crate) async fn delete_one(
                 }
             }
             store
-                .delete_file(s, &found.parent, &file.id)
+                .delete_file(s, &found.parent, file)
                 .await
                 .map_err(store_error)?;
         }
@@ -118,7 +125,7 @@ pub(crate) async fn delete_one(
                 .is_empty();
             if empty {
                 store
-                    .delete_folder(s, &found.parent, &folder.id)
+                    .delete_folder(s, &found.parent, folder)
                     .await
                     .map_err(store_error)?;
             }

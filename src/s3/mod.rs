@@ -1,9 +1,370 @@
 //! The S3 front end (s3s): one file per operation group over the protocol-neutral store.
+//!
+//! - [`front_end`] builds the s3s service: [`Gateway`] (the `S3` implementation), [`auth`]
+//!   (SigV4/SigV2 secrets from the [`Authenticator`](crate::auth::Authenticator)), virtual-host
+//!   parsing when `s3.domain` is set (path style always works).
+//! - The dispatch point is the `impl S3 for Gateway` below; each operation lives in its group's
+//!   file (`bucket`, `get`, `put`, `list`, `delete`, `copy`, `multipart`, `versions`, `acl`).
+//! - [`error`] maps every store error kind to its S3 code, once.
+//!
+//! Decisions (bucket modes, directory markers, ETags, versions) are written down in
+//! `docs/s3.md`.
 
+mod acl;
+mod attrs;
+mod auth;
+mod bucket;
+mod checksum;
+mod copy;
+mod delete;
+mod error;
+mod get;
+mod list;
+mod multipart;
+mod put;
+mod versions;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use s3s::dto::*;
+use s3s::service::S3ServiceBuilder;
+use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
+
+use crate::auth::Session;
+use crate::namespace::ObjectPath;
 use crate::server::{FrontEnd, GatewayContext};
+use crate::store::Store;
+
+pub use error::store_error;
+
+/// Environment variable that overrides [`S3Options::multipart_max_age`] (seconds).
+pub const ENV_MULTIPART_MAX_AGE: &str = "SCAIDRIVE_GATEWAY_S3_MULTIPART_MAX_AGE_SECS";
+
+/// Tunables of the S3 front end that are not (yet) in the main configuration.
+#[derive(Debug, Clone)]
+pub struct S3Options {
+    /// Multipart uploads not completed or aborted within this age are removed (state and
+    /// spooled parts). Default 24 hours.
+    pub multipart_max_age: Duration,
+    /// How often the clean-up of abandoned uploads runs.
+    pub cleanup_interval: Duration,
+}
+
+impl Default for S3Options {
+    fn default() -> Self {
+        Self {
+            multipart_max_age: Duration::from_secs(24 * 3600),
+            cleanup_interval: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl S3Options {
+    /// The defaults, with [`ENV_MULTIPART_MAX_AGE`] applied when set to a number.
+    pub fn from_env() -> Self {
+        let mut opts = Self::default();
+        if let Some(secs) = std::env::var(ENV_MULTIPART_MAX_AGE)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+        {
+            opts.multipart_max_age = Duration::from_secs(secs);
+            opts.cleanup_interval = opts.cleanup_interval.min(Duration::from_secs(secs.max(1)));
+        }
+        opts
+    }
+}
 
 /// The S3 service for the S3 listener.
-pub fn front_end(_ctx: &GatewayContext) -> FrontEnd {
-    // PLACEHOLDER until the s3s service lands.
-    FrontEnd::placeholder("s3", "S3 front end not enabled in this build\n")
+pub fn front_end(ctx: &GatewayContext) -> FrontEnd {
+    front_end_with(ctx, S3Options::from_env())
+}
+
+/// [`front_end`] with explicit options. Starts the abandoned-upload clean-up task (it needs a
+/// tokio runtime, which the gateway start-up provides).
+pub fn front_end_with(ctx: &GatewayContext, opts: S3Options) -> FrontEnd {
+    let gateway = Gateway::new(ctx, opts);
+    multipart::spawn_cleanup(gateway.clone());
+    let mut builder = S3ServiceBuilder::new(gateway);
+    builder.set_auth(auth::GatewayAuth::new(ctx.auth.clone()));
+    if let Some(domain) = ctx.config.s3.domain.as_deref() {
+        builder.set_host(auth::DomainHost::new(domain));
+    }
+    FrontEnd::new("s3", builder.build())
+}
+
+/// The `S3` implementation: the store, the authenticator and the S3 settings.
+#[derive(Clone)]
+pub struct Gateway {
+    ctx: GatewayContext,
+    opts: S3Options,
+    staging: PathBuf,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("staging", &self.staging)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A bucket resolved for one user: the share it lives in and the folder chain that is its
+/// root (empty in `share` mode, the bucket's folder in `folders` mode).
+#[derive(Debug, Clone)]
+pub(crate) struct BucketRef {
+    pub share_id: String,
+    pub base: Vec<String>,
+}
+
+impl BucketRef {
+    /// The store path of an object key in this bucket; unmappable keys are refused.
+    pub fn path(&self, key: &str) -> S3Result<ObjectPath> {
+        let rel = ObjectPath::from_key(key).map_err(error::name_error)?;
+        self.rebase(&rel)
+    }
+
+    /// `rel` (relative to the bucket) as a path in the share.
+    pub fn rebase(&self, rel: &ObjectPath) -> S3Result<ObjectPath> {
+        if self.base.is_empty() {
+            return Ok(rel.clone());
+        }
+        let mut segments = self.base.clone();
+        segments.extend(rel.segments().iter().cloned());
+        ObjectPath::from_segments(segments, rel.is_dir()).map_err(error::name_error)
+    }
+}
+
+impl Gateway {
+    fn new(ctx: &GatewayContext, opts: S3Options) -> Self {
+        Self {
+            staging: ctx.config.data_dir.join("staging"),
+            ctx: ctx.clone(),
+            opts,
+        }
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
+    /// The session of a signed request. Anonymous requests never get here with a session.
+    pub(crate) async fn session<T>(&self, req: &S3Request<T>) -> S3Result<Session> {
+        let Some(cred) = req.credentials.as_ref() else {
+            return Err(s3_error!(AccessDenied, "anonymous access is not allowed"));
+        };
+        match self.ctx.auth.by_access_key(&cred.access_key).await {
+            Ok(pair) => Ok(pair.session),
+            Err(e) => Err(auth::auth_error(e)),
+        }
+    }
+
+    /// The access key of a signed request (multipart uploads are bound to it).
+    pub(crate) fn access_key<T>(req: &S3Request<T>) -> String {
+        req.credentials
+            .as_ref()
+            .map(|c| c.access_key.clone())
+            .unwrap_or_default()
+    }
+
+    /// Resolves a bucket name for this user: `NoSuchBucket` when it does not exist.
+    pub(crate) async fn bucket(&self, s: &Session, name: &str) -> S3Result<BucketRef> {
+        bucket::resolve(self, s, name)
+            .await?
+            .ok_or_else(|| s3_error!(NoSuchBucket, "the bucket does not exist"))
+    }
+}
+
+/// Quotes an ETag value for S3 (`"…"`).
+pub(crate) fn etag(value: &str) -> ETag {
+    ETag::Strong(value.to_owned())
+}
+
+/// An upstream time as an S3 timestamp.
+pub(crate) fn timestamp(t: &chrono::DateTime<chrono::Utc>) -> Timestamp {
+    Timestamp::from(std::time::SystemTime::from(*t))
+}
+
+/// An S3 timestamp as a chrono time (second precision, as HTTP dates are).
+pub(crate) fn to_chrono(t: &Timestamp) -> Option<chrono::DateTime<chrono::Utc>> {
+    let mut buf = Vec::new();
+    t.format(TimestampFormat::EpochSeconds, &mut buf).ok()?;
+    let text = std::str::from_utf8(&buf).ok()?;
+    let secs = text.split('.').next()?.parse::<i64>().ok()?;
+    chrono::DateTime::from_timestamp(secs, 0)
+}
+
+#[async_trait::async_trait]
+impl S3 for Gateway {
+    // Buckets
+    async fn list_buckets(
+        &self,
+        req: S3Request<ListBucketsInput>,
+    ) -> S3Result<S3Response<ListBucketsOutput>> {
+        bucket::list_buckets(self, req).await
+    }
+    async fn create_bucket(
+        &self,
+        req: S3Request<CreateBucketInput>,
+    ) -> S3Result<S3Response<CreateBucketOutput>> {
+        bucket::create_bucket(self, req).await
+    }
+    async fn delete_bucket(
+        &self,
+        req: S3Request<DeleteBucketInput>,
+    ) -> S3Result<S3Response<DeleteBucketOutput>> {
+        bucket::delete_bucket(self, req).await
+    }
+    async fn head_bucket(
+        &self,
+        req: S3Request<HeadBucketInput>,
+    ) -> S3Result<S3Response<HeadBucketOutput>> {
+        bucket::head_bucket(self, req).await
+    }
+    async fn get_bucket_location(
+        &self,
+        req: S3Request<GetBucketLocationInput>,
+    ) -> S3Result<S3Response<GetBucketLocationOutput>> {
+        bucket::get_bucket_location(self, req).await
+    }
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        versions::get_bucket_versioning(self, req).await
+    }
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        versions::put_bucket_versioning(self, req).await
+    }
+
+    // Objects
+    async fn get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        get::get_object(self, req).await
+    }
+    async fn head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        get::head_object(self, req).await
+    }
+    async fn put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        put::put_object(self, req).await
+    }
+    async fn delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        delete::delete_object(self, req).await
+    }
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        delete::delete_objects(self, req).await
+    }
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        copy::copy_object(self, req).await
+    }
+
+    // Listings
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        list::list_objects(self, req).await
+    }
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        list::list_objects_v2(self, req).await
+    }
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        versions::list_object_versions(self, req).await
+    }
+
+    // Multipart
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        multipart::create_multipart_upload(self, req).await
+    }
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        multipart::upload_part(self, req).await
+    }
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        multipart::upload_part_copy(self, req).await
+    }
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        multipart::complete_multipart_upload(self, req).await
+    }
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        multipart::abort_multipart_upload(self, req).await
+    }
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        multipart::list_parts(self, req).await
+    }
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        multipart::list_multipart_uploads(self, req).await
+    }
+
+    // ACL stubs
+    async fn get_bucket_acl(
+        &self,
+        req: S3Request<GetBucketAclInput>,
+    ) -> S3Result<S3Response<GetBucketAclOutput>> {
+        acl::get_bucket_acl(self, req).await
+    }
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> S3Result<S3Response<PutBucketAclOutput>> {
+        acl::put_bucket_acl(self, req).await
+    }
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
+        acl::get_object_acl(self, req).await
+    }
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
+        acl::put_object_acl(self, req).await
+    }
 }

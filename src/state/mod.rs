@@ -12,6 +12,7 @@ mod attrs;
 mod credentials;
 mod locks;
 mod migrations;
+mod multipart;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,7 @@ pub use credentials::{
 };
 pub use locks::StoredLock;
 pub use migrations::SCHEMA_VERSION;
+pub use multipart::{MultipartPart, MultipartUpload};
 
 /// State database errors.
 #[derive(Debug, thiserror::Error)]

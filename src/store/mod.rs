@@ -24,6 +24,7 @@ use crate::state::{ObjectAttrs, StateDb};
 pub use attrs::opaque_etag;
 pub use cache::ListingKey;
 pub use error::{StoreError, StoreResult};
+pub(crate) use write::io_error;
 pub use write::{BodyAbort, BodyStream, WriteRequest, Written};
 
 /// Tunables of the store.

@@ -1,0 +1,326 @@
+//! Integrity of uploaded bodies: `Content-MD5` and `x-amz-checksum-*` (as headers, or as an
+//! aws-chunked trailer that s3s hands over once the body has been read) are verified while the
+//! body streams. On a mismatch the stream ends with [`BodyAbort::BadDigest`], so the store
+//! commits nothing.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use bytes::Bytes;
+use futures::StreamExt as _;
+use http::HeaderMap;
+use md5::Digest as _;
+use s3s::checksum::ChecksumHasher;
+use s3s::crypto::Checksum as _;
+use s3s::{S3Error, S3Result, TrailingHeaders, s3_error};
+
+use crate::store::{BodyAbort, BodyStream};
+
+/// The checksum algorithms S3 knows, by their lower-case names.
+pub(crate) const ALGORITHMS: [&str; 5] = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"];
+
+/// Decoded digest length of each algorithm.
+fn digest_len(algo: &str) -> usize {
+    match algo {
+        "crc32" | "crc32c" => 4,
+        "crc64nvme" => 8,
+        "sha1" => 20,
+        _ => 32,
+    }
+}
+
+/// What a request asks to be verified (and which checksums to compute and keep).
+#[derive(Default)]
+pub(crate) struct Integrity {
+    md5: Option<[u8; 16]>,
+    /// Algorithm → expected base64 value (`None`: compute and keep, nothing to compare).
+    checksums: BTreeMap<&'static str, Option<String>>,
+    /// Algorithm whose value arrives in the aws-chunked trailer.
+    trailer: Option<(&'static str, TrailingHeaders)>,
+}
+
+/// The checksums computed over a body that passed verification (algorithm → base64).
+#[derive(Clone, Default)]
+pub(crate) struct Computed(Arc<Mutex<Option<BTreeMap<String, String>>>>);
+
+impl Computed {
+    /// The values, once the body has ended and matched.
+    pub(crate) fn get(&self) -> BTreeMap<String, String> {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn algo_name(s: &str) -> Option<&'static str> {
+    let lower = s.trim().to_ascii_lowercase();
+    ALGORITHMS.into_iter().find(|a| *a == lower)
+}
+
+impl Integrity {
+    /// Reads `Content-MD5`, `x-amz-checksum-*`, `x-amz-sdk-checksum-algorithm` and
+    /// `x-amz-trailer` from the request headers. Malformed digests are refused up front.
+    pub(crate) fn from_headers(
+        headers: &HeaderMap,
+        trailing: Option<TrailingHeaders>,
+    ) -> S3Result<Self> {
+        let mut out = Self::default();
+        if let Some(v) = headers.get("content-md5") {
+            let decoded = v
+                .to_str()
+                .ok()
+                .and_then(|s| B64.decode(s.trim()).ok())
+                .and_then(|d| <[u8; 16]>::try_from(d).ok())
+                .ok_or_else(|| {
+                    s3_error!(InvalidDigest, "The Content-MD5 you specified was invalid.")
+                })?;
+            out.md5 = Some(decoded);
+        }
+        for algo in ALGORITHMS {
+            if let Some(v) = headers.get(format!("x-amz-checksum-{algo}").as_str()) {
+                let text = v
+                    .to_str()
+                    .map_err(|_| invalid_checksum(algo))?
+                    .trim()
+                    .to_owned();
+                check_shape(algo, &text)?;
+                out.checksums.insert(algo, Some(text));
+            }
+        }
+        if let Some(algo) = headers
+            .get("x-amz-sdk-checksum-algorithm")
+            .and_then(|v| v.to_str().ok())
+            .and_then(algo_name)
+        {
+            out.checksums.entry(algo).or_insert(None);
+        }
+        if let Some(algo) = headers
+            .get("x-amz-trailer")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|t| {
+                t.trim()
+                    .to_ascii_lowercase()
+                    .strip_prefix("x-amz-checksum-")
+                    .map(str::to_owned)
+            })
+            .and_then(|a| algo_name(&a))
+        {
+            match trailing {
+                Some(t) => {
+                    out.checksums.entry(algo).or_insert(None);
+                    out.trailer = Some((algo, t));
+                }
+                None => {
+                    return Err(s3_error!(
+                        InvalidRequest,
+                        "x-amz-trailer needs an aws-chunked body with trailers"
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Wraps a body: hashes it as it streams and, at its end, compares every expected value.
+    /// A mismatch ends the stream with `BadDigest` instead of a clean end.
+    pub(crate) fn wrap(self, body: BodyStream) -> (BodyStream, Computed) {
+        let computed = Computed::default();
+        let slot = computed.clone();
+        let mut hasher = ChecksumHasher::default();
+        for algo in self.checksums.keys() {
+            match *algo {
+                "crc32" => hasher.crc32 = Some(s3s::crypto::Crc32::new()),
+                "crc32c" => hasher.crc32c = Some(s3s::crypto::Crc32c::new()),
+                "crc64nvme" => hasher.crc64nvme = Some(s3s::crypto::Crc64Nvme::new()),
+                "sha1" => hasher.sha1 = Some(s3s::crypto::Sha1::new()),
+                _ => hasher.sha256 = Some(s3s::crypto::Sha256::new()),
+            }
+        }
+        let state = Some((body, self, hasher, md5::Md5::new()));
+        let stream = futures::stream::unfold(state, move |state| {
+            let slot = slot.clone();
+            async move {
+                let (mut body, this, mut hasher, mut md5) = state?;
+                match body.next().await {
+                    Some(Ok(b)) => {
+                        hasher.update(&b);
+                        md5.update(&b);
+                        Some((Ok(b), Some((body, this, hasher, md5))))
+                    }
+                    Some(Err(e)) => Some((Err(e), None)),
+                    None => match this.verify(hasher, md5) {
+                        Ok(values) => {
+                            if let Ok(mut g) = slot.0.lock() {
+                                *g = Some(values);
+                            }
+                            None
+                        }
+                        Err(()) => Some((Err(BodyAbort::BadDigest.into_io()), None)),
+                    },
+                }
+            }
+        })
+        .boxed();
+        (stream, computed)
+    }
+
+    fn verify(
+        &self,
+        hasher: ChecksumHasher,
+        md5: md5::Md5,
+    ) -> Result<BTreeMap<String, String>, ()> {
+        if let Some(expected) = self.md5
+            && <[u8; 16]>::from(md5.finalize()) != expected
+        {
+            tracing::info!("Content-MD5 mismatch");
+            return Err(());
+        }
+        let sums = hasher.finalize();
+        let mut out = BTreeMap::new();
+        for (algo, expected) in &self.checksums {
+            let got = match *algo {
+                "crc32" => sums.checksum_crc32.clone(),
+                "crc32c" => sums.checksum_crc32c.clone(),
+                "crc64nvme" => sums.checksum_crc64nvme.clone(),
+                "sha1" => sums.checksum_sha1.clone(),
+                _ => sums.checksum_sha256.clone(),
+            }
+            .unwrap_or_default();
+            let expected = match (&self.trailer, expected) {
+                (_, Some(v)) => Some(v.clone()),
+                (Some((t, trailers)), None) if t == algo => trailers
+                    .read(|h| {
+                        h.get(format!("x-amz-checksum-{algo}").as_str())
+                            .and_then(|v| v.to_str().ok())
+                            .map(|s| s.trim().to_owned())
+                    })
+                    .flatten(),
+                _ => None,
+            };
+            if let Some(expected) = expected
+                && expected != got
+            {
+                tracing::info!(algorithm = algo, "checksum mismatch");
+                return Err(());
+            }
+            out.insert((*algo).to_owned(), got);
+        }
+        Ok(out)
+    }
+}
+
+fn invalid_checksum(algo: &str) -> S3Error {
+    s3_error!(
+        InvalidRequest,
+        "Value for x-amz-checksum-{algo} header is invalid."
+    )
+}
+
+fn check_shape(algo: &str, value: &str) -> S3Result<()> {
+    match B64.decode(value) {
+        Ok(d) if d.len() == digest_len(algo) => Ok(()),
+        _ => Err(invalid_checksum(algo)),
+    }
+}
+
+/// Converts an s3s body into the store's body stream.
+pub(crate) fn body_stream(blob: s3s::dto::StreamingBlob) -> BodyStream {
+    blob.map(|r| r.map_err(std::io::Error::other)).boxed()
+}
+
+/// A body that is exactly these bytes (empty directory markers, tests).
+#[allow(dead_code)]
+pub(crate) fn bytes_body(b: Bytes) -> BodyStream {
+    futures::stream::once(async move { Ok(b) }).boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    async fn run(h: HeaderMap, body: &'static [u8]) -> Result<BTreeMap<String, String>, String> {
+        let integrity =
+            Integrity::from_headers(&h, None).map_err(|e| e.code().as_str().to_owned())?;
+        let (stream, computed) = integrity.wrap(bytes_body(Bytes::from_static(body)));
+        let items: Vec<_> = stream.collect().await;
+        match items.last() {
+            Some(Err(e)) => Err(e.to_string()),
+            _ => Ok(computed.get()),
+        }
+    }
+
+    #[tokio::test]
+    async fn matching_md5_and_crc32_pass_and_are_kept() {
+        let md5 = B64.encode(md5::Md5::digest(b"hello"));
+        let crc = B64.encode(s3s::crypto::Crc32::checksum(b"hello"));
+        let got = run(
+            headers(&[("content-md5", &md5), ("x-amz-checksum-crc32", &crc)]),
+            b"hello",
+        )
+        .await
+        .unwrap();
+        assert_eq!(got.get("crc32"), Some(&crc));
+    }
+
+    #[tokio::test]
+    async fn a_wrong_digest_ends_the_body_with_bad_digest() {
+        let md5 = B64.encode(md5::Md5::digest(b"other"));
+        assert!(
+            run(headers(&[("content-md5", &md5)]), b"hello")
+                .await
+                .is_err()
+        );
+        let sha = B64.encode(s3s::crypto::Sha256::checksum(b"other"));
+        assert!(
+            run(headers(&[("x-amz-checksum-sha256", &sha)]), b"hello")
+                .await
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
+    async fn malformed_digests_are_refused_before_the_body() {
+        assert_eq!(
+            run(headers(&[("content-md5", "nope")]), b"x")
+                .await
+                .unwrap_err(),
+            "InvalidDigest"
+        );
+        assert_eq!(
+            run(headers(&[("x-amz-checksum-crc32", "AAAAAAAA")]), b"x")
+                .await
+                .unwrap_err(),
+            "InvalidRequest"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_algorithm_without_value_is_computed() {
+        let got = run(
+            headers(&[("x-amz-sdk-checksum-algorithm", "CRC32C")]),
+            b"abc",
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            got.get("crc32c"),
+            Some(&B64.encode(s3s::crypto::Crc32c::checksum(b"abc")))
+        );
+    }
+}

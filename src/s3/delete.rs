@@ -1,0 +1,195 @@
+//! DeleteObject and DeleteObjects. Deleting a missing key succeeds (S3 semantics). A directory
+//! marker `key/` is dropped; its folder goes too when empty. Folders that held the deleted
+//! object only implicitly (never created as markers) are removed once empty, so that
+//! DeleteBucket succeeds once every key is gone.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::error::store_error;
+use super::list::marker_probe;
+use super::{BucketRef, Gateway};
+use crate::auth::Session;
+use crate::namespace::ObjectPath;
+use crate::store::{Entry, FolderRef};
+
+/// Removes empty, implicit folders from `segments` upwards, stopping at the bucket root.
+pub(crate) async fn prune_empty_parents(
+    gw: &Gateway,
+    s: &Session,
+    bucket: &BucketRef,
+    segments: &[String],
+) -> S3Result<()> {
+    let store = gw.store();
+    let mut depth = segments.len();
+    while depth > bucket.base.len() {
+        let Some(folder) = store
+            .resolve_folder(s, &bucket.share_id, &segments[..depth])
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(());
+        };
+        let Some(folder_id) = folder.folder_id.clone() else {
+            return Ok(());
+        };
+        if !store
+            .list(s, &folder)
+            .await
+            .map_err(store_error)?
+            .entries
+            .is_empty()
+        {
+            return Ok(());
+        }
+        if store
+            .attrs_of(&marker_probe(&folder_id))
+            .await
+            .map_err(store_error)?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let parent = store
+            .resolve_folder(s, &bucket.share_id, &segments[..depth - 1])
+            .await
+            .map_err(store_error)?
+            .unwrap_or_else(|| FolderRef::root(bucket.share_id.clone()));
+        store
+            .delete_folder(
+                s,
+                &parent,
+                &crate::store::FolderInfo {
+                    id: folder_id.clone(),
+                    name: segments[depth - 1].clone(),
+                },
+            )
+            .await
+            .map_err(store_error)?;
+        depth -= 1;
+    }
+    Ok(())
+}
+
+/// Deletes one key (see the module docs). `version_id` may be `null` or the current version.
+pub(crate) async fn delete_one(
+    gw: &Gateway,
+    s: &Session,
+    bucket: &BucketRef,
+    key: &str,
+    version_id: Option<&str>,
+) -> S3Result<()> {
+    let store = gw.store();
+    let path: ObjectPath = bucket.path(key)?;
+    let Some(found) = store
+        .resolve(s, &bucket.share_id, &path, false)
+        .await
+        .map_err(store_error)?
+    else {
+        return Ok(());
+    };
+    match &found.entry {
+        Entry::File(file) => {
+            if let Some(v) = version_id.filter(|v| *v != "null") {
+                let versions = store.versions(s, &file.id).await.map_err(store_error)?;
+                match versions.first() {
+                    Some(cur) if cur.id == v => {}
+                    _ if versions.iter().any(|x| x.id == v) => {
+                        return Err(s3_error!(
+                            InvalidArgument,
+                            "ScaiDrive keeps older versions: only the current version can be deleted"
+                        ));
+                    }
+                    _ => return Ok(()),
+                }
+            }
+            store
+                .delete_file(s, &found.parent, file)
+                .await
+                .map_err(store_error)?;
+        }
+        Entry::Folder(folder) => {
+            let probe = marker_probe(&folder.id);
+            if store.attrs_of(&probe).await.map_err(store_error)?.is_none() {
+                return Ok(());
+            }
+            let here = FolderRef {
+                share_id: bucket.share_id.clone(),
+                folder_id: Some(folder.id.clone()),
+            };
+            let empty = store
+                .list(s, &here)
+                .await
+                .map_err(store_error)?
+                .entries
+                .is_empty();
+            if empty {
+                store
+                    .delete_folder(s, &found.parent, folder)
+                    .await
+                    .map_err(store_error)?;
+            }
+            store
+                .db()
+                .delete_attrs(&folder.id)
+                .await
+                .map_err(|e| super::error::internal("dropping a directory marker", e))?;
+        }
+    }
+    prune_empty_parents(gw, s, bucket, path.parent_segments()).await
+}
+
+pub(crate) async fn delete_object(
+    gw: &Gateway,
+    req: S3Request<DeleteObjectInput>,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
+    let s = gw.session(&req).await?;
+    let input = req.input;
+    let bucket = gw.bucket(&s, &input.bucket).await?;
+    gw.require_write(&s, &bucket).await?;
+    delete_one(gw, &s, &bucket, &input.key, input.version_id.as_deref()).await?;
+    Ok(S3Response::new(DeleteObjectOutput {
+        version_id: input.version_id,
+        ..Default::default()
+    }))
+}
+
+pub(crate) async fn delete_objects(
+    gw: &Gateway,
+    req: S3Request<DeleteObjectsInput>,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    let s = gw.session(&req).await?;
+    let input = req.input;
+    let bucket = gw.bucket(&s, &input.bucket).await?;
+    gw.require_write(&s, &bucket).await?;
+    if input.delete.objects.len() > 1000 {
+        return Err(s3_error!(MalformedXML, "at most 1000 keys per request"));
+    }
+    let quiet = input.delete.quiet.unwrap_or(false);
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for obj in input.delete.objects {
+        match delete_one(gw, &s, &bucket, &obj.key, obj.version_id.as_deref()).await {
+            Ok(()) => {
+                if !quiet {
+                    deleted.push(DeletedObject {
+                        key: Some(obj.key),
+                        version_id: obj.version_id,
+                        ..Default::default()
+                    });
+                }
+            }
+            Err(e) => errors.push(Error {
+                code: Some(e.code().as_str().to_owned()),
+                message: e.message().map(str::to_owned),
+                key: Some(obj.key),
+                version_id: obj.version_id,
+            }),
+        }
+    }
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: Some(errors),
+        ..Default::default()
+    }))
+}

@@ -1,0 +1,502 @@
+//! ListObjects (v1, marker) and ListObjectsV2 (continuation token, start-after), over folder
+//! listings plus the state DB (never one upstream call per listed file).
+//!
+//! Keys are produced in S3 order by a depth-first walk in which a folder sorts as its name
+//! followed by `/`. With delimiter `/` a folder becomes a common prefix without being opened,
+//! so a delimited listing costs one folder listing; without a delimiter (or with a prefix that
+//! does not end on `/`) the walk descends, pruning folders outside the prefix or before the
+//! marker.
+
+use std::collections::VecDeque;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::error::store_error;
+use super::{BucketRef, Gateway, etag, timestamp};
+use crate::auth::Session;
+use crate::state::ObjectAttrs;
+use crate::store::{Entry, FileInfo, FolderRef, Store, StoreError};
+
+/// Default and largest page size.
+const MAX_KEYS: usize = 1000;
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ListParams {
+    pub prefix: String,
+    /// `None` or empty: no delimiter.
+    pub delimiter: Option<String>,
+    /// List keys strictly after this one.
+    pub after: Option<String>,
+    pub max_keys: usize,
+}
+
+/// One listed object.
+#[derive(Debug, Clone)]
+pub(crate) struct ListedObject {
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: Option<Timestamp>,
+    /// The file (None for a directory marker).
+    pub file: Option<FileInfo>,
+}
+
+/// One entry of a page.
+#[derive(Debug, Clone)]
+pub(crate) enum Listed {
+    Object(ListedObject),
+    Prefix(String),
+}
+
+impl Listed {
+    fn key(&self) -> &str {
+        match self {
+            Listed::Object(o) => &o.key,
+            Listed::Prefix(p) => p,
+        }
+    }
+}
+
+/// A page of results.
+#[derive(Debug, Default)]
+pub(crate) struct Page {
+    pub items: Vec<Listed>,
+    pub truncated: bool,
+}
+
+impl Page {
+    /// The key or prefix to continue after.
+    pub fn last_key(&self) -> Option<&str> {
+        self.items.last().map(Listed::key)
+    }
+}
+
+/// A node of the walk: a file, or a folder (with a trailing `/` in its key).
+enum Node {
+    File(FileInfo, Option<ObjectAttrs>),
+    Folder(FolderRef, Option<ObjectAttrs>),
+}
+
+/// The common prefix `key` rolls up to, if the delimiter occurs after the prefix.
+pub(crate) fn common_prefix(key: &str, prefix: &str, delimiter: &str) -> Option<String> {
+    let rest = key.strip_prefix(prefix)?;
+    let at = rest.find(delimiter)?;
+    Some(format!("{prefix}{}", &rest[..at + delimiter.len()]))
+}
+
+/// Whether nothing under folder key `folder` (ending in `/`) can come after `after`.
+fn folder_before(folder: &str, after: Option<&str>) -> bool {
+    match after {
+        Some(a) => folder < a && !a.starts_with(folder),
+        None => false,
+    }
+}
+
+/// A pseudo file entry for a folder, to look up its directory-marker attributes.
+pub(crate) fn marker_probe(folder_id: &str) -> FileInfo {
+    FileInfo {
+        id: folder_id.to_owned(),
+        name: String::new(),
+        size: 0,
+        mime_type: None,
+        modified_at: None,
+    }
+}
+
+/// Lists a folder as walk nodes in S3 key order, with attributes from one state-DB query.
+async fn load(
+    store: &Store,
+    s: &Session,
+    folder: &FolderRef,
+    key_prefix: &str,
+) -> S3Result<VecDeque<(String, Node)>> {
+    let listing = store.list(s, folder).await.map_err(store_error)?;
+    let probes: Vec<FileInfo> = listing
+        .entries
+        .iter()
+        .map(|e| match e {
+            Entry::File(f) => f.clone(),
+            Entry::Folder(f) => marker_probe(&f.id),
+        })
+        .collect();
+    let refs: Vec<&FileInfo> = probes.iter().collect();
+    let mut attrs = store.attrs_for(&refs).await.map_err(store_error)?;
+    let mut nodes: Vec<(String, Node)> = listing
+        .entries
+        .iter()
+        .map(|e| match e {
+            Entry::File(f) => (
+                format!("{key_prefix}{}", f.name),
+                Node::File(f.clone(), attrs.remove(&f.id)),
+            ),
+            Entry::Folder(f) => (
+                format!("{key_prefix}{}/", f.name),
+                Node::Folder(
+                    FolderRef {
+                        share_id: folder.share_id.clone(),
+                        folder_id: Some(f.id.clone()),
+                    },
+                    attrs.remove(&f.id),
+                ),
+            ),
+        })
+        .collect();
+    nodes.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    Ok(nodes.into())
+}
+
+/// The creation time recorded for a directory marker.
+fn marker_time(a: &ObjectAttrs) -> Option<Timestamp> {
+    a.client_mtime
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| timestamp(&t.with_timezone(&chrono::Utc)))
+}
+
+/// Collects a page: the walk described in the module docs.
+pub(crate) async fn walk(
+    gw: &Gateway,
+    s: &Session,
+    bucket: &BucketRef,
+    p: &ListParams,
+) -> S3Result<Page> {
+    let store = gw.store();
+    let mut page = Page::default();
+    if p.max_keys == 0 {
+        return Ok(page);
+    }
+    let delimiter = p.delimiter.as_deref().filter(|d| !d.is_empty());
+    let after = p.after.as_deref().filter(|a| !a.is_empty());
+    // Start in the deepest folder the prefix names.
+    let start: Vec<String> = match p.prefix.rfind('/') {
+        Some(i) => p.prefix[..i].split('/').map(str::to_owned).collect(),
+        None => Vec::new(),
+    };
+    if start.iter().any(String::is_empty) {
+        return Ok(page);
+    }
+    let mut segments = bucket.base.clone();
+    segments.extend(start.iter().cloned());
+    let root = match store.resolve_folder(s, &bucket.share_id, &segments).await {
+        Ok(Some(f)) => f,
+        Ok(None) | Err(StoreError::Conflict(_)) => return Ok(page),
+        Err(e) => return Err(store_error(e)),
+    };
+    let root_key = if start.is_empty() {
+        String::new()
+    } else {
+        format!("{}/", start.join("/"))
+    };
+    let mut stack = vec![(root.clone(), load(store, s, &root, &root_key).await?)];
+    // The prefix names a folder exactly: its own directory marker comes first.
+    if !root_key.is_empty()
+        && root_key == p.prefix
+        && after.is_none_or(|a| root_key.as_str() > a)
+        && let Some(id) = root.folder_id.as_deref()
+        && let Some(m) = store
+            .attrs_of(&marker_probe(id))
+            .await
+            .map_err(store_error)?
+    {
+        page.items.push(Listed::Object(ListedObject {
+            key: root_key.clone(),
+            size: 0,
+            etag: m.etag.clone(),
+            last_modified: marker_time(&m),
+            file: None,
+        }));
+    }
+
+    // Adds an entry; false once the page is full (and marks it truncated).
+    let push = |page: &mut Page, item: Listed| -> bool {
+        if let (Listed::Prefix(new), Some(Listed::Prefix(last))) = (&item, page.items.last())
+            && new == last
+        {
+            return true;
+        }
+        if page.items.len() >= p.max_keys {
+            page.truncated = true;
+            return false;
+        }
+        page.items.push(item);
+        true
+    };
+    let after_ok = |key: &str| after.is_none_or(|a| key > a);
+
+    while let Some((_, nodes)) = stack.last_mut() {
+        let Some((key, node)) = nodes.pop_front() else {
+            stack.pop();
+            continue;
+        };
+        match node {
+            Node::File(file, attrs) => {
+                if !key.starts_with(&p.prefix) {
+                    continue;
+                }
+                if let Some(cp) = delimiter.and_then(|d| common_prefix(&key, &p.prefix, d)) {
+                    if after_ok(&cp) && !push(&mut page, Listed::Prefix(cp)) {
+                        break;
+                    }
+                    continue;
+                }
+                if !after_ok(&key) {
+                    continue;
+                }
+                let item = ListedObject {
+                    etag: Store::etag(&file, attrs.as_ref()),
+                    size: file.size,
+                    last_modified: file.modified_at.as_ref().map(timestamp),
+                    key,
+                    file: Some(file),
+                };
+                if !push(&mut page, Listed::Object(item)) {
+                    break;
+                }
+            }
+            Node::Folder(sub, marker) => {
+                if !(key.starts_with(&p.prefix) || p.prefix.starts_with(&key)) {
+                    continue;
+                }
+                if folder_before(&key, after) {
+                    continue;
+                }
+                if delimiter == Some("/")
+                    && let Some(cp) = common_prefix(&key, &p.prefix, "/")
+                {
+                    if after_ok(&cp) && !push(&mut page, Listed::Prefix(cp)) {
+                        break;
+                    }
+                    continue;
+                }
+                if let Some(m) = marker
+                    && key.starts_with(&p.prefix)
+                    && after_ok(&key)
+                {
+                    let item = match delimiter.and_then(|d| common_prefix(&key, &p.prefix, d)) {
+                        Some(cp) => Listed::Prefix(cp),
+                        None => Listed::Object(ListedObject {
+                            key: key.clone(),
+                            size: 0,
+                            etag: m.etag.clone(),
+                            last_modified: marker_time(&m),
+                            file: None,
+                        }),
+                    };
+                    if !push(&mut page, item) {
+                        break;
+                    }
+                }
+                let nodes = load(store, s, &sub, &key).await?;
+                stack.push((sub, nodes));
+            }
+        }
+    }
+    Ok(page)
+}
+
+/// Characters percent-encoded with `encoding-type=url`: all but unreserved ones and `/`.
+const KEY_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+/// Encodes a key for the response when the client asked for `encoding-type=url`.
+pub(crate) fn encode_key(key: &str, url: bool) -> String {
+    if url {
+        utf8_percent_encode(key, KEY_ENCODE).to_string()
+    } else {
+        key.to_owned()
+    }
+}
+
+fn wants_url(e: Option<&EncodingType>) -> bool {
+    e.is_some_and(|e| e.as_str().eq_ignore_ascii_case(EncodingType::URL))
+}
+
+fn page_size(max_keys: Option<i32>) -> S3Result<usize> {
+    match max_keys {
+        None => Ok(MAX_KEYS),
+        Some(n) if n < 0 => Err(s3_error!(InvalidArgument, "max-keys must not be negative")),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(MAX_KEYS).min(MAX_KEYS)),
+    }
+}
+
+/// The listing owner (the calling user; ScaiDrive permissions decide everything else).
+pub(crate) fn owner(s: &Session) -> Owner {
+    Owner {
+        display_name: Some(s.principal().to_owned()),
+        id: Some(s.principal().to_owned()),
+    }
+}
+
+fn contents(page: &Page, url: bool, owner: Option<&Owner>) -> (Vec<Object>, Vec<CommonPrefix>) {
+    let mut objects = Vec::new();
+    let mut prefixes = Vec::new();
+    for item in &page.items {
+        match item {
+            Listed::Object(o) => objects.push(Object {
+                key: Some(encode_key(&o.key, url)),
+                size: i64::try_from(o.size).ok(),
+                e_tag: Some(etag(&o.etag)),
+                last_modified: o.last_modified.clone(),
+                storage_class: Some(ObjectStorageClass::from_static(
+                    ObjectStorageClass::STANDARD,
+                )),
+                owner: owner.cloned(),
+                ..Default::default()
+            }),
+            Listed::Prefix(p) => prefixes.push(CommonPrefix {
+                prefix: Some(encode_key(p, url)),
+            }),
+        }
+    }
+    (objects, prefixes)
+}
+
+pub(crate) async fn list_objects(
+    gw: &Gateway,
+    req: S3Request<ListObjectsInput>,
+) -> S3Result<S3Response<ListObjectsOutput>> {
+    let s = gw.session(&req).await?;
+    let input = req.input;
+    let bucket = gw.bucket(&s, &input.bucket).await?;
+    let params = ListParams {
+        prefix: input.prefix.clone().unwrap_or_default(),
+        delimiter: input.delimiter.clone(),
+        after: input.marker.clone(),
+        max_keys: page_size(input.max_keys)?,
+    };
+    let page = walk(gw, &s, &bucket, &params).await?;
+    let url = wants_url(input.encoding_type.as_ref());
+    let (objects, prefixes) = contents(&page, url, Some(&owner(&s)));
+    let next_marker = page
+        .truncated
+        .then(|| page.last_key().map(|k| encode_key(k, url)))
+        .flatten();
+    Ok(S3Response::new(ListObjectsOutput {
+        name: Some(input.bucket),
+        prefix: Some(encode_key(&params.prefix, url)),
+        marker: Some(encode_key(params.after.as_deref().unwrap_or_default(), url)),
+        max_keys: input.max_keys.or(Some(1000)),
+        is_truncated: Some(page.truncated),
+        contents: Some(objects),
+        common_prefixes: Some(prefixes),
+        delimiter: input
+            .delimiter
+            .filter(|d| !d.is_empty())
+            .map(|d| encode_key(&d, url)),
+        next_marker,
+        encoding_type: input.encoding_type,
+        ..Default::default()
+    }))
+}
+
+pub(crate) async fn list_objects_v2(
+    gw: &Gateway,
+    req: S3Request<ListObjectsV2Input>,
+) -> S3Result<S3Response<ListObjectsV2Output>> {
+    let s = gw.session(&req).await?;
+    let input = req.input;
+    let bucket = gw.bucket(&s, &input.bucket).await?;
+    let after = match input.continuation_token.as_deref() {
+        Some(t) => Some(
+            B64URL
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    s3_error!(
+                        InvalidArgument,
+                        "The continuation token provided is incorrect"
+                    )
+                })?,
+        ),
+        None => input.start_after.clone(),
+    };
+    let params = ListParams {
+        prefix: input.prefix.clone().unwrap_or_default(),
+        delimiter: input.delimiter.clone(),
+        after,
+        max_keys: page_size(input.max_keys)?,
+    };
+    let page = walk(gw, &s, &bucket, &params).await?;
+    let url = wants_url(input.encoding_type.as_ref());
+    let owner = owner(&s);
+    let (objects, prefixes) = contents(
+        &page,
+        url,
+        input.fetch_owner.unwrap_or(false).then_some(&owner),
+    );
+    let next = page
+        .truncated
+        .then(|| page.last_key().map(|k| B64URL.encode(k)))
+        .flatten();
+    Ok(S3Response::new(ListObjectsV2Output {
+        name: Some(input.bucket),
+        prefix: Some(encode_key(&params.prefix, url)),
+        max_keys: input.max_keys.or(Some(1000)),
+        key_count: i32::try_from(page.items.len()).ok(),
+        continuation_token: input.continuation_token,
+        is_truncated: Some(page.truncated),
+        next_continuation_token: next,
+        contents: Some(objects),
+        common_prefixes: Some(prefixes),
+        delimiter: input
+            .delimiter
+            .filter(|d| !d.is_empty())
+            .map(|d| encode_key(&d, url)),
+        encoding_type: input.encoding_type,
+        start_after: input.start_after.map(|k| encode_key(&k, url)),
+        ..Default::default()
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_roll_up_to_the_first_delimiter_after_the_prefix() {
+        assert_eq!(common_prefix("a/b/c", "", "/").as_deref(), Some("a/"));
+        assert_eq!(common_prefix("a/b/c", "a/", "/").as_deref(), Some("a/b/"));
+        assert_eq!(common_prefix("a/b", "a/", "/"), None);
+        assert_eq!(common_prefix("a-b-c", "a", "-").as_deref(), Some("a-"));
+        assert_eq!(common_prefix("x/y", "a", "/"), None);
+        assert_eq!(
+            common_prefix("photos/2024/", "photos/20", "/").as_deref(),
+            Some("photos/2024/")
+        );
+    }
+
+    #[test]
+    fn folders_wholly_before_the_marker_are_skipped() {
+        assert!(folder_before("a/", Some("b")));
+        assert!(!folder_before("a/", Some("a/x")));
+        assert!(!folder_before("b/", Some("a")));
+        assert!(!folder_before("a/", None));
+        // "a-b" sorts before "a/": the folder is after it.
+        assert!(!folder_before("a/", Some("a-b")));
+    }
+
+    #[test]
+    fn url_encoding_keeps_slashes_and_unreserved_characters() {
+        assert_eq!(encode_key("a b/c+d&é", true), "a%20b/c%2Bd%26%C3%A9");
+        assert_eq!(encode_key("a b", false), "a b");
+        assert_eq!(encode_key("x-y_z.~", true), "x-y_z.~");
+    }
+
+    #[test]
+    fn negative_page_sizes_are_refused_and_large_ones_capped() {
+        assert!(page_size(Some(-1)).is_err());
+        assert_eq!(page_size(Some(5000)).ok(), Some(1000));
+        assert_eq!(page_size(None).ok(), Some(1000));
+        assert_eq!(page_size(Some(0)).ok(), Some(0));
+    }
+}

@@ -1,0 +1,158 @@
+//! Versioning from ScaiDrive's file versions: buckets always report `Enabled`;
+//! ListObjectVersions lists every version of each listed file (newest first, the current one
+//! `IsLatest`); GET/HEAD `?versionId=` are served by `get.rs`. Directory markers and files
+//! whose versions cannot be listed appear with version id `null`.
+//!
+//! Unlike object listings this needs one upstream call per listed file (ScaiDrive has no
+//! bulk version listing); pages are bounded by max-keys.
+
+use s3s::dto::*;
+use s3s::{S3Request, S3Response, S3Result, s3_error};
+
+use super::error::store_error;
+use super::list::{ListParams, Listed, encode_key, owner, walk};
+use super::{Gateway, etag, timestamp};
+use crate::store::{FileInfo, opaque_etag};
+
+pub(crate) async fn get_bucket_versioning(
+    gw: &Gateway,
+    req: S3Request<GetBucketVersioningInput>,
+) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+    let s = gw.session(&req).await?;
+    gw.bucket(&s, &req.input.bucket).await?;
+    Ok(S3Response::new(GetBucketVersioningOutput {
+        status: Some(BucketVersioningStatus::from_static(
+            BucketVersioningStatus::ENABLED,
+        )),
+        ..Default::default()
+    }))
+}
+
+pub(crate) async fn put_bucket_versioning(
+    gw: &Gateway,
+    req: S3Request<PutBucketVersioningInput>,
+) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+    let s = gw.session(&req).await?;
+    gw.bucket(&s, &req.input.bucket).await?;
+    let enabled = req
+        .input
+        .versioning_configuration
+        .status
+        .as_ref()
+        .is_some_and(|st| st.as_str() == BucketVersioningStatus::ENABLED);
+    if enabled {
+        Ok(S3Response::new(PutBucketVersioningOutput {}))
+    } else {
+        Err(s3_error!(
+            NotImplemented,
+            "ScaiDrive always keeps versions: versioning cannot be suspended"
+        ))
+    }
+}
+
+pub(crate) async fn list_object_versions(
+    gw: &Gateway,
+    req: S3Request<ListObjectVersionsInput>,
+) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+    let s = gw.session(&req).await?;
+    let input = req.input;
+    let bucket = gw.bucket(&s, &input.bucket).await?;
+    let max_keys = match input.max_keys {
+        Some(n) if n < 0 => {
+            return Err(s3_error!(InvalidArgument, "max-keys must not be negative"));
+        }
+        Some(n) => usize::try_from(n).unwrap_or(1000).min(1000),
+        None => 1000,
+    };
+    let params = ListParams {
+        prefix: input.prefix.clone().unwrap_or_default(),
+        delimiter: input.delimiter.clone(),
+        after: input.key_marker.clone(),
+        max_keys,
+    };
+    let page = walk(gw, &s, &bucket, &params).await?;
+    let url = input
+        .encoding_type
+        .as_ref()
+        .is_some_and(|e| e.as_str().eq_ignore_ascii_case(EncodingType::URL));
+    let own = owner(&s);
+    let mut versions = Vec::new();
+    let mut prefixes = Vec::new();
+    for item in &page.items {
+        match item {
+            Listed::Prefix(p) => prefixes.push(CommonPrefix {
+                prefix: Some(encode_key(p, url)),
+            }),
+            Listed::Object(o) => {
+                let latest = ObjectVersion {
+                    key: Some(encode_key(&o.key, url)),
+                    e_tag: Some(etag(&o.etag)),
+                    size: i64::try_from(o.size).ok(),
+                    last_modified: o.last_modified.clone(),
+                    is_latest: Some(true),
+                    version_id: Some("null".to_owned()),
+                    owner: Some(own.clone()),
+                    storage_class: Some(ObjectVersionStorageClass::from_static(
+                        ObjectVersionStorageClass::STANDARD,
+                    )),
+                    ..Default::default()
+                };
+                let Some(file) = &o.file else {
+                    versions.push(latest);
+                    continue;
+                };
+                let list = gw
+                    .store()
+                    .versions(&s, &file.id)
+                    .await
+                    .map_err(store_error)?;
+                if list.is_empty() {
+                    versions.push(latest);
+                    continue;
+                }
+                for (i, v) in list.iter().enumerate() {
+                    if i == 0 {
+                        versions.push(ObjectVersion {
+                            version_id: Some(v.id.clone()),
+                            ..latest.clone()
+                        });
+                        continue;
+                    }
+                    let probe = FileInfo {
+                        id: v.id.clone(),
+                        name: file.name.clone(),
+                        size: v.size,
+                        mime_type: None,
+                        modified_at: v.created_at,
+                    };
+                    versions.push(ObjectVersion {
+                        e_tag: Some(etag(&opaque_etag(&probe))),
+                        size: i64::try_from(v.size).ok(),
+                        last_modified: v.created_at.as_ref().map(timestamp),
+                        is_latest: Some(false),
+                        version_id: Some(v.id.clone()),
+                        ..latest.clone()
+                    });
+                }
+            }
+        }
+    }
+    let next = page
+        .truncated
+        .then(|| page.last_key().map(|k| encode_key(k, url)))
+        .flatten();
+    Ok(S3Response::new(ListObjectVersionsOutput {
+        name: Some(input.bucket),
+        prefix: Some(encode_key(&params.prefix, url)),
+        key_marker: Some(encode_key(params.after.as_deref().unwrap_or_default(), url)),
+        version_id_marker: input.version_id_marker,
+        max_keys: Some(i32::try_from(max_keys).unwrap_or(1000)),
+        is_truncated: Some(page.truncated),
+        next_key_marker: next,
+        versions: Some(versions),
+        common_prefixes: Some(prefixes),
+        delimiter: input.delimiter.filter(|d| !d.is_empty()),
+        encoding_type: input.encoding_type,
+        ..Default::default()
+    }))
+}

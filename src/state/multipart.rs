@@ -1,0 +1,260 @@
+//! The S3 multipart index: uploads in progress and their parts (spooled on disk by the S3
+//! front end), so ListParts / ListMultipartUploads and Complete work across restarts.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{StateDb, StateError};
+
+/// An upload in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartUpload {
+    pub upload_id: String,
+    pub access_key_id: String,
+    /// ScaiDrive user id of the initiator.
+    pub principal: String,
+    pub bucket: String,
+    pub key: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// JSON owned by the front end (object attributes, checksum algorithm).
+    pub attrs: String,
+}
+
+/// A stored part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MultipartPart {
+    pub part_number: u32,
+    pub size: u64,
+    /// MD5 hex of the part.
+    pub etag: String,
+    /// JSON: algorithm → base64 value.
+    pub checksums: String,
+    pub spool_path: String,
+    /// RFC 3339.
+    pub created_at: String,
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn read_upload(r: &rusqlite::Row<'_>) -> rusqlite::Result<MultipartUpload> {
+    Ok(MultipartUpload {
+        upload_id: r.get(0)?,
+        access_key_id: r.get(1)?,
+        principal: r.get(2)?,
+        bucket: r.get(3)?,
+        key: r.get(4)?,
+        created_at: r.get(5)?,
+        attrs: r.get(6)?,
+    })
+}
+
+const UPLOAD_COLUMNS: &str = "upload_id, access_key_id, principal, bucket, key, created_at, attrs";
+
+impl StateDb {
+    /// Records a new upload.
+    pub async fn create_upload(&self, u: MultipartUpload) -> Result<(), StateError> {
+        self.call(move |c| {
+            c.execute(
+                &format!("INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+                params![u.upload_id, u.access_key_id, u.principal, u.bucket, u.key, u.created_at, u.attrs],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// One upload.
+    pub async fn get_upload(&self, upload_id: &str) -> Result<Option<MultipartUpload>, StateError> {
+        let id = upload_id.to_owned();
+        self.call(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE upload_id = ?1"),
+                params![id],
+                read_upload,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// A user's uploads in a bucket, by key then creation time.
+    pub async fn list_uploads(
+        &self,
+        principal: &str,
+        bucket: &str,
+    ) -> Result<Vec<MultipartUpload>, StateError> {
+        let (p, b) = (principal.to_owned(), bucket.to_owned());
+        self.call(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE principal = ?1 AND bucket = ?2 \
+                 ORDER BY key, created_at, upload_id"
+            ))?;
+            let rows = stmt.query_map(params![p, b], read_upload)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Uploads created before `cutoff` (RFC 3339), for clean-up.
+    pub async fn uploads_created_before(
+        &self,
+        cutoff: &str,
+    ) -> Result<Vec<MultipartUpload>, StateError> {
+        let cutoff = cutoff.to_owned();
+        self.call(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE created_at < ?1"
+            ))?;
+            let rows = stmt.query_map(params![cutoff], read_upload)?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Records (or replaces, for a retried part) a part; returns the spool file it replaced.
+    pub async fn put_part(
+        &self,
+        upload_id: &str,
+        part: MultipartPart,
+    ) -> Result<Option<String>, StateError> {
+        let id = upload_id.to_owned();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let old: Option<String> = tx
+                .query_row(
+                    "SELECT spool_path FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2",
+                    params![id, part.part_number],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            tx.execute(
+                "INSERT OR REPLACE INTO multipart_parts \
+                 (upload_id, part_number, size, etag, checksums, spool_path, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    id,
+                    part.part_number,
+                    to_i64(part.size),
+                    part.etag,
+                    part.checksums,
+                    part.spool_path,
+                    part.created_at
+                ],
+            )?;
+            tx.commit()?;
+            Ok(old)
+        })
+        .await
+    }
+
+    /// The parts of an upload, by part number.
+    pub async fn list_parts(&self, upload_id: &str) -> Result<Vec<MultipartPart>, StateError> {
+        let id = upload_id.to_owned();
+        self.call(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT part_number, size, etag, checksums, spool_path, created_at \
+                 FROM multipart_parts WHERE upload_id = ?1 ORDER BY part_number",
+            )?;
+            let rows = stmt.query_map(params![id], |r| {
+                let size: i64 = r.get(1)?;
+                Ok(MultipartPart {
+                    part_number: r.get(0)?,
+                    size: u64::try_from(size).unwrap_or(0),
+                    etag: r.get(2)?,
+                    checksums: r.get(3)?,
+                    spool_path: r.get(4)?,
+                    created_at: r.get(5)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+    }
+
+    /// Forgets an upload and its parts; true when it existed.
+    pub async fn delete_upload(&self, upload_id: &str) -> Result<bool, StateError> {
+        let id = upload_id.to_owned();
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "DELETE FROM multipart_parts WHERE upload_id = ?1",
+                params![id],
+            )?;
+            let n = tx.execute(
+                "DELETE FROM multipart_uploads WHERE upload_id = ?1",
+                params![id],
+            )?;
+            tx.commit()?;
+            Ok(n > 0)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn upload(id: &str, created: &str) -> MultipartUpload {
+        MultipartUpload {
+            upload_id: id.into(),
+            access_key_id: "AK".into(),
+            principal: "usr_1".into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            created_at: created.into(),
+            attrs: "{}".into(),
+        }
+    }
+
+    fn part(n: u32, path: &str) -> MultipartPart {
+        MultipartPart {
+            part_number: n,
+            size: 5,
+            etag: "e".into(),
+            checksums: "{}".into(),
+            spool_path: path.into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn uploads_and_parts_survive_reopening_and_retries_replace_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let db = StateDb::open(&path).unwrap();
+        db.create_upload(upload("u1", "2026-01-01T00:00:00Z"))
+            .await
+            .unwrap();
+        db.create_upload(upload("u2", "2026-03-01T00:00:00Z"))
+            .await
+            .unwrap();
+        assert_eq!(db.put_part("u1", part(2, "/a")).await.unwrap(), None);
+        assert_eq!(db.put_part("u1", part(1, "/b")).await.unwrap(), None);
+        assert_eq!(
+            db.put_part("u1", part(2, "/c")).await.unwrap().as_deref(),
+            Some("/a")
+        );
+        drop(db);
+        let db = StateDb::open(&path).unwrap();
+        let parts = db.list_parts("u1").await.unwrap();
+        assert_eq!(
+            parts.iter().map(|p| p.part_number).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        assert_eq!(parts[1].spool_path, "/c");
+        assert_eq!(db.list_uploads("usr_1", "b").await.unwrap().len(), 2);
+        let old = db
+            .uploads_created_before("2026-02-01T00:00:00Z")
+            .await
+            .unwrap();
+        assert_eq!(old.len(), 1);
+        assert!(db.delete_upload("u1").await.unwrap());
+        assert!(!db.delete_upload("u1").await.unwrap());
+        assert!(db.list_parts("u1").await.unwrap().is_empty());
+        assert!(db.get_upload("u2").await.unwrap().is_some());
+    }
+}

@@ -1,0 +1,439 @@
+//! The S3 front end over real HTTP: a gateway with its embedded emulator on port 0, requests
+//! signed with SigV4.
+
+#![allow(clippy::unwrap_used)]
+
+mod s3_support;
+
+use base64::Engine as _;
+use md5::Digest as _;
+use s3_support::{S3, start, xml_value, xml_values};
+
+async fn with_bucket(s3: &S3, name: &str) {
+    let r = s3.put(&format!("/{name}"), b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[tokio::test]
+async fn put_get_head_list_delete_round_trip_with_md5_etags() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    with_bucket(&s3, "round-trip").await;
+    let md5 = hex::encode(md5::Md5::digest(b"hello world"));
+
+    let r = s3
+        .call(
+            "PUT",
+            "/round-trip/a/b/c.txt",
+            &[],
+            &[("content-type", "text/plain"), ("x-amz-meta-color", "blue")],
+            b"hello world".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("etag").unwrap(), format!("\"{md5}\""));
+
+    let r = s3
+        .call("HEAD", "/round-trip/a/b/c.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("etag").unwrap(), format!("\"{md5}\""));
+    assert_eq!(r.header("x-amz-meta-color").as_deref(), Some("blue"));
+    assert_eq!(r.header("content-type").as_deref(), Some("text/plain"));
+
+    let r = s3.get("/round-trip/a/b/c.txt").await;
+    assert_eq!(r.body, b"hello world");
+
+    let r = s3
+        .call("GET", "/round-trip", &[("list-type", "2")], &[], Vec::new())
+        .await;
+    assert_eq!(xml_values(&r.text(), "Key"), ["a/b/c.txt"]);
+    assert_eq!(xml_value(&r.text(), "ETag").unwrap(), format!("\"{md5}\""));
+
+    let r = s3
+        .call("DELETE", "/round-trip/a/b/c.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 204);
+    let r = s3.get("/round-trip/a/b/c.txt").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(xml_value(&r.text(), "Code").as_deref(), Some("NoSuchKey"));
+    // The implicit folders went with the last key: the bucket is empty and can be deleted.
+    let r = s3.call("DELETE", "/round-trip", &[], &[], Vec::new()).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_match_its_digest_is_bad_digest_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    with_bucket(&s3, "digests").await;
+    let wrong = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(b"other"));
+    let r = s3
+        .call(
+            "PUT",
+            "/digests/k",
+            &[],
+            &[("content-md5", &wrong)],
+            b"payload".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(xml_value(&r.text(), "Code").as_deref(), Some("BadDigest"));
+    let crc = base64::engine::general_purpose::STANDARD.encode([0u8, 0, 0, 1]);
+    let r = s3
+        .call(
+            "PUT",
+            "/digests/k",
+            &[],
+            &[("x-amz-checksum-crc32", &crc)],
+            b"payload".to_vec(),
+        )
+        .await;
+    assert_eq!(xml_value(&r.text(), "Code").as_deref(), Some("BadDigest"));
+    assert_eq!(s3.get("/digests/k").await.status, 404);
+    let r = s3
+        .call(
+            "PUT",
+            "/digests/k",
+            &[],
+            &[("content-md5", "not-base64")],
+            b"x".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        xml_value(&r.text(), "Code").as_deref(),
+        Some("InvalidDigest")
+    );
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_keys_and_wrong_secrets_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let r = s3
+        .call_as("AKIANOBODY", "x", "GET", "/", &[], &[], Vec::new())
+        .await;
+    assert_eq!(
+        xml_value(&r.text(), "Code").as_deref(),
+        Some("InvalidAccessKeyId")
+    );
+    let key = s3.access_key.clone();
+    let r = s3
+        .call_as(&key, "wrong-secret", "GET", "/", &[], &[], Vec::new())
+        .await;
+    assert_eq!(
+        xml_value(&r.text(), "Code").as_deref(),
+        Some("SignatureDoesNotMatch")
+    );
+    let r = s3.get("/").await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("<Name>documents</Name>"), "{}", r.text());
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn ranges_and_conditions_answer_206_304_and_412() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let etag = s3
+        .put("/documents/r.txt", b"0123456789")
+        .await
+        .header("etag")
+        .unwrap();
+    let r = s3
+        .call(
+            "GET",
+            "/documents/r.txt",
+            &[],
+            &[("range", "bytes=-3")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!((r.status, r.body.as_slice()), (206, &b"789"[..]));
+    assert_eq!(r.header("content-range").as_deref(), Some("bytes 7-9/10"));
+    let r = s3
+        .call(
+            "GET",
+            "/documents/r.txt",
+            &[],
+            &[("range", "bytes=2-4")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.body, b"234");
+    let r = s3
+        .call(
+            "GET",
+            "/documents/r.txt",
+            &[],
+            &[("range", "bytes=20-")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 416);
+    let r = s3
+        .call(
+            "GET",
+            "/documents/r.txt",
+            &[],
+            &[("if-none-match", &etag)],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 304);
+    let r = s3
+        .call(
+            "GET",
+            "/documents/r.txt",
+            &[],
+            &[("if-match", "\"nope\"")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 412);
+    let r = s3
+        .call(
+            "PUT",
+            "/documents/r.txt",
+            &[],
+            &[("if-none-match", "*")],
+            b"x".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 412);
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn delimited_listings_show_prefixes_and_directory_markers_only_where_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    for key in ["l/a.txt", "l/implicit/x.txt", "l/z.txt"] {
+        assert_eq!(s3.put(&format!("/photos/{key}"), b"x").await.status, 200);
+    }
+    assert_eq!(s3.put("/photos/l/marked/", b"").await.status, 200);
+    let r = s3
+        .call(
+            "GET",
+            "/photos",
+            &[("list-type", "2"), ("prefix", "l/"), ("delimiter", "/")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    let t = r.text();
+    assert_eq!(xml_values(&t, "Key"), ["l/a.txt", "l/z.txt"]);
+    assert_eq!(xml_values(&t, "Prefix")[1..], ["l/implicit/", "l/marked/"]);
+    let r = s3
+        .call(
+            "GET",
+            "/photos",
+            &[("list-type", "2"), ("prefix", "l/")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(
+        xml_values(&r.text(), "Key"),
+        ["l/a.txt", "l/implicit/x.txt", "l/marked/", "l/z.txt"]
+    );
+    // Pagination with continuation tokens.
+    let mut keys = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut q = vec![("list-type", "2"), ("max-keys", "1"), ("prefix", "l/")];
+        if let Some(t) = &token {
+            q.push(("continuation-token", t.as_str()));
+        }
+        let r = s3.call("GET", "/photos", &q, &[], Vec::new()).await;
+        keys.extend(xml_values(&r.text(), "Key"));
+        token = xml_value(&r.text(), "NextContinuationToken");
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(keys.len(), 4);
+    // A key next to a folder of the same name is a clear conflict.
+    let r = s3.put("/photos/l/implicit", b"x").await;
+    assert_eq!(r.status, 409);
+    let r = s3.put("/photos/l//bad", b"x").await;
+    assert_eq!(
+        xml_value(&r.text(), "Code").as_deref(),
+        Some("InvalidArgument")
+    );
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn multipart_upload_survives_a_restart_and_takes_parts_out_of_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let r = s3
+        .call(
+            "POST",
+            "/documents/big.bin",
+            &[("uploads", "")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    let id = xml_value(&r.text(), "UploadId").unwrap();
+    let part1 = vec![7u8; 5 << 20];
+    let part2 = b"tail".to_vec();
+    let r = s3
+        .call(
+            "PUT",
+            "/documents/big.bin",
+            &[("partNumber", "2"), ("uploadId", &id)],
+            &[],
+            part2.clone(),
+        )
+        .await;
+    let e2 = r.header("etag").unwrap();
+    // A too-small non-final part is refused at Complete.
+    let small = s3
+        .call(
+            "PUT",
+            "/documents/big.bin",
+            &[("partNumber", "1"), ("uploadId", &id)],
+            &[],
+            b"small".to_vec(),
+        )
+        .await
+        .header("etag")
+        .unwrap();
+    let complete = |e1: &str| {
+        format!(
+            "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{e1}</ETag></Part>\
+             <Part><PartNumber>2</PartNumber><ETag>{e2}</ETag></Part></CompleteMultipartUpload>"
+        )
+    };
+    let r = s3
+        .call(
+            "POST",
+            "/documents/big.bin",
+            &[("uploadId", &id)],
+            &[],
+            complete(&small).into_bytes(),
+        )
+        .await;
+    assert!(r.text().contains("EntityTooSmall"), "{}", r.text());
+    // Retry part 1 with a full-size body.
+    let e1 = s3
+        .call(
+            "PUT",
+            "/documents/big.bin",
+            &[("partNumber", "1"), ("uploadId", &id)],
+            &[],
+            part1.clone(),
+        )
+        .await
+        .header("etag")
+        .unwrap();
+
+    // Restart on the same data directory: the upload is still there.
+    s3.gateway.shutdown().await;
+    let s3 = start(dir.path()).await;
+    let r = s3
+        .call(
+            "GET",
+            "/documents/big.bin",
+            &[("uploadId", &id)],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(xml_values(&r.text(), "PartNumber"), ["1", "2"]);
+    let r = s3
+        .call(
+            "POST",
+            "/documents/big.bin",
+            &[("uploadId", &id)],
+            &[],
+            complete(&e1).into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let etag = xml_value(&r.text(), "ETag").unwrap();
+    assert!(etag.ends_with("-2\""), "{etag}");
+    let r = s3.get("/documents/big.bin").await;
+    assert_eq!(r.body.len(), part1.len() + part2.len());
+    assert_eq!(&r.body[part1.len()..], b"tail");
+    let head = s3
+        .call("HEAD", "/documents/big.bin", &[], &[], Vec::new())
+        .await;
+    assert_eq!(head.header("etag").unwrap(), etag);
+    let r = s3
+        .call(
+            "GET",
+            "/documents/big.bin",
+            &[("uploadId", &id)],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(
+        xml_value(&r.text(), "Code").as_deref(),
+        Some("NoSuchUpload")
+    );
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn copy_replaces_metadata_and_versions_are_listed() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    s3.put("/documents/v.txt", b"one").await;
+    s3.put("/documents/v.txt", b"two").await;
+    let r = s3
+        .call("GET", "/documents", &[("versions", "")], &[], Vec::new())
+        .await;
+    let ids = xml_values(&r.text(), "VersionId");
+    assert_eq!(ids.len(), 2, "{}", r.text());
+    let r = s3
+        .call(
+            "GET",
+            "/documents/v.txt",
+            &[("versionId", &ids[1])],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.body, b"one");
+    let r = s3
+        .call(
+            "PUT",
+            "/photos/copied.txt",
+            &[],
+            &[("x-amz-copy-source", "/documents/v.txt")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s3.get("/photos/copied.txt").await.body, b"two");
+    let r = s3
+        .call(
+            "PUT",
+            "/photos/copied.txt",
+            &[],
+            &[
+                ("x-amz-copy-source", "/photos/copied.txt"),
+                ("x-amz-metadata-directive", "REPLACE"),
+                ("x-amz-meta-k", "v"),
+            ],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let head = s3
+        .call("HEAD", "/photos/copied.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(head.header("x-amz-meta-k").as_deref(), Some("v"));
+    let r = s3
+        .call("GET", "/documents", &[("versioning", "")], &[], Vec::new())
+        .await;
+    assert!(r.text().contains("<Status>Enabled</Status>"));
+    s3.gateway.shutdown().await;
+}

@@ -1,0 +1,218 @@
+//! A gateway on port 0 with the embedded emulator, and a minimal SigV4 client (header
+//! signing, `UNSIGNED-PAYLOAD`) so the S3 tests talk real HTTP without the AWS SDK.
+
+#![allow(clippy::unwrap_used, dead_code)]
+
+use std::path::Path;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use scaidrive_gateway::config::Config;
+use scaidrive_gateway::server::GatewayHandle;
+use sha2::{Digest, Sha256};
+
+/// Everything but RFC 3986 unreserved characters.
+const STRICT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+const PATH: &AsciiSet = &STRICT.remove(b'/');
+
+pub struct S3 {
+    pub gateway: GatewayHandle,
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret: String,
+    http: reqwest::Client,
+}
+
+pub async fn start(data_dir: &Path) -> S3 {
+    let mut cfg = Config {
+        data_dir: data_dir.to_owned(),
+        ..Config::default()
+    };
+    cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
+    let gateway = scaidrive_gateway::server::start_gateway(cfg).await.unwrap();
+    let cred = gateway.embedded_credential().unwrap().clone();
+    S3 {
+        endpoint: format!("http://{}", gateway.addrs().s3),
+        access_key: cred.access_key_id,
+        secret: cred.secret_access_key,
+        gateway,
+        http: reqwest::Client::new(),
+    }
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::new()
+        .chain_update(&ipad)
+        .chain_update(data)
+        .finalize();
+    Sha256::new()
+        .chain_update(&opad)
+        .chain_update(inner)
+        .finalize()
+        .to_vec()
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+}
+
+impl S3 {
+    /// A signed request. `path` is unencoded (`/bucket/key`); `query` pairs are unencoded.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Resp {
+        self.call_as(
+            &self.access_key,
+            &self.secret,
+            method,
+            path,
+            query,
+            headers,
+            body,
+        )
+        .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn call_as(
+        &self,
+        access_key: &str,
+        secret: &str,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Resp {
+        let now = chrono::Utc::now();
+        let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+        let date = now.format("%Y%m%d").to_string();
+        let host = self.endpoint.trim_start_matches("http://").to_owned();
+        let uri = utf8_percent_encode(path, PATH).to_string();
+        let mut q: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| {
+                (
+                    utf8_percent_encode(k, STRICT).to_string(),
+                    utf8_percent_encode(v, STRICT).to_string(),
+                )
+            })
+            .collect();
+        q.sort();
+        let query_string = q
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let mut signed: Vec<(String, String)> = vec![
+            ("host".into(), host.clone()),
+            ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()),
+            ("x-amz-date".into(), amz_date.clone()),
+        ];
+        for (k, v) in headers {
+            signed.push((k.to_ascii_lowercase(), v.trim().to_owned()));
+        }
+        signed.sort();
+        let canonical_headers: String = signed.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+        let signed_names = signed
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(";");
+        let canonical = format!(
+            "{method}\n{uri}\n{query_string}\n{canonical_headers}\n{signed_names}\nUNSIGNED-PAYLOAD"
+        );
+        let scope = format!("{date}/us-east-1/s3/aws4_request");
+        let to_sign = format!(
+            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+            hex::encode(Sha256::digest(canonical.as_bytes()))
+        );
+        let mut key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+        for part in ["us-east-1", "s3", "aws4_request"] {
+            key = hmac(&key, part.as_bytes());
+        }
+        let signature = hex::encode(hmac(&key, to_sign.as_bytes()));
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed_names}, Signature={signature}"
+        );
+        let url = if query_string.is_empty() {
+            format!("{}{uri}", self.endpoint)
+        } else {
+            format!("{}{uri}?{query_string}", self.endpoint)
+        };
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), url)
+            .header("authorization", auth)
+            .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+            .header("x-amz-date", amz_date)
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        Resp {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.bytes().await.unwrap().to_vec(),
+        }
+    }
+
+    pub async fn put(&self, path: &str, body: &[u8]) -> Resp {
+        self.call("PUT", path, &[], &[], body.to_vec()).await
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.call("GET", path, &[], &[], Vec::new()).await
+    }
+}
+
+/// The text of the first `<tag>…</tag>` in an XML body.
+pub fn xml_value(body: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find(&format!("</{tag}>"))? + start;
+    Some(body[start..end].to_owned())
+}
+
+/// Every `<tag>…</tag>` value in an XML body.
+pub fn xml_values(body: &str, tag: &str) -> Vec<String> {
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    body.split(&open)
+        .skip(1)
+        .filter_map(|s| s.split(&close).next().map(str::to_owned))
+        .collect()
+}

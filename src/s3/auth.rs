@@ -113,3 +113,68 @@ mod tests {
         assert_eq!(parse_host(d, "[::1]:9000").bucket(), None);
     }
 }
+
+/// Answers a presigned URL whose `X-Amz-Signature` is not a SHA-256 hex digest with 403
+/// `SignatureDoesNotMatch`, as S3 does; s3s would refuse it as a malformed request (400).
+#[derive(Debug, Clone)]
+pub struct PresignGuard<S> {
+    inner: S,
+}
+
+impl<S> PresignGuard<S> {
+    pub fn new(inner: S) -> Self {
+        Self { inner }
+    }
+}
+
+fn malformed_presigned_signature(query: Option<&str>) -> bool {
+    let Some(q) = query else { return false };
+    q.split('&').any(|pair| {
+        pair.strip_prefix("X-Amz-Signature=")
+            .is_some_and(|sig| !(sig.len() == 64 && sig.bytes().all(|b| b.is_ascii_hexdigit())))
+    })
+}
+
+impl<S> hyper::service::Service<http::Request<hyper::body::Incoming>> for PresignGuard<S>
+where
+    S: hyper::service::Service<
+            http::Request<hyper::body::Incoming>,
+            Response = http::Response<s3s::Body>,
+        >,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = http::Response<s3s::Body>;
+    type Error = S::Error;
+    type Future = futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
+
+    fn call(&self, req: http::Request<hyper::body::Incoming>) -> Self::Future {
+        if malformed_presigned_signature(req.uri().query()) {
+            let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SignatureDoesNotMatch</Code>\
+                        <Message>The request signature we calculated does not match the signature you provided.</Message></Error>";
+            let mut resp = http::Response::new(s3s::Body::from(body.to_owned()));
+            *resp.status_mut() = http::StatusCode::FORBIDDEN;
+            resp.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/xml"),
+            );
+            return Box::pin(async move { Ok(resp) });
+        }
+        Box::pin(self.inner.call(req))
+    }
+}
+
+#[cfg(test)]
+mod presign_tests {
+    use super::malformed_presigned_signature;
+
+    #[test]
+    fn only_malformed_presigned_signatures_are_caught() {
+        let good = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=".to_owned() + &"a".repeat(64);
+        assert!(!malformed_presigned_signature(Some(&good)));
+        assert!(malformed_presigned_signature(Some(&(good.clone() + "0"))));
+        assert!(malformed_presigned_signature(Some("X-Amz-Signature=xyz")));
+        assert!(!malformed_presigned_signature(Some("list-type=2")));
+        assert!(!malformed_presigned_signature(None));
+    }
+}

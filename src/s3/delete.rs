@@ -11,7 +11,7 @@ use super::list::marker_probe;
 use super::{BucketRef, Gateway};
 use crate::auth::Session;
 use crate::namespace::ObjectPath;
-use crate::store::{Entry, FolderRef};
+use crate::store::{Entry, FolderRef, StoreError};
 
 /// Removes empty, implicit folders from `segments` upwards, stopping at the bucket root.
 pub(crate) async fn prune_empty_parents(
@@ -55,7 +55,7 @@ pub(crate) async fn prune_empty_parents(
             .await
             .map_err(store_error)?
             .unwrap_or_else(|| FolderRef::root(bucket.share_id.clone()));
-        store
+        match store
             .delete_folder(
                 s,
                 &parent,
@@ -65,7 +65,11 @@ pub(crate) async fn prune_empty_parents(
                 },
             )
             .await
-            .map_err(store_error)?;
+        {
+            // A concurrent delete pruned it first.
+            Ok(()) | Err(StoreError::NotFound | StoreError::Gone) => {}
+            Err(e) => return Err(store_error(e)),
+        }
         depth -= 1;
     }
     Ok(())
@@ -103,10 +107,12 @@ pub(crate) async fn delete_one(
                     _ => return Ok(()),
                 }
             }
-            store
-                .delete_file(s, &found.parent, file)
-                .await
-                .map_err(store_error)?;
+            match store.delete_file(s, &found.parent, file).await {
+                // Gone meanwhile (a concurrent delete, or its folder pruned by one): deleting a
+                // missing key succeeds in S3.
+                Ok(()) | Err(StoreError::NotFound | StoreError::Gone) => {}
+                Err(e) => return Err(store_error(e)),
+            }
         }
         Entry::Folder(folder) => {
             let probe = marker_probe(&folder.id);

@@ -90,7 +90,7 @@ pub fn front_end_with(ctx: &GatewayContext, opts: S3Options) -> FrontEnd {
     if let Some(domain) = ctx.config.s3.domain.as_deref() {
         builder.set_host(auth::DomainHost::new(domain));
     }
-    FrontEnd::new("s3", builder.build())
+    FrontEnd::new("s3", auth::PresignGuard::new(builder.build()))
 }
 
 /// The `S3` implementation: the store, the authenticator and the S3 settings.

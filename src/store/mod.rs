@@ -249,17 +249,15 @@ impl Store {
 
     /// The shares this user can see (cached per principal).
     pub async fn shares(&self, s: &Session) -> StoreResult<Arc<Vec<ShareInfo>>> {
-        let client = self.inner.client.clone();
-        let token = s.token().clone();
-        self.inner
-            .cache
-            .shares
-            .try_get_with(s.principal().to_owned(), async move {
-                let shares = client.my_shares(&token).await?;
-                Ok::<_, StoreError>(Arc::new(shares.into_iter().map(ShareInfo::from).collect()))
-            })
-            .await
-            .map_err(unshare)
+        let cache = &self.inner.cache;
+        if let Some(hit) = cache.shares(s.principal()) {
+            return Ok(hit);
+        }
+        let since = cache.shares_generation();
+        let shares = self.inner.client.my_shares(s.token()).await?;
+        let shares = Arc::new(shares.into_iter().map(ShareInfo::from).collect::<Vec<_>>());
+        cache.put_shares(s.principal(), since, Arc::clone(&shares));
+        Ok(shares)
     }
 
     /// The share with this id, if the user can see it.
@@ -274,7 +272,7 @@ impl Store {
 
     /// Forgets the cached share list of every user (after a share was created or deleted).
     pub fn invalidate_shares(&self) {
-        self.inner.cache.shares.invalidate_all();
+        self.inner.cache.invalidate_shares();
     }
 
     // ---------------------------------------------------------------------------------------
@@ -287,21 +285,20 @@ impl Store {
                 .followers
                 .ensure(&self.inner, s, &folder.share_id, every);
         }
+        let cache = &self.inner.cache;
         let key = ListingKey::new(s.principal(), folder);
-        let client = self.inner.client.clone();
-        let token = s.token().clone();
-        let folder = folder.clone();
-        self.inner
-            .cache
-            .listings
-            .try_get_with(key, async move {
-                let listing = client
-                    .list_children(&token, &folder.share_id, folder.folder_id.as_deref())
-                    .await?;
-                Ok::<_, StoreError>(Arc::new(Listing::from_items(listing.items)))
-            })
-            .await
-            .map_err(unshare)
+        if let Some(hit) = cache.listing(&key) {
+            return Ok(hit);
+        }
+        let since = cache.listing_generation(&folder.share_id);
+        let listing = self
+            .inner
+            .client
+            .list_children(s.token(), &folder.share_id, folder.folder_id.as_deref())
+            .await?;
+        let listing = Arc::new(Listing::from_items(listing.items));
+        cache.put_listing(key, since, Arc::clone(&listing));
+        Ok(listing)
     }
 
     /// Walks a folder chain from the share root. `Ok(None)` when a segment is missing;
@@ -612,25 +609,4 @@ pub fn trash_name(name: &str) -> String {
         base.push('_');
     }
     format!("{base} (deleted {stamp})")
-}
-
-/// moka hands errors of a shared load back in an `Arc`; the store's errors are not `Clone`,
-/// so the shared error is re-created from its kind.
-fn unshare(e: Arc<StoreError>) -> StoreError {
-    match Arc::try_unwrap(e) {
-        Ok(e) => e,
-        Err(shared) => match &*shared {
-            StoreError::NotFound => StoreError::NotFound,
-            StoreError::NoSuchShare => StoreError::NoSuchShare,
-            StoreError::AccessDenied(m) => StoreError::AccessDenied(m.clone()),
-            StoreError::Unauthorized(m) => StoreError::Unauthorized(m.clone()),
-            StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
-            StoreError::Gone => StoreError::Gone,
-            StoreError::SlowDown { retry_after } => StoreError::SlowDown {
-                retry_after: *retry_after,
-            },
-            StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-            other => StoreError::Internal(other.to_string()),
-        },
-    }
 }

@@ -48,6 +48,24 @@ pub(crate) struct ReqCtx {
     /// The last upstream failure was ScaiDrive being unavailable or rate limiting (the front
     /// end turns dav-server's 500 into 503).
     pub unavailable: Mutex<Option<Option<std::time::Duration>>>,
+    /// Media types of the files this request looked at, by path segments: the front end puts
+    /// them in `getcontenttype` and `Content-Type` instead of dav-server's extension guess.
+    pub content_types: Mutex<BTreeMap<Vec<String>, String>>,
+}
+
+impl ReqCtx {
+    fn note_content_type(&self, segs: Vec<String>, meta: &Meta) {
+        if let (false, Some(ct)) = (meta.dir, meta.content_type.as_ref())
+            && let Ok(mut map) = self.content_types.lock()
+        {
+            map.insert(segs, ct.clone());
+        }
+    }
+
+    /// The media type noted for the file at `segs`.
+    pub fn content_type_of(&self, segs: &[String]) -> Option<String> {
+        self.content_types.lock().ok()?.get(segs).cloned()
+    }
 }
 
 /// The filesystem of one request.
@@ -322,8 +340,8 @@ impl ScaiFs {
         }
     }
 
-    async fn do_open(&self, path: &DavPath, oo: OpenOptions) -> FsResult<Handle> {
-        let loc = self.locate(path)?;
+    async fn do_open(&self, dav_path: &DavPath, oo: OpenOptions) -> FsResult<Handle> {
+        let loc = self.locate(dav_path)?;
         let Loc::Item { share, path } = loc else {
             return Err(FsError::Forbidden);
         };
@@ -340,9 +358,13 @@ impl ScaiFs {
                         .attrs_of(&f)
                         .await
                         .map_err(|e| self.err("attrs", &e))?;
+                    let meta = Meta::file(&f, attrs.as_ref());
+                    if let Some(segs) = segments(dav_path) {
+                        ctx.note_content_type(segs, &meta);
+                    }
                     Ok(Handle::Read(Reader {
                         ctx: Arc::clone(ctx),
-                        meta: Meta::file(&f, attrs.as_ref()),
+                        meta,
                         file: Some(f),
                         pos: 0,
                         body: std::sync::Mutex::new(None),
@@ -706,6 +728,11 @@ impl DavFileSystem for ScaiFs {
             let segs = segments(path).ok_or(FsError::NotFound)?;
             let loc = self.locate_segments(&segs)?;
             let entries = self.list(&loc, &segs).await?;
+            for e in &entries {
+                let mut child = segs.clone();
+                child.push(e.name.clone());
+                self.ctx().note_content_type(child, &e.meta);
+            }
             let stream = futures::stream::iter(
                 entries
                     .into_iter()
@@ -718,8 +745,11 @@ impl DavFileSystem for ScaiFs {
 
     fn metadata<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, Box<dyn DavMetaData>> {
         async move {
-            let loc = self.locate(path)?;
-            Ok(Box::new(self.meta_of(&loc).await?) as Box<dyn DavMetaData>)
+            let segs = segments(path).ok_or(FsError::NotFound)?;
+            let loc = self.locate_segments(&segs)?;
+            let meta = self.meta_of(&loc).await?;
+            self.ctx().note_content_type(segs, &meta);
+            Ok(Box::new(meta) as Box<dyn DavMetaData>)
         }
         .boxed()
     }
@@ -821,6 +851,10 @@ impl DavFileSystem for ScaiFs {
     ) -> FsFuture<'a, Vec<(StatusCode, DavProp)>> {
         async move {
             let ctx = self.ctx();
+            match self.locate(path)? {
+                Loc::Share(share) | Loc::Item { share, .. } => Self::writable(&share)?,
+                Loc::Root => {}
+            }
             let target = self.prop_target(path).await?;
             let mut out = Vec::with_capacity(patch.len());
             let mut mtime: Option<Option<String>> = None;

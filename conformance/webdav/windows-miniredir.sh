@@ -23,7 +23,9 @@ HDR="$WORK/headers"; BODY="$WORK/body"
 # req METHOD URL [curl args...]: prints the status; headers in $HDR, body in $BODY, trace in $LOG.
 req() {
     local m="$1" url="$2"; shift 2
-    curl -sS -X "$m" -A "$UA" -u "$WEBDAV_USER:$WEBDAV_PASS" -D "$HDR" -o "$BODY" \
+    # An empty -H "Content-Type:" first drops the form type curl gives --data-binary (these
+    # clients send none); a later -H "Content-Type: ..." in the arguments still wins.
+    curl -sS -X "$m" -A "$UA" -u "$WEBDAV_USER:$WEBDAV_PASS" -D "$HDR" -o "$BODY" -H "Content-Type:" \
         -w '%{http_code}' "$@" "$url" 2>>"$LOG" || echo "curl-failed"
     { echo "> $m $url"; cat "$HDR" "$BODY" 2>/dev/null; echo; } >>"$LOG"
 }
@@ -36,6 +38,11 @@ status_in() {
     fail "$name" "status $got, want one of: $*"
 }
 etag_of() { req HEAD "$1" >/dev/null; header ETag; }
+# s3_versions KEY: how many versions of KEY ListObjectVersions reports (AWS CLI).
+s3_versions() {
+    aws --endpoint-url "$S3_ENDPOINT" s3api list-object-versions --bucket "$BUCKET" --prefix "$1" \
+        --query "length(Versions[?Key=='$1'])" --output text 2>>"$LOG"
+}
 on_exit "curl -s -X DELETE -u '$WEBDAV_USER:$WEBDAV_PASS' '$U'"
 : >"$LOG"
 
@@ -53,7 +60,7 @@ st="$(req PROPFIND "$U" -H "Depth: 0" -H "Content-Type: text/xml" --data-binary 
 status_in "miniredir PROPFIND depth 0" "$st" 207
 st="$(req PROPFIND "$U" -H "Depth: 1" -H "Content-Type: text/xml" --data-binary "$propfind_body")"
 status_in "miniredir PROPFIND depth 1" "$st" 207
-if grep -q "<D:collection/>" "$BODY"; then pass "miniredir folder is a collection"; else fail "miniredir folder is a collection"; fi
+if grep -Eq "<D:collection(/>|></D:collection>)" "$BODY"; then pass "miniredir folder is a collection"; else fail "miniredir folder is a collection"; fi
 
 F="${U}New Text Document.txt"
 F="${F// /%20}"
@@ -93,13 +100,12 @@ if [ "$st" = 207 ] && grep -q "Mon, 20 Nov 2023 10:00:02 GMT" "$BODY"; then pass
 else fail "miniredir Win32LastModifiedTime becomes getlastmodified" "status $st"; fi
 
 key="$T/New Text Document.txt"
-if [ -n "${S3_ENDPOINT:-}" ] && [ -n "${AWS_ACCESS_KEY_ID:-}" ] && [ -n "${BUCKET:-}" ]; then
+if [ -n "${S3_ENDPOINT:-}" ] && [ -n "${AWS_ACCESS_KEY_ID:-}" ] && [ -n "${BUCKET:-}" ] && command -v aws >/dev/null; then
     # The key in the XML is not encoded; query with the encoded prefix, count the plain key.
-    n="$(curl -sS --aws-sigv4 "aws:amz:${AWS_DEFAULT_REGION:-us-east-1}:s3" -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-        "${S3_ENDPOINT%/}/$BUCKET?versions&prefix=${key// /%20}" 2>>"$LOG" | tee -a "$LOG" | grep -o "<Key>$key</Key>" | wc -l)"
+    n="$(s3_versions "$key")"
     expect_eq "miniredir create (empty PUT then content) leaves one version" "$n" 1
 else
-    skip "miniredir create (empty PUT then content) leaves one version" "S3_ENDPOINT not set"
+    skip "miniredir create (empty PUT then content) leaves one version" "S3_ENDPOINT or aws not available"
 fi
 
 R="${U}Renamed.txt"
@@ -121,12 +127,11 @@ if [ -n "$old_etag" ] && [ -n "$new_etag" ] && [ "$old_etag" != "$new_etag" ]; t
 else fail "miniredir save-over changes the ETag" "'$old_etag' -> '$new_etag'"; fi
 req GET "$R" >/dev/null
 if cmp -s "$BODY" "$WORK/v2.txt"; then pass "miniredir save-over content"; else fail "miniredir save-over content"; fi
-if [ -n "${S3_ENDPOINT:-}" ] && [ -n "${AWS_ACCESS_KEY_ID:-}" ] && [ -n "${BUCKET:-}" ]; then
-    n="$(curl -sS --aws-sigv4 "aws:amz:${AWS_DEFAULT_REGION:-us-east-1}:s3" -u "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" \
-        "${S3_ENDPOINT%/}/$BUCKET?versions&prefix=$T/Renamed.txt" 2>>"$LOG" | tee -a "$LOG" | grep -o "<Key>$T/Renamed.txt</Key>" | wc -l)"
+if [ -n "${S3_ENDPOINT:-}" ] && [ -n "${AWS_ACCESS_KEY_ID:-}" ] && [ -n "${BUCKET:-}" ] && command -v aws >/dev/null; then
+    n="$(s3_versions "$T/Renamed.txt")"
     expect_eq "miniredir save-over is a second version" "$n" 2
 else
-    skip "miniredir save-over is a second version" "S3_ENDPOINT not set"
+    skip "miniredir save-over is a second version" "S3_ENDPOINT or aws not available"
 fi
 
 st="$(req DELETE "$R")"

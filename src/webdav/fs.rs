@@ -664,7 +664,12 @@ fn prop_from_key(key: &str, xml: Option<&str>) -> DavProp {
 
 /// The text content of a property element given as XML (`<a:x xmlns:a="…">TEXT</a:x>`).
 fn prop_text(xml: &[u8]) -> Option<String> {
-    let s = std::str::from_utf8(xml).ok()?;
+    let s = std::str::from_utf8(xml).ok()?.trim_start();
+    // dav-server serializes the element with xml-rs, which writes a declaration first.
+    let s = match s.strip_prefix("<?") {
+        Some(rest) => rest.split_once("?>")?.1.trim_start(),
+        None => s,
+    };
     let start = s.find('>')? + 1;
     let end = s.rfind("</")?;
     (start <= end).then(|| s[start..end].trim().to_owned())
@@ -997,4 +1002,21 @@ fn checksums_xml(attrs: &ObjectAttrs) -> Option<String> {
         super::props::OC_NS,
         parts.join(" ")
     ))
+}
+
+#[cfg(test)]
+mod prop_text_tests {
+    use super::{mtime_value, prop_text};
+
+    #[test]
+    fn prop_text_skips_the_xml_declaration() {
+        let xml = br#"<?xml version="1.0" encoding="utf-8"?><Win32LastModifiedTime xmlns="urn:x-scaidrive:mtime:ms">Mon, 20 Nov 2023 10:00:02 GMT</Win32LastModifiedTime>"#;
+        let text = prop_text(xml).unwrap();
+        assert_eq!(text, "Mon, 20 Nov 2023 10:00:02 GMT");
+        assert_eq!(
+            mtime_value(&text).as_deref(),
+            Some("2023-11-20T10:00:02.000Z")
+        );
+        assert_eq!(prop_text(b"<a>x</a>").as_deref(), Some("x"));
+    }
 }

@@ -37,7 +37,7 @@ status_in() {
     for w in "$@"; do [ "$got" = "$w" ] && { pass "$name"; return 0; }; done
     fail "$name" "status $got, want one of: $*"
 }
-etag_of() { req HEAD "$1" >/dev/null; header ETag; }
+etag_of() { req HEAD "$1" --head >/dev/null; header ETag; }
 # s3_versions KEY: how many versions of KEY ListObjectVersions reports (AWS CLI).
 s3_versions() {
     aws --endpoint-url "$S3_ENDPOINT" s3api list-object-versions --bucket "$BUCKET" --prefix "$1" \

@@ -1005,6 +1005,7 @@ fn checksums_xml(attrs: &ObjectAttrs) -> Option<String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod prop_text_tests {
     use super::{mtime_value, prop_text};
 

@@ -122,9 +122,11 @@ export RUN_ID="$(date +%s)-$$" RESULTS_DIR="$results"
 scripts=()
 case "$suite" in
     s3) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py) ;;
-    webdav) scripts=(webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh) ;;
+    webdav) scripts=(webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
+                    webdav/windows-miniredir.sh webdav/macos-finder.sh) ;;
     all) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
-                  webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh) ;;
+                  webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
+                  webdav/windows-miniredir.sh webdav/macos-finder.sh) ;;
 esac
 if [ -n "${ONLY:-}" ]; then
     keep=()

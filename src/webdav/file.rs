@@ -311,6 +311,10 @@ fn written_meta(ctx: &ReqCtx, w: &Written) -> Meta {
             .unwrap_or_else(std::time::SystemTime::now),
         created: None,
         etag: Some(w.etag.clone()),
+        content_type: ctx
+            .content_type
+            .as_deref()
+            .and_then(super::meta::valid_media_type),
     }
 }
 

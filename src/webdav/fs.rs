@@ -48,6 +48,24 @@ pub(crate) struct ReqCtx {
     /// The last upstream failure was ScaiDrive being unavailable or rate limiting (the front
     /// end turns dav-server's 500 into 503).
     pub unavailable: Mutex<Option<Option<std::time::Duration>>>,
+    /// Media types of the files this request looked at, by path segments: the front end puts
+    /// them in `getcontenttype` and `Content-Type` instead of dav-server's extension guess.
+    pub content_types: Mutex<BTreeMap<Vec<String>, String>>,
+}
+
+impl ReqCtx {
+    fn note_content_type(&self, segs: Vec<String>, meta: &Meta) {
+        if let (false, Some(ct)) = (meta.dir, meta.content_type.as_ref())
+            && let Ok(mut map) = self.content_types.lock()
+        {
+            map.insert(segs, ct.clone());
+        }
+    }
+
+    /// The media type noted for the file at `segs`.
+    pub fn content_type_of(&self, segs: &[String]) -> Option<String> {
+        self.content_types.lock().ok()?.get(segs).cloned()
+    }
 }
 
 /// The filesystem of one request.
@@ -322,8 +340,8 @@ impl ScaiFs {
         }
     }
 
-    async fn do_open(&self, path: &DavPath, oo: OpenOptions) -> FsResult<Handle> {
-        let loc = self.locate(path)?;
+    async fn do_open(&self, dav_path: &DavPath, oo: OpenOptions) -> FsResult<Handle> {
+        let loc = self.locate(dav_path)?;
         let Loc::Item { share, path } = loc else {
             return Err(FsError::Forbidden);
         };
@@ -340,9 +358,13 @@ impl ScaiFs {
                         .attrs_of(&f)
                         .await
                         .map_err(|e| self.err("attrs", &e))?;
+                    let meta = Meta::file(&f, attrs.as_ref());
+                    if let Some(segs) = segments(dav_path) {
+                        ctx.note_content_type(segs, &meta);
+                    }
                     Ok(Handle::Read(Reader {
                         ctx: Arc::clone(ctx),
-                        meta: Meta::file(&f, attrs.as_ref()),
+                        meta,
                         file: Some(f),
                         pos: 0,
                         body: std::sync::Mutex::new(None),
@@ -642,7 +664,12 @@ fn prop_from_key(key: &str, xml: Option<&str>) -> DavProp {
 
 /// The text content of a property element given as XML (`<a:x xmlns:a="…">TEXT</a:x>`).
 fn prop_text(xml: &[u8]) -> Option<String> {
-    let s = std::str::from_utf8(xml).ok()?;
+    let s = std::str::from_utf8(xml).ok()?.trim_start();
+    // dav-server serializes the element with xml-rs, which writes a declaration first.
+    let s = match s.strip_prefix("<?") {
+        Some(rest) => rest.split_once("?>")?.1.trim_start(),
+        None => s,
+    };
     let start = s.find('>')? + 1;
     let end = s.rfind("</")?;
     (start <= end).then(|| s[start..end].trim().to_owned())
@@ -706,6 +733,11 @@ impl DavFileSystem for ScaiFs {
             let segs = segments(path).ok_or(FsError::NotFound)?;
             let loc = self.locate_segments(&segs)?;
             let entries = self.list(&loc, &segs).await?;
+            for e in &entries {
+                let mut child = segs.clone();
+                child.push(e.name.clone());
+                self.ctx().note_content_type(child, &e.meta);
+            }
             let stream = futures::stream::iter(
                 entries
                     .into_iter()
@@ -718,8 +750,11 @@ impl DavFileSystem for ScaiFs {
 
     fn metadata<'a>(&'a self, path: &'a DavPath) -> FsFuture<'a, Box<dyn DavMetaData>> {
         async move {
-            let loc = self.locate(path)?;
-            Ok(Box::new(self.meta_of(&loc).await?) as Box<dyn DavMetaData>)
+            let segs = segments(path).ok_or(FsError::NotFound)?;
+            let loc = self.locate_segments(&segs)?;
+            let meta = self.meta_of(&loc).await?;
+            self.ctx().note_content_type(segs, &meta);
+            Ok(Box::new(meta) as Box<dyn DavMetaData>)
         }
         .boxed()
     }
@@ -821,6 +856,10 @@ impl DavFileSystem for ScaiFs {
     ) -> FsFuture<'a, Vec<(StatusCode, DavProp)>> {
         async move {
             let ctx = self.ctx();
+            match self.locate(path)? {
+                Loc::Share(share) | Loc::Item { share, .. } => Self::writable(&share)?,
+                Loc::Root => {}
+            }
             let target = self.prop_target(path).await?;
             let mut out = Vec::with_capacity(patch.len());
             let mut mtime: Option<Option<String>> = None;
@@ -963,4 +1002,22 @@ fn checksums_xml(attrs: &ObjectAttrs) -> Option<String> {
         super::props::OC_NS,
         parts.join(" ")
     ))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod prop_text_tests {
+    use super::{mtime_value, prop_text};
+
+    #[test]
+    fn prop_text_skips_the_xml_declaration() {
+        let xml = br#"<?xml version="1.0" encoding="utf-8"?><Win32LastModifiedTime xmlns="urn:x-scaidrive:mtime:ms">Mon, 20 Nov 2023 10:00:02 GMT</Win32LastModifiedTime>"#;
+        let text = prop_text(xml).unwrap();
+        assert_eq!(text, "Mon, 20 Nov 2023 10:00:02 GMT");
+        assert_eq!(
+            mtime_value(&text).as_deref(),
+            Some("2023-11-20T10:00:02.000Z")
+        );
+        assert_eq!(prop_text(b"<a>x</a>").as_deref(), Some("x"));
+    }
 }

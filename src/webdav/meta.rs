@@ -22,6 +22,26 @@ pub(crate) struct Meta {
     pub created: Option<SystemTime>,
     /// Unquoted; dav-server adds the quotes.
     pub etag: Option<String>,
+    /// The media type ScaiDrive (or the writing client) gave the file; `None` = dav-server's
+    /// guess from the extension.
+    pub content_type: Option<String>,
+}
+
+/// A media type fit for `Content-Type` and `getcontenttype`: `type/subtype` with optional
+/// parameters, visible ASCII only (so it needs no escaping in a header and none in XML).
+pub(crate) fn valid_media_type(v: &str) -> Option<String> {
+    let v = v.trim();
+    let (essence, _) = v.split_once(';').unwrap_or((v, ""));
+    let (ty, sub) = essence.trim().split_once('/')?;
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    let printable = v
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && !b"<>&\"".contains(&b));
+    (token(ty) && token(sub) && printable).then(|| v.to_owned())
 }
 
 pub(crate) fn system_time(t: &Timestamp) -> SystemTime {
@@ -49,6 +69,7 @@ impl Meta {
             modified: modified.unwrap_or(UNIX_EPOCH),
             created: modified,
             etag,
+            content_type: None,
         }
     }
 
@@ -64,6 +85,10 @@ impl Meta {
             modified: client.or(upstream).unwrap_or(UNIX_EPOCH),
             created: upstream,
             etag: Some(Store::etag(file, attrs)),
+            content_type: attrs
+                .and_then(|a| a.content_type.as_deref())
+                .and_then(valid_media_type)
+                .or_else(|| file.mime_type.as_deref().and_then(valid_media_type)),
         }
     }
 
@@ -75,6 +100,7 @@ impl Meta {
             modified: client_mtime.unwrap_or(created),
             created: Some(created),
             etag: Some(EMPTY_MD5.to_owned()),
+            content_type: None,
         }
     }
 }

@@ -8,6 +8,7 @@
 //!   new files briefly, `props.rs` rewrites PROPPATCH of modification times, `locks.rs` keeps
 //!   locks. Decisions are recorded in `docs/webdav.md`.
 
+mod ctype;
 mod file;
 mod fs;
 mod locks;
@@ -177,19 +178,40 @@ impl Shared {
             .ok()
             .and_then(|p| fs::segments(&p))
             .unwrap_or_default();
+        let destination = header_str(&req, "destination").and_then(destination_segments);
+        // A share the user may only read refuses every method that would change it (LOCK and
+        // PROPPATCH included: their state lives in the gateway, not upstream).
+        if matches!(
+            method.as_str(),
+            "PUT" | "MKCOL" | "DELETE" | "MOVE" | "COPY" | "PROPPATCH" | "LOCK"
+        ) {
+            let read_only = |segs: &[String]| {
+                segs.first()
+                    .and_then(|name| by_name.get(name))
+                    .is_some_and(|s| !s.can_write())
+            };
+            let dest_written = matches!(method.as_str(), "MOVE" | "COPY");
+            let source_written = method.as_str() != "COPY";
+            if (source_written && read_only(&path))
+                || (dest_written && destination.as_deref().is_some_and(read_only))
+            {
+                return status_response(StatusCode::FORBIDDEN, "this share is read-only for you\n");
+            }
+        }
         let oc_mtime = header_str(&req, "x-oc-mtime").and_then(fs::mtime_value);
         let ctx = Arc::new(fs::ReqCtx {
             store: self.store.clone(),
             session: session.clone(),
             shares: by_name,
             method: method.clone(),
-            destination: header_str(&req, "destination").and_then(destination_segments),
+            destination,
             oc_mtime: oc_mtime.clone(),
             content_type: header_str(&req, "content-type").map(str::to_owned),
             pending: self.pending.clone(),
             staging: self.staging.clone(),
             deferred_delete: Mutex::new(None),
             unavailable: Mutex::new(None),
+            content_types: Mutex::new(BTreeMap::new()),
             path,
         });
         let config = DavConfig::new()
@@ -245,6 +267,33 @@ impl Shared {
             };
             resp = Response::from_parts(parts, Body::from(props::restore_answer(&text)));
             resp.headers_mut().remove(header::CONTENT_LENGTH);
+        }
+        if method.as_str() == "PROPFIND" && resp.status() == StatusCode::MULTI_STATUS {
+            // dav-server lists while it streams the body: the types are known once it is read.
+            let (parts, body) = resp.into_parts();
+            let text = match body.collect().await {
+                Ok(c) => String::from_utf8_lossy(&c.to_bytes()).into_owned(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "PROPFIND answer failed");
+                    return status_response(StatusCode::INTERNAL_SERVER_ERROR, "listing failed\n");
+                }
+            };
+            let text = ctype::rewrite_multistatus(&text, |segs| ctx.content_type_of(segs));
+            resp = Response::from_parts(parts, Body::from(text));
+            resp.headers_mut().remove(header::CONTENT_LENGTH);
+        }
+        if (method == Method::GET || method == Method::HEAD)
+            && resp.status().is_success()
+            && !resp
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("multipart/"))
+            && let Some(ct) = ctx
+                .content_type_of(&ctx.path)
+                .and_then(|ct| HeaderValue::from_str(&ct).ok())
+        {
+            resp.headers_mut().insert(header::CONTENT_TYPE, ct);
         }
         let unavailable = ctx.unavailable.lock().ok().and_then(|u| *u);
         if resp.status() == StatusCode::INTERNAL_SERVER_ERROR

@@ -44,9 +44,47 @@ pub(crate) fn rewrite_multistatus(
     out
 }
 
+const ETAG: (&str, &str) = ("<D:getetag>", "</D:getetag>");
+
+/// Quotes every `getetag` value: RFC 4918 §15.6 has it as an entity-tag (`"…"`), the same text
+/// as the `ETag` header, while dav-server writes the bare opaque value.
+pub(crate) fn quote_etags(xml: &str) -> String {
+    let (open, close) = ETAG;
+    let mut out = String::with_capacity(xml.len() + 64);
+    let mut rest = xml;
+    while let Some(i) = rest.find(open) {
+        let start = i + open.len();
+        let Some(len) = rest[start..].find(close) else {
+            break;
+        };
+        let value = &rest[start..start + len];
+        out.push_str(&rest[..start]);
+        if value.starts_with('"') || value.starts_with("W/\"") {
+            out.push_str(value);
+        } else {
+            out.push('"');
+            out.push_str(value);
+            out.push('"');
+        }
+        rest = &rest[start + len..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn getetag_values_are_quoted_once() {
+        let xml = "<D:prop><D:getetag>abc-1</D:getetag></D:prop><D:prop><D:getetag>\"q\"</D:getetag></D:prop>";
+        assert_eq!(
+            quote_etags(xml),
+            "<D:prop><D:getetag>\"abc-1\"</D:getetag></D:prop><D:prop><D:getetag>\"q\"</D:getetag></D:prop>"
+        );
+        assert_eq!(quote_etags("<x/>"), "<x/>");
+    }
 
     #[test]
     fn rewrites_only_known_hrefs() {

@@ -279,6 +279,7 @@ impl Shared {
                 }
             };
             let text = ctype::rewrite_multistatus(&text, |segs| ctx.content_type_of(segs));
+            let text = ctype::quote_etags(&text);
             resp = Response::from_parts(parts, Body::from(text));
             resp.headers_mut().remove(header::CONTENT_LENGTH);
         }

@@ -186,9 +186,10 @@ async fn serve_once(dir: &Path, data_dir: &Path) -> (String, String) {
     );
     let (status, body) = get_when_up(&format!("{admin}/readyz")).await;
     assert_eq!(status, 200, "{body}");
-    // The front ends are placeholders in this build, but they listen and answer.
+    // The S3 listener answers; an unsigned request is refused.
     let (status, body) = get_when_up(&format!("{endpoint}/")).await;
-    assert_eq!(status, 503, "{body}");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
 
     let status = serve.terminate().await;
     assert!(status.success(), "serve exited with {status}");
@@ -381,8 +382,9 @@ async fn readyz_is_503_while_scaidrive_is_unreachable() {
     let (status, body) = get_when_up(&format!("{admin}/readyz")).await;
     assert_eq!(status, 503, "{body}");
     assert!(body.contains("scaidrive"), "{body}");
+    // WebDAV still asks for credentials first.
     let (status, body) = get_when_up(&format!("http://{}/x", gateway.addrs().webdav)).await;
-    assert_eq!(status, 503, "{body}");
+    assert_eq!(status, 401, "{body}");
     assert!(gateway.banner().contains("credentials create"));
 
     gateway.shutdown().await;

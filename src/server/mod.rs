@@ -106,8 +106,8 @@ impl FrontEnd {
         )
     }
 
-    /// PLACEHOLDER until the S3 / WebDAV front ends land: answers every request with 503 and
-    /// `message`. Replace with the real service in [`gateway`].
+    /// A front end that answers every request with 503 and `message` (a listener whose service
+    /// is switched off; the listener tests use it as a fixed answer).
     pub fn placeholder(name: &'static str, message: &'static str) -> Self {
         let handler = move |_req: Request<Incoming>| -> BoxFuture<'static, Response<ResponseBody>> {
             Box::pin(async move { text_response(StatusCode::SERVICE_UNAVAILABLE, message) })

@@ -45,6 +45,17 @@ pub async fn start(data_dir: &Path) -> S3 {
     }
 }
 
+/// A client for an already started gateway, signing with the given key pair.
+pub fn client(gateway: GatewayHandle, access_key: &str, secret: &str) -> S3 {
+    S3 {
+        endpoint: format!("http://{}", gateway.addrs().s3),
+        access_key: access_key.to_owned(),
+        secret: secret.to_owned(),
+        gateway,
+        http: reqwest::Client::new(),
+    }
+}
+
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut k = [0u8; 64];
     if key.len() > 64 {

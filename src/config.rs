@@ -35,6 +35,8 @@ pub const ENV_S3_BUCKET_MODE: &str = "SCAIDRIVE_GATEWAY_S3_BUCKET_MODE";
 pub const ENV_S3_FOLDERS_SHARE: &str = "SCAIDRIVE_GATEWAY_S3_FOLDERS_SHARE";
 /// Domain for virtual-host style S3 requests.
 pub const ENV_S3_DOMAIN: &str = "SCAIDRIVE_GATEWAY_S3_DOMAIN";
+/// Age (seconds) after which an abandoned S3 multipart upload is removed.
+pub const ENV_S3_MULTIPART_MAX_AGE_SECS: &str = "SCAIDRIVE_GATEWAY_S3_MULTIPART_MAX_AGE_SECS";
 /// WebDAV listen address.
 pub const ENV_WEBDAV_LISTEN: &str = "SCAIDRIVE_GATEWAY_WEBDAV_LISTEN";
 /// Admin (health, metrics) listen address.
@@ -56,6 +58,8 @@ pub const DEFAULT_WEBDAV_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
 /// Default embedded emulator listen address (any free port).
 pub const DEFAULT_EMBEDDED_LISTEN: &str = "127.0.0.1:0";
+/// Default age (seconds) after which an abandoned multipart upload is removed: 24 hours.
+pub const DEFAULT_S3_MULTIPART_MAX_AGE_SECS: u64 = 86_400;
 /// Default S3 region.
 pub const DEFAULT_REGION: &str = "us-east-1";
 /// Default log filter.
@@ -183,6 +187,9 @@ pub struct S3Config {
     pub folders_share: Option<String>,
     /// Domain for virtual-host style requests (`bucket.<domain>`); `None` = path style only.
     pub domain: Option<String>,
+    /// Multipart uploads neither completed nor aborted within this many seconds are removed
+    /// (state and spooled parts).
+    pub multipart_max_age_secs: u64,
 }
 
 /// WebDAV front end settings.
@@ -273,6 +280,7 @@ impl Default for Config {
                 bucket_mode: BucketMode::Share,
                 folders_share: None,
                 domain: None,
+                multipart_max_age_secs: DEFAULT_S3_MULTIPART_MAX_AGE_SECS,
             },
             webdav: WebDavConfig {
                 listen: parse_default(DEFAULT_WEBDAV_LISTEN),
@@ -329,6 +337,10 @@ pub struct ConfigFlags {
     /// Domain for virtual-host style S3 requests [env: SCAIDRIVE_GATEWAY_S3_DOMAIN]
     #[arg(long, global = true, value_name = "DOMAIN")]
     pub s3_domain: Option<String>,
+    /// Seconds after which an abandoned multipart upload is removed
+    /// [env: SCAIDRIVE_GATEWAY_S3_MULTIPART_MAX_AGE_SECS] [default: 86400]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub s3_multipart_max_age_secs: Option<u64>,
     /// WebDAV listen address [env: SCAIDRIVE_GATEWAY_WEBDAV_LISTEN] [default: 127.0.0.1:8080]
     #[arg(long, global = true, value_name = "ADDR")]
     pub webdav_listen: Option<SocketAddr>,
@@ -393,6 +405,7 @@ struct FileS3 {
     bucket_mode: Option<BucketMode>,
     folders_share: Option<String>,
     domain: Option<String>,
+    multipart_max_age_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -470,6 +483,10 @@ impl Config {
         set_value(&mut self.s3.bucket_mode, file.s3.bucket_mode);
         set(&mut self.s3.folders_share, file.s3.folders_share);
         set(&mut self.s3.domain, file.s3.domain);
+        set_value(
+            &mut self.s3.multipart_max_age_secs,
+            file.s3.multipart_max_age_secs,
+        );
         set_value(&mut self.webdav.listen, file.webdav.listen);
         set_value(&mut self.admin.listen, file.admin.listen);
         set_value(&mut self.embedded.listen, file.embedded.listen);
@@ -494,6 +511,14 @@ impl Config {
         );
         set(&mut self.s3.folders_share, get(ENV_S3_FOLDERS_SHARE));
         set(&mut self.s3.domain, get(ENV_S3_DOMAIN));
+        set_value(
+            &mut self.s3.multipart_max_age_secs,
+            parse_env(
+                &get,
+                ENV_S3_MULTIPART_MAX_AGE_SECS,
+                "s3.multipart_max_age_secs",
+            )?,
+        );
         set_value(
             &mut self.webdav.listen,
             parse_env(&get, ENV_WEBDAV_LISTEN, "webdav.listen")?,
@@ -551,6 +576,10 @@ impl Config {
         set_value(&mut self.s3.bucket_mode, flags.s3_bucket_mode);
         set(&mut self.s3.folders_share, flags.s3_folders_share.clone());
         set(&mut self.s3.domain, flags.s3_domain.clone());
+        set_value(
+            &mut self.s3.multipart_max_age_secs,
+            flags.s3_multipart_max_age_secs,
+        );
         set_value(&mut self.webdav.listen, flags.webdav_listen);
         set_value(&mut self.admin.listen, flags.admin_listen);
         set_value(&mut self.embedded.listen, flags.embedded_listen);
@@ -577,6 +606,11 @@ impl Config {
             return Err(ConfigError::Inconsistent(
                 "s3.bucket_mode = \"folders\" needs s3.folders_share (a share id or name)"
                     .to_owned(),
+            ));
+        }
+        if self.s3.multipart_max_age_secs == 0 {
+            return Err(ConfigError::Inconsistent(
+                "s3.multipart_max_age_secs must be at least 1".to_owned(),
             ));
         }
         if self.s3.region.is_empty() {
@@ -761,6 +795,36 @@ mod tests {
         };
         let cfg = Config::load(&flags, &env).unwrap();
         assert_eq!(cfg.data_dir, PathBuf::from("/flag-file"));
+    }
+
+    #[test]
+    fn multipart_max_age_from_file_env_and_flag() {
+        assert_eq!(Config::default().s3.multipart_max_age_secs, 86_400);
+        let file = write_config("[s3]\nmultipart_max_age_secs = 600\n");
+        let from_file = ConfigFlags {
+            config: Some(file.path().to_owned()),
+            ..ConfigFlags::default()
+        };
+        let cfg = Config::load(&from_file, env_of(&[])).unwrap();
+        assert_eq!(cfg.s3.multipart_max_age_secs, 600);
+        let env = [(ENV_S3_MULTIPART_MAX_AGE_SECS, "60")];
+        let cfg = Config::load(&from_file, env_of(&env)).unwrap();
+        assert_eq!(cfg.s3.multipart_max_age_secs, 60);
+        let flags = ConfigFlags {
+            s3_multipart_max_age_secs: Some(5),
+            ..from_file
+        };
+        let cfg = Config::load(&flags, env_of(&env)).unwrap();
+        assert_eq!(cfg.s3.multipart_max_age_secs, 5);
+        let err = Config::load(
+            &ConfigFlags::default(),
+            env_of(&[(ENV_S3_MULTIPART_MAX_AGE_SECS, "a day")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("s3.multipart_max_age_secs"), "{err}");
+        let err = Config::from_toml("[s3]\nmultipart_max_age_secs = 0\n").unwrap_err();
+        assert!(err.to_string().contains("at least 1"), "{err}");
     }
 
     #[test]

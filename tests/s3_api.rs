@@ -437,3 +437,147 @@ async fn copy_replaces_metadata_and_versions_are_listed() {
     assert!(r.text().contains("<Status>Enabled</Status>"));
     s3.gateway.shutdown().await;
 }
+
+/// Sends a signed PutObject declaring `declared` bytes over a raw socket, writes only `sent`
+/// of them, then drops the connection.
+async fn put_then_disconnect(s3: &S3, path: &str, declared: usize, sent: usize) {
+    use tokio::io::AsyncWriteExt as _;
+    let len = declared.to_string();
+    let (target, headers) = s3.sign(
+        &s3.access_key,
+        &s3.secret,
+        "PUT",
+        path,
+        &[],
+        &[("content-length", len.as_str())],
+    );
+    let host = s3.endpoint.trim_start_matches("http://");
+    let mut head = format!("PUT {target} HTTP/1.1\r\nhost: {host}\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut sock = tokio::net::TcpStream::connect(host).await.unwrap();
+    sock.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![b'x'; 64 << 10];
+    let mut left = sent;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        sock.write_all(&chunk[..n]).await.unwrap();
+        left -= n;
+    }
+    sock.flush().await.unwrap();
+    // Let the gateway read (and pass upstream) what was sent before the connection goes.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    drop(sock);
+}
+
+/// The embedded emulator's view of the `Documents` share root: name → file id.
+async fn upstream_files(s3: &S3) -> Vec<(String, String)> {
+    let emu = s3.gateway.emulator().unwrap();
+    let token = emu.tokens()[0].token.clone();
+    let http = reqwest::Client::new();
+    let api = format!("{}/api/v1", emu.url());
+    let shares: serde_json::Value = http
+        .get(format!("{api}/users/me/shares"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let share = shares["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Documents")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let children: serde_json::Value = http
+        .get(format!("{api}/folders/root/children?share_id={share}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    children["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["name"].as_str().unwrap().to_owned(),
+                i["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+async fn upstream_versions(s3: &S3, file_id: &str) -> u64 {
+    let emu = s3.gateway.emulator().unwrap();
+    let token = emu.tokens()[0].token.clone();
+    let v: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/files/{file_id}/versions", emu.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["total"].as_u64().unwrap()
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_put_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let r = s3.put("/documents/existing.bin", b"version one").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let before = upstream_files(&s3).await;
+    let existing_id = before
+        .iter()
+        .find(|(n, _)| n == "existing.bin")
+        .unwrap()
+        .1
+        .clone();
+    assert_eq!(upstream_versions(&s3, &existing_id).await, 1);
+
+    // A new small key (one upstream upload), a new large key (an upload session with chunks
+    // already sent) and an existing key (a replacing session).
+    put_then_disconnect(&s3, "/documents/small.bin", 1 << 20, 300 << 10).await;
+    put_then_disconnect(&s3, "/documents/large.bin", 80 << 20, 20 << 20).await;
+    put_then_disconnect(&s3, "/documents/existing.bin", 2 << 20, 1 << 20).await;
+
+    // However long the gateway takes to notice, nothing ever appears.
+    for _ in 0..10 {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        for key in ["small.bin", "large.bin"] {
+            let r = s3
+                .call("HEAD", &format!("/documents/{key}"), &[], &[], Vec::new())
+                .await;
+            assert_eq!(r.status, 404, "{key} exists after a cut PUT");
+        }
+        let names: Vec<String> = upstream_files(&s3)
+            .await
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(names, ["existing.bin"]);
+        assert_eq!(s3.get("/documents/existing.bin").await.body, b"version one");
+        assert_eq!(upstream_versions(&s3, &existing_id).await, 1);
+        let r = s3
+            .call("GET", "/documents", &[("list-type", "2")], &[], Vec::new())
+            .await;
+        assert_eq!(xml_values(&r.text(), "Key"), ["existing.bin"]);
+    }
+    // The gateway still serves.
+    let r = s3.put("/documents/after.bin", b"fine").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    s3.gateway.shutdown().await;
+}

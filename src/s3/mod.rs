@@ -38,14 +38,11 @@ use crate::store::Store;
 
 pub use error::store_error;
 
-/// Environment variable that overrides [`S3Options::multipart_max_age`] (seconds).
-pub const ENV_MULTIPART_MAX_AGE: &str = "SCAIDRIVE_GATEWAY_S3_MULTIPART_MAX_AGE_SECS";
-
-/// Tunables of the S3 front end that are not (yet) in the main configuration.
+/// Tunables of the S3 front end.
 #[derive(Debug, Clone)]
 pub struct S3Options {
     /// Multipart uploads not completed or aborted within this age are removed (state and
-    /// spooled parts). Default 24 hours.
+    /// spooled parts). From `s3.multipart_max_age_secs` (default 24 hours).
     pub multipart_max_age: Duration,
     /// How often the clean-up of abandoned uploads runs.
     pub cleanup_interval: Duration,
@@ -53,31 +50,25 @@ pub struct S3Options {
 
 impl Default for S3Options {
     fn default() -> Self {
-        Self {
-            multipart_max_age: Duration::from_secs(24 * 3600),
-            cleanup_interval: Duration::from_secs(3600),
-        }
+        Self::from_config(&crate::config::Config::default())
     }
 }
 
 impl S3Options {
-    /// The defaults, with [`ENV_MULTIPART_MAX_AGE`] applied when set to a number.
-    pub fn from_env() -> Self {
-        let mut opts = Self::default();
-        if let Some(secs) = std::env::var(ENV_MULTIPART_MAX_AGE)
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-        {
-            opts.multipart_max_age = Duration::from_secs(secs);
-            opts.cleanup_interval = opts.cleanup_interval.min(Duration::from_secs(secs.max(1)));
+    /// The options of a configuration: the clean-up runs hourly, or more often when the
+    /// maximum age is shorter than an hour.
+    pub fn from_config(cfg: &crate::config::Config) -> Self {
+        let secs = cfg.s3.multipart_max_age_secs.max(1);
+        Self {
+            multipart_max_age: Duration::from_secs(secs),
+            cleanup_interval: Duration::from_secs(secs.min(3600)),
         }
-        opts
     }
 }
 
 /// The S3 service for the S3 listener.
 pub fn front_end(ctx: &GatewayContext) -> FrontEnd {
-    front_end_with(ctx, S3Options::from_env())
+    front_end_with(ctx, S3Options::from_config(&ctx.config))
 }
 
 /// [`front_end`] with explicit options. Starts the abandoned-upload clean-up task (it needs a

@@ -45,6 +45,17 @@ pub async fn start(data_dir: &Path) -> S3 {
     }
 }
 
+/// A client for an already started gateway, signing with the given key pair.
+pub fn client(gateway: GatewayHandle, access_key: &str, secret: &str) -> S3 {
+    S3 {
+        endpoint: format!("http://{}", gateway.addrs().s3),
+        access_key: access_key.to_owned(),
+        secret: secret.to_owned(),
+        gateway,
+        http: reqwest::Client::new(),
+    }
+}
+
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     let mut k = [0u8; 64];
     if key.len() > 64 {
@@ -105,8 +116,9 @@ impl S3 {
         .await
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn call_as(
+    /// SigV4 (`UNSIGNED-PAYLOAD`) for a request: the encoded path-and-query to send and the
+    /// headers to add (`authorization`, `x-amz-date`, `x-amz-content-sha256`, then `headers`).
+    pub fn sign(
         &self,
         access_key: &str,
         secret: &str,
@@ -114,8 +126,7 @@ impl S3 {
         path: &str,
         query: &[(&str, &str)],
         headers: &[(&str, &str)],
-        body: Vec<u8>,
-    ) -> Resp {
+    ) -> (String, Vec<(String, String)>) {
         let now = chrono::Utc::now();
         let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
         let date = now.format("%Y%m%d").to_string();
@@ -167,20 +178,43 @@ impl S3 {
         let auth = format!(
             "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed_names}, Signature={signature}"
         );
-        let url = if query_string.is_empty() {
-            format!("{}{uri}", self.endpoint)
+        let target = if query_string.is_empty() {
+            uri
         } else {
-            format!("{}{uri}?{query_string}", self.endpoint)
+            format!("{uri}?{query_string}")
         };
-        let mut req = self
-            .http
-            .request(method.parse().unwrap(), url)
-            .header("authorization", auth)
-            .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
-            .header("x-amz-date", amz_date)
-            .body(body);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
+        let mut out = vec![
+            ("authorization".to_owned(), auth),
+            (
+                "x-amz-content-sha256".to_owned(),
+                "UNSIGNED-PAYLOAD".to_owned(),
+            ),
+            ("x-amz-date".to_owned(), amz_date),
+        ];
+        out.extend(
+            headers
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        (target, out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn call_as(
+        &self,
+        access_key: &str,
+        secret: &str,
+        method: &str,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Resp {
+        let (target, signed) = self.sign(access_key, secret, method, path, query, headers);
+        let url = format!("{}{target}", self.endpoint);
+        let mut req = self.http.request(method.parse().unwrap(), url).body(body);
+        for (k, v) in signed {
+            req = req.header(k, v);
         }
         let resp = req.send().await.unwrap();
         Resp {

@@ -1,0 +1,153 @@
+//! Share roles through S3: a gateway in front of a separately started emulator whose seed has a
+//! share with an owner and a reader. The reader's writes are AccessDenied (403) and nothing
+//! changes upstream; its reads work.
+
+#![allow(clippy::unwrap_used)]
+
+mod emulator_support;
+mod s3_support;
+
+use s3_support::{S3, client, xml_value, xml_values};
+use scaidrive_gateway::config::{Config, StaticCredential};
+
+const SEED: &str = r#"
+[tenant]
+name = "Roles"
+
+[[users]]
+id = "usr_01OWNER"
+email = "owner@example.com"
+name = "Owner"
+is_admin = false
+
+[[users]]
+id = "usr_01READER"
+email = "reader@example.com"
+name = "Reader"
+is_admin = false
+
+[[tokens]]
+token = "owner-token"
+user = "usr_01OWNER"
+
+[[tokens]]
+token = "reader-token"
+user = "usr_01READER"
+
+[[shares]]
+id = "shr_01TEAM"
+name = "Team"
+share_type = "central"
+owner_id = "usr_01OWNER"
+members = [ { principal = "usr_01OWNER", role = "owner" },
+            { principal = "usr_01READER", role = "reader" } ]
+"#;
+
+fn cred(key: &str, token: &str) -> StaticCredential {
+    StaticCredential {
+        access_key_id: key.to_owned(),
+        secret_access_key: format!("{key}-secret"),
+        token: token.to_owned(),
+    }
+}
+
+fn assert_denied(r: &s3_support::Resp, what: &str) {
+    assert_eq!(r.status, 403, "{what}: {}", r.text());
+    assert_eq!(
+        xml_value(&r.text(), "Code").as_deref(),
+        Some("AccessDenied"),
+        "{what}: {}",
+        r.text()
+    );
+}
+
+#[tokio::test]
+async fn a_reader_can_read_but_every_write_is_access_denied() {
+    let emu = emulator_support::start_with(|_| {}, Some(SEED)).await;
+    let gw_dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config {
+        data_dir: gw_dir.path().to_owned(),
+        ..Config::default()
+    };
+    cfg.scaidrive.url = Some(emu.emu.url());
+    cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.credentials = vec![
+        cred("AKIAOWNER", "owner-token"),
+        cred("AKIAREADER", "reader-token"),
+    ];
+    let gateway = scaidrive_gateway::server::start_gateway(cfg).await.unwrap();
+    let s3: S3 = client(gateway, "AKIAOWNER", "AKIAOWNER-secret");
+    let reader = |method: &'static str,
+                  path: &'static str,
+                  query: &'static [(&'static str, &'static str)],
+                  headers: &'static [(&'static str, &'static str)],
+                  body: &'static [u8]| {
+        s3.call_as(
+            "AKIAREADER",
+            "AKIAREADER-secret",
+            method,
+            path,
+            query,
+            headers,
+            body.to_vec(),
+        )
+    };
+
+    // Both see the share as a bucket; the owner writes the object the reader then reads.
+    let r = reader("GET", "/", &[], &[], b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let buckets = xml_values(&r.text(), "Name");
+    assert_eq!(buckets, ["team"], "{}", r.text());
+    let r = s3.put("/team/docs/a.txt", b"owner's words").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Reads work.
+    let r = reader("GET", "/team/docs/a.txt", &[], &[], b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, b"owner's words");
+    let r = reader("HEAD", "/team/docs/a.txt", &[], &[], b"").await;
+    assert_eq!(r.status, 200);
+    let r = reader("GET", "/team", &[("list-type", "2")], &[], b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(xml_values(&r.text(), "Key"), ["docs/a.txt"]);
+    let r = reader("GET", "/team", &[("location", "")], &[], b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // Writes are refused.
+    let r = reader("PUT", "/team/docs/new.txt", &[], &[], b"reader's words").await;
+    assert_denied(&r, "PutObject (new key)");
+    let r = reader("PUT", "/team/docs/a.txt", &[], &[], b"overwrite").await;
+    assert_denied(&r, "PutObject (existing key)");
+    let r = reader("DELETE", "/team/docs/a.txt", &[], &[], b"").await;
+    assert_denied(&r, "DeleteObject");
+    let r = reader(
+        "PUT",
+        "/team/docs/copy.txt",
+        &[],
+        &[("x-amz-copy-source", "/team/docs/a.txt")],
+        b"",
+    )
+    .await;
+    assert_denied(&r, "CopyObject");
+    let r = reader("POST", "/team/docs/big.bin", &[("uploads", "")], &[], b"").await;
+    assert_denied(&r, "CreateMultipartUpload");
+
+    // Nothing changed: same single key with the owner's content, no upload in progress.
+    let r = s3
+        .call("GET", "/team", &[("list-type", "2")], &[], Vec::new())
+        .await;
+    assert_eq!(xml_values(&r.text(), "Key"), ["docs/a.txt"]);
+    assert_eq!(s3.get("/team/docs/a.txt").await.body, b"owner's words");
+    let r = s3
+        .call("GET", "/team", &[("uploads", "")], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(xml_values(&r.text(), "UploadId").is_empty(), "{}", r.text());
+    let share = emu.share_id("Team").await;
+    assert_eq!(emu.names(&share, "root").await, ["docs"]);
+
+    s3.gateway.shutdown().await;
+    emu.emu.shutdown().await;
+}

@@ -23,7 +23,8 @@ def parse_results(path):
             if line.startswith("== "):
                 script = line[3:].strip()
                 continue
-            m = re.match(r"^(PASS|FAIL|SKIP) ([^:\s]+)", line)
+            # "PASS name", "FAIL name: why" (names may hold spaces, not ": ").
+            m = re.match(r"^(PASS|FAIL|SKIP) (.+?)(?:: .*)?$", line)
             if m and script:
                 key = (script, m.group(2))
                 # A check that failed anywhere in the run counts as failed.

@@ -274,3 +274,78 @@ async fn lock_conflicts_until_unlocked_and_persists_in_state_db() {
     assert_eq!(r.status(), StatusCode::CONFLICT);
     d.gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn locks_survive_a_gateway_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = || {
+        let mut cfg = Config {
+            data_dir: dir.path().to_owned(),
+            ..Config::default()
+        };
+        cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
+        cfg.embedded.listen = "127.0.0.1:0".parse().unwrap();
+        cfg
+    };
+    let http = Client::new();
+    let call = |gw: &GatewayHandle, method: &str, path: &str| {
+        let cred = gw.embedded_credential().unwrap().clone();
+        http.request(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("http://{}{path}", gw.addrs().webdav),
+        )
+        .basic_auth(cred.access_key_id, Some(cred.secret_access_key))
+    };
+
+    let gw = start_gateway(config()).await.unwrap();
+    let r = call(&gw, "PUT", "/Documents/held.txt")
+        .body("v1")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let body = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>editor</D:owner></D:lockinfo>"#;
+    let r = call(&gw, "LOCK", "/Documents/held.txt")
+        .header("Timeout", "Second-600")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let token = r.headers()["lock-token"].to_str().unwrap().to_owned();
+    gw.shutdown().await;
+
+    // A new process on the same data directory still holds the lock.
+    let gw = start_gateway(config()).await.unwrap();
+    let r = call(&gw, "PUT", "/Documents/held.txt")
+        .body("v2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 423, "the lock was lost in the restart");
+    let r = call(&gw, "PROPFIND", "/Documents/held.txt")
+        .header("Depth", "0")
+        .body(r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:lockdiscovery/></D:prop></D:propfind>"#)
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(text.contains(token.trim_matches(['<', '>'])), "{text}");
+    assert!(text.contains("editor"), "{text}");
+    let r = call(&gw, "PUT", "/Documents/held.txt")
+        .header("If", format!("({token})"))
+        .body("v2")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let r = call(&gw, "UNLOCK", "/Documents/held.txt")
+        .header("Lock-Token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    gw.shutdown().await;
+}

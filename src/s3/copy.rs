@@ -14,7 +14,7 @@ use super::put::put_marker;
 use super::{BucketRef, Gateway, etag, timestamp};
 use crate::auth::Session;
 use crate::state::ObjectAttrs;
-use crate::store::{Entry, WriteRequest};
+use crate::store::{Entry, WriteRequest, reported_time};
 
 /// The source of a copy: bucket and key (and version), as s3s parsed `x-amz-copy-source`.
 pub(crate) fn source_parts(src: &CopySource) -> S3Result<(String, String, Option<String>)> {
@@ -179,7 +179,12 @@ pub(crate) async fn copy_object(
         return Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(etag(&updated.etag)),
-                last_modified: file.modified_at.as_ref().map(timestamp),
+                last_modified: file
+                    .modified_at
+                    .as_ref()
+                    .map(reported_time)
+                    .as_ref()
+                    .map(timestamp),
                 ..Default::default()
             }),
             ..Default::default()
@@ -210,7 +215,12 @@ pub(crate) async fn copy_object(
         return Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(etag(&attrs.etag)),
-                last_modified: copy.modified_at.as_ref().map(timestamp),
+                last_modified: copy
+                    .modified_at
+                    .as_ref()
+                    .map(reported_time)
+                    .as_ref()
+                    .map(timestamp),
                 ..Default::default()
             }),
             version_id: copy.version_id,

@@ -19,7 +19,7 @@ use super::{BucketRef, Gateway, etag, timestamp, to_chrono};
 use crate::auth::Session;
 use crate::scaidrive::{ByteRange, Timestamp as UpTime};
 use crate::state::ObjectAttrs;
-use crate::store::{Entry, FileInfo, Store, opaque_etag};
+use crate::store::{Entry, FileInfo, Store, opaque_etag, reported_time};
 
 /// An object as found: a file (current or older version) or a directory marker.
 pub(crate) struct Found {
@@ -91,7 +91,7 @@ pub(crate) async fn find(
             let mut found = Found {
                 etag: Store::etag(&file, attrs.as_ref()),
                 size: file.size,
-                modified: file.modified_at,
+                modified: file.modified_at.as_ref().map(reported_time),
                 attrs,
                 version: None,
                 file: Some(file.clone()),
@@ -117,7 +117,7 @@ pub(crate) async fn find(
                     };
                     found.etag = opaque_etag(&probe);
                     found.size = ver.size;
-                    found.modified = ver.created_at;
+                    found.modified = ver.created_at.as_ref().map(reported_time);
                     found.attrs = None;
                 }
             }

@@ -19,7 +19,7 @@ use super::error::store_error;
 use super::{BucketRef, Gateway, etag, timestamp};
 use crate::auth::Session;
 use crate::state::ObjectAttrs;
-use crate::store::{Entry, FileInfo, FolderRef, Store, StoreError};
+use crate::store::{Entry, FileInfo, FolderRef, Store, StoreError, reported_time};
 
 /// Default and largest page size.
 const MAX_KEYS: usize = 1000;
@@ -250,7 +250,12 @@ pub(crate) async fn walk(
                 let item = ListedObject {
                     etag: Store::etag(&file, attrs.as_ref()),
                     size: file.size,
-                    last_modified: file.modified_at.as_ref().map(timestamp),
+                    last_modified: file
+                        .modified_at
+                        .as_ref()
+                        .map(reported_time)
+                        .as_ref()
+                        .map(timestamp),
                     key,
                     file: Some(file),
                 };

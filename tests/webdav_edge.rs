@@ -511,3 +511,95 @@ async fn getcontenttype_comes_from_scaidrive_not_the_extension() {
     assert_eq!(got.header("content-type").as_deref(), Some("image/png"));
     s3.gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn move_and_copy_across_shares_use_scaidrive_cross_share_calls() {
+    let (_gw, dav, _dir) = start().await;
+    let put =
+        |path: &'static str, body: &'static [u8]| dav.req("PUT", path).body(body.to_vec()).send();
+    assert_eq!(
+        put("/Documents/a.txt", b"alpha").await.unwrap().status(),
+        201
+    );
+    assert_eq!(
+        dav.req("MKCOL", "/Documents/tree")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    assert_eq!(
+        put("/Documents/tree/b.txt", b"beta")
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+    let dest = |p: &str| format!("{}{p}", dav.base);
+
+    // A file copied to another share: both exist, same bytes.
+    let r = dav
+        .req("COPY", "/Documents/a.txt")
+        .header("Destination", dest("/Photos/a-copy.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "cross-share COPY of a file");
+    assert_eq!(
+        dav.get_bytes("/Photos/a-copy.txt").await,
+        (StatusCode::OK, b"alpha".to_vec())
+    );
+    assert_eq!(dav.get_bytes("/Documents/a.txt").await.0, StatusCode::OK);
+
+    // A file moved to another share, renamed on the way.
+    let r = dav
+        .req("MOVE", "/Documents/a.txt")
+        .header("Destination", dest("/Photos/moved.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "cross-share MOVE of a file");
+    assert_eq!(
+        dav.get_bytes("/Photos/moved.txt").await,
+        (StatusCode::OK, b"alpha".to_vec())
+    );
+    assert_eq!(
+        dav.get_bytes("/Documents/a.txt").await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // A collection moved to another share keeps its content.
+    let r = dav
+        .req("MOVE", "/Documents/tree/")
+        .header("Destination", dest("/Photos/tree2/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "cross-share MOVE of a collection");
+    assert_eq!(
+        dav.get_bytes("/Photos/tree2/b.txt").await,
+        (StatusCode::OK, b"beta".to_vec())
+    );
+    let (status, _) = dav.propfind("/Documents/tree/", "0").await;
+    assert_eq!(status, 404, "the source collection is gone");
+
+    // Onto an existing file in the other share without Overwrite: 412, nothing changes.
+    assert_eq!(
+        put("/Documents/c.txt", b"gamma").await.unwrap().status(),
+        201
+    );
+    let r = dav
+        .req("MOVE", "/Documents/c.txt")
+        .header("Destination", dest("/Photos/moved.txt"))
+        .header("Overwrite", "F")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 412);
+    assert_eq!(
+        dav.get_bytes("/Photos/moved.txt").await.1,
+        b"alpha".to_vec()
+    );
+    assert_eq!(dav.get_bytes("/Documents/c.txt").await.1, b"gamma".to_vec());
+}

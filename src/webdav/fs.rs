@@ -528,10 +528,6 @@ impl ScaiFs {
         if is_move {
             Self::writable(&fs)?;
         }
-        if fs.id != ts.id {
-            // ScaiDrive moves and copies within a share; across shares it is refused (502).
-            return Err(FsError::IsRemote);
-        }
         if tp.name().is_some_and(is_junk) {
             return Ok(());
         }

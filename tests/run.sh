@@ -47,4 +47,10 @@ rm -f conformance/results/clients-all.txt
 conformance/run-clients.sh --keep-going all || true
 conformance/check-baseline.py conformance/results/clients-all.txt conformance/baselines/clients.txt
 
+# s3s's own end-to-end suite (s3s-e2e =0.14.1, installed by the script) in bucket mode `folders`.
+log "s3s-e2e (conformance/s3s-e2e.sh)"
+rm -f conformance/results/s3s-e2e.txt
+conformance/s3s-e2e.sh || true
+conformance/check-baseline.py conformance/results/s3s-e2e.txt conformance/baselines/s3s-e2e.txt
+
 log "all tests passed"

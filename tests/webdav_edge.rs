@@ -603,3 +603,24 @@ async fn move_and_copy_across_shares_use_scaidrive_cross_share_calls() {
     );
     assert_eq!(dav.get_bytes("/Documents/c.txt").await.1, b"gamma".to_vec());
 }
+
+#[tokio::test]
+async fn chunked_put_without_any_length_is_spooled_and_stored_whole() {
+    let (_gw, dav, _dir) = start().await;
+    // 300 KiB in 4 KiB chunks, with neither Content-Length nor X-Expected-Entity-Length.
+    let data: Vec<u8> = (0..300 * 1024u32).map(|i| (i * 7 % 251) as u8).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        data.chunks(4096).map(|c| Ok(c.to_vec())).collect();
+    let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
+    let r = dav
+        .req("PUT", "/Documents/chunked.bin")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "chunked PUT of unknown length");
+    let (status, got) = dav.get_bytes("/Documents/chunked.bin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got.len(), data.len());
+    assert!(got == data, "content differs");
+}

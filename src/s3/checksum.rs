@@ -213,6 +213,48 @@ impl Integrity {
     }
 }
 
+/// Checksums of a completed multipart upload, S3's `COMPOSITE` type: for every algorithm each
+/// part has a checksum of, the checksum of the parts' decoded checksums in part order, then
+/// `-N`. CRC64NVME is a full-object type in S3 and is not composed.
+pub(crate) fn composite(parts: &[BTreeMap<String, String>]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if parts.is_empty() {
+        return out;
+    }
+    for algo in ["crc32", "crc32c", "sha1", "sha256"] {
+        let mut hasher = ChecksumHasher::default();
+        match algo {
+            "crc32" => hasher.crc32 = Some(s3s::crypto::Crc32::new()),
+            "crc32c" => hasher.crc32c = Some(s3s::crypto::Crc32c::new()),
+            "sha1" => hasher.sha1 = Some(s3s::crypto::Sha1::new()),
+            _ => hasher.sha256 = Some(s3s::crypto::Sha256::new()),
+        }
+        let all = parts
+            .iter()
+            .all(|p| match p.get(algo).and_then(|v| B64.decode(v).ok()) {
+                Some(raw) if raw.len() == digest_len(algo) => {
+                    hasher.update(&raw);
+                    true
+                }
+                _ => false,
+            });
+        if !all {
+            continue;
+        }
+        let sum = hasher.finalize();
+        let value = match algo {
+            "crc32" => sum.checksum_crc32,
+            "crc32c" => sum.checksum_crc32c,
+            "sha1" => sum.checksum_sha1,
+            _ => sum.checksum_sha256,
+        };
+        if let Some(v) = value {
+            out.insert(algo.to_owned(), format!("{v}-{}", parts.len()));
+        }
+    }
+    out
+}
+
 fn invalid_checksum(algo: &str) -> S3Error {
     s3_error!(
         InvalidRequest,
@@ -263,6 +305,25 @@ mod tests {
             Some(Err(e)) => Err(e.to_string()),
             _ => Ok(computed.get()),
         }
+    }
+
+    #[test]
+    fn composite_checksums_hash_the_part_checksums() {
+        // CRC32 of "a" is e8b7be43, of "b" 71beeff9; the composite is the CRC32 of those bytes.
+        let part = |v: &str| BTreeMap::from([("crc32".to_owned(), v.to_owned())]);
+        let a = B64.encode([0xe8, 0xb7, 0xbe, 0x43]);
+        let b = B64.encode([0x71, 0xbe, 0xef, 0xf9]);
+        let mut hasher = s3s::crypto::Crc32::new();
+        s3s::crypto::Checksum::update(
+            &mut hasher,
+            &[0xe8, 0xb7, 0xbe, 0x43, 0x71, 0xbe, 0xef, 0xf9],
+        );
+        let want = format!("{}-2", B64.encode(s3s::crypto::Checksum::finalize(hasher)));
+        let got = composite(&[part(&a), part(&b)]);
+        assert_eq!(got.get("crc32"), Some(&want));
+        assert_eq!(got.len(), 1);
+        // A part without the algorithm: no composite value for it.
+        assert!(composite(&[part(&a), BTreeMap::new()]).is_empty());
     }
 
     #[tokio::test]

@@ -452,6 +452,15 @@ pub(crate) async fn complete_multipart_upload(
     let meta: UploadMeta = serde_json::from_str(&up.attrs).unwrap_or_default();
     let mut attrs = meta.attrs;
     attrs.etag = etag_value.clone();
+    // Every part's checksums were verified at UploadPart; the object keeps their composite.
+    let part_sums: Vec<std::collections::BTreeMap<String, String>> = parts
+        .iter()
+        .map(|p| serde_json::from_str(&p.checksums).unwrap_or_default())
+        .collect();
+    let composite = super::checksum::composite(&part_sums);
+    if !composite.is_empty() {
+        attrs.checksums = composite.clone();
+    }
 
     let gw2 = gw.clone();
     let bucket_name = input.bucket.clone();
@@ -482,11 +491,16 @@ pub(crate) async fn complete_multipart_upload(
         if let Err(e) = tokio::fs::remove_dir_all(gw2.upload_dir(&upload_id)).await {
             tracing::warn!(error = %e, upload_id, "could not remove the staging directory");
         }
+        let sum = |k: &str| composite.get(k).cloned();
         Ok(CompleteMultipartUploadOutput {
             bucket: Some(bucket_name),
             key: Some(key),
             e_tag: Some(etag(&etag_value)),
             version_id: written.version_id,
+            checksum_crc32: sum("crc32"),
+            checksum_crc32c: sum("crc32c"),
+            checksum_sha1: sum("sha1"),
+            checksum_sha256: sum("sha256"),
             ..Default::default()
         })
     };

@@ -1,6 +1,8 @@
 //! The admin listener: `/healthz` (the process is up), `/readyz` (ScaiDrive answers
-//! `/api/v1/ready` and the state DB answers `SELECT 1`) and `/metrics` (Prometheus text).
+//! `/api/v1/ready` and the state DB answers `SELECT 1`) and `/metrics` (Prometheus text: front-end
+//! requests, durations, bytes, connections, upstream calls, cache lookups).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -8,6 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 
+use crate::metrics::{CacheStats, RequestMetrics};
 use crate::scaidrive::Client;
 use crate::state::StateDb;
 
@@ -21,6 +24,10 @@ pub struct AdminState {
     pub db: StateDb,
     /// The upstream ScaiDrive (or the embedded emulator).
     pub upstream: Client,
+    /// Front-end request metrics.
+    pub metrics: Arc<RequestMetrics>,
+    /// The store's cache hits and misses.
+    pub cache: Arc<CacheStats>,
 }
 
 /// The admin router.
@@ -65,7 +72,9 @@ async fn metrics(
     State(state): State<AdminState>,
 ) -> ([(axum::http::HeaderName, &'static str); 1], String) {
     let mut text = String::new();
+    state.metrics.render(&mut text);
     state.upstream.upstream_stats().render(&mut text);
+    state.cache.render(&mut text);
     (
         [(
             axum::http::header::CONTENT_TYPE,

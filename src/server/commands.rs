@@ -302,6 +302,43 @@ pub fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>
     }
 }
 
+/// SIGHUP, the signal `serve` reloads the TLS certificate on.
+#[derive(Debug)]
+pub struct ReloadSignal {
+    #[cfg(unix)]
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl ReloadSignal {
+    /// Installs the SIGHUP handler (on other systems nothing ever arrives).
+    pub fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let hangup = signal(SignalKind::hangup()).context("installing SIGHUP handler")?;
+            Ok(Self { hangup })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self {})
+        }
+    }
+
+    /// Resolves at the next SIGHUP.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            if self.hangup.recv().await.is_none() {
+                std::future::pending::<()>().await;
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,10 +10,12 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::admin::{self, AdminState};
-use super::{BoundAddrs, DEFAULT_SHUTDOWN_GRACE, FrontEnd, FrontEnds, Listeners};
+use super::tls::Tls;
+use super::{BoundAddrs, FrontEnd, FrontEnds, Listeners, ServeOptions};
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::emulator::{self, EmulatorConfig, RunningEmulator};
+use crate::metrics::RequestMetrics;
 use crate::scaidrive::{Client, ClientOptions};
 use crate::state::{Credential, NewCredential, StateDb};
 use crate::store::{Store, StoreOptions};
@@ -39,6 +41,9 @@ pub struct GatewayHandle {
     embedded_credential: Option<Credential>,
     static_key_ids: Vec<String>,
     db: StateDb,
+    tls: Option<Tls>,
+    metrics: std::sync::Arc<RequestMetrics>,
+    max_object_size: Option<u64>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<()>,
 }
@@ -79,11 +84,39 @@ impl GatewayHandle {
         &self.db
     }
 
+    /// The TLS certificate holder, when the S3 and WebDAV listeners speak HTTPS.
+    pub fn tls(&self) -> Option<&Tls> {
+        self.tls.as_ref()
+    }
+
+    /// Reads the TLS certificate and key again (SIGHUP); without TLS there is nothing to do.
+    pub fn reload_tls(&self) -> anyhow::Result<()> {
+        match &self.tls {
+            Some(tls) => {
+                tls.reload()?;
+                tracing::info!("TLS certificate reloaded");
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Front-end request metrics.
+    pub fn metrics(&self) -> &RequestMetrics {
+        &self.metrics
+    }
+
+    /// The object size limit in force (configured, or ScaiDrive's, the smaller of both).
+    pub fn max_object_size(&self) -> Option<u64> {
+        self.max_object_size
+    }
+
     /// What `serve` prints once listening: endpoints, and in embedded mode ready-to-paste
     /// `export` lines. This goes to stdout for the operator, never to the logs.
     pub fn banner(&self) -> String {
-        let s3 = client_url(self.addrs.s3);
-        let webdav = client_url(self.addrs.webdav);
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let s3 = client_url_with(scheme, self.addrs.s3);
+        let webdav = client_url_with(scheme, self.addrs.webdav);
         let admin = client_url(self.addrs.admin);
         let mut out = String::new();
         let upstream = match &self.emulator {
@@ -101,7 +134,9 @@ impl GatewayHandle {
         out.push_str(&format!("ScaiDrive: {upstream}\n"));
         out.push_str(&format!("S3:        {s3} (region {})\n", self.region));
         out.push_str(&format!("WebDAV:    {webdav}/\n"));
-        out.push_str(&format!("Admin:     {admin} (/healthz, /readyz)\n"));
+        out.push_str(&format!(
+            "Admin:     {admin} (/healthz, /readyz, /metrics)\n"
+        ));
         out.push('\n');
         match &self.embedded_credential {
             Some(cred) => {
@@ -161,8 +196,10 @@ pub async fn run_gateway(cfg: Config, shutdown: impl Future<Output = ()>) -> any
 
 /// Starts the gateway: opens the state DB, starts the embedded emulator when `scaidrive.url` is
 /// unset (creating or reusing its default user's credential), binds the listeners and serves.
+/// In-flight requests get `shutdown.grace_secs` to finish when it stops.
 pub async fn start_gateway(cfg: Config) -> anyhow::Result<GatewayHandle> {
-    start_gateway_with_grace(cfg, DEFAULT_SHUTDOWN_GRACE).await
+    let grace = Duration::from_secs(cfg.shutdown.grace_secs);
+    start_gateway_with_grace(cfg, grace).await
 }
 
 /// [`start_gateway`] with a chosen shutdown grace period.
@@ -170,6 +207,11 @@ pub async fn start_gateway_with_grace(
     cfg: Config,
     grace: Duration,
 ) -> anyhow::Result<GatewayHandle> {
+    // A bad certificate stops the start before anything else runs.
+    let tls = match cfg.tls.files() {
+        Some((cert, key)) => Some(Tls::load(cert, key)?),
+        None => None,
+    };
     let db = open_state_db(&cfg).await?;
 
     let emulator = match &cfg.scaidrive.url {
@@ -177,7 +219,7 @@ pub async fn start_gateway_with_grace(
         None => Some(start_embedded_emulator(&cfg).await?),
     };
     // From here on, an error must stop the emulator before returning.
-    match finish_start(&cfg, db, emulator, grace).await {
+    match finish_start(&cfg, db, emulator, grace, tls).await {
         Ok(handle) => Ok(handle),
         Err((e, emulator)) => {
             if let Some(emulator) = emulator {
@@ -193,6 +235,7 @@ async fn finish_start(
     db: StateDb,
     emulator: Option<RunningEmulator>,
     grace: Duration,
+    tls: Option<Tls>,
 ) -> Result<GatewayHandle, (anyhow::Error, Option<RunningEmulator>)> {
     let upstream_url = match (&emulator, &cfg.scaidrive.url) {
         (Some(emu), _) => emu.url(),
@@ -211,11 +254,18 @@ async fn finish_start(
             Some(emu) => Some(ensure_embedded_credential(&db, emu).await?),
             None => None,
         };
+        let max_object_size = max_object_size(cfg, &upstream).await;
         let listeners = Listeners::bind(cfg).await?;
         let addrs = listeners.addrs()?;
-        anyhow::Ok((upstream, embedded_credential, listeners, addrs))
+        anyhow::Ok((
+            upstream,
+            embedded_credential,
+            listeners,
+            addrs,
+            max_object_size,
+        ))
     };
-    let (upstream, embedded_credential, listeners, addrs) = match setup.await {
+    let (upstream, embedded_credential, listeners, addrs, max_object_size) = match setup.await {
         Ok(parts) => parts,
         Err(e) => return Err((e, emulator)),
     };
@@ -225,6 +275,7 @@ async fn finish_start(
         store: Store::new(upstream.clone(), db.clone(), StoreOptions::default()),
         auth: Authenticator::new(db.clone(), &cfg.credentials, upstream.clone()),
     };
+    let metrics = std::sync::Arc::new(RequestMetrics::default());
     let front_ends = FrontEnds {
         s3: crate::s3::front_end(&ctx),
         webdav: crate::webdav::front_end(&ctx),
@@ -233,18 +284,28 @@ async fn finish_start(
             admin::router(AdminState {
                 db: db.clone(),
                 upstream,
+                metrics: std::sync::Arc::clone(&metrics),
+                cache: ctx.store.cache_stats(),
             }),
         ),
     };
     let (stop, stopped) = oneshot::channel::<()>();
-    let server = tokio::spawn(super::serve(
+    let opts = ServeOptions {
+        grace,
+        tls: tls.clone(),
+        limits: cfg.limits.clone(),
+        max_object_size,
+        s3_domain: cfg.s3.domain.clone(),
+        metrics: std::sync::Arc::clone(&metrics),
+    };
+    let server = tokio::spawn(super::serve_with(
         listeners,
         front_ends,
         async {
             // Dropping the handle without `shutdown` also stops the listeners.
             let _ = stopped.await;
         },
-        grace,
+        opts,
     ));
     tracing::info!(
         s3 = %addrs.s3,
@@ -252,6 +313,8 @@ async fn finish_start(
         admin = %addrs.admin,
         upstream = %upstream_url,
         embedded = emulator.is_some(),
+        tls = tls.is_some(),
+        max_object_size,
         "gateway started"
     );
     Ok(GatewayHandle {
@@ -267,9 +330,39 @@ async fn finish_start(
             .map(|c| c.access_key_id.clone())
             .collect(),
         db,
+        tls,
+        metrics,
+        max_object_size,
         stop,
         server,
     })
+}
+
+/// The object size limit: `limits.max_object_size`, ScaiDrive's `max_file_size_bytes`
+/// (`GET /api/v1/config`), the smaller of both when both are known. ScaiDrive not answering is
+/// no reason to refuse to start: its own 413 still applies.
+async fn max_object_size(cfg: &Config, upstream: &Client) -> Option<u64> {
+    let configured = cfg.limits.max_object_size;
+    let upstream_max = match tokio::time::timeout(Duration::from_secs(10), upstream.config()).await
+    {
+        Ok(Ok(server)) => server.limits.max_file_size_bytes,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot read ScaiDrive's limits (GET /api/v1/config)");
+            None
+        }
+        Err(_) => {
+            tracing::warn!("no answer from GET /api/v1/config; object size limit from config only");
+            None
+        }
+    };
+    effective_max(configured, upstream_max)
+}
+
+fn effective_max(configured: Option<u64>, upstream: Option<u64>) -> Option<u64> {
+    match (configured, upstream) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 /// Opens `<data_dir>/gateway.db` off the async threads.
@@ -328,12 +421,17 @@ async fn ensure_embedded_credential(
 /// A URL a client on this machine can use for `addr`: an unspecified bind address (`0.0.0.0`,
 /// `::`) becomes the loopback address of its family.
 pub fn client_url(addr: SocketAddr) -> String {
+    client_url_with("http", addr)
+}
+
+/// [`client_url`] with a scheme (`https` when the listener speaks TLS).
+pub fn client_url_with(scheme: &str, addr: SocketAddr) -> String {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("http://{}", SocketAddr::new(ip, addr.port()))
+    format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
 }
 
 #[cfg(test)]
@@ -341,6 +439,15 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn object_size_limit_is_the_smaller_known_value() {
+        assert_eq!(effective_max(None, None), None);
+        assert_eq!(effective_max(Some(5), None), Some(5));
+        assert_eq!(effective_max(None, Some(7)), Some(7));
+        assert_eq!(effective_max(Some(9), Some(7)), Some(7));
+        assert_eq!(effective_max(Some(3), Some(7)), Some(3));
+    }
 
     #[test]
     fn client_url_replaces_unspecified_addresses() {

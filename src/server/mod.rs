@@ -5,20 +5,26 @@
 //!   axum router) behind one boxed type, so [`serve`] does not care what is plugged in.
 //! - [`Listeners::bind`] binds the three addresses from [`Config`] (port 0 allowed) and reports
 //!   the bound ones ([`BoundAddrs`]).
-//! - [`serve`] runs until the shutdown future resolves, then stops accepting, asks every open
-//!   connection to finish its in-flight request, and waits up to a grace period before cutting
-//!   what is left.
+//! - [`serve_with`] runs until the shutdown future resolves, then stops accepting, asks every
+//!   open connection to finish its in-flight request, and waits up to a grace period before
+//!   cutting what is left. It speaks TLS on the S3 and WebDAV listeners when given a [`tls::Tls`],
+//!   enforces the connection limits (`limits.*`) and wraps every request ([`request`]): request
+//!   id and span, operation name, object size limit, metrics.
 //! - [`gateway`] wires it all together: state DB, upstream or embedded emulator, front ends —
 //!   [`start_gateway`] / [`run_gateway`] are the entry points of `serve` and of the tests.
 
 pub mod admin;
 pub mod commands;
+mod conn;
 pub mod gateway;
+pub mod request;
+pub mod tls;
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -29,11 +35,14 @@ use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-use crate::config::Config;
+use crate::config::{self, Config, LimitsConfig};
+use crate::metrics::RequestMetrics;
+use conn::{Activity, Counted};
+use request::ListenerCtx;
 
 pub use gateway::{GatewayContext, GatewayHandle, run_gateway, start_gateway};
 
@@ -44,7 +53,8 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type ResponseBody = UnsyncBoxBody<Bytes, BoxError>;
 
 /// How long in-flight connections may run on after shutdown was asked for.
-pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+pub const DEFAULT_SHUTDOWN_GRACE: Duration =
+    Duration::from_secs(config::DEFAULT_SHUTDOWN_GRACE_SECS);
 
 type HandlerFn =
     dyn Fn(Request<Incoming>) -> BoxFuture<'static, Response<ResponseBody>> + Send + Sync;
@@ -206,6 +216,37 @@ async fn bind(what: &str, addr: SocketAddr) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("cannot listen for {what} on {addr}"))
 }
 
+/// How [`serve_with`] runs the listeners: TLS, limits, metrics, shutdown grace.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// How long open connections may run on once shutdown was asked for.
+    pub grace: Duration,
+    /// TLS of the S3 and WebDAV listeners (the admin listener stays plain HTTP).
+    pub tls: Option<tls::Tls>,
+    /// Header size, timeouts, connections.
+    pub limits: LimitsConfig,
+    /// Largest announced upload accepted (S3 `EntityTooLarge`, WebDAV 413 above it).
+    pub max_object_size: Option<u64>,
+    /// Domain of virtual-host style S3 requests (for operation names in metrics).
+    pub s3_domain: Option<String>,
+    /// Where request metrics go.
+    pub metrics: Arc<RequestMetrics>,
+}
+
+impl ServeOptions {
+    /// Defaults (no TLS, default limits, no object size limit) with this grace period.
+    pub fn new(grace: Duration) -> Self {
+        Self {
+            grace,
+            tls: None,
+            limits: LimitsConfig::default(),
+            max_object_size: None,
+            s3_domain: None,
+            metrics: Arc::default(),
+        }
+    }
+}
+
 /// Serves the three front ends until `shutdown` resolves, then shuts down gracefully: stop
 /// accepting, let each connection finish its in-flight request, and after `grace` abort the
 /// connections still open.
@@ -215,17 +256,46 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) {
+    serve_with(listeners, front_ends, shutdown, ServeOptions::new(grace)).await;
+}
+
+/// [`serve`] with TLS, limits and metrics.
+pub async fn serve_with(
+    listeners: Listeners,
+    front_ends: FrontEnds,
+    shutdown: impl Future<Output = ()>,
+    opts: ServeOptions,
+) {
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    for (listener, front_end) in [
-        (listeners.s3, front_ends.s3),
-        (listeners.webdav, front_ends.webdav),
-        (listeners.admin, front_ends.admin),
+    for (listener, front_end, protocol) in [
+        (listeners.s3, front_ends.s3, "s3"),
+        (listeners.webdav, front_ends.webdav, "webdav"),
+        (listeners.admin, front_ends.admin, "admin"),
     ] {
-        tasks.spawn(serve_listener(listener, front_end, stop_rx.clone(), grace));
+        let ctx = Arc::new(ListenerCtx {
+            front_end,
+            protocol,
+            counters: opts.metrics.listener(protocol),
+            metrics: Arc::clone(&opts.metrics),
+            max_object_size: opts.max_object_size,
+            s3_domain: opts.s3_domain.clone(),
+        });
+        let tls = if protocol == "admin" {
+            None
+        } else {
+            opts.tls.clone()
+        };
+        tasks.spawn(serve_listener(
+            listener,
+            ctx,
+            tls,
+            opts.clone(),
+            stop_rx.clone(),
+        ));
     }
     shutdown.await;
-    tracing::info!(grace_secs = grace.as_secs(), "shutting down listeners");
+    tracing::info!(grace_secs = opts.grace.as_secs(), "shutting down listeners");
     // Receivers wait for `true`; a send error only means every listener has ended already.
     let _ = stop_tx.send(true);
     while let Some(joined) = tasks.join_next().await {
@@ -245,17 +315,28 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 /// Accepts connections on one listener until `stop` turns true, then drains.
 async fn serve_listener(
     listener: TcpListener,
-    front_end: FrontEnd,
+    ctx: Arc<ListenerCtx>,
+    tls: Option<tls::Tls>,
+    opts: ServeOptions,
     mut stop: watch::Receiver<bool>,
-    grace: Duration,
 ) {
-    let name = front_end.name();
+    let name = ctx.front_end.name();
     let local = listener.local_addr().ok();
-    tracing::info!(front_end = name, addr = ?local, "listening");
+    tracing::info!(front_end = name, addr = ?local, tls = tls.is_some(), "listening");
+    let limits = &opts.limits;
+    let header_timeout = Duration::from_secs(limits.header_read_timeout_secs.max(1));
+    let idle =
+        (limits.idle_timeout_secs > 0).then(|| Duration::from_secs(limits.idle_timeout_secs));
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    // The timer enables hyper's header-read timeout (slowloris protection).
-    builder.http1().timer(TokioTimer::new());
+    // The timer enables hyper's header-read timeout (slowloris protection); a head over
+    // `max_buf_size` is answered 431.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(limits.max_header_bytes.max(config::MIN_MAX_HEADER_BYTES));
     let builder = Arc::new(builder);
+    let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut connections = JoinSet::new();
 
     loop {
@@ -272,22 +353,23 @@ async fn serve_listener(
                         continue;
                     }
                 };
-                let builder = Arc::clone(&builder);
-                let service = front_end.clone();
-                let mut stop = stop.clone();
+                let permit = Arc::clone(&permits).try_acquire_owned().ok();
+                if permit.is_none() {
+                    ctx.counters.connections_refused.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(front_end = name, %peer, "too many open connections; answering 503");
+                }
+                let conn = Connection {
+                    ctx: Arc::clone(&ctx),
+                    builder: Arc::clone(&builder),
+                    stop: stop.clone(),
+                    peer,
+                    idle,
+                    busy: permit.is_none(),
+                };
+                let tls = tls.clone();
                 connections.spawn(async move {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(conn);
-                    let result = tokio::select! {
-                        result = conn.as_mut() => result,
-                        () = stopped(&mut stop) => {
-                            conn.as_mut().graceful_shutdown();
-                            conn.await
-                        }
-                    };
-                    if let Err(e) = result {
-                        tracing::debug!(front_end = name, %peer, error = %e, "connection ended with an error");
-                    }
+                    let _permit = permit;
+                    conn.run(stream, tls, header_timeout).await;
                 });
             }
         }
@@ -298,7 +380,7 @@ async fn serve_listener(
     if open > 0 {
         tracing::info!(front_end = name, open, "waiting for open connections");
     }
-    let drained = tokio::time::timeout(grace, async {
+    let drained = tokio::time::timeout(opts.grace, async {
         while connections.join_next().await.is_some() {}
     })
     .await;
@@ -309,6 +391,102 @@ async fn serve_listener(
             "shutdown grace period over, closing connections"
         );
         connections.shutdown().await;
+    }
+}
+
+/// One accepted connection.
+struct Connection {
+    ctx: Arc<ListenerCtx>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    stop: watch::Receiver<bool>,
+    peer: SocketAddr,
+    idle: Option<Duration>,
+    /// Over `limits.max_connections`: every request is answered 503 and the connection closes.
+    busy: bool,
+}
+
+/// Decrements the open-connections gauge when dropped.
+struct OpenGuard(Arc<crate::metrics::ListenerCounters>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.connections_open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl Connection {
+    async fn run(self, stream: TcpStream, tls: Option<tls::Tls>, handshake_timeout: Duration) {
+        let name = self.ctx.front_end.name();
+        let peer = self.peer;
+        // Small writes (response heads) go out at once.
+        let _ = stream.set_nodelay(true);
+        self.ctx
+            .counters
+            .connections_open
+            .fetch_add(1, Ordering::Relaxed);
+        let _open = OpenGuard(Arc::clone(&self.ctx.counters));
+        match tls {
+            None => self.serve_io(stream).await,
+            Some(tls) => {
+                match tokio::time::timeout(handshake_timeout, tls.acceptor().accept(stream)).await {
+                    Ok(Ok(stream)) => self.serve_io(stream).await,
+                    Ok(Err(e)) => {
+                        tracing::debug!(front_end = name, %peer, error = %e, "TLS handshake failed");
+                    }
+                    Err(_) => {
+                        tracing::debug!(front_end = name, %peer, "TLS handshake timed out");
+                    }
+                }
+            }
+        }
+    }
+
+    async fn serve_io<IO>(self, io: IO)
+    where
+        IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Self {
+            ctx,
+            builder,
+            mut stop,
+            peer,
+            idle,
+            busy,
+        } = self;
+        let name = ctx.front_end.name();
+        let activity = Arc::new(Activity::new());
+        let io = Counted::new(io, Arc::clone(&ctx.counters), Arc::clone(&activity));
+        let service = {
+            let ctx = Arc::clone(&ctx);
+            let activity = Arc::clone(&activity);
+            hyper::service::service_fn(move |req: Request<Incoming>| {
+                let ctx = Arc::clone(&ctx);
+                let activity = Arc::clone(&activity);
+                async move {
+                    if busy {
+                        return Ok::<_, Infallible>(request::busy(&ctx));
+                    }
+                    Ok(request::handle(ctx, activity, req).await)
+                }
+            })
+        };
+        let conn = builder.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(conn);
+        let result = tokio::select! {
+            result = conn.as_mut() => result,
+            () = stopped(&mut stop) => {
+                conn.as_mut().graceful_shutdown();
+                conn.await
+            }
+            () = Arc::clone(&activity).idle(idle) => {
+                ctx.counters.connections_idle_closed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(front_end = name, %peer, "idle timeout, closing the connection");
+                return;
+            }
+        };
+        if let Err(e) = result {
+            tracing::debug!(front_end = name, %peer, error = %e, "connection ended with an error");
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use moka::sync::Cache;
 
 use super::{FolderRef, Listing, ShareInfo, StoreOptions};
+use crate::metrics::CacheStats;
 
 /// Key of a cached folder listing: whose view, which share, which folder (`None` = root).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -43,6 +44,7 @@ pub(crate) struct Caches {
     shares: Cache<String, Arc<Vec<ShareInfo>>>,
     listings: Cache<ListingKey, Arc<Listing>>,
     generations: Mutex<Generations>,
+    stats: Arc<CacheStats>,
 }
 
 /// The generation a fetch started under; hand it back to `put_*`.
@@ -62,6 +64,7 @@ impl Caches {
                 .support_invalidation_closures()
                 .build(),
             generations: Mutex::new(Generations::default()),
+            stats: Arc::default(),
         }
     }
 
@@ -72,7 +75,14 @@ impl Caches {
     // --- share lists ---------------------------------------------------------------------
 
     pub fn shares(&self, principal: &str) -> Option<Arc<Vec<ShareInfo>>> {
-        self.shares.get(principal)
+        let found = self.shares.get(principal);
+        self.stats.shares(found.is_some());
+        found
+    }
+
+    /// Hits and misses so far.
+    pub fn stats(&self) -> &Arc<CacheStats> {
+        &self.stats
     }
 
     pub fn shares_generation(&self) -> Generation {
@@ -95,7 +105,9 @@ impl Caches {
     // --- folder listings -----------------------------------------------------------------
 
     pub fn listing(&self, key: &ListingKey) -> Option<Arc<Listing>> {
-        self.listings.get(key)
+        let found = self.listings.get(key);
+        self.stats.listings(found.is_some());
+        found
     }
 
     pub fn listing_generation(&self, share_id: &str) -> Generation {

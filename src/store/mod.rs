@@ -239,6 +239,11 @@ impl Store {
         &self.inner.db
     }
 
+    /// Hits and misses of the metadata caches.
+    pub fn cache_stats(&self) -> Arc<crate::metrics::CacheStats> {
+        Arc::clone(self.inner.cache.stats())
+    }
+
     /// The options in force.
     pub fn options(&self) -> &StoreOptions {
         &self.inner.opts

@@ -1,0 +1,483 @@
+//! Around every request of every listener: a request id (answered as `x-amz-request-id` on S3,
+//! `x-request-id` elsewhere) and a `tracing` span carrying it, the operation name for metrics,
+//! the object size limit checked before a body is read, and the metrics recorded once the
+//! response body has been sent (or dropped).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use tracing::Instrument as _;
+
+use super::conn::Activity;
+use super::{BoxError, FrontEnd, ResponseBody};
+use crate::metrics::{ListenerCounters, RequestMetrics};
+
+/// Header the S3 listener answers the request id in.
+pub const S3_REQUEST_ID: &str = "x-amz-request-id";
+/// Header the WebDAV and admin listeners answer the request id in.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// What the request wrapper of one listener needs.
+#[derive(Debug)]
+pub(crate) struct ListenerCtx {
+    pub front_end: FrontEnd,
+    pub protocol: &'static str,
+    pub counters: Arc<ListenerCounters>,
+    pub metrics: Arc<RequestMetrics>,
+    pub max_object_size: Option<u64>,
+    pub s3_domain: Option<String>,
+}
+
+impl ListenerCtx {
+    fn is_s3(&self) -> bool {
+        self.protocol == "s3"
+    }
+}
+
+/// A new request id: a ULID (26 characters, sortable by time).
+fn request_id() -> String {
+    ulid::Ulid::new().to_string()
+}
+
+/// Handles one request: span, id header, size limit, metrics.
+pub(crate) async fn handle(
+    ctx: Arc<ListenerCtx>,
+    activity: Arc<Activity>,
+    req: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let id = request_id();
+    let operation = operation(&ctx, &req);
+    let span = tracing::info_span!(
+        "request",
+        id = %id,
+        protocol = ctx.protocol,
+        op = operation,
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    ctx.counters
+        .requests_in_flight
+        .fetch_add(1, Ordering::Relaxed);
+    let mut finish = Finish {
+        ctx: Arc::clone(&ctx),
+        operation,
+        status: 0,
+        start: Instant::now(),
+        span: span.clone(),
+    };
+    let handling = activity.handling();
+    let mut resp = match too_large(&ctx, &req, &id) {
+        Some(resp) => {
+            tracing::info!(parent: &span, "refused: object larger than the limit");
+            resp
+        }
+        None => (ctx.front_end.handler)(req).instrument(span).await,
+    };
+    drop(handling);
+    let name = if ctx.is_s3() {
+        S3_REQUEST_ID
+    } else {
+        REQUEST_ID
+    };
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(name, v);
+    }
+    finish.status = resp.status().as_u16();
+    resp.map(|inner| {
+        FinishBody {
+            inner,
+            finish: Some(finish),
+        }
+        .boxed_unsync()
+    })
+}
+
+/// Records the request once its response body is done (or dropped).
+struct Finish {
+    ctx: Arc<ListenerCtx>,
+    operation: &'static str,
+    status: u16,
+    start: Instant,
+    span: tracing::Span,
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        let took = self.start.elapsed();
+        self.ctx
+            .counters
+            .requests_in_flight
+            .fetch_sub(1, Ordering::Relaxed);
+        self.ctx
+            .metrics
+            .record(self.ctx.protocol, self.operation, self.status, took);
+        tracing::info!(
+            parent: &self.span,
+            status = self.status,
+            duration_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            "request done"
+        );
+    }
+}
+
+/// A response body that drops its [`Finish`] when it ends.
+struct FinishBody {
+    inner: ResponseBody,
+    finish: Option<Finish>,
+}
+
+impl Body for FinishBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None | Some(Err(_)))) {
+            this.finish = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// An S3 XML error answer.
+pub(crate) fn s3_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    id: &str,
+) -> Response<ResponseBody> {
+    let text = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>{id}</RequestId></Error>"
+    );
+    let mut resp = Response::new(
+        Full::new(Bytes::from(text))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *resp.status_mut() = status;
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    resp
+}
+
+/// The answer to a connection over `limits.max_connections`: 503 (S3: `SlowDown`), then close.
+pub(crate) fn busy(ctx: &ListenerCtx) -> Response<ResponseBody> {
+    let id = request_id();
+    let mut resp = if ctx.is_s3() {
+        let mut r = s3_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SlowDown",
+            "Too many open connections; reduce your request rate.",
+            &id,
+        );
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            r.headers_mut().insert(S3_REQUEST_ID, v);
+        }
+        r
+    } else {
+        super::text_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many open connections, try again later\n",
+        )
+    };
+    let h = resp.headers_mut();
+    h.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Refuses an upload whose announced size is over the limit before its body is read: S3
+/// `EntityTooLarge` (400), WebDAV 413. Bodies of unannounced size are refused by ScaiDrive.
+fn too_large(
+    ctx: &ListenerCtx,
+    req: &Request<Incoming>,
+    id: &str,
+) -> Option<Response<ResponseBody>> {
+    let max = ctx.max_object_size?;
+    if req.method() != Method::PUT {
+        return None;
+    }
+    let h = req.headers();
+    let announced = if ctx.is_s3() {
+        if h.contains_key("x-amz-copy-source") {
+            return None;
+        }
+        header_u64(h, "x-amz-decoded-content-length").or_else(|| header_u64(h, "content-length"))
+    } else if ctx.protocol == "webdav" {
+        header_u64(h, "content-length").or_else(|| header_u64(h, "x-expected-entity-length"))
+    } else {
+        None
+    }?;
+    if announced <= max {
+        return None;
+    }
+    let message = format!(
+        "Your proposed upload ({announced} bytes) exceeds the maximum allowed object size ({max} bytes)."
+    );
+    let mut resp = if ctx.is_s3() {
+        s3_error(StatusCode::BAD_REQUEST, "EntityTooLarge", &message, id)
+    } else {
+        let mut r = Response::new(
+            Full::new(Bytes::from(format!("{message}\n")))
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        );
+        *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        r.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        r
+    };
+    // The body is not read: close the connection rather than drain it.
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    Some(resp)
+}
+
+/// The operation name of a request, for metrics and logs: the S3 operation (path-style, or
+/// virtual-host style under `s3.domain`), the WebDAV method, or the admin path.
+fn operation(ctx: &ListenerCtx, req: &Request<Incoming>) -> &'static str {
+    match ctx.protocol {
+        "s3" => s3_operation(
+            req.method(),
+            req.uri().path(),
+            req.uri().query().unwrap_or(""),
+            req.headers(),
+            ctx.s3_domain.as_deref(),
+        ),
+        "webdav" => webdav_operation(req.method()),
+        _ => match req.uri().path() {
+            "/metrics" => "metrics",
+            "/healthz" => "healthz",
+            "/readyz" => "readyz",
+            _ => "other",
+        },
+    }
+}
+
+fn webdav_operation(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "PROPFIND" => "PROPFIND",
+        "PROPPATCH" => "PROPPATCH",
+        "MKCOL" => "MKCOL",
+        "COPY" => "COPY",
+        "MOVE" => "MOVE",
+        "LOCK" => "LOCK",
+        "UNLOCK" => "UNLOCK",
+        "POST" => "POST",
+        _ => "other",
+    }
+}
+
+/// Classifies an S3 request the way s3s routes it (the operations the gateway serves; anything
+/// else is `Other`).
+pub(crate) fn s3_operation(
+    method: &Method,
+    path: &str,
+    query: &str,
+    headers: &HeaderMap,
+    domain: Option<&str>,
+) -> &'static str {
+    let has = |name: &str| {
+        query
+            .split('&')
+            .any(|pair| pair.split('=').next() == Some(name))
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(|h| h.split(':').next().unwrap_or(h));
+    let virtual_bucket = match (domain, host) {
+        (Some(d), Some(h)) => h
+            .strip_suffix(d)
+            .and_then(|b| b.strip_suffix('.'))
+            .is_some_and(|b| !b.is_empty()),
+        _ => false,
+    };
+    let trimmed = path.trim_start_matches('/');
+    let (has_bucket, has_key) = if virtual_bucket {
+        (true, !trimmed.is_empty())
+    } else {
+        match trimmed.split_once('/') {
+            None => (!trimmed.is_empty(), false),
+            Some((_, key)) => (true, !key.is_empty()),
+        }
+    };
+    let copy = headers.contains_key("x-amz-copy-source");
+    match (method.as_str(), has_bucket, has_key) {
+        ("GET", false, _) => "ListBuckets",
+        ("GET", true, false) => {
+            if has("uploads") {
+                "ListMultipartUploads"
+            } else if has("versions") {
+                "ListObjectVersions"
+            } else if has("location") {
+                "GetBucketLocation"
+            } else if has("versioning") {
+                "GetBucketVersioning"
+            } else if has("acl") {
+                "GetBucketAcl"
+            } else if has("list-type") {
+                "ListObjectsV2"
+            } else if query.is_empty()
+                || ["prefix", "delimiter", "marker", "max-keys", "encoding-type"]
+                    .iter()
+                    .any(|k| has(k))
+            {
+                "ListObjects"
+            } else {
+                "Other"
+            }
+        }
+        ("HEAD", true, false) => "HeadBucket",
+        ("PUT", true, false) => {
+            if has("acl") {
+                "PutBucketAcl"
+            } else if has("versioning") {
+                "PutBucketVersioning"
+            } else if query.is_empty() {
+                "CreateBucket"
+            } else {
+                "Other"
+            }
+        }
+        ("DELETE", true, false) if query.is_empty() => "DeleteBucket",
+        ("POST", true, false) if has("delete") => "DeleteObjects",
+        ("GET", true, true) => {
+            if has("uploadId") {
+                "ListParts"
+            } else if has("acl") {
+                "GetObjectAcl"
+            } else {
+                "GetObject"
+            }
+        }
+        ("HEAD", true, true) => "HeadObject",
+        ("PUT", true, true) => {
+            if has("partNumber") && has("uploadId") {
+                if copy { "UploadPartCopy" } else { "UploadPart" }
+            } else if has("acl") {
+                "PutObjectAcl"
+            } else if copy {
+                "CopyObject"
+            } else {
+                "PutObject"
+            }
+        }
+        ("POST", true, true) if has("uploads") => "CreateMultipartUpload",
+        ("POST", true, true) if has("uploadId") => "CompleteMultipartUpload",
+        ("DELETE", true, true) if has("uploadId") => "AbortMultipartUpload",
+        ("DELETE", true, true) => "DeleteObject",
+        _ => "Other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(method: &str, path: &str, query: &str, copy: bool) -> &'static str {
+        let mut headers = HeaderMap::new();
+        if copy {
+            headers.insert("x-amz-copy-source", HeaderValue::from_static("/b/k"));
+        }
+        s3_operation(
+            &Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET),
+            path,
+            query,
+            &headers,
+            None,
+        )
+    }
+
+    #[test]
+    fn s3_requests_are_named_by_operation() {
+        assert_eq!(op("GET", "/", "", false), "ListBuckets");
+        assert_eq!(
+            op("GET", "/b", "list-type=2&prefix=a", false),
+            "ListObjectsV2"
+        );
+        assert_eq!(op("GET", "/b/", "", false), "ListObjects");
+        assert_eq!(op("GET", "/b", "versions", false), "ListObjectVersions");
+        assert_eq!(op("PUT", "/b", "", false), "CreateBucket");
+        assert_eq!(op("HEAD", "/b", "", false), "HeadBucket");
+        assert_eq!(op("POST", "/b", "delete", false), "DeleteObjects");
+        assert_eq!(op("PUT", "/b/k/x", "", false), "PutObject");
+        assert_eq!(op("PUT", "/b/k", "", true), "CopyObject");
+        assert_eq!(
+            op("PUT", "/b/k", "partNumber=1&uploadId=u", false),
+            "UploadPart"
+        );
+        assert_eq!(
+            op("PUT", "/b/k", "partNumber=1&uploadId=u", true),
+            "UploadPartCopy"
+        );
+        assert_eq!(
+            op("POST", "/b/k", "uploads", false),
+            "CreateMultipartUpload"
+        );
+        assert_eq!(
+            op("POST", "/b/k", "uploadId=u", false),
+            "CompleteMultipartUpload"
+        );
+        assert_eq!(
+            op("DELETE", "/b/k", "uploadId=u", false),
+            "AbortMultipartUpload"
+        );
+        assert_eq!(op("GET", "/b/k", "uploadId=u", false), "ListParts");
+        assert_eq!(op("GET", "/b/k", "", false), "GetObject");
+        assert_eq!(op("HEAD", "/b/k", "", false), "HeadObject");
+        assert_eq!(op("DELETE", "/b/k", "", false), "DeleteObject");
+        assert_eq!(op("GET", "/b", "policy", false), "Other");
+    }
+
+    #[test]
+    fn virtual_host_requests_take_the_bucket_from_the_host() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::HOST,
+            HeaderValue::from_static("photos.s3.example.com:9000"),
+        );
+        let get = |path| s3_operation(&Method::GET, path, "", &headers, Some("s3.example.com"));
+        assert_eq!(get("/"), "ListObjects");
+        assert_eq!(get("/a/b.jpg"), "GetObject");
+        headers.insert(header::HOST, HeaderValue::from_static("s3.example.com"));
+        let get = |path| s3_operation(&Method::GET, path, "", &headers, Some("s3.example.com"));
+        assert_eq!(get("/"), "ListBuckets");
+    }
+}

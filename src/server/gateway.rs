@@ -14,9 +14,9 @@ use super::{BoundAddrs, DEFAULT_SHUTDOWN_GRACE, FrontEnd, FrontEnds, Listeners};
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::emulator::{self, EmulatorConfig, RunningEmulator};
-use crate::scaidrive::{Client, ClientOptions};
+use crate::scaidrive::Client;
 use crate::state::{Credential, NewCredential, StateDb};
-use crate::store::{Store, StoreOptions};
+use crate::store::Store;
 
 /// What the front ends are built from: the configuration, the store and the authenticator.
 #[derive(Clone)]
@@ -205,7 +205,7 @@ async fn finish_start(
         }
     };
     let setup = async {
-        let upstream = Client::new(&upstream_url, ClientOptions::default())
+        let upstream = Client::new(&upstream_url, cfg.client_options())
             .with_context(|| format!("ScaiDrive URL {upstream_url}"))?;
         let embedded_credential = match &emulator {
             Some(emu) => Some(ensure_embedded_credential(&db, emu).await?),
@@ -222,7 +222,7 @@ async fn finish_start(
 
     let ctx = GatewayContext {
         config: cfg.clone(),
-        store: Store::new(upstream.clone(), db.clone(), StoreOptions::default()),
+        store: Store::new(upstream.clone(), db.clone(), cfg.store_options()),
         auth: Authenticator::new(db.clone(), &cfg.credentials, upstream.clone()),
     };
     let front_ends = FrontEnds {

@@ -352,6 +352,55 @@ impl Caches {
     }
 }
 
+/// One fetch at a time per key: concurrent misses of the same listing (say, eight uploads into
+/// one folder right after its listing expired) wait for the first fetch instead of each asking
+/// ScaiDrive.
+pub(crate) struct Gates<K> {
+    gates: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl<K> Default for Gates<K> {
+    fn default() -> Self {
+        Self {
+            gates: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Held while fetching; dropping it lets the next waiter in (and forgets an idle gate).
+pub(crate) struct GateGuard<'a, K: std::hash::Hash + Eq + Clone> {
+    gates: &'a Gates<K>,
+    key: K,
+    gate: Arc<tokio::sync::Mutex<()>>,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Gates<K> {
+    pub(crate) async fn enter(&self, key: &K) -> GateGuard<'_, K> {
+        let gate = {
+            let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(gates.entry(key.clone()).or_default())
+        };
+        let held = Arc::clone(&gate).lock_owned().await;
+        GateGuard {
+            gates: self,
+            key: key.clone(),
+            gate,
+            _held: held,
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Drop for GateGuard<'_, K> {
+    fn drop(&mut self) {
+        let mut gates = self.gates.gates.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference and ours: nobody else waits.
+        if Arc::strong_count(&self.gate) <= 2 {
+            gates.remove(&self.key);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]

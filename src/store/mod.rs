@@ -217,6 +217,12 @@ struct Inner {
     cache: cache::Caches,
     followers: feed::Followers,
     own_changes: feed::OwnChanges,
+    /// One listing fetch at a time per listing key, one share-list fetch per principal.
+    listing_fetches: cache::Gates<ListingKey>,
+    share_fetches: cache::Gates<String>,
+    /// Folder creations one at a time, so that concurrent writers into a new folder create it
+    /// once (the others find it in the patched listing).
+    creating_folders: tokio::sync::Mutex<()>,
 }
 
 impl Store {
@@ -231,6 +237,9 @@ impl Store {
                 cache,
                 followers: feed::Followers::default(),
                 own_changes: feed::OwnChanges::default(),
+                listing_fetches: cache::Gates::default(),
+                share_fetches: cache::Gates::default(),
+                creating_folders: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -256,6 +265,18 @@ impl Store {
     /// The shares this user can see (cached per principal).
     pub async fn shares(&self, s: &Session) -> StoreResult<Arc<Vec<ShareInfo>>> {
         let cache = &self.inner.cache;
+        if let Some(hit) = cache.shares(s.principal()) {
+            return Ok(hit);
+        }
+        let _gate = match cache.enabled() {
+            true => Some(
+                self.inner
+                    .share_fetches
+                    .enter(&s.principal().to_owned())
+                    .await,
+            ),
+            false => None,
+        };
         if let Some(hit) = cache.shares(s.principal()) {
             return Ok(hit);
         }
@@ -295,6 +316,13 @@ impl Store {
         }
         let cache = &self.inner.cache;
         let key = ListingKey::new(s.principal(), folder);
+        if let Some(hit) = cache.listing(&key) {
+            return Ok(hit);
+        }
+        let _gate = match cache.enabled() {
+            true => Some(self.inner.listing_fetches.enter(&key).await),
+            false => None,
+        };
         if let Some(hit) = cache.listing(&key) {
             return Ok(hit);
         }
@@ -379,7 +407,14 @@ impl Store {
                         "'{name}' is a file, so it cannot hold other entries"
                     )));
                 }
-                None => self.create_folder_in(s, &here, name).await?.id,
+                None => {
+                    let _one = self.inner.creating_folders.lock().await;
+                    // Another writer may have created it while this one waited.
+                    match self.list(s, &here).await?.get(name) {
+                        Some(Entry::Folder(f)) => f.id.clone(),
+                        _ => self.create_folder_in(s, &here, name).await?.id,
+                    }
+                }
             });
         }
         Ok(here)

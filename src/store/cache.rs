@@ -346,6 +346,12 @@ impl Caches {
         }
     }
 
+    /// Forgets the estimate of a file; whether there was one (the gateway wrote the file
+    /// moments ago).
+    pub fn take_provisional(&self, file_id: &str) -> bool {
+        self.enabled && self.provisional.remove(file_id).is_some()
+    }
+
     /// Whether `t` is the gateway's own estimate for this file (not an upstream value).
     pub fn is_provisional(&self, file_id: &str, t: &Timestamp) -> bool {
         self.enabled && self.provisional.get(file_id).is_some_and(|p| &p == t)

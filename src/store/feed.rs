@@ -22,7 +22,7 @@ use std::time::Duration;
 use std::time::Instant;
 
 use crate::auth::Session;
-use crate::scaidrive::{Change, Cursor, ErrorKind, Token};
+use crate::scaidrive::{Change, Cursor, ErrorKind, ResourceType, Token};
 
 use super::Inner;
 
@@ -163,6 +163,21 @@ impl OwnChanges {
     }
 }
 
+/// A file the gateway wrote moments ago keeps attributes not yet bound to ScaiDrive's
+/// `modified_at` (the upload answer has none; the next listing binds them). When a change made
+/// elsewhere touches such a file first, those attributes may no longer describe it: drop them
+/// (the file gets the opaque ETag), so they never bind to someone else's content.
+async fn forget_overwritten_attrs(inner: &Inner, foreign: &[Change]) {
+    for c in foreign {
+        if c.resource_type == ResourceType::File && inner.cache.take_provisional(&c.resource_id) {
+            tracing::debug!(file = %c.resource_id, "changed elsewhere right after a write; dropping its attributes");
+            if let Err(e) = inner.db.delete_attrs(&c.resource_id).await {
+                tracing::warn!(error = %e, "could not drop object attributes");
+            }
+        }
+    }
+}
+
 async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Duration) {
     let mut cursor: Option<Cursor> = None;
     let mut failures = 0u32;
@@ -182,10 +197,10 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
                 if cursor.is_some() && !(page.changes.is_empty() && deferred.is_empty()) {
                     let own = &inner.own_changes;
                     // Every entry is checked, so that each own one is consumed once.
-                    let mut foreign = std::mem::take(&mut deferred)
-                        .iter()
+                    let mut foreign: Vec<Change> = std::mem::take(&mut deferred)
+                        .into_iter()
                         .filter(|c| !own.consume(&share_id, c))
-                        .count();
+                        .collect();
                     let busy = own.recently_active(&share_id, every);
                     for c in page.changes {
                         if own.consume(&share_id, &c) {
@@ -194,9 +209,11 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
                         if busy {
                             deferred.push(c);
                         } else {
-                            foreign += 1;
+                            foreign.push(c);
                         }
                     }
+                    forget_overwritten_attrs(&inner, &foreign).await;
+                    let foreign = foreign.len();
                     if foreign > 0 {
                         tracing::debug!(
                             share = %share_id,

@@ -825,9 +825,7 @@ impl Config {
         }
         let chunk = self.upstream.chunk_size_bytes;
         if !chunk.is_power_of_two() || !(64 << 10..=4 << 20).contains(&chunk) {
-            return bad(
-                "upstream.chunk_size_bytes must be a power of two from 65536 to 4194304",
-            );
+            return bad("upstream.chunk_size_bytes must be a power of two from 65536 to 4194304");
         }
         if self.upstream.parallel_chunks == 0 {
             return bad("upstream.parallel_chunks must be at least 1");

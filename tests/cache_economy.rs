@@ -74,11 +74,7 @@ impl Calls {
 
 /// A gateway with the embedded emulator (or, with `upstream`, on that ScaiDrive with a static
 /// credential), listeners on port 0, configured by `tune`.
-async fn gateway(
-    dir: &Path,
-    upstream: Option<(&str, &str)>,
-    tune: impl FnOnce(&mut Config),
-) -> S3 {
+async fn gateway(dir: &Path, upstream: Option<(&str, &str)>, tune: impl FnOnce(&mut Config)) -> S3 {
     let mut cfg = Config {
         data_dir: dir.to_owned(),
         ..Config::default()
@@ -259,7 +255,10 @@ async fn warm_head_and_propfind_of_a_known_path_make_no_upstream_call() {
     assert_eq!(head.status, 200);
     let (status, body) = propfind(&s3, "/Documents/a/b/c/d.txt", "0").await;
     assert_eq!(status, 207, "{body}");
-    assert!(body.contains("<D:getcontentlength>4</D:getcontentlength>"), "{body}");
+    assert!(
+        body.contains("<D:getcontentlength>4</D:getcontentlength>"),
+        "{body}"
+    );
     let (status, _) = propfind(&s3, "/Documents/a/b/", "0").await;
     assert_eq!(status, 207);
     let missing = s3
@@ -286,10 +285,7 @@ async fn warm_head_and_propfind_of_a_known_path_make_no_upstream_call() {
         .call("HEAD", "/documents/a/b/c/x/y.txt", &[], &[], Vec::new())
         .await;
     assert_eq!(again.status, 200);
-    assert_eq!(
-        Calls::read(&admin(&s3)).await.since(&before).requests(),
-        0
-    );
+    assert_eq!(Calls::read(&admin(&s3)).await.since(&before).requests(), 0);
     s3.gateway.shutdown().await;
 }
 
@@ -399,10 +395,7 @@ async fn writes_through_the_gateway_update_the_cached_listing_in_place() {
             head.header("etag").as_deref(),
             Some(format!("\"{}\"", md5_hex(&data)).as_str())
         );
-        assert_eq!(
-            head.header("content-length"),
-            Some(data.len().to_string())
-        );
+        assert_eq!(head.header("content-length"), Some(data.len().to_string()));
         assert!(head.header("last-modified").is_some());
     }
     let wrote = Calls::read(&admin(&s3)).await.since(&before);
@@ -433,10 +426,7 @@ async fn writes_through_the_gateway_update_the_cached_listing_in_place() {
         )
         .await;
     assert_eq!(xml_values(&list.text(), "Key").len(), FILES);
-    assert_eq!(
-        Calls::read(&admin(&s3)).await.since(&before).requests(),
-        0
-    );
+    assert_eq!(Calls::read(&admin(&s3)).await.since(&before).requests(), 0);
 
     // Across protocols, at once: a WebDAV PUT is seen by S3, an S3 DELETE by WebDAV.
     let http = reqwest::Client::new();

@@ -367,8 +367,14 @@ async fn own_writes_keep_their_etag_before_and_after_the_listing_is_fetched_agai
     // Fetched from ScaiDrive again: bound to ScaiDrive's modified_at, still valid.
     f.store.invalidate_share(&f.share).await;
     let listed = f.file("own.txt").await;
-    assert_eq!(f.store.attrs_of(&listed).await.unwrap().unwrap().etag, w.etag);
-    assert_eq!(f.store.attrs_of(&listed).await.unwrap().unwrap().etag, w.etag);
+    assert_eq!(
+        f.store.attrs_of(&listed).await.unwrap().unwrap().etag,
+        w.etag
+    );
+    assert_eq!(
+        f.store.attrs_of(&listed).await.unwrap().unwrap().etag,
+        w.etag
+    );
 }
 
 #[tokio::test]

@@ -142,6 +142,7 @@ fn epoch_secs() -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn token() -> Token {

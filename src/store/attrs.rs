@@ -137,15 +137,8 @@ impl Store {
             true => None,
             false => file.modified_at.as_ref(),
         };
-        self.record_attrs(
-            &file.id,
-            file.size,
-            modified_at,
-            None,
-            None,
-            attrs.clone(),
-        )
-        .await?;
+        self.record_attrs(&file.id, file.size, modified_at, None, None, attrs.clone())
+            .await?;
         Ok(attrs)
     }
 

@@ -461,7 +461,11 @@ mod tests {
         let folder = FolderRef::root("shr");
         for who in ["alice", "bob"] {
             let g = c.listing_generation("shr");
-            c.put_listing(ListingKey::new(who, &folder), g, Arc::new(Listing::default()));
+            c.put_listing(
+                ListingKey::new(who, &folder),
+                g,
+                Arc::new(Listing::default()),
+            );
         }
         c.patch("alice", &folder, Patch::Upsert(file("1", "x")));
         let alice = c.listing(&ListingKey::new("alice", &folder)).unwrap();

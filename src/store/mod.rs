@@ -22,8 +22,8 @@ use crate::scaidrive::{
 use crate::state::{ObjectAttrs, StateDb};
 
 pub use attrs::opaque_etag;
-use cache::Patch;
 pub use cache::ListingKey;
+use cache::Patch;
 pub use error::{StoreError, StoreResult};
 pub(crate) use write::io_error;
 pub use write::{BodyAbort, BodyStream, WriteRequest, Written};

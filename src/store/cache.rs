@@ -400,8 +400,8 @@ impl<K: std::hash::Hash + Eq + Clone> Gates<K> {
 impl<K: std::hash::Hash + Eq + Clone> Drop for GateGuard<'_, K> {
     fn drop(&mut self) {
         let mut gates = self.gates.gates.lock().unwrap_or_else(|p| p.into_inner());
-        // The map's reference and ours: nobody else waits.
-        if Arc::strong_count(&self.gate) <= 2 {
+        // The map's reference, `gate` and the held lock's: nobody else waits.
+        if Arc::strong_count(&self.gate) <= 3 {
             gates.remove(&self.key);
         }
     }
@@ -512,6 +512,20 @@ mod tests {
         let g = c.listing_generation("shr");
         c.put_listing(key.clone(), g, Arc::new(Listing::default()));
         assert!(c.listing(&key).is_some());
+    }
+
+    #[tokio::test]
+    async fn idle_gates_are_forgotten() {
+        let gates: Gates<u32> = Gates::default();
+        let first = gates.enter(&1).await;
+        let waiter = tokio::spawn({
+            let gate = gates.gates.lock().unwrap().get(&1).cloned().unwrap();
+            async move { drop(gate.lock_owned().await) }
+        });
+        drop(first);
+        waiter.await.unwrap();
+        drop(gates.enter(&1).await);
+        assert!(gates.gates.lock().unwrap().is_empty());
     }
 
     #[test]

@@ -129,17 +129,21 @@ else
     # WebDAV top-level collections Documents/, Photos/; WebDAV Basic auth takes the S3 key pair.
     export BUCKET="${BUCKET:-documents}" WEBDAV_URL="$davurl/${WEBDAV_COLLECTION:-Documents}/"
     export WEBDAV_USER="$key" WEBDAV_PASS="$secret"
+    # For the scripts that count upstream calls or start a gateway of their own.
+    export ADMIN_URL="$admin" GATEWAY_BIN="$bin"
     target="gateway: $bin ($("$bin" --version 2>/dev/null || echo '?'))"
 fi
 export RUN_ID="$(date +%s)-$$" RESULTS_DIR="$results"
 
 scripts=()
 case "$suite" in
-    s3) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py) ;;
+    s3) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
+                s3/rclone-economy.sh s3/rclone-ratelimit.sh) ;;
     webdav) scripts=(webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
                     webdav/windows-miniredir.sh webdav/macos-finder.sh) ;;
     https) scripts=() ;;
     all) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
+                  s3/rclone-economy.sh s3/rclone-ratelimit.sh
                   webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
                   webdav/windows-miniredir.sh webdav/macos-finder.sh) ;;
 esac

@@ -77,6 +77,32 @@ pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 300;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Default shutdown grace period: 30 seconds.
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+/// Cache on/off (`true`/`false`).
+pub const ENV_CACHE_ENABLED: &str = "SCAIDRIVE_GATEWAY_CACHE_ENABLED";
+/// Seconds a fetched listing or share list is trusted.
+pub const ENV_CACHE_TTL_SECS: &str = "SCAIDRIVE_GATEWAY_CACHE_TTL_SECS";
+/// Most folder listings kept.
+pub const ENV_CACHE_CAPACITY: &str = "SCAIDRIVE_GATEWAY_CACHE_CAPACITY";
+/// Change-feed poll interval in milliseconds (0 = off).
+pub const ENV_CACHE_CHANGE_FEED_INTERVAL_MS: &str =
+    "SCAIDRIVE_GATEWAY_CACHE_CHANGE_FEED_INTERVAL_MS";
+/// Connect timeout to ScaiDrive, seconds.
+pub const ENV_UPSTREAM_CONNECT_TIMEOUT_SECS: &str =
+    "SCAIDRIVE_GATEWAY_UPSTREAM_CONNECT_TIMEOUT_SECS";
+/// Metadata call timeout / stream idle timeout, seconds.
+pub const ENV_UPSTREAM_REQUEST_TIMEOUT_SECS: &str =
+    "SCAIDRIVE_GATEWAY_UPSTREAM_REQUEST_TIMEOUT_SECS";
+/// Retries after the first attempt.
+pub const ENV_UPSTREAM_MAX_RETRIES: &str = "SCAIDRIVE_GATEWAY_UPSTREAM_MAX_RETRIES";
+/// New files at least this large go through an upload session.
+pub const ENV_UPSTREAM_SESSION_THRESHOLD_BYTES: &str =
+    "SCAIDRIVE_GATEWAY_UPSTREAM_SESSION_THRESHOLD_BYTES";
+/// Upload-session chunk size.
+pub const ENV_UPSTREAM_CHUNK_SIZE_BYTES: &str = "SCAIDRIVE_GATEWAY_UPSTREAM_CHUNK_SIZE_BYTES";
+/// Chunks of one upload in flight.
+pub const ENV_UPSTREAM_PARALLEL_CHUNKS: &str = "SCAIDRIVE_GATEWAY_UPSTREAM_PARALLEL_CHUNKS";
+/// Delete permanently instead of to the trash.
+pub const ENV_UPSTREAM_PERMANENT_DELETE: &str = "SCAIDRIVE_GATEWAY_UPSTREAM_PERMANENT_DELETE";
 
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./scaidrive-data";
@@ -199,6 +225,10 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Graceful shutdown.
     pub shutdown: ShutdownConfig,
+    /// Metadata caches and the change feed.
+    pub cache: CacheConfig,
+    /// How the gateway calls ScaiDrive.
+    pub upstream: UpstreamConfig,
 }
 
 /// TLS of the S3 and WebDAV listeners (the admin listener stays plain HTTP).
@@ -245,6 +275,33 @@ impl Default for LimitsConfig {
     }
 }
 
+
+/// Metadata caches (share lists, folder listings) and the change feed (`[cache]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CacheConfig {
+    /// Cache at all; `false` = every lookup asks ScaiDrive.
+    pub enabled: bool,
+    /// Seconds a listing or share list fetched from ScaiDrive is trusted (the bound for writes
+    /// made elsewhere when the change feed cannot be read).
+    pub ttl_secs: u64,
+    /// Most folder listings kept (all users together).
+    pub capacity: u64,
+    /// Poll the change feed of every share in use this often, in milliseconds (the bound for
+    /// writes made elsewhere); 0 = do not follow the feed (the TTL alone bounds).
+    pub change_feed_interval_ms: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            ttl_secs: 5,
+            capacity: 10_000,
+            change_feed_interval_ms: 2_000,
+        }
+    }
+}
+
 /// Graceful shutdown on SIGTERM / SIGINT.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ShutdownConfig {
@@ -256,6 +313,68 @@ impl Default for ShutdownConfig {
     fn default() -> Self {
         Self {
             grace_secs: DEFAULT_SHUTDOWN_GRACE_SECS,
+        }
+    }
+}
+
+/// How the gateway calls ScaiDrive (`[upstream]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UpstreamConfig {
+    /// TCP + TLS connect timeout, seconds.
+    pub connect_timeout_secs: u64,
+    /// Total timeout of a metadata call, and the idle timeout of content streams, seconds.
+    pub request_timeout_secs: u64,
+    /// Retries after the first attempt (429, and 5xx/transport errors of idempotent calls).
+    pub max_retries: u32,
+    /// New files at least this large go through an upload session instead of one `POST /files`.
+    pub session_threshold_bytes: u64,
+    /// Upload-session chunk size: a power of two from 64 KiB to 4 MiB.
+    pub chunk_size_bytes: u64,
+    /// Chunks of one upload in flight at once.
+    pub parallel_chunks: usize,
+    /// Delete permanently instead of moving to ScaiDrive's trash.
+    pub permanent_delete: bool,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        Self {
+            connect_timeout_secs: 10,
+            request_timeout_secs: 60,
+            max_retries: 3,
+            session_threshold_bytes: 64 << 20,
+            chunk_size_bytes: 4 << 20,
+            parallel_chunks: 3,
+            permanent_delete: false,
+        }
+    }
+}
+
+impl Config {
+    /// The store's options from `[cache]` and `[upstream]`.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        use std::time::Duration;
+        crate::store::StoreOptions {
+            cache_enabled: self.cache.enabled,
+            cache_ttl: Duration::from_secs(self.cache.ttl_secs),
+            cache_capacity: self.cache.capacity,
+            permanent_delete: self.upstream.permanent_delete,
+            session_threshold: self.upstream.session_threshold_bytes,
+            chunk_size: self.upstream.chunk_size_bytes,
+            parallel_chunks: self.upstream.parallel_chunks,
+            change_feed_interval: (self.cache.change_feed_interval_ms > 0)
+                .then(|| Duration::from_millis(self.cache.change_feed_interval_ms)),
+        }
+    }
+
+    /// The ScaiDrive client's options from `[upstream]`.
+    pub fn client_options(&self) -> crate::scaidrive::ClientOptions {
+        use std::time::Duration;
+        crate::scaidrive::ClientOptions {
+            connect_timeout: Duration::from_secs(self.upstream.connect_timeout_secs),
+            request_timeout: Duration::from_secs(self.upstream.request_timeout_secs),
+            max_retries: self.upstream.max_retries,
+            ..crate::scaidrive::ClientOptions::default()
         }
     }
 }
@@ -363,6 +482,8 @@ impl fmt::Debug for Config {
             .field("tls", &self.tls)
             .field("limits", &self.limits)
             .field("shutdown", &self.shutdown)
+            .field("cache", &self.cache)
+            .field("upstream", &self.upstream)
             .finish()
     }
 }
@@ -397,6 +518,8 @@ impl Default for Config {
             tls: TlsConfig::default(),
             limits: LimitsConfig::default(),
             shutdown: ShutdownConfig::default(),
+            cache: CacheConfig::default(),
+            upstream: UpstreamConfig::default(),
         }
     }
 }
@@ -489,6 +612,51 @@ pub struct ConfigFlags {
     /// [env: SCAIDRIVE_GATEWAY_SHUTDOWN_GRACE_SECS] [default: 30]
     #[arg(long, global = true, value_name = "SECS")]
     pub shutdown_grace_secs: Option<u64>,
+
+    // --- [cache] ---
+    /// Cache share lists and folder listings: true | false [env: SCAIDRIVE_GATEWAY_CACHE_ENABLED]
+    /// [default: true]
+    #[arg(long, global = true, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub cache_enabled: Option<bool>,
+    /// Seconds a fetched listing is trusted [env: SCAIDRIVE_GATEWAY_CACHE_TTL_SECS] [default: 5]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub cache_ttl_secs: Option<u64>,
+    /// Most folder listings kept [env: SCAIDRIVE_GATEWAY_CACHE_CAPACITY] [default: 10000]
+    #[arg(long, global = true, value_name = "N")]
+    pub cache_capacity: Option<u64>,
+    /// Change-feed poll interval, ms; 0 = off
+    /// [env: SCAIDRIVE_GATEWAY_CACHE_CHANGE_FEED_INTERVAL_MS] [default: 2000]
+    #[arg(long, global = true, value_name = "MS")]
+    pub cache_change_feed_interval_ms: Option<u64>,
+
+    // --- [upstream] ---
+    /// Connect timeout to ScaiDrive, seconds
+    /// [env: SCAIDRIVE_GATEWAY_UPSTREAM_CONNECT_TIMEOUT_SECS] [default: 10]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub upstream_connect_timeout_secs: Option<u64>,
+    /// Metadata call timeout and stream idle timeout, seconds
+    /// [env: SCAIDRIVE_GATEWAY_UPSTREAM_REQUEST_TIMEOUT_SECS] [default: 60]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub upstream_request_timeout_secs: Option<u64>,
+    /// Retries after the first attempt [env: SCAIDRIVE_GATEWAY_UPSTREAM_MAX_RETRIES] [default: 3]
+    #[arg(long, global = true, value_name = "N")]
+    pub upstream_max_retries: Option<u32>,
+    /// New files at least this large go through an upload session
+    /// [env: SCAIDRIVE_GATEWAY_UPSTREAM_SESSION_THRESHOLD_BYTES] [default: 67108864]
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub upstream_session_threshold_bytes: Option<u64>,
+    /// Upload-session chunk size, a power of two 65536–4194304
+    /// [env: SCAIDRIVE_GATEWAY_UPSTREAM_CHUNK_SIZE_BYTES] [default: 4194304]
+    #[arg(long, global = true, value_name = "BYTES")]
+    pub upstream_chunk_size_bytes: Option<u64>,
+    /// Chunks of one upload in flight [env: SCAIDRIVE_GATEWAY_UPSTREAM_PARALLEL_CHUNKS]
+    /// [default: 3]
+    #[arg(long, global = true, value_name = "N")]
+    pub upstream_parallel_chunks: Option<usize>,
+    /// Delete permanently instead of to ScaiDrive's trash: true | false
+    /// [env: SCAIDRIVE_GATEWAY_UPSTREAM_PERMANENT_DELETE] [default: false]
+    #[arg(long, global = true, value_name = "BOOL", action = clap::ArgAction::Set)]
+    pub upstream_permanent_delete: Option<bool>,
 }
 
 /// The configuration file as written: every key optional.
@@ -516,6 +684,9 @@ struct FileConfig {
     limits: FileLimits,
     #[serde(default)]
     shutdown: FileShutdown,
+    cache: FileCache,
+    #[serde(default)]
+    upstream: FileUpstream,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -523,6 +694,15 @@ struct FileConfig {
 struct FileTls {
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCache {
+    enabled: Option<bool>,
+    ttl_secs: Option<u64>,
+    capacity: Option<u64>,
+    change_feed_interval_ms: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -539,6 +719,18 @@ struct FileLimits {
 #[serde(deny_unknown_fields)]
 struct FileShutdown {
     grace_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUpstream {
+    connect_timeout_secs: Option<u64>,
+    request_timeout_secs: Option<u64>,
+    max_retries: Option<u32>,
+    session_threshold_bytes: Option<u64>,
+    chunk_size_bytes: Option<u64>,
+    parallel_chunks: Option<usize>,
+    permanent_delete: Option<bool>,
 }
 
 #[derive(Default, Deserialize)]
@@ -654,6 +846,7 @@ impl Config {
         set_value(&mut self.log.format, file.log.format);
         set_value(&mut self.log.level, file.log.level);
         self.apply_ops_file(file.tls, file.limits, file.shutdown);
+        self.apply_file_cache_upstream(file.cache, file.upstream);
     }
 
     // --- TLS, limits, shutdown: file, environment, flags, checks -----------------------------
@@ -708,6 +901,105 @@ impl Config {
         Ok(())
     }
 
+    fn apply_file_cache_upstream(&mut self, c: FileCache, u: FileUpstream) {
+        set_value(&mut self.cache.enabled, c.enabled);
+        set_value(&mut self.cache.ttl_secs, c.ttl_secs);
+        set_value(&mut self.cache.capacity, c.capacity);
+        set_value(
+            &mut self.cache.change_feed_interval_ms,
+            c.change_feed_interval_ms,
+        );
+        let up = &mut self.upstream;
+        set_value(&mut up.connect_timeout_secs, u.connect_timeout_secs);
+        set_value(&mut up.request_timeout_secs, u.request_timeout_secs);
+        set_value(&mut up.max_retries, u.max_retries);
+        set_value(&mut up.session_threshold_bytes, u.session_threshold_bytes);
+        set_value(&mut up.chunk_size_bytes, u.chunk_size_bytes);
+        set_value(&mut up.parallel_chunks, u.parallel_chunks);
+        set_value(&mut up.permanent_delete, u.permanent_delete);
+    }
+
+    fn apply_env_cache_upstream(
+        &mut self,
+        get: &impl Fn(&str) -> Option<String>,
+    ) -> Result<(), ConfigError> {
+        let c = &mut self.cache;
+        set_value(
+            &mut c.enabled,
+            parse_env(get, ENV_CACHE_ENABLED, "cache.enabled")?,
+        );
+        set_value(
+            &mut c.ttl_secs,
+            parse_env(get, ENV_CACHE_TTL_SECS, "cache.ttl_secs")?,
+        );
+        set_value(
+            &mut c.capacity,
+            parse_env(get, ENV_CACHE_CAPACITY, "cache.capacity")?,
+        );
+        set_value(
+            &mut c.change_feed_interval_ms,
+            parse_env(
+                get,
+                ENV_CACHE_CHANGE_FEED_INTERVAL_MS,
+                "cache.change_feed_interval_ms",
+            )?,
+        );
+        let u = &mut self.upstream;
+        set_value(
+            &mut u.connect_timeout_secs,
+            parse_env(
+                get,
+                ENV_UPSTREAM_CONNECT_TIMEOUT_SECS,
+                "upstream.connect_timeout_secs",
+            )?,
+        );
+        set_value(
+            &mut u.request_timeout_secs,
+            parse_env(
+                get,
+                ENV_UPSTREAM_REQUEST_TIMEOUT_SECS,
+                "upstream.request_timeout_secs",
+            )?,
+        );
+        set_value(
+            &mut u.max_retries,
+            parse_env(get, ENV_UPSTREAM_MAX_RETRIES, "upstream.max_retries")?,
+        );
+        set_value(
+            &mut u.session_threshold_bytes,
+            parse_env(
+                get,
+                ENV_UPSTREAM_SESSION_THRESHOLD_BYTES,
+                "upstream.session_threshold_bytes",
+            )?,
+        );
+        set_value(
+            &mut u.chunk_size_bytes,
+            parse_env(
+                get,
+                ENV_UPSTREAM_CHUNK_SIZE_BYTES,
+                "upstream.chunk_size_bytes",
+            )?,
+        );
+        set_value(
+            &mut u.parallel_chunks,
+            parse_env(
+                get,
+                ENV_UPSTREAM_PARALLEL_CHUNKS,
+                "upstream.parallel_chunks",
+            )?,
+        );
+        set_value(
+            &mut u.permanent_delete,
+            parse_env(
+                get,
+                ENV_UPSTREAM_PERMANENT_DELETE,
+                "upstream.permanent_delete",
+            )?,
+        );
+        Ok(())
+    }
+
     fn apply_ops_flags(&mut self, flags: &ConfigFlags) {
         set(&mut self.tls.cert, flags.tls_cert.clone());
         set(&mut self.tls.key, flags.tls_key.clone());
@@ -756,6 +1048,54 @@ impl Config {
         Ok(())
     }
 
+    fn apply_flags_cache_upstream(&mut self, f: &ConfigFlags) {
+        set_value(&mut self.cache.enabled, f.cache_enabled);
+        set_value(&mut self.cache.ttl_secs, f.cache_ttl_secs);
+        set_value(&mut self.cache.capacity, f.cache_capacity);
+        set_value(
+            &mut self.cache.change_feed_interval_ms,
+            f.cache_change_feed_interval_ms,
+        );
+        let up = &mut self.upstream;
+        set_value(
+            &mut up.connect_timeout_secs,
+            f.upstream_connect_timeout_secs,
+        );
+        set_value(
+            &mut up.request_timeout_secs,
+            f.upstream_request_timeout_secs,
+        );
+        set_value(&mut up.max_retries, f.upstream_max_retries);
+        set_value(
+            &mut up.session_threshold_bytes,
+            f.upstream_session_threshold_bytes,
+        );
+        set_value(&mut up.chunk_size_bytes, f.upstream_chunk_size_bytes);
+        set_value(&mut up.parallel_chunks, f.upstream_parallel_chunks);
+        set_value(&mut up.permanent_delete, f.upstream_permanent_delete);
+    }
+
+    fn validate_cache_upstream(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError::Inconsistent(m.to_owned()));
+        if self.cache.enabled && self.cache.ttl_secs == 0 {
+            return bad("cache.ttl_secs must be at least 1 (or set cache.enabled = false)");
+        }
+        if self.cache.capacity == 0 {
+            return bad("cache.capacity must be at least 1");
+        }
+        let chunk = self.upstream.chunk_size_bytes;
+        if !chunk.is_power_of_two() || !(64 << 10..=4 << 20).contains(&chunk) {
+            return bad("upstream.chunk_size_bytes must be a power of two from 65536 to 4194304");
+        }
+        if self.upstream.parallel_chunks == 0 {
+            return bad("upstream.parallel_chunks must be at least 1");
+        }
+        if self.upstream.connect_timeout_secs == 0 || self.upstream.request_timeout_secs == 0 {
+            return bad("upstream timeouts must be at least 1 second");
+        }
+        Ok(())
+    }
+
     fn apply_env(&mut self, env: &impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let get = |name: &str| non_empty(env(name));
         set(&mut self.scaidrive.url, get(ENV_SCAIDRIVE_URL));
@@ -798,6 +1138,7 @@ impl Config {
         );
         set_value(&mut self.log.level, get(ENV_LOG_LEVEL));
         self.apply_ops_env(&get)?;
+        self.apply_env_cache_upstream(&get)?;
 
         // The single static credential of a one-user deployment.
         match (get(ENV_ACCESS_KEY_ID), get(ENV_SECRET_ACCESS_KEY)) {
@@ -848,6 +1189,7 @@ impl Config {
         set_value(&mut self.log.format, flags.log_format);
         set_value(&mut self.log.level, flags.log_level.clone());
         self.apply_ops_flags(flags);
+        self.apply_flags_cache_upstream(flags);
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -880,6 +1222,7 @@ impl Config {
         if self.s3.region.is_empty() {
             return Err(ConfigError::Inconsistent("s3.region is empty".to_owned()));
         }
+        self.validate_cache_upstream()?;
         let mut seen = std::collections::HashSet::new();
         for c in &self.credentials {
             if c.access_key_id.is_empty() || c.secret_access_key.is_empty() || c.token.is_empty() {
@@ -1089,6 +1432,68 @@ mod tests {
         assert!(err.contains("s3.multipart_max_age_secs"), "{err}");
         let err = Config::from_toml("[s3]\nmultipart_max_age_secs = 0\n").unwrap_err();
         assert!(err.to_string().contains("at least 1"), "{err}");
+    }
+
+    #[test]
+    fn cache_and_upstream_from_file_env_and_flag() {
+        let cfg = Config::default();
+        assert!(cfg.cache.enabled);
+        assert_eq!(cfg.cache.ttl_secs, 5);
+        assert_eq!(cfg.cache.change_feed_interval_ms, 2000);
+        let opts = cfg.store_options();
+        assert_eq!(opts.cache_ttl, std::time::Duration::from_secs(5));
+        assert_eq!(
+            opts.change_feed_interval,
+            Some(std::time::Duration::from_secs(2))
+        );
+        assert_eq!(opts.session_threshold, 64 << 20);
+        let file = write_config(
+            "[cache]\nenabled = false\nttl_secs = 30\nchange_feed_interval_ms = 0\n\
+             [upstream]\nchunk_size_bytes = 1048576\nparallel_chunks = 5\nmax_retries = 7\n",
+        );
+        let from_file = ConfigFlags {
+            config: Some(file.path().to_owned()),
+            ..ConfigFlags::default()
+        };
+        let cfg = Config::load(&from_file, env_of(&[])).unwrap();
+        assert!(!cfg.cache.enabled);
+        assert_eq!(cfg.cache.ttl_secs, 30);
+        assert_eq!(cfg.store_options().change_feed_interval, None);
+        assert_eq!(cfg.store_options().chunk_size, 1 << 20);
+        assert_eq!(cfg.store_options().parallel_chunks, 5);
+        assert_eq!(cfg.client_options().max_retries, 7);
+        let env = [
+            (ENV_CACHE_ENABLED, "true"),
+            (ENV_CACHE_TTL_SECS, "9"),
+            (ENV_UPSTREAM_PERMANENT_DELETE, "true"),
+        ];
+        let cfg = Config::load(&from_file, env_of(&env)).unwrap();
+        assert!(cfg.cache.enabled);
+        assert_eq!(cfg.cache.ttl_secs, 9);
+        assert!(cfg.store_options().permanent_delete);
+        let flags = ConfigFlags {
+            cache_enabled: Some(false),
+            cache_ttl_secs: Some(3),
+            upstream_parallel_chunks: Some(2),
+            ..from_file
+        };
+        let cfg = Config::load(&flags, env_of(&env)).unwrap();
+        assert!(!cfg.store_options().cache_enabled);
+        assert_eq!(cfg.cache.ttl_secs, 3);
+        assert_eq!(cfg.upstream.parallel_chunks, 2);
+        let err = Config::load(
+            &ConfigFlags::default(),
+            env_of(&[(ENV_CACHE_ENABLED, "maybe")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("cache.enabled"), "{err}");
+        let err = Config::from_toml("[upstream]\nchunk_size_bytes = 1000\n").unwrap_err();
+        assert!(err.to_string().contains("power of two"), "{err}");
+        let err = Config::from_toml("[cache]\nttl_secs = 0\n").unwrap_err();
+        assert!(err.to_string().contains("ttl_secs"), "{err}");
+        let err = Config::from_toml("[cache]\nttl = 3\n").unwrap_err();
+        assert!(err.to_string().contains("ttl"), "{err}");
     }
 
     #[test]

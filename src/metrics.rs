@@ -18,6 +18,9 @@ pub type CallKey = (String, String, String);
 #[derive(Debug, Default, Clone)]
 pub struct UpstreamStats {
     counts: Arc<Mutex<BTreeMap<CallKey, u64>>>,
+    /// Requests that waited before being sent (rate-limit pacing), and the total wait.
+    paced: Arc<AtomicU64>,
+    paced_micros: Arc<AtomicU64>,
 }
 
 /// Path segments kept literally in endpoint templates; every other segment is an id.
@@ -56,6 +59,18 @@ impl UpstreamStats {
         *counts.entry(key).or_insert(0) += 1;
     }
 
+    /// Counts one request that waited `wait` before it was sent (rate-limit pacing).
+    pub fn record_pace(&self, wait: Duration) {
+        self.paced.fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(wait.as_micros()).unwrap_or(u64::MAX);
+        self.paced_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Requests that waited for the rate limit before being sent.
+    pub fn paced(&self) -> u64 {
+        self.paced.load(Ordering::Relaxed)
+    }
+
     /// A copy of all counts.
     pub fn snapshot(&self) -> BTreeMap<CallKey, u64> {
         self.counts
@@ -90,6 +105,19 @@ impl UpstreamStats {
                 "scaidrive_gateway_upstream_requests_total{{method=\"{method}\",endpoint=\"{endpoint}\",status=\"{status}\"}} {n}"
             );
         }
+        let micros = self.paced_micros.load(Ordering::Relaxed);
+        let _ = write!(
+            out,
+            "# HELP scaidrive_gateway_upstream_paced_total ScaiDrive API calls that waited for the rate limit before being sent.\n\
+             # TYPE scaidrive_gateway_upstream_paced_total counter\n\
+             scaidrive_gateway_upstream_paced_total {}\n\
+             # HELP scaidrive_gateway_upstream_paced_seconds_total Time ScaiDrive API calls waited for the rate limit.\n\
+             # TYPE scaidrive_gateway_upstream_paced_seconds_total counter\n\
+             scaidrive_gateway_upstream_paced_seconds_total {}.{:06}\n",
+            self.paced(),
+            micros / 1_000_000,
+            micros % 1_000_000
+        );
     }
 }
 

@@ -112,6 +112,7 @@ struct Inner {
     base: Url,
     opts: ClientOptions,
     rate: Mutex<RateLimitState>,
+    pacer: super::pace::Pacer,
     stats: UpstreamStats,
 }
 
@@ -188,6 +189,7 @@ impl Client {
                 base,
                 opts,
                 rate: Mutex::new(RateLimitState::default()),
+                pacer: super::pace::Pacer::default(),
                 stats: UpstreamStats::default(),
             }),
         })
@@ -270,13 +272,26 @@ impl Client {
         Ok(rb)
     }
 
-    /// Send once; a non-2xx answer becomes a classified [`Error`].
+    /// Send once, after the pacing wait of `token` (see `pace.rs`); a non-2xx answer becomes a
+    /// classified [`Error`].
     pub(crate) async fn send_once(
         &self,
         method: &Method,
         url: &Url,
+        token: Option<&Token>,
         rb: reqwest::RequestBuilder,
     ) -> Result<reqwest::Response> {
+        if let Some(t) = token
+            && let Some(wait) = self.inner.pacer.delay(t, method, url.path())
+        {
+            self.inner.stats.record_pace(wait);
+            tracing::debug!(
+                path = url.path(),
+                wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+                "pacing by ScaiDrive's rate limit"
+            );
+            tokio::time::sleep(wait).await;
+        }
         let sent = rb.send().await;
         self.inner.stats.record(
             method.as_str(),
@@ -284,7 +299,7 @@ impl Client {
             sent.as_ref().ok().map(|r| r.status().as_u16()),
         );
         let resp = sent.map_err(Error::transport)?;
-        self.record_rate_limit(resp.headers());
+        self.record_rate_limit(token, resp.headers());
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -295,7 +310,12 @@ impl Client {
             Ok(b) => b,
             Err(_) => Bytes::new(),
         };
-        Err(Error::from_response(status.as_u16(), &headers, &body))
+        let err = Error::from_response(status.as_u16(), &headers, &body);
+        if let (Some(t), ErrorKind::RateLimited) = (token, err.kind()) {
+            let wait = err.retry_after().unwrap_or(self.inner.opts.base_backoff);
+            self.inner.pacer.block(t, wait);
+        }
+        Err(err)
     }
 
     /// Send with retries until a 2xx response's headers arrive; the body is left unread.
@@ -303,7 +323,7 @@ impl Client {
         let mut attempt = 0;
         loop {
             let result = match self.build(req) {
-                Ok(rb) => self.send_once(&req.method, &req.url, rb).await,
+                Ok(rb) => self.send_once(&req.method, &req.url, req.token, rb).await,
                 Err(e) => return Err(e),
             };
             match result {
@@ -321,7 +341,7 @@ impl Client {
         let mut unclear = false;
         loop {
             let result = match self.build(req) {
-                Ok(rb) => match self.send_once(&req.method, &req.url, rb).await {
+                Ok(rb) => match self.send_once(&req.method, &req.url, req.token, rb).await {
                     Ok(resp) => resp
                         .bytes()
                         .await
@@ -387,7 +407,7 @@ impl Client {
         }
     }
 
-    fn record_rate_limit(&self, headers: &HeaderMap) {
+    fn record_rate_limit(&self, token: Option<&Token>, headers: &HeaderMap) {
         let num = |name: &str| -> Option<u64> {
             headers
                 .get(name)
@@ -401,6 +421,9 @@ impl Client {
         let reset = num("x-ratelimit-reset");
         if limit.is_none() && remaining.is_none() && reset.is_none() {
             return;
+        }
+        if let Some(t) = token {
+            self.inner.pacer.observe(t, limit, remaining, reset);
         }
         let mut g = match self.inner.rate.lock() {
             Ok(g) => g,
@@ -524,14 +547,14 @@ mod tests {
         h.insert("x-ratelimit-limit", "1000".parse().unwrap());
         h.insert("x-ratelimit-remaining", "42".parse().unwrap());
         h.insert("x-ratelimit-reset", "1760000000".parse().unwrap());
-        c.record_rate_limit(&h);
+        c.record_rate_limit(None, &h);
         let s = c.rate_limit_state();
         assert_eq!(
             (s.limit, s.remaining, s.reset),
             (Some(1000), Some(42), Some(1760000000))
         );
         assert!(s.is_low());
-        c.record_rate_limit(&HeaderMap::new());
+        c.record_rate_limit(None, &HeaderMap::new());
         assert_eq!(c.rate_limit_state().remaining, Some(42));
     }
 

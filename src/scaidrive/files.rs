@@ -187,7 +187,7 @@ impl Client {
             .post(url.clone())
             .header(http::header::AUTHORIZATION, auth)
             .multipart(form);
-        let resp = self.send_once(&Method::POST, &url, rb).await?;
+        let resp = self.send_once(&Method::POST, &url, Some(t), rb).await?;
         let body = tokio::time::timeout(self.options().request_timeout, resp.bytes())
             .await
             .map_err(|_| Error::new(ErrorKind::Transport, "timed out reading upload answer"))?

@@ -6,7 +6,8 @@
 //! follow [`retry`]: 429 after `Retry-After` for replayable requests, 5xx and transport errors
 //! with exponential back-off and full jitter for idempotent ones only.
 //!
-//! Layout: [`client`] (core, retry loop, rate-limit bookkeeping), [`error`], [`retry`],
+//! Layout: [`client`] (core, retry loop, rate-limit bookkeeping), [`pace`] (waiting before a
+//! request when the token's rate-limit budget is low), [`error`], [`retry`],
 //! [`range`], [`types`], and one file per endpoint group: `users` (also platform probes),
 //! `shares`, `folders`, `files`, `uploads`, `changes`, `links`.
 //!
@@ -15,6 +16,7 @@
 
 pub mod client;
 pub mod error;
+pub mod pace;
 pub mod range;
 pub mod retry;
 pub mod types;

@@ -16,9 +16,9 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::emulator::{self, EmulatorConfig, RunningEmulator};
 use crate::metrics::RequestMetrics;
-use crate::scaidrive::{Client, ClientOptions};
+use crate::scaidrive::Client;
 use crate::state::{Credential, NewCredential, StateDb};
-use crate::store::{Store, StoreOptions};
+use crate::store::Store;
 
 /// What the front ends are built from: the configuration, the store and the authenticator.
 #[derive(Clone)]
@@ -248,7 +248,7 @@ async fn finish_start(
         }
     };
     let setup = async {
-        let upstream = Client::new(&upstream_url, ClientOptions::default())
+        let upstream = Client::new(&upstream_url, cfg.client_options())
             .with_context(|| format!("ScaiDrive URL {upstream_url}"))?;
         let embedded_credential = match &emulator {
             Some(emu) => Some(ensure_embedded_credential(&db, emu).await?),
@@ -272,7 +272,7 @@ async fn finish_start(
 
     let ctx = GatewayContext {
         config: cfg.clone(),
-        store: Store::new(upstream.clone(), db.clone(), StoreOptions::default()),
+        store: Store::new(upstream.clone(), db.clone(), cfg.store_options()),
         auth: Authenticator::new(db.clone(), &cfg.credentials, upstream.clone()),
     };
     let metrics = std::sync::Arc::new(RequestMetrics::default());

@@ -59,6 +59,11 @@ impl Store {
             if entry.size != file.size {
                 continue;
             }
+            // The gateway's own estimate right after a write validates nothing and binds nothing.
+            if self.is_provisional(file) {
+                out.insert(file.id.clone(), entry.attrs.clone());
+                continue;
+            }
             let listed = file.modified_at.as_ref().map(stamp);
             match (&entry.modified_at, &listed) {
                 (Some(bound), Some(seen)) if bound == seen => {}
@@ -126,15 +131,14 @@ impl Store {
             ..ObjectAttrs::default()
         });
         change(&mut attrs);
-        self.record_attrs(
-            &file.id,
-            file.size,
-            file.modified_at.as_ref(),
-            None,
-            None,
-            attrs.clone(),
-        )
-        .await?;
+        // A provisional `modified_at` is not ScaiDrive's: leave the entry to be bound by the
+        // next listing fetched from upstream.
+        let modified_at = match self.is_provisional(file) {
+            true => None,
+            false => file.modified_at.as_ref(),
+        };
+        self.record_attrs(&file.id, file.size, modified_at, None, None, attrs.clone())
+            .await?;
         Ok(attrs)
     }
 

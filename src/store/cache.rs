@@ -1,20 +1,35 @@
 //! The store's metadata caches (moka): the share list and folder listings, both keyed by
 //! principal so that one user's view is never served to another.
 //!
-//! Read-after-write must hold even when a listing is being fetched while a write happens: a
-//! fetch that started before the write may carry the old state. Every invalidation therefore
-//! bumps a generation (per share for listings, one for share lists) under a lock, and a fetched
-//! value is cached only if the generation it started under is still current, checked under the
-//! same lock. An insert either happens before the invalidation (and is removed by it) or is
-//! refused.
+//! - A listing is trusted for at most `cache_ttl` after it was fetched from ScaiDrive, whatever
+//!   the gateway wrote into it since (writes made elsewhere are seen through the change feed,
+//!   and the TTL bounds them when the feed cannot be read).
+//! - A write through the gateway **patches** the writer's cached listing of the folder it
+//!   touched (the entry it created or replaced is inserted, a deleted one removed) instead of
+//!   dropping it, so a client writing many files into one folder does not make the gateway
+//!   list that folder again after every file. Other principals' listings of that folder are
+//!   dropped (their view may differ by ACL; they fetch their own).
+//! - Read-after-write must hold even when a listing is being fetched while a write happens: a
+//!   fetch that started before the write may carry the old state. Every change bumps a
+//!   generation per share under a lock, and patches are logged with their generation. A fetched
+//!   listing whose generation moved on is cached only when every change since then was a patch
+//!   of this principal (replayed onto the fetched listing) or concerned other folders; after a
+//!   hard invalidation (folder moves and deletes, writes with an unclear outcome, changes seen
+//!   in the feed) it is refused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use moka::sync::Cache;
 
-use super::{FolderRef, Listing, ShareInfo, StoreOptions};
+use super::{Entry, FolderRef, Listing, ShareInfo, StoreOptions};
 use crate::metrics::CacheStats;
+use crate::scaidrive::Timestamp;
+
+/// Patches kept per share for fetches in flight; a fetch older than this many changes of its
+/// share is not cached.
+const PATCH_LOG: usize = 4096;
 
 /// Key of a cached folder listing: whose view, which share, which folder (`None` = root).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -34,38 +49,116 @@ impl ListingKey {
     }
 }
 
+/// A change the gateway itself made to one folder's entries.
+#[derive(Debug, Clone)]
+pub(crate) enum Patch {
+    /// The entry (created or replaced) as the gateway knows it now.
+    Upsert(Entry),
+    /// The entry of this name is gone, if it is still the one with this id.
+    Remove { name: String, id: String },
+}
+
+impl Listing {
+    /// Applies a patch, keeping the entries sorted by name bytes.
+    pub(crate) fn apply(&mut self, patch: &Patch) {
+        let find = |entries: &[Entry], name: &str| {
+            entries.binary_search_by(|e| e.name().as_bytes().cmp(name.as_bytes()))
+        };
+        match patch {
+            Patch::Upsert(entry) => match find(&self.entries, entry.name()) {
+                Ok(i) => self.entries[i] = entry.clone(),
+                Err(i) => self.entries.insert(i, entry.clone()),
+            },
+            Patch::Remove { name, id } => {
+                if let Ok(i) = find(&self.entries, name) {
+                    let same = match &self.entries[i] {
+                        Entry::File(f) => &f.id == id,
+                        Entry::Folder(f) => &f.id == id,
+                    };
+                    if same {
+                        self.entries.remove(i);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Cached {
+    listing: Arc<Listing>,
+    /// When the fetch from ScaiDrive started (patches keep it).
+    fetched: Instant,
+}
+
+struct LoggedPatch {
+    generation: u64,
+    principal: String,
+    folder_id: Option<String>,
+    patch: Patch,
+}
+
+#[derive(Default)]
+struct ShareState {
+    generation: u64,
+    /// Generation of the last hard invalidation.
+    invalidated: u64,
+    patches: VecDeque<LoggedPatch>,
+    /// Principals that have cached listings of this share (for exact per-folder invalidation).
+    principals: HashSet<String>,
+}
+
 #[derive(Default)]
 struct Generations {
     shares: u64,
-    listings: HashMap<String, u64>,
+    listings: HashMap<String, ShareState>,
 }
 
 pub(crate) struct Caches {
+    enabled: bool,
+    ttl: Duration,
     shares: Cache<String, Arc<Vec<ShareInfo>>>,
-    listings: Cache<ListingKey, Arc<Listing>>,
+    listings: Cache<ListingKey, Cached>,
+    /// `modified_at` values the gateway estimated for files it wrote (the upload answer has
+    /// none), by file id: they must never bind object attributes.
+    provisional: Cache<String, Timestamp>,
     generations: Mutex<Generations>,
     stats: Arc<CacheStats>,
 }
 
 /// The generation a fetch started under; hand it back to `put_*`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Generation(u64);
+pub(crate) struct Generation {
+    value: u64,
+    started: Instant,
+}
 
 impl Caches {
     pub fn new(opts: &StoreOptions) -> Self {
         Self {
+            enabled: opts.cache_enabled,
+            ttl: opts.cache_ttl,
             shares: Cache::builder()
                 .max_capacity(10_000)
-                .time_to_live(opts.cache_ttl)
+                .time_to_live(opts.cache_ttl.max(Duration::from_millis(1)))
                 .build(),
             listings: Cache::builder()
                 .max_capacity(opts.cache_capacity)
-                .time_to_live(opts.cache_ttl)
+                .time_to_live(opts.cache_ttl.max(Duration::from_millis(1)))
                 .support_invalidation_closures()
+                .build(),
+            provisional: Cache::builder()
+                .max_capacity(opts.cache_capacity.saturating_mul(4))
+                .time_to_live(opts.cache_ttl * 2 + Duration::from_secs(60))
                 .build(),
             generations: Mutex::new(Generations::default()),
             stats: Arc::default(),
         }
+    }
+
+    /// Whether caching is on (`cache.enabled`).
+    pub fn enabled(&self) -> bool {
+        self.enabled
     }
 
     fn gens(&self) -> MutexGuard<'_, Generations> {
@@ -75,6 +168,9 @@ impl Caches {
     // --- share lists ---------------------------------------------------------------------
 
     pub fn shares(&self, principal: &str) -> Option<Arc<Vec<ShareInfo>>> {
+        if !self.enabled {
+            return None;
+        }
         let found = self.shares.get(principal);
         self.stats.shares(found.is_some());
         found
@@ -86,12 +182,18 @@ impl Caches {
     }
 
     pub fn shares_generation(&self) -> Generation {
-        Generation(self.gens().shares)
+        Generation {
+            value: self.gens().shares,
+            started: Instant::now(),
+        }
     }
 
     pub fn put_shares(&self, principal: &str, since: Generation, v: Arc<Vec<ShareInfo>>) {
+        if !self.enabled {
+            return;
+        }
         let gens = self.gens();
-        if gens.shares == since.0 {
+        if gens.shares == since.value {
             self.shares.insert(principal.to_owned(), v);
         }
     }
@@ -105,43 +207,354 @@ impl Caches {
     // --- folder listings -----------------------------------------------------------------
 
     pub fn listing(&self, key: &ListingKey) -> Option<Arc<Listing>> {
-        let found = self.listings.get(key);
-        self.stats.listings(found.is_some());
-        found
+        if !self.enabled {
+            return None;
+        }
+        let fresh = self
+            .listings
+            .get(key)
+            .filter(|hit| hit.fetched.elapsed() < self.ttl)
+            .map(|hit| hit.listing);
+        self.stats.listings(fresh.is_some());
+        fresh
     }
 
     pub fn listing_generation(&self, share_id: &str) -> Generation {
-        Generation(self.gens().listings.get(share_id).copied().unwrap_or(0))
+        let value = self
+            .gens()
+            .listings
+            .get(share_id)
+            .map_or(0, |s| s.generation);
+        Generation {
+            value,
+            started: Instant::now(),
+        }
     }
 
-    pub fn put_listing(&self, key: ListingKey, since: Generation, v: Arc<Listing>) {
-        let gens = self.gens();
-        if gens.listings.get(&key.share_id).copied().unwrap_or(0) == since.0 {
-            self.listings.insert(key, v);
+    /// Caches a listing fetched since `since`, replaying this principal's patches made while it
+    /// was in flight; refuses it when anything else changed the share meanwhile.
+    pub fn put_listing(&self, key: ListingKey, since: Generation, listing: Arc<Listing>) {
+        if !self.enabled {
+            return;
+        }
+        let mut gens = self.gens();
+        let share = gens.listings.entry(key.share_id.clone()).or_default();
+        let mut listing = listing;
+        if share.generation != since.value {
+            if share.invalidated > since.value
+                || share
+                    .patches
+                    .front()
+                    .is_none_or(|p| p.generation > since.value + 1)
+            {
+                return;
+            }
+            let mut replayed: Option<Listing> = None;
+            for p in share
+                .patches
+                .iter()
+                .filter(|p| p.generation > since.value && p.folder_id == key.folder_id)
+            {
+                if p.principal != key.principal {
+                    return;
+                }
+                replayed
+                    .get_or_insert_with(|| (*listing).clone())
+                    .apply(&p.patch);
+            }
+            if let Some(l) = replayed {
+                listing = Arc::new(l);
+            }
+        }
+        share.principals.insert(key.principal.clone());
+        self.listings.insert(
+            key,
+            Cached {
+                listing,
+                fetched: since.started,
+            },
+        );
+    }
+
+    /// Records a change the gateway made in `folder` on behalf of `principal`: patches that
+    /// principal's cached listing in place and drops every other principal's listing of it.
+    pub fn patch(&self, principal: &str, folder: &FolderRef, patch: Patch) {
+        if !self.enabled {
+            return;
+        }
+        let mut gens = self.gens();
+        let share = gens.listings.entry(folder.share_id.clone()).or_default();
+        share.generation += 1;
+        let generation = share.generation;
+        for other in share.principals.iter().filter(|p| *p != principal) {
+            self.listings.invalidate(&ListingKey {
+                principal: other.clone(),
+                share_id: folder.share_id.clone(),
+                folder_id: folder.folder_id.clone(),
+            });
+        }
+        let key = ListingKey::new(principal, folder);
+        if let Some(cached) = self.listings.get(&key) {
+            if cached.fetched.elapsed() < self.ttl {
+                let mut listing = (*cached.listing).clone();
+                listing.apply(&patch);
+                self.listings.insert(
+                    key,
+                    Cached {
+                        listing: Arc::new(listing),
+                        fetched: cached.fetched,
+                    },
+                );
+            } else {
+                self.listings.invalidate(&key);
+            }
+        }
+        share.patches.push_back(LoggedPatch {
+            generation,
+            principal: principal.to_owned(),
+            folder_id: folder.folder_id.clone(),
+            patch,
+        });
+        while share.patches.len() > PATCH_LOG {
+            share.patches.pop_front();
         }
     }
 
     /// Drops every principal's listing of one folder.
     pub fn invalidate_folder(&self, folder: &FolderRef) {
         let mut gens = self.gens();
-        *gens.listings.entry(folder.share_id.clone()).or_insert(0) += 1;
-        let share = folder.share_id.clone();
-        let id = folder.folder_id.clone();
-        self.invalidate_listings(move |k| k.share_id == share && k.folder_id == id);
+        let share = gens.listings.entry(folder.share_id.clone()).or_default();
+        share.generation += 1;
+        share.invalidated = share.generation;
+        share.patches.clear();
+        for principal in &share.principals {
+            self.listings.invalidate(&ListingKey {
+                principal: principal.clone(),
+                share_id: folder.share_id.clone(),
+                folder_id: folder.folder_id.clone(),
+            });
+        }
     }
 
     /// Drops every principal's listings of a whole share.
     pub fn invalidate_share(&self, share_id: &str) {
         let mut gens = self.gens();
-        *gens.listings.entry(share_id.to_owned()).or_insert(0) += 1;
+        let share = gens.listings.entry(share_id.to_owned()).or_default();
+        share.generation += 1;
+        share.invalidated = share.generation;
+        share.patches.clear();
         let share = share_id.to_owned();
-        self.invalidate_listings(move |k| k.share_id == share);
-    }
-
-    fn invalidate_listings(&self, pred: impl Fn(&ListingKey) -> bool + Send + Sync + 'static) {
-        if let Err(e) = self.listings.invalidate_entries_if(move |k, _| pred(k)) {
+        if let Err(e) = self
+            .listings
+            .invalidate_entries_if(move |k, _| k.share_id == share)
+        {
             tracing::warn!(error = %e, "listing invalidation failed; dropping all listings");
             self.listings.invalidate_all();
         }
+    }
+
+    // --- provisional modification times --------------------------------------------------
+
+    pub fn set_provisional(&self, file_id: &str, t: Timestamp) {
+        if self.enabled {
+            self.provisional.insert(file_id.to_owned(), t);
+        }
+    }
+
+    /// Forgets the estimate of a file; whether there was one (the gateway wrote the file
+    /// moments ago).
+    pub fn take_provisional(&self, file_id: &str) -> bool {
+        self.enabled && self.provisional.remove(file_id).is_some()
+    }
+
+    /// Whether `t` is the gateway's own estimate for this file (not an upstream value).
+    pub fn is_provisional(&self, file_id: &str, t: &Timestamp) -> bool {
+        self.enabled && self.provisional.get(file_id).is_some_and(|p| &p == t)
+    }
+}
+
+/// One fetch at a time per key: concurrent misses of the same listing (say, eight uploads into
+/// one folder right after its listing expired) wait for the first fetch instead of each asking
+/// ScaiDrive.
+pub(crate) struct Gates<K> {
+    gates: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl<K> Default for Gates<K> {
+    fn default() -> Self {
+        Self {
+            gates: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+/// Held while fetching; dropping it lets the next waiter in (and forgets an idle gate).
+pub(crate) struct GateGuard<'a, K: std::hash::Hash + Eq + Clone> {
+    gates: &'a Gates<K>,
+    key: K,
+    gate: Arc<tokio::sync::Mutex<()>>,
+    _held: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Gates<K> {
+    pub(crate) async fn enter(&self, key: &K) -> GateGuard<'_, K> {
+        let gate = {
+            let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+            Arc::clone(gates.entry(key.clone()).or_default())
+        };
+        let held = Arc::clone(&gate).lock_owned().await;
+        GateGuard {
+            gates: self,
+            key: key.clone(),
+            gate,
+            _held: held,
+        }
+    }
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Drop for GateGuard<'_, K> {
+    fn drop(&mut self) {
+        let mut gates = self.gates.gates.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's reference, `gate` and the held lock's: nobody else waits.
+        if Arc::strong_count(&self.gate) <= 3 {
+            gates.remove(&self.key);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::store::{FileInfo, FolderInfo};
+
+    fn file(id: &str, name: &str) -> Entry {
+        Entry::File(FileInfo {
+            id: id.into(),
+            name: name.into(),
+            size: 1,
+            mime_type: None,
+            modified_at: None,
+        })
+    }
+
+    fn names(l: &Listing) -> Vec<&str> {
+        l.entries.iter().map(Entry::name).collect()
+    }
+
+    fn caches() -> Caches {
+        Caches::new(&StoreOptions::default())
+    }
+
+    #[test]
+    fn patches_keep_entries_sorted_and_remove_only_the_same_id() {
+        let mut l = Listing {
+            entries: vec![file("1", "b")],
+        };
+        l.apply(&Patch::Upsert(file("2", "c")));
+        l.apply(&Patch::Upsert(file("3", "a")));
+        l.apply(&Patch::Upsert(Entry::Folder(FolderInfo {
+            id: "4".into(),
+            name: "bb".into(),
+        })));
+        assert_eq!(names(&l), ["a", "b", "bb", "c"]);
+        l.apply(&Patch::Remove {
+            name: "b".into(),
+            id: "other".into(),
+        });
+        assert_eq!(names(&l), ["a", "b", "bb", "c"]);
+        l.apply(&Patch::Remove {
+            name: "b".into(),
+            id: "1".into(),
+        });
+        assert_eq!(names(&l), ["a", "bb", "c"]);
+    }
+
+    #[test]
+    fn a_write_patches_the_writers_listing_and_drops_other_principals() {
+        let c = caches();
+        let folder = FolderRef::root("shr");
+        for who in ["alice", "bob"] {
+            let g = c.listing_generation("shr");
+            c.put_listing(
+                ListingKey::new(who, &folder),
+                g,
+                Arc::new(Listing::default()),
+            );
+        }
+        c.patch("alice", &folder, Patch::Upsert(file("1", "x")));
+        let alice = c.listing(&ListingKey::new("alice", &folder)).unwrap();
+        assert_eq!(names(&alice), ["x"]);
+        assert!(c.listing(&ListingKey::new("bob", &folder)).is_none());
+    }
+
+    #[test]
+    fn a_fetch_in_flight_during_own_writes_is_cached_with_them_replayed() {
+        let c = caches();
+        let folder = FolderRef::root("shr");
+        let key = ListingKey::new("alice", &folder);
+        let g = c.listing_generation("shr");
+        c.patch("alice", &folder, Patch::Upsert(file("1", "x")));
+        c.patch(
+            "alice",
+            &FolderRef {
+                share_id: "shr".into(),
+                folder_id: Some("elsewhere".into()),
+            },
+            Patch::Upsert(file("2", "y")),
+        );
+        // The fetch answered without the write.
+        c.put_listing(key.clone(), g, Arc::new(Listing::default()));
+        assert_eq!(names(&c.listing(&key).unwrap()), ["x"]);
+    }
+
+    #[test]
+    fn a_fetch_in_flight_during_an_invalidation_or_anothers_write_is_refused() {
+        let c = caches();
+        let folder = FolderRef::root("shr");
+        let key = ListingKey::new("alice", &folder);
+        let g = c.listing_generation("shr");
+        c.patch("bob", &folder, Patch::Upsert(file("1", "x")));
+        c.put_listing(key.clone(), g, Arc::new(Listing::default()));
+        assert!(c.listing(&key).is_none());
+        let g = c.listing_generation("shr");
+        c.invalidate_folder(&FolderRef {
+            share_id: "shr".into(),
+            folder_id: Some("elsewhere".into()),
+        });
+        c.put_listing(key.clone(), g, Arc::new(Listing::default()));
+        assert!(c.listing(&key).is_none());
+        let g = c.listing_generation("shr");
+        c.put_listing(key.clone(), g, Arc::new(Listing::default()));
+        assert!(c.listing(&key).is_some());
+    }
+
+    #[tokio::test]
+    async fn idle_gates_are_forgotten() {
+        let gates: Gates<u32> = Gates::default();
+        let first = gates.enter(&1).await;
+        let waiter = tokio::spawn({
+            let gate = gates.gates.lock().unwrap().get(&1).cloned().unwrap();
+            async move { drop(gate.lock_owned().await) }
+        });
+        drop(first);
+        waiter.await.unwrap();
+        drop(gates.enter(&1).await);
+        assert!(gates.gates.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn nothing_is_cached_when_caching_is_off() {
+        let c = Caches::new(&StoreOptions {
+            cache_enabled: false,
+            ..StoreOptions::default()
+        });
+        let folder = FolderRef::root("shr");
+        let key = ListingKey::new("alice", &folder);
+        let g = c.listing_generation("shr");
+        c.put_listing(key.clone(), g, Arc::new(Listing::default()));
+        assert!(c.listing(&key).is_none());
+        c.put_shares("alice", c.shares_generation(), Arc::new(Vec::new()));
+        assert!(c.shares("alice").is_none());
     }
 }

@@ -5,13 +5,24 @@
 //! One follower task per share, started by the first listing of that share and using the token
 //! of the session that listed it. It stops when ScaiDrive refuses that token for the share, or
 //! when the store is dropped.
+//!
+//! The gateway's own writes show up in the feed too. Their effect is already in the cache (the
+//! writer's listing was patched), so each write registers the feed entries it will cause
+//! ([`OwnChanges`]); a poll whose entries are all such is not a reason to drop anything. Any
+//! other entry drops the share's cached listings. A write registers its entries only once
+//! ScaiDrive has answered, so a poll can see an entry a moment before it is registered: while
+//! the gateway is writing into a share (or finished within the last interval), an entry not
+//! (yet) known is given one more poll before it counts as foreign. Writes made elsewhere are
+//! therefore seen within one interval, or two while the gateway itself writes into the share.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use std::time::Instant;
+
 use crate::auth::Session;
-use crate::scaidrive::{Cursor, ErrorKind, Token};
+use crate::scaidrive::{Change, Cursor, ErrorKind, ResourceType, Token};
 
 use super::Inner;
 
@@ -47,9 +58,131 @@ impl Drop for Followers {
     }
 }
 
+/// How long a registered own change waits for its feed entry.
+const OWN_CHANGE_LIFETIME: Duration = Duration::from_secs(300);
+
+struct Expected {
+    /// Feed entries still expected for the resource.
+    count: u32,
+    /// The version the write created, when known: an entry naming another version is not ours.
+    version_id: Option<String>,
+    at: Instant,
+}
+
+/// Feed entries the gateway's own writes will cause, by (share id, resource id).
+#[derive(Default)]
+pub(crate) struct OwnChanges {
+    expected: Mutex<HashMap<(String, String), Expected>>,
+    /// Per share: writes in flight, and when the last one ended.
+    activity: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+/// A write in flight in a share (see [`OwnChanges::busy`]).
+pub(crate) struct Busy<'a> {
+    own: &'a OwnChanges,
+    share_id: String,
+}
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        let mut act = self.own.activity.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((n, at)) = act.get_mut(&self.share_id) {
+            *n = n.saturating_sub(1);
+            *at = Instant::now();
+        }
+    }
+}
+
+impl OwnChanges {
+    /// Marks a write in flight in `share_id` until the guard is dropped.
+    pub(crate) fn busy(&self, share_id: &str) -> Busy<'_> {
+        let mut act = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = act
+            .entry(share_id.to_owned())
+            .or_insert((0, Instant::now()));
+        slot.0 += 1;
+        slot.1 = Instant::now();
+        Busy {
+            own: self,
+            share_id: share_id.to_owned(),
+        }
+    }
+
+    /// Whether the gateway writes into the share now or did within `within`.
+    fn recently_active(&self, share_id: &str, within: Duration) -> bool {
+        let act = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+        act.get(share_id)
+            .is_some_and(|(n, at)| *n > 0 || at.elapsed() < within)
+    }
+
+    /// Registers `count` entries for `resource_id` in `share_id` (a new version: its id).
+    pub(crate) fn expect(
+        &self,
+        share_id: &str,
+        resource_id: &str,
+        count: u32,
+        version_id: Option<String>,
+    ) {
+        let mut map = self.expected.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, e| e.at.elapsed() < OWN_CHANGE_LIFETIME);
+        let slot = map
+            .entry((share_id.to_owned(), resource_id.to_owned()))
+            .or_insert(Expected {
+                count: 0,
+                version_id: None,
+                at: Instant::now(),
+            });
+        slot.count = slot.count.saturating_add(count);
+        slot.at = Instant::now();
+        if version_id.is_some() {
+            slot.version_id = version_id;
+        }
+    }
+
+    /// Whether this entry is one the gateway caused (consuming the expectation).
+    fn consume(&self, share_id: &str, change: &Change) -> bool {
+        let mut map = self.expected.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (share_id.to_owned(), change.resource_id.clone());
+        let Some(e) = map.get_mut(&key) else {
+            return false;
+        };
+        if e.at.elapsed() >= OWN_CHANGE_LIFETIME {
+            map.remove(&key);
+            return false;
+        }
+        if let (Some(want), Some(seen)) = (&e.version_id, &change.version_id)
+            && want != seen
+        {
+            return false;
+        }
+        e.count = e.count.saturating_sub(1);
+        if e.count == 0 {
+            map.remove(&key);
+        }
+        true
+    }
+}
+
+/// A file the gateway wrote moments ago keeps attributes not yet bound to ScaiDrive's
+/// `modified_at` (the upload answer has none; the next listing binds them). When a change made
+/// elsewhere touches such a file first, those attributes may no longer describe it: drop them
+/// (the file gets the opaque ETag), so they never bind to someone else's content.
+async fn forget_overwritten_attrs(inner: &Inner, foreign: &[Change]) {
+    for c in foreign {
+        if c.resource_type == ResourceType::File && inner.cache.take_provisional(&c.resource_id) {
+            tracing::debug!(file = %c.resource_id, "changed elsewhere right after a write; dropping its attributes");
+            if let Err(e) = inner.db.delete_attrs(&c.resource_id).await {
+                tracing::warn!(error = %e, "could not drop object attributes");
+            }
+        }
+    }
+}
+
 async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Duration) {
     let mut cursor: Option<Cursor> = None;
     let mut failures = 0u32;
+    // Entries not recognised as the gateway's own during its writes: one more poll to match.
+    let mut deferred: Vec<Change> = Vec::new();
     loop {
         let Some(inner) = store.upgrade() else {
             return;
@@ -61,13 +194,35 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
         let more = match page {
             Ok(page) => {
                 failures = 0;
-                if cursor.is_some() && !page.changes.is_empty() {
-                    tracing::debug!(
-                        share = %share_id,
-                        changes = page.changes.len(),
-                        "changes upstream; dropping cached listings of the share"
-                    );
-                    inner.cache.invalidate_share(&share_id);
+                if cursor.is_some() && !(page.changes.is_empty() && deferred.is_empty()) {
+                    let own = &inner.own_changes;
+                    // Every entry is checked, so that each own one is consumed once.
+                    let mut foreign: Vec<Change> = std::mem::take(&mut deferred)
+                        .into_iter()
+                        .filter(|c| !own.consume(&share_id, c))
+                        .collect();
+                    let busy = own.recently_active(&share_id, every);
+                    for c in page.changes {
+                        if own.consume(&share_id, &c) {
+                            continue;
+                        }
+                        if busy {
+                            deferred.push(c);
+                        } else {
+                            foreign.push(c);
+                        }
+                    }
+                    forget_overwritten_attrs(&inner, &foreign).await;
+                    let foreign = foreign.len();
+                    if foreign > 0 {
+                        tracing::debug!(
+                            share = %share_id,
+                            deferred = deferred.len(),
+                            foreign,
+                            "changes upstream; dropping cached listings of the share"
+                        );
+                        inner.cache.invalidate_share(&share_id);
+                    }
                 }
                 cursor = Some(page.cursor);
                 page.has_more
@@ -86,6 +241,7 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
                 tracing::warn!(share = %share_id, error = %e, "change feed poll failed");
                 // The cache TTL still bounds staleness; a failing feed must not hide writes
                 // for longer, so drop the share's listings after a failure.
+                deferred.clear();
                 inner.cache.invalidate_share(&share_id);
                 false
             }

@@ -2,8 +2,8 @@
 //! folder listings, streamed reads and writes, folders, delete, copy, rename, versions.
 //!
 //! Everything is done on behalf of a [`Session`]; caches are keyed by its principal, so one
-//! user's view is never served to another. Every write invalidates what it touched before it
-//! returns (read-after-write through the gateway is strong).
+//! user's view is never served to another. Every write updates or drops what it touched before
+//! it returns (read-after-write through the gateway is strong); see `cache.rs`.
 
 mod attrs;
 mod cache;
@@ -23,6 +23,7 @@ use crate::state::{ObjectAttrs, StateDb};
 
 pub use attrs::opaque_etag;
 pub use cache::ListingKey;
+use cache::Patch;
 pub use error::{StoreError, StoreResult};
 pub(crate) use write::io_error;
 pub use write::{BodyAbort, BodyStream, WriteRequest, Written};
@@ -30,6 +31,8 @@ pub use write::{BodyAbort, BodyStream, WriteRequest, Written};
 /// Tunables of the store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
+    /// Cache share lists and folder listings at all. Off: every lookup asks ScaiDrive.
+    pub cache_enabled: bool,
     /// How long a folder listing or the share list is trusted without a write through this
     /// gateway (writes made elsewhere become visible within this bound).
     pub cache_ttl: Duration,
@@ -52,6 +55,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         Self {
+            cache_enabled: true,
             cache_ttl: Duration::from_secs(5),
             cache_capacity: 10_000,
             permanent_delete: false,
@@ -212,6 +216,13 @@ struct Inner {
     opts: StoreOptions,
     cache: cache::Caches,
     followers: feed::Followers,
+    own_changes: feed::OwnChanges,
+    /// One listing fetch at a time per listing key, one share-list fetch per principal.
+    listing_fetches: cache::Gates<ListingKey>,
+    share_fetches: cache::Gates<String>,
+    /// Folder creations one at a time, so that concurrent writers into a new folder create it
+    /// once (the others find it in the patched listing).
+    creating_folders: tokio::sync::Mutex<()>,
 }
 
 impl Store {
@@ -225,6 +236,10 @@ impl Store {
                 opts,
                 cache,
                 followers: feed::Followers::default(),
+                own_changes: feed::OwnChanges::default(),
+                listing_fetches: cache::Gates::default(),
+                share_fetches: cache::Gates::default(),
+                creating_folders: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -258,6 +273,18 @@ impl Store {
         if let Some(hit) = cache.shares(s.principal()) {
             return Ok(hit);
         }
+        let _gate = match cache.enabled() {
+            true => Some(
+                self.inner
+                    .share_fetches
+                    .enter(&s.principal().to_owned())
+                    .await,
+            ),
+            false => None,
+        };
+        if let Some(hit) = cache.shares(s.principal()) {
+            return Ok(hit);
+        }
         let since = cache.shares_generation();
         let shares = self.inner.client.my_shares(s.token()).await?;
         let shares = Arc::new(shares.into_iter().map(ShareInfo::from).collect::<Vec<_>>());
@@ -285,13 +312,22 @@ impl Store {
 
     /// The entries of a folder (cached per principal).
     pub async fn list(&self, s: &Session, folder: &FolderRef) -> StoreResult<Arc<Listing>> {
-        if let Some(every) = self.inner.opts.change_feed_interval {
+        if let Some(every) = self.inner.opts.change_feed_interval
+            && self.inner.cache.enabled()
+        {
             self.inner
                 .followers
                 .ensure(&self.inner, s, &folder.share_id, every);
         }
         let cache = &self.inner.cache;
         let key = ListingKey::new(s.principal(), folder);
+        if let Some(hit) = cache.listing(&key) {
+            return Ok(hit);
+        }
+        let _gate = match cache.enabled() {
+            true => Some(self.inner.listing_fetches.enter(&key).await),
+            false => None,
+        };
         if let Some(hit) = cache.listing(&key) {
             return Ok(hit);
         }
@@ -376,7 +412,14 @@ impl Store {
                         "'{name}' is a file, so it cannot hold other entries"
                     )));
                 }
-                None => self.create_folder_in(s, &here, name).await?.id,
+                None => {
+                    let _one = self.inner.creating_folders.lock().await;
+                    // Another writer may have created it while this one waited.
+                    match self.list(s, &here).await?.get(name) {
+                        Some(Entry::Folder(f)) => f.id.clone(),
+                        _ => self.create_folder_in(s, &here, name).await?.id,
+                    }
+                }
             });
         }
         Ok(here)
@@ -391,6 +434,7 @@ impl Store {
         name: &str,
     ) -> StoreResult<FolderInfo> {
         crate::namespace::validate_segment(name)?;
+        let _busy = self.inner.own_changes.busy(&parent.share_id);
         let created = self
             .inner
             .client
@@ -401,13 +445,22 @@ impl Store {
                 name,
             )
             .await;
-        self.invalidate_folder(parent).await;
         match created {
-            Ok(f) => Ok(FolderInfo {
-                id: f.id,
-                name: f.name,
-            }),
+            Ok(f) => {
+                let info = FolderInfo {
+                    id: f.id,
+                    name: f.name,
+                };
+                self.expect_changes(&parent.share_id, &info.id, 1, None);
+                self.inner.cache.patch(
+                    s.principal(),
+                    parent,
+                    Patch::Upsert(Entry::Folder(info.clone())),
+                );
+                Ok(info)
+            }
             Err(e) if e.kind() == crate::scaidrive::ErrorKind::Conflict => {
+                self.invalidate_folder(parent).await;
                 match self.list(s, parent).await?.get(name) {
                     Some(Entry::Folder(f)) => Ok(f.clone()),
                     _ => Err(StoreError::Conflict(format!(
@@ -415,7 +468,10 @@ impl Store {
                     ))),
                 }
             }
-            Err(e) => Err(e.into()),
+            Err(e) => {
+                self.invalidate_folder(parent).await;
+                Err(e.into())
+            }
         }
     }
 
@@ -465,18 +521,34 @@ impl Store {
     ) -> StoreResult<()> {
         let client = &self.inner.client;
         let permanent = self.inner.opts.permanent_delete;
+        let _busy = self.inner.own_changes.busy(&parent.share_id);
+        let mut renamed = 0;
         if !permanent {
             let patch = crate::scaidrive::FilePatch {
                 name: Some(trash_name(&file.name)),
                 ..Default::default()
             };
-            if let Err(e) = client.update_file(s.token(), &file.id, &patch).await {
-                tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
+            match client.update_file(s.token(), &file.id, &patch).await {
+                Ok(_) => renamed = 1,
+                Err(e) => {
+                    tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
+                }
             }
         }
         let res = client.delete_file(s.token(), &file.id, permanent).await;
-        self.invalidate_folder(parent).await;
-        res?;
+        if let Err(e) = res {
+            self.invalidate_folder(parent).await;
+            return Err(e.into());
+        }
+        self.expect_changes(&parent.share_id, &file.id, 1 + renamed, None);
+        self.inner.cache.patch(
+            s.principal(),
+            parent,
+            Patch::Remove {
+                name: file.name.clone(),
+                id: file.id.clone(),
+            },
+        );
         self.forget_attrs(&file.id).await;
         Ok(())
     }
@@ -518,13 +590,23 @@ impl Store {
             Some(a) => Some(a),
             None => self.attrs_of(file).await?,
         };
+        let _busy = self.inner.own_changes.busy(&dest.share_id);
         let res = self
             .inner
             .client
             .copy_file(s.token(), &file.id, &dest.target(), Some(name))
             .await;
-        self.invalidate_folder(dest).await;
-        let copy = res?;
+        let copy = match res {
+            Ok(copy) => copy,
+            Err(e) => {
+                self.invalidate_folder(dest).await;
+                return Err(e.into());
+            }
+        };
+        self.expect_changes(&dest.share_id, &copy.id, 1, copy.version_id.clone());
+        self.inner
+            .cache
+            .patch(s.principal(), dest, Patch::Upsert(file_entry(&copy)));
         self.rebind_attrs(attrs, &copy).await;
         Ok(copy)
     }
@@ -542,6 +624,10 @@ impl Store {
         crate::namespace::validate_segment(name)?;
         let attrs = self.attrs_of(file).await?;
         let client = &self.inner.client;
+        let _busy = (
+            self.inner.own_changes.busy(&from.share_id),
+            self.inner.own_changes.busy(&dest.share_id),
+        );
         let res = if from == dest {
             let patch = crate::scaidrive::FilePatch {
                 name: Some(name.to_owned()),
@@ -553,9 +639,28 @@ impl Store {
                 .move_file(s.token(), &file.id, &dest.target(), Some(name))
                 .await
         };
-        self.invalidate_folder(from).await;
-        self.invalidate_folder(dest).await;
-        let moved = res?;
+        let moved = match res {
+            Ok(moved) => moved,
+            Err(e) => {
+                self.invalidate_folder(from).await;
+                self.invalidate_folder(dest).await;
+                return Err(e.into());
+            }
+        };
+        self.expect_changes(&from.share_id, &file.id, 1, None);
+        if dest.share_id != from.share_id {
+            self.expect_changes(&dest.share_id, &file.id, 1, None);
+        }
+        let cache = &self.inner.cache;
+        cache.patch(
+            s.principal(),
+            from,
+            Patch::Remove {
+                name: file.name.clone(),
+                id: file.id.clone(),
+            },
+        );
+        cache.patch(s.principal(), dest, Patch::Upsert(file_entry(&moved)));
         self.rebind_attrs(attrs, &moved).await;
         Ok(moved)
     }
@@ -602,6 +707,89 @@ impl Store {
     pub async fn invalidate_share(&self, share_id: &str) {
         self.inner.cache.invalidate_share(share_id);
     }
+
+    /// Tells the change-feed follower that `count` entries for `resource_id` are the gateway's
+    /// own (already reflected in the cache).
+    fn expect_changes(
+        &self,
+        share_id: &str,
+        resource_id: &str,
+        count: u32,
+        version_id: Option<String>,
+    ) {
+        if self.inner.cache.enabled() && self.inner.opts.change_feed_interval.is_some() {
+            self.inner
+                .own_changes
+                .expect(share_id, resource_id, count, version_id);
+        }
+    }
+
+    /// Marks a write in flight in a share, for the change-feed follower (see `feed.rs`).
+    pub(crate) fn busy(&self, share_id: &str) -> feed::Busy<'_> {
+        self.inner.own_changes.busy(share_id)
+    }
+
+    /// After a file write in `parent`: on success the writer's cached listing gets the entry
+    /// (with a provisional `modified_at`, as the upload answer carries none); on failure the
+    /// folder's listings are dropped (the outcome upstream may be unclear).
+    pub(crate) fn after_file_write(
+        &self,
+        s: &Session,
+        parent: &FolderRef,
+        name: &str,
+        declared_type: Option<&str>,
+        result: &StoreResult<Written>,
+    ) {
+        let cache = &self.inner.cache;
+        let w = match result {
+            Ok(w) => w,
+            Err(_) => {
+                cache.invalidate_folder(parent);
+                return;
+            }
+        };
+        self.expect_changes(&parent.share_id, &w.file_id, 1, w.version_id.clone());
+        let now = chrono::Utc::now();
+        let modified = now - chrono::Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos()));
+        cache.set_provisional(&w.file_id, modified);
+        let mime_type = match declared_type {
+            Some(t) if !t.is_empty() && t != "application/octet-stream" => t.to_owned(),
+            _ => mime_guess::from_path(name)
+                .first_or_octet_stream()
+                .essence_str()
+                .to_owned(),
+        };
+        cache.patch(
+            s.principal(),
+            parent,
+            Patch::Upsert(Entry::File(FileInfo {
+                id: w.file_id.clone(),
+                name: name.to_owned(),
+                size: w.size,
+                mime_type: Some(mime_type),
+                modified_at: Some(modified),
+            })),
+        );
+    }
+
+    /// Whether a file's listed `modified_at` is the gateway's own estimate (see
+    /// [`after_file_write`](Self::after_file_write)), which must not bind object attributes.
+    pub(crate) fn is_provisional(&self, file: &FileInfo) -> bool {
+        file.modified_at
+            .as_ref()
+            .is_some_and(|t| self.inner.cache.is_provisional(&file.id, t))
+    }
+}
+
+/// A listing entry for a file ScaiDrive answered with.
+fn file_entry(f: &File) -> Entry {
+    Entry::File(FileInfo {
+        id: f.id.clone(),
+        name: f.name.clone(),
+        size: f.size,
+        mime_type: f.mime_type.clone(),
+        modified_at: f.modified_at,
+    })
 }
 
 /// The modification time to report to clients for an upstream timestamp. ScaiDrive gives second

@@ -88,13 +88,16 @@ impl Store {
             attrs: ObjectAttrs::default(),
             ..req
         };
+        let declared_type = req.content_type.clone();
+        let busy = self.busy(&parent.share_id);
         let result = match existing {
             None if req.size < self.inner.opts.session_threshold => {
                 self.post_new(s, &parent, &name, req).await
             }
             replace => self.via_session(s, &parent, &name, replace, req).await,
         };
-        self.invalidate_folder(&parent).await;
+        self.after_file_write(s, &parent, &name, declared_type.as_deref(), &result);
+        drop(busy);
         let mut written = result?;
         written.md5 = md5.digest().ok_or_else(|| {
             StoreError::Internal("the body was stored but not hashed to its end".into())

@@ -272,6 +272,11 @@ async fn serve_listener(
                         continue;
                     }
                 };
+                // Responses are written in pieces (headers, then a streamed body): without
+                // TCP_NODELAY the second small write waits for the client's delayed ACK (40 ms).
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(front_end = name, error = %e, "could not set TCP_NODELAY");
+                }
                 let builder = Arc::clone(&builder);
                 let service = front_end.clone();
                 let mut stop = stop.clone();

@@ -1,156 +1,265 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark, one run on this machine: the direct ScaiDrive API (curl straight to the
-# emulator: the limit a gateway can reach) against the gateway over S3 and over WebDAV (curl), with
-# the gateway and the emulator as separate processes so that the gateway's own peak RSS is seen.
+# Side-by-side benchmark, one run on this machine. Targets, each its own process:
 #
-#   bench/run.sh                 # SIZE_MIB=1024 SMALL_COUNT=1000 SMALL_PARALLEL=8
+#   direct     the ScaiDrive API itself (the emulator, straight): the limit a gateway can reach
+#   s3, dav    the gateway over S3 and over WebDAV, in front of the same emulator
+#   rclone-s3, rclone-dav
+#              `rclone serve s3` / `rclone serve webdav` over a local directory: the peer a user
+#              could run on a synced folder
 #
-# Workloads: one large PUT and GET (SIZE_MIB), and SMALL_COUNT × 4 KiB PUT / GET / HEAD with
-# SMALL_PARALLEL concurrent clients. Writes bench/results/report.md and report.json; numbers are
-# quoted as ratios to the direct API measured in the same run.
+# Workloads: SIZE_MIB single PUT and GET (curl); SIZE_MIB multipart upload (aws cli, 8 MiB
+# parts); SMALL_COUNT x 4 KiB PUT, GET, HEAD with SMALL_PARALLEL concurrent clients
+# (bench/load.py, keep-alive connections); ListObjectsV2 (all pages) and PROPFIND Depth 1 of a
+# LIST_COUNT-entry folder, cold (first listing after the server started) and warm.
+#
+# Reports throughput or ops/s, p50/p99 latency, the gateway's peak RSS per phase (VmHWM, reset
+# between phases) and upstream calls per operation (the gateway's admin /metrics), as ratios to
+# the direct API measured in the same run, into bench/results/report.md, report.json, chart.png.
+#
+#   bench/run.sh            # SIZE_MIB=1024 SMALL_COUNT=1000 LIST_COUNT=10000 (about 10 minutes)
+#   bench/run.sh --quick    # SIZE_MIB=64 SMALL_COUNT=200 LIST_COUNT=1000, to try it out
+#
+# Needs: cargo, curl, python3 (Debian 12). Installs rclone and aws cli (conformance/install.sh)
+# and matplotlib (a venv in bench/.venv). Never run in CI: numbers depend on the machine.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ "${1:-}" = "--quick" ]; then
+    : "${SIZE_MIB:=64}" "${SMALL_COUNT:=200}" "${LIST_COUNT:=1000}" "${RESULTS:=$ROOT/bench/results/quick}"
+fi
 SIZE_MIB="${SIZE_MIB:-1024}"
 SMALL_COUNT="${SMALL_COUNT:-1000}"
 SMALL_PARALLEL="${SMALL_PARALLEL:-8}"
-results="$ROOT/bench/results"
-mkdir -p "$results"
+LIST_COUNT="${LIST_COUNT:-10000}"
+LIST_WARM="${LIST_WARM:-5}"   # warm listings after each cold one
+LIST_COLD="${LIST_COLD:-3}"   # cold listings (each on a freshly started server)
+RESULTS="${RESULTS:-$ROOT/bench/results}"
+mkdir -p "$RESULTS"
+
+# --- tools and build ---------------------------------------------------------------------------
+"$ROOT/conformance/install.sh" >/dev/null
+rclone="$ROOT/conformance/bin/rclone"
+aws="$ROOT/conformance/.venv/bin/aws"
+venv="$ROOT/bench/.venv"
+if ! "$venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check matplotlib
+fi
+py="$venv/bin/python"
+load() { "$py" "$ROOT/bench/load.py" "$@"; }
 
 cargo build --release --locked --bin scaidrive-gateway --manifest-path "$ROOT/Cargo.toml" >&2
 bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/scaidrive-gateway"
 
 tmp="$(mktemp -d /tmp/scaidrive-bench.XXXXXX)"
-pids=()
+declare -A pid_of=()
 cleanup() {
-    for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pid_of[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+out="$tmp/results.jsonl"
+: >"$out"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-now() { date +%s.%N; }
-wait_up() {
-    for _ in $(seq 1 150); do curl -fsS -o /dev/null "$1" 2>/dev/null && return 0; sleep 0.2; done
-    echo "bench: $1 did not come up" >&2; exit 1
+wait_up() { # url [curl options]
+    local url="$1"; shift
+    for _ in $(seq 1 300); do curl -sS -o /dev/null "$@" "$url" 2>/dev/null && return 0; sleep 0.1; done
+    echo "bench: $url did not come up" >&2; exit 1
+}
+# record WORKLOAD VIA JSON: one result line
+record() { python3 -c 'import json,sys; d=json.loads(sys.argv[3]); d.update(workload=sys.argv[1], via=sys.argv[2]); print(json.dumps(d))' "$1" "$2" "$3" >>"$out"; }
+stop() { # name
+    local p="${pid_of[$1]:-}"
+    if [ -n "$p" ]; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
+    unset "pid_of[$1]"
 }
 
-# --- the emulator, then the gateway in front of it ---------------------------------------------
+# --- servers -----------------------------------------------------------------------------------
 emu_port="$(free_port)"
 "$bin" emulator --listen "127.0.0.1:$emu_port" --data "$tmp/emu" >"$tmp/emu.out" 2>"$tmp/emu.log" &
-pids+=($!)
+pid_of[emu]=$!
 emu="http://127.0.0.1:$emu_port"
 wait_up "$emu/api/v1/health"
 token="$(sed -n 's/^export SCAIDRIVE_TOKEN=//p' "$tmp/emu.out" | tr -d "'")"
-share="$(curl -fsS -H "Authorization: Bearer $token" "$emu/api/v1/users/me/shares" |
+auth=(-H "Authorization: Bearer $token")
+share="$(curl -fsS "${auth[@]}" "$emu/api/v1/users/me/shares" |
     python3 -c 'import json,sys; print([s["id"] for s in json.load(sys.stdin)["shares"] if s["name"]=="Documents"][0])')"
 
-s3_port="$(free_port)"; dav_port="$(free_port)"; admin_port="$(free_port)"
 key=benchaccesskey; secret=benchsecretkey
-SCAIDRIVE_URL="$emu" SCAIDRIVE_TOKEN="$token" SCAIDRIVE_GATEWAY_ACCESS_KEY_ID="$key" \
-    SCAIDRIVE_GATEWAY_SECRET_ACCESS_KEY="$secret" \
-    "$bin" --data-dir "$tmp/gw" --s3-listen "127.0.0.1:$s3_port" --webdav-listen "127.0.0.1:$dav_port" \
-    --admin-listen "127.0.0.1:$admin_port" --log-level warn serve >"$tmp/gw.out" 2>"$tmp/gw.log" &
-gw_pid=$!
-pids+=($gw_pid)
-wait_up "http://127.0.0.1:$admin_port/readyz"
-s3="http://127.0.0.1:$s3_port"
-dav="http://127.0.0.1:$dav_port/Documents"
-sig=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$key:$secret" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
-auth=(-H "Authorization: Bearer $token")
-peak_rss_mib() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/$gw_pid/status"; }
+s3_port="$(free_port)"; dav_port="$(free_port)"; admin_port="$(free_port)"
+rs3_port="$(free_port)"; rdav_port="$(free_port)"
+s3="http://127.0.0.1:$s3_port"; dav="http://127.0.0.1:$dav_port"; admin="http://127.0.0.1:$admin_port"
+rs3="http://127.0.0.1:$rs3_port"; rdav="http://127.0.0.1:$rdav_port"
+start_gw() {
+    SCAIDRIVE_URL="$emu" SCAIDRIVE_TOKEN="$token" SCAIDRIVE_GATEWAY_ACCESS_KEY_ID="$key" \
+        SCAIDRIVE_GATEWAY_SECRET_ACCESS_KEY="$secret" \
+        "$bin" --data-dir "$tmp/gw" --s3-listen "127.0.0.1:$s3_port" --webdav-listen "127.0.0.1:$dav_port" \
+        --admin-listen "127.0.0.1:$admin_port" --log-level warn serve >>"$tmp/gw.out" 2>>"$tmp/gw.log" &
+    pid_of[gw]=$!
+    wait_up "$admin/readyz" -f
+}
+start_rclone_s3() {
+    "$rclone" --config /dev/null serve s3 "$tmp/peer-s3" --addr "127.0.0.1:$rs3_port" \
+        --auth-key "$key,$secret" >>"$tmp/rclone-s3.log" 2>&1 &
+    pid_of[rclone-s3]=$!
+    wait_up "$rs3/"
+}
+start_rclone_dav() {
+    "$rclone" --config /dev/null serve webdav "$tmp/peer-dav" --addr "127.0.0.1:$rdav_port" \
+        --user "$key" --pass "$secret" >>"$tmp/rclone-dav.log" 2>&1 &
+    pid_of[rclone-dav]=$!
+    wait_up "$rdav/"
+}
+mkdir -p "$tmp/peer-s3/documents" "$tmp/peer-dav/Documents"
+start_gw
+start_rclone_s3
+start_rclone_dav
 
-# --- large object ------------------------------------------------------------------------------
+# Gateway peak RSS per phase: VmHWM, reset through clear_refs at the start of each phase.
+rss_reset() { echo 5 >"/proc/${pid_of[gw]}/clear_refs"; }
+rss_peak() { awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/${pid_of[gw]}/status"; }
+# Upstream calls made for the requests: the change-feed polls the gateway makes in the background
+# (every 2 s per share in use) are left out.
+upstream_calls() { curl -fsS "$admin/metrics" | awk '/^scaidrive_gateway_upstream_requests_total/ && !/sync\/changes/ {n += $NF} END {print n+0}'; }
+# gateway_phase WORKLOAD VIA OPS cmd...: runs cmd, records its JSON (stdout) plus the gateway's
+# peak RSS and upstream calls per operation.
+gateway_phase() {
+    local workload="$1" via="$2" ops="$3"; shift 3
+    local before res
+    before="$(upstream_calls)"; rss_reset
+    res="$("$@")"
+    res="$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d.update(rss_mib=float(sys.argv[2]), upstream_per_op=(int(sys.argv[4])-int(sys.argv[3]))/int(sys.argv[5])); print(json.dumps(d))' \
+        "$res" "$(rss_peak)" "$before" "$(upstream_calls)" "$ops")"
+    record "$workload" "$via" "$res"
+}
+
+sig=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$key:$secret" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+basic=(-u "$key:$secret")
+
+# --- large objects -----------------------------------------------------------------------------
+echo "bench: $SIZE_MIB MiB PUT and GET" >&2
 big="$tmp/big.bin"
 head -c "$((SIZE_MIB * 1024 * 1024))" /dev/urandom >"$big"
 want="$(sha256sum "$big" | cut -d' ' -f1)"
-declare -A secs
-timed() { # name cmd...: runs cmd, records seconds
-    local name="$1"; shift
-    local t0 t1
-    t0="$(now)"; "$@"; t1="$(now)"
-    secs[$name]="$(python3 -c "print(round($t1 - $t0, 3))")"
+# curl_timed cmd...: the transfer's seconds and MiB/s as JSON
+curl_timed() {
+    local t
+    t="$(curl -fsS -w '%{time_total}' "$@")"
+    python3 -c 'import json,sys; t=float(sys.argv[1]); print(json.dumps({"seconds": round(t, 3), "mib_per_s": round(int(sys.argv[2]) / t, 1)}))' "$t" "$SIZE_MIB"
 }
-check_sha() { [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$want" ] || { echo "bench: $1 differs" >&2; exit 1; }; }
+check_sha() { [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$want" ] || { echo "bench: $1 differs from what was sent" >&2; exit 1; }; rm -f "$1"; }
+# one direct round first (warms the page cache and the emulator)
+curl -fsS -o /dev/null "${auth[@]}" -F "share_id=$share" -F "name=warmup.bin" -F "file=@$big" "$emu/api/v1/files"
+# large VIA PUT-ARGS GET-URL-FOR...: PUT then GET, once per target
+for round in 1 2; do
+    record put_large direct "$(curl_timed -o "$tmp/direct.json" "${auth[@]}" -F "share_id=$share" -F "name=direct-$round.bin" -F "file=@$big" "$emu/api/v1/files")"
+    fid="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$tmp/direct.json")"
+    record get_large direct "$(curl_timed -o "$tmp/got" "${auth[@]}" "$emu/api/v1/files/$fid/content")"; check_sha "$tmp/got"
 
-put_direct() { curl -fsS -o "$tmp/direct.json" "${auth[@]}" -F "share_id=$share" -F "name=direct.bin" -F "file=@$big" "$emu/api/v1/files"; }
-timed direct_put put_direct
-fid="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$tmp/direct.json")"
-timed direct_get curl -fsS -o "$tmp/direct.out" "${auth[@]}" "$emu/api/v1/files/$fid/content"
-check_sha "$tmp/direct.out"; rm -f "$tmp/direct.out"
+    gateway_phase put_large s3 1 curl_timed -o /dev/null "${sig[@]}" -T "$big" "$s3/documents/large-$round.bin"
+    gateway_phase get_large s3 1 curl_timed -o "$tmp/got" "${sig[@]}" "$s3/documents/large-$round.bin"; check_sha "$tmp/got"
+    gateway_phase put_large dav 1 curl_timed -o /dev/null "${basic[@]}" -T "$big" "$dav/Documents/large-dav-$round.bin"
+    gateway_phase get_large dav 1 curl_timed -o "$tmp/got" "${basic[@]}" "$dav/Documents/large-dav-$round.bin"; check_sha "$tmp/got"
 
-timed s3_put curl -fsS -o /dev/null "${sig[@]}" -T "$big" "$s3/documents/s3.bin"
-timed s3_get curl -fsS -o "$tmp/s3.out" "${sig[@]}" "$s3/documents/s3.bin"
-check_sha "$tmp/s3.out"; rm -f "$tmp/s3.out"
-rss_after_s3="$(peak_rss_mib)"
+    record put_large rclone-s3 "$(curl_timed -o /dev/null "${sig[@]}" -T "$big" "$rs3/documents/large-$round.bin")"
+    record get_large rclone-s3 "$(curl_timed -o "$tmp/got" "${sig[@]}" "$rs3/documents/large-$round.bin")"; check_sha "$tmp/got"
+    record put_large rclone-dav "$(curl_timed -o /dev/null "${basic[@]}" -T "$big" "$rdav/Documents/large-$round.bin")"
+    record get_large rclone-dav "$(curl_timed -o "$tmp/got" "${basic[@]}" "$rdav/Documents/large-$round.bin")"; check_sha "$tmp/got"
+done
 
-timed dav_put curl -fsS -o /dev/null -u "$key:$secret" -T "$big" "$dav/dav.bin"
-timed dav_get curl -fsS -o "$tmp/dav.out" -u "$key:$secret" "$dav/dav.bin"
-check_sha "$tmp/dav.out"; rm -f "$tmp/dav.out" "$big"
-rss_after_large="$(peak_rss_mib)"
+echo "bench: $SIZE_MIB MiB multipart upload (aws cli)" >&2
+aws_cp() { # endpoint key: aws s3 cp (multipart, 8 MiB parts, 10 in parallel), timed
+    local t0 t1
+    t0="$(date +%s.%N)"
+    env -u AWS_CA_BUNDLE AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret" AWS_DEFAULT_REGION=us-east-1 \
+        AWS_EC2_METADATA_DISABLED=true "$aws" --endpoint-url "$1" s3 cp --only-show-errors "$big" "s3://documents/$2" >&2
+    t1="$(date +%s.%N)"
+    python3 -c 'import json,sys; t=float(sys.argv[2])-float(sys.argv[1]); print(json.dumps({"seconds": round(t, 3), "mib_per_s": round(int(sys.argv[3]) / t, 1)}))' "$t0" "$t1" "$SIZE_MIB"
+}
+check_size() { # curl args...: HEAD must report the whole size
+    local n
+    n="$(curl -fsS -I "$@" | tr -d '\r' | awk 'tolower($1)=="content-length:" {print $2}')"
+    [ "$n" = "$((SIZE_MIB * 1024 * 1024))" ] || { echo "bench: multipart result has $n bytes" >&2; exit 1; }
+}
+gateway_phase multipart_large s3 1 aws_cp "$s3" multipart.bin
+check_size "${sig[@]}" "$s3/documents/multipart.bin"
+record multipart_large rclone-s3 "$(aws_cp "$rs3" multipart.bin)"
+check_size "${sig[@]}" "$rs3/documents/multipart.bin"
+rm -f "$big"
 
 # --- small objects -----------------------------------------------------------------------------
+echo "bench: $SMALL_COUNT x 4 KiB PUT, GET, HEAD with $SMALL_PARALLEL clients" >&2
 head -c 4096 /dev/urandom >"$tmp/small.bin"
-small_run() { # name command-template (with {} for the index)
-    local name="$1" tpl="$2" t0 t1
-    t0="$(now)"
-    seq 1 "$SMALL_COUNT" | xargs -P "$SMALL_PARALLEL" -I{} bash -c "$tpl" >/dev/null
-    t1="$(now)"
-    secs[$name]="$(python3 -c "print(round($t1 - $t0, 3))")"
+mkfolder() { # name: a folder in the share root, its id
+    curl -fsS "${auth[@]}" -H 'Content-Type: application/json' \
+        -d "{\"share_id\": \"$share\", \"name\": \"$1\"}" "$emu/api/v1/folders" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
 }
-export emu share token s3 dav key secret tmp
-small_run direct_small_put 'curl -fsS -o /dev/null -H "Authorization: Bearer $token" -F "share_id=$share" -F "name=small-{}.bin" -F "file=@$tmp/small.bin" "$emu/api/v1/files"'
-curl -fsS "${auth[@]}" "$emu/api/v1/folders/root/children?share_id=$share" |
-    python3 -c 'import json,sys; [print(i["id"]) for i in json.load(sys.stdin)["items"] if i["name"].startswith("small-")]' >"$tmp/small-ids"
-t0="$(now)"; xargs -P "$SMALL_PARALLEL" -I{} curl -fsS -o /dev/null "${auth[@]}" "$emu/api/v1/files/{}/content" <"$tmp/small-ids"; t1="$(now)"
-secs[direct_small_get]="$(python3 -c "print(round($t1 - $t0, 3))")"
-t0="$(now)"; xargs -P "$SMALL_PARALLEL" -I{} curl -fsS -o /dev/null "${auth[@]}" "$emu/api/v1/files/{}" <"$tmp/small-ids"; t1="$(now)"
-secs[direct_small_head]="$(python3 -c "print(round($t1 - $t0, 3))")"
+children() { # folder id: ids of its files
+    curl -fsS "${auth[@]}" "$emu/api/v1/folders/$1/children?share_id=$share" |
+        python3 -c 'import json,sys; [print(i["id"]) for i in json.load(sys.stdin)["items"] if i["type"]=="file"]'
+}
+small_folder="$(mkfolder small-direct)"
+d=(--token "$token" --share "$share")
+record small_put direct "$(load small direct "$emu" put "$SMALL_COUNT" "$SMALL_PARALLEL" "${d[@]}" --folder "$small_folder" --body "$tmp/small.bin")"
+children "$small_folder" >"$tmp/small-ids"
+record small_get direct "$(load small direct "$emu" get "$SMALL_COUNT" "$SMALL_PARALLEL" "${d[@]}" --ids "$tmp/small-ids" --body "$tmp/small.bin")"
+record small_head direct "$(load small direct "$emu" head "$SMALL_COUNT" "$SMALL_PARALLEL" "${d[@]}" --ids "$tmp/small-ids")"
 
-sigs='--aws-sigv4 "aws:amz:us-east-1:s3" --user "$key:$secret" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD"'
-small_run s3_small_put "curl -fsS -o /dev/null $sigs -T \$tmp/small.bin \$s3/documents/bench-small/{}.bin"
-small_run s3_small_get "curl -fsS -o /dev/null $sigs \$s3/documents/bench-small/{}.bin"
-small_run s3_small_head "curl -fsS -o /dev/null -I $sigs \$s3/documents/bench-small/{}.bin"
-curl -fsS -o /dev/null -u "$key:$secret" -X MKCOL "$dav/bench-dav/"
-small_run dav_small_put 'curl -fsS -o /dev/null -u "$key:$secret" -T "$tmp/small.bin" "$dav/bench-dav/{}.bin"'
-small_run dav_small_get 'curl -fsS -o /dev/null -u "$key:$secret" "$dav/bench-dav/{}.bin"'
-small_run dav_small_head 'curl -fsS -o /dev/null -I -u "$key:$secret" "$dav/bench-dav/{}.bin"'
-rss_peak="$(peak_rss_mib)"
-upstream_calls="$(curl -fsS "http://127.0.0.1:$admin_port/metrics" | awk '/^scaidrive_gateway_upstream_requests_total/ {n += $NF} END {print n+0}')"
+k=(--key "$key" --secret "$secret")
+for op in put get head; do
+    gateway_phase "small_$op" s3 "$SMALL_COUNT" load small s3 "$s3" "$op" "$SMALL_COUNT" "$SMALL_PARALLEL" "${k[@]}" --prefix documents/small-s3 --body "$tmp/small.bin"
+done
+curl -fsS -o /dev/null "${basic[@]}" -X MKCOL "$dav/Documents/small-dav/"
+for op in put get head; do
+    gateway_phase "small_$op" dav "$SMALL_COUNT" load small dav "$dav" "$op" "$SMALL_COUNT" "$SMALL_PARALLEL" "${k[@]}" --prefix Documents/small-dav --body "$tmp/small.bin"
+done
+for op in put get head; do
+    record "small_$op" rclone-s3 "$(load small s3 "$rs3" "$op" "$SMALL_COUNT" "$SMALL_PARALLEL" "${k[@]}" --prefix documents/small-s3 --body "$tmp/small.bin")"
+done
+curl -fsS -o /dev/null "${basic[@]}" -X MKCOL "$rdav/Documents/small-dav/"
+for op in put get head; do
+    record "small_$op" rclone-dav "$(load small dav "$rdav" "$op" "$SMALL_COUNT" "$SMALL_PARALLEL" "${k[@]}" --prefix Documents/small-dav --body "$tmp/small.bin")"
+done
+
+# --- listings ----------------------------------------------------------------------------------
+echo "bench: listing a folder of $LIST_COUNT entries" >&2
+printf 'x' >"$tmp/tiny.bin"
+list_folder="$(mkfolder list)"
+load small direct "$emu" put "$LIST_COUNT" "$SMALL_PARALLEL" "${d[@]}" --folder "$list_folder" --body "$tmp/tiny.bin" >/dev/null
+"$py" - "$tmp/peer-s3/documents/list" "$tmp/peer-dav/Documents/list" "$LIST_COUNT" <<'PY'
+import os, sys
+for d in sys.argv[1:3]:
+    os.makedirs(d)
+    for i in range(1, int(sys.argv[3]) + 1):
+        with open(os.path.join(d, f"small-{i}.bin"), "w") as f:
+            f.write("x")
+PY
+record list_cold direct "$(load list direct "$emu" 1 "${d[@]}" --folder "$list_folder")"
+record list_warm direct "$(load list direct "$emu" "$LIST_WARM" "${d[@]}" --folder "$list_folder")"
+# list_round NAME VIA DIALECT ENDPOINT PREFIX: restart the server, then one cold and LIST_WARM
+# warm listings (for the gateway with its peak RSS and upstream calls per listing).
+list_round() {
+    local name="$1" via="$2" dialect="$3" endpoint="$4" prefix="$5" res
+    stop "$name"
+    "start_${name//-/_}"
+    if [ "$name" = gw ]; then
+        gateway_phase list_cold "$via" 1 load list "$dialect" "$endpoint" 1 "${k[@]}" --prefix "$prefix"
+        gateway_phase list_warm "$via" "$LIST_WARM" load list "$dialect" "$endpoint" "$LIST_WARM" "${k[@]}" --prefix "$prefix"
+    else
+        record list_cold "$via" "$(load list "$dialect" "$endpoint" 1 "${k[@]}" --prefix "$prefix")"
+        record list_warm "$via" "$(load list "$dialect" "$endpoint" "$LIST_WARM" "${k[@]}" --prefix "$prefix")"
+    fi
+}
+for _ in $(seq 1 "$LIST_COLD"); do
+    list_round gw s3 s3 "$s3" documents/list
+    list_round gw dav dav "$dav" Documents/list
+    list_round rclone-s3 rclone-s3 s3 "$rs3" documents/list
+    list_round rclone-dav rclone-dav dav "$rdav" Documents/list
+done
 
 # --- report ------------------------------------------------------------------------------------
-python3 - "$results" "$SIZE_MIB" "$SMALL_COUNT" "$SMALL_PARALLEL" "$rss_after_s3" "$rss_after_large" "$rss_peak" "$upstream_calls" <<PY
-import json, sys, platform, datetime
-out, size, count, par, rss_s3, rss_large, rss_peak, calls = sys.argv[1:]
-size, count = int(size), int(count)
-secs = {$(for k in "${!secs[@]}"; do printf '"%s": %s, ' "$k" "${secs[$k]}"; done)}
-mibps = lambda k: size / secs[k]
-ops = lambda k: count / secs[k]
-rows = []
-for op in ("put", "get"):
-    d = mibps(f"direct_{op}")
-    for proto in ("s3", "dav"):
-        v = mibps(f"{proto}_{op}")
-        rows.append((f"{size} MiB {op.upper()}", proto, f"{v:.0f} MiB/s", f"{v / d:.2f}x", "0.9x"))
-for op in ("put", "get", "head"):
-    d = ops(f"direct_small_{op}")
-    for proto in ("s3", "dav"):
-        v = ops(f"{proto}_small_{op}")
-        rows.append((f"{count} x 4 KiB {op.upper()} ({par} clients)", proto, f"{v:.0f} ops/s", f"{v / d:.2f}x", "0.7x"))
-report = {
-    "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    "machine": platform.platform(),
-    "seconds": secs,
-    "gateway_peak_rss_mib": {"after_s3_large": float(rss_s3), "after_webdav_large": float(rss_large), "end": float(rss_peak)},
-    "gateway_upstream_calls_total": int(calls),
-    "rows": [dict(zip(("workload", "via", "value", "ratio_to_direct", "target"), r)) for r in rows],
-}
-json.dump(report, open(f"{out}/report.json", "w"), indent=2)
-lines = [f"# Benchmark {report['date']}", "", f"Machine: {report['machine']}. Direct = curl to the emulator's API; the gateway runs as its own process in front of it.", "",
-         "| workload | via | value | ratio to direct | target |", "|---|---|---|---|---|"]
-lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
-lines += ["", f"Gateway peak RSS (VmHWM): {rss_s3} MiB after the S3 large PUT/GET, {rss_large} MiB after WebDAV, {rss_peak} MiB at the end (target 64 MiB).",
-          f"Upstream calls made by the gateway in the whole run: {calls}.", ""]
-open(f"{out}/report.md", "w").write("\n".join(lines))
-print("\n".join(lines))
-PY
+"$py" "$ROOT/bench/report.py" "$out" "$RESULTS" \
+    "size_mib=$SIZE_MIB" "small_count=$SMALL_COUNT" "small_parallel=$SMALL_PARALLEL" "list_count=$LIST_COUNT" \
+    "rclone=$("$rclone" version 2>/dev/null | head -n1)" "aws=$("$aws" --version 2>&1)"

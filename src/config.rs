@@ -275,7 +275,6 @@ impl Default for LimitsConfig {
     }
 }
 
-
 /// Metadata caches (share lists, folder listings) and the change feed (`[cache]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CacheConfig {

@@ -105,6 +105,79 @@ async fn a_body_that_does_not_match_its_digest_is_bad_digest_and_nothing_is_stor
         xml_value(&r.text(), "Code").as_deref(),
         Some("InvalidDigest")
     );
+
+    // A body large enough to be hashed beside the upload is checked just the same, and a
+    // matching Content-MD5 is the ETag.
+    let big: Vec<u8> = (0..(2u32 << 20) + 5).map(|i| (i % 241) as u8).collect();
+    let r = s3
+        .call(
+            "PUT",
+            "/digests/big",
+            &[],
+            &[("content-md5", &wrong)],
+            big.clone(),
+        )
+        .await;
+    assert_eq!(xml_value(&r.text(), "Code").as_deref(), Some("BadDigest"));
+    assert_eq!(s3.get("/digests/big").await.status, 404);
+    let md5 = md5::Md5::digest(&big);
+    let right = base64::engine::general_purpose::STANDARD.encode(md5);
+    let r = s3
+        .call(
+            "PUT",
+            "/digests/big",
+            &[],
+            &[("content-md5", &right)],
+            big.clone(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("etag").as_deref(),
+        Some(format!("\"{}\"", hex::encode(md5)).as_str())
+    );
+
+    // UploadPart checks its Content-MD5 too: the part is refused and not recorded.
+    let r = s3
+        .call("POST", "/digests/mp", &[("uploads", "")], &[], Vec::new())
+        .await;
+    let id = xml_value(&r.text(), "UploadId").unwrap();
+    let part = [("partNumber", "1"), ("uploadId", id.as_str())];
+    let r = s3
+        .call(
+            "PUT",
+            "/digests/mp",
+            &part,
+            &[("content-md5", &wrong)],
+            big.clone(),
+        )
+        .await;
+    assert_eq!(xml_value(&r.text(), "Code").as_deref(), Some("BadDigest"));
+    let r = s3
+        .call(
+            "GET",
+            "/digests/mp",
+            &[("uploadId", id.as_str())],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(!r.text().contains("<Part>"), "{}", r.text());
+    let r = s3
+        .call(
+            "PUT",
+            "/digests/mp",
+            &part,
+            &[("content-md5", &right)],
+            big.clone(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.header("etag").as_deref(),
+        Some(format!("\"{}\"", hex::encode(md5)).as_str())
+    );
     s3.gateway.shutdown().await;
 }
 
@@ -548,8 +621,8 @@ async fn a_client_that_disconnects_mid_put_leaves_nothing_behind() {
         .clone();
     assert_eq!(upstream_versions(&s3, &existing_id).await, 1);
 
-    // A new small key (one upstream upload), a new large key (an upload session with chunks
-    // already sent) and an existing key (a replacing session).
+    // A new small key and a new large key (one streamed upstream upload each, cut part-way)
+    // and an existing key (a replacing upload session with chunks already sent).
     put_then_disconnect(&s3, "/documents/small.bin", 1 << 20, 300 << 10).await;
     put_then_disconnect(&s3, "/documents/large.bin", 80 << 20, 20 << 20).await;
     put_then_disconnect(&s3, "/documents/existing.bin", 2 << 20, 1 << 20).await;

@@ -80,6 +80,7 @@ impl Fixture {
                     body: body_of(data.to_vec(), 7),
                     create_parents: true,
                     attrs: ObjectAttrs::default(),
+                    content_md5: None,
                 },
             )
             .await
@@ -209,6 +210,7 @@ async fn short_or_aborted_body_stores_nothing() {
                 body: body_of(vec![1; 10], 5),
                 create_parents: true,
                 attrs: ObjectAttrs::default(),
+                content_md5: None,
             },
         )
         .await;
@@ -239,6 +241,7 @@ async fn short_or_aborted_body_stores_nothing() {
                     body,
                     create_parents: true,
                     attrs: ObjectAttrs::default(),
+                    content_md5: None,
                 },
             )
             .await;
@@ -246,6 +249,68 @@ async fn short_or_aborted_body_stores_nothing() {
     }
     assert!(!f.exists("bad.txt").await);
     assert_eq!(f.get("kept.txt").await, b"original");
+}
+
+#[tokio::test]
+async fn a_content_md5_mismatch_stores_nothing_and_a_match_is_the_etag() {
+    use md5::Digest as _;
+    let f = fixture(StoreOptions::default()).await;
+    f.put("kept.bin", b"original").await.unwrap();
+    // Small bodies are hashed inline, bodies of 1 MiB and more on a thread beside the upload;
+    // new files go up in one POST, existing ones through a replacing session.
+    let small = b"twelve bytes".to_vec();
+    let large: Vec<u8> = (0..(3u32 << 20) + 7).map(|i| (i % 253) as u8).collect();
+    for (name, data) in [
+        ("new-small.bin", &small),
+        ("new-large.bin", &large),
+        ("kept.bin", &small),
+        ("kept.bin", &large),
+    ] {
+        let write = |md5: [u8; 16]| WriteRequest {
+            share_id: f.share.clone(),
+            path: key(name),
+            size: data.len() as u64,
+            content_type: None,
+            body: body_of(data.clone(), 64 << 10),
+            create_parents: true,
+            attrs: ObjectAttrs::default(),
+            content_md5: Some(md5),
+        };
+        let res = f.store.write(&f.session, write([0; 16])).await;
+        assert!(
+            matches!(res, Err(StoreError::BadDigest)),
+            "{name} ({} bytes): {res:?}",
+            data.len()
+        );
+        if name == "kept.bin" {
+            assert_eq!(f.get(name).await, b"original");
+        } else {
+            assert!(!f.exists(name).await, "{name}");
+        }
+    }
+    for (name, data) in [("new-large.bin", &large), ("kept.bin", &large)] {
+        let md5: [u8; 16] = md5::Md5::digest(data).into();
+        let w = f
+            .store
+            .write(
+                &f.session,
+                WriteRequest {
+                    share_id: f.share.clone(),
+                    path: key(name),
+                    size: data.len() as u64,
+                    content_type: None,
+                    body: body_of(data.clone(), 64 << 10),
+                    create_parents: true,
+                    attrs: ObjectAttrs::default(),
+                    content_md5: Some(md5),
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(w.md5, md5);
+        assert_eq!(w.etag, hex::encode(md5));
+        assert_eq!(&f.get(name).await, data);
+    }
 }
 
 #[tokio::test]

@@ -125,6 +125,12 @@ impl Integrity {
         Ok(out)
     }
 
+    /// Takes the expected `Content-MD5` out, for a caller that computes the body's MD5 anyway
+    /// (the store, the part spool) and checks it there: the body is then hashed once.
+    pub(crate) fn take_md5(&mut self) -> Option<[u8; 16]> {
+        self.md5.take()
+    }
+
     /// Wraps a body: hashes it as it streams and, at its end, compares every expected value.
     /// A mismatch ends the stream with `BadDigest` instead of a clean end.
     pub(crate) fn wrap(self, body: BodyStream) -> (BodyStream, Computed) {
@@ -140,7 +146,9 @@ impl Integrity {
                 _ => hasher.sha256 = Some(s3s::crypto::Sha256::new()),
             }
         }
-        let state = Some((body, self, hasher, md5::Md5::new()));
+        // MD5 only when there is a Content-MD5 left to check.
+        let md5 = self.md5.map(|_| md5::Md5::new());
+        let state = Some((body, self, hasher, md5));
         let stream = futures::stream::unfold(state, move |state| {
             let slot = slot.clone();
             async move {
@@ -148,7 +156,9 @@ impl Integrity {
                 match body.next().await {
                     Some(Ok(b)) => {
                         hasher.update(&b);
-                        md5.update(&b);
+                        if let Some(md5) = md5.as_mut() {
+                            md5.update(&b);
+                        }
                         Some((Ok(b), Some((body, this, hasher, md5))))
                     }
                     Some(Err(e)) => Some((Err(e), None)),
@@ -171,9 +181,9 @@ impl Integrity {
     fn verify(
         &self,
         hasher: ChecksumHasher,
-        md5: md5::Md5,
+        md5: Option<md5::Md5>,
     ) -> Result<BTreeMap<String, String>, ()> {
-        if let Some(expected) = self.md5
+        if let (Some(expected), Some(md5)) = (self.md5, md5)
             && <[u8; 16]>::from(md5.finalize()) != expected
         {
             tracing::info!("Content-MD5 mismatch");

@@ -87,6 +87,7 @@ pub(crate) async fn stream_copy(
                 body,
                 create_parents: true,
                 attrs,
+                content_md5: None,
             },
         )
         .await

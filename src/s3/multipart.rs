@@ -140,15 +140,20 @@ fn part_number(n: i32) -> S3Result<u32> {
 }
 
 /// Streams a body into a new spool file; returns (path, size, md5 hex). The file is removed
-/// when the body fails.
-async fn spool(dir: &Path, part: u32, mut body: BodyStream) -> S3Result<(PathBuf, u64, String)> {
+/// when the body fails or its MD5 is not `content_md5` (`BadDigest`).
+async fn spool(
+    dir: &Path,
+    part: u32,
+    mut body: BodyStream,
+    content_md5: Option<[u8; 16]>,
+) -> S3Result<(PathBuf, u64, String)> {
     let path = dir.join(format!("part-{part:05}-{}", ulid::Ulid::new()));
     let mut file = tokio::fs::File::create(&path)
         .await
         .map_err(|e| internal("creating a part file", e))?;
     let mut md5 = md5::Md5::new();
     let mut size = 0u64;
-    let result: S3Result<()> = async {
+    let result: S3Result<[u8; 16]> = async {
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| store_error(crate::store::io_error(&e)))?;
             md5.update(&chunk);
@@ -157,21 +162,28 @@ async fn spool(dir: &Path, part: u32, mut body: BodyStream) -> S3Result<(PathBuf
                 .await
                 .map_err(|e| internal("writing a part file", e))?;
         }
+        let digest: [u8; 16] = md5.finalize().into();
+        if content_md5.is_some_and(|want| want != digest) {
+            tracing::info!(part, "Content-MD5 mismatch");
+            return Err(store_error(crate::store::StoreError::BadDigest));
+        }
         file.flush()
             .await
             .map_err(|e| internal("writing a part file", e))?;
         file.sync_data()
             .await
             .map_err(|e| internal("syncing a part file", e))?;
-        Ok(())
+        Ok(digest)
     }
     .await;
-    if let Err(e) = result {
-        drop(file);
-        let _ = tokio::fs::remove_file(&path).await;
-        return Err(e);
+    match result {
+        Ok(digest) => Ok((path, size, hex::encode(digest))),
+        Err(e) => {
+            drop(file);
+            let _ = tokio::fs::remove_file(&path).await;
+            Err(e)
+        }
     }
-    Ok((path, size, hex::encode(md5.finalize())))
 }
 
 async fn record_part(
@@ -215,7 +227,9 @@ pub(crate) async fn upload_part(
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
     let s = gw.session(&req).await?;
-    let integrity = Integrity::from_headers(&req.headers, req.trailing_headers.clone())?;
+    let mut integrity = Integrity::from_headers(&req.headers, req.trailing_headers.clone())?;
+    // The spool hashes the part for its ETag anyway: it checks Content-MD5 on that one pass.
+    let content_md5 = integrity.take_md5();
     let input = req.input;
     let part = part_number(input.part_number)?;
     gw.upload(&s, &input.upload_id, &input.bucket, &input.key)
@@ -225,7 +239,7 @@ pub(crate) async fn upload_part(
         None => futures::stream::empty().boxed(),
     };
     let (body, computed) = integrity.wrap(raw);
-    let spooled = spool(&gw.upload_dir(&input.upload_id), part, body).await?;
+    let spooled = spool(&gw.upload_dir(&input.upload_id), part, body, content_md5).await?;
     if let Some(expected) = input.content_length
         && u64::try_from(expected).ok() != Some(spooled.1)
     {
@@ -315,7 +329,7 @@ pub(crate) async fn upload_part_copy(
             .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())))
             .boxed()
     };
-    let spooled = spool(&gw.upload_dir(&input.upload_id), part, body).await?;
+    let spooled = spool(&gw.upload_dir(&input.upload_id), part, body, None).await?;
     let md5 = spooled.2.clone();
     record_part(gw, &input.upload_id, part, spooled, Default::default()).await?;
     Ok(S3Response::new(UploadPartCopyOutput {
@@ -479,6 +493,7 @@ pub(crate) async fn complete_multipart_upload(
                     body: concat(paths),
                     create_parents: true,
                     attrs,
+                    content_md5: None,
                 },
             )
             .await

@@ -353,6 +353,11 @@ async fn serve_listener(
                         continue;
                     }
                 };
+                // Responses are written in pieces (headers, then a streamed body): without
+                // TCP_NODELAY the second small write waits for the client's delayed ACK (40 ms).
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!(front_end = name, error = %e, "could not set TCP_NODELAY");
+                }
                 let permit = Arc::clone(&permits).try_acquire_owned().ok();
                 if permit.is_none() {
                     ctx.counters.connections_refused.fetch_add(1, Ordering::Relaxed);

@@ -28,6 +28,9 @@ pub use error::{StoreError, StoreResult};
 pub(crate) use write::io_error;
 pub use write::{BodyAbort, BodyStream, WriteRequest, Written};
 
+/// ScaiDrive's documented hard limit of one multipart `POST /files` request.
+pub const SINGLE_POST_LIMIT: u64 = 5_368_709_120;
+
 /// Tunables of the store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -41,7 +44,9 @@ pub struct StoreOptions {
     /// Delete permanently instead of moving to ScaiDrive's trash.
     pub permanent_delete: bool,
     /// New files at least this large go through an upload session (chunked, retried per chunk)
-    /// instead of one multipart `POST /files`.
+    /// instead of one streamed multipart `POST /files`. Default: ScaiDrive's documented limit of
+    /// one `POST /files` request (5 GB, `max_file_size_bytes` 5368709120), so every new file
+    /// the API takes in one request goes in one request (see `docs/mapping.md`).
     pub session_threshold: u64,
     /// Chunk size for upload sessions (a power of two, 64 KiB – 4 MiB).
     pub chunk_size: u64,
@@ -59,7 +64,7 @@ impl Default for StoreOptions {
             cache_ttl: Duration::from_secs(5),
             cache_capacity: 10_000,
             permanent_delete: false,
-            session_threshold: 64 << 20,
+            session_threshold: SINGLE_POST_LIMIT,
             chunk_size: 4 << 20,
             parallel_chunks: 3,
             change_feed_interval: Some(Duration::from_secs(2)),

@@ -1,7 +1,9 @@
-//! Streamed writes: a new file goes up as one multipart `POST /files` (or, when large, an upload
-//! session); an existing file gets a new version through an upload session with
-//! `replace_file_id`. Nothing holds the whole body: the multipart body streams, and sessions
-//! keep at most `parallel_chunks` chunks in memory.
+//! Streamed writes: a new file goes up as one multipart `POST /files` (an upload session only
+//! above ScaiDrive's per-request limit); an existing file gets a new version through an upload
+//! session with `replace_file_id`. Nothing holds the whole body: the multipart body streams,
+//! and sessions keep at most `parallel_chunks` chunks in memory. The body's MD5 (the ETag) is
+//! computed on a blocking thread beside the upload for large bodies, so hashing and forwarding
+//! use two cores.
 //!
 //! Integrity and abort: the body stream may end with an error (client went away, digest
 //! mismatch found by the front end at the end of the stream). Then the multipart request is
@@ -34,6 +36,9 @@ pub struct WriteRequest {
     /// Attributes to keep for the file. An empty `etag` means "the MD5 of the body", which the
     /// store computes while streaming; multipart uploads set their own.
     pub attrs: ObjectAttrs,
+    /// The MD5 the body must have (S3 `Content-MD5`): on a mismatch the body ends with
+    /// [`BodyAbort::BadDigest`] before the upload is committed, so nothing is stored.
+    pub content_md5: Option<[u8; 16]>,
 }
 
 /// The stored file.
@@ -47,7 +52,8 @@ pub struct Written {
     pub parent: FolderRef,
     /// True when an existing file got a new version.
     pub replaced: bool,
-    /// MD5 of the body.
+    /// MD5 of the body (all zero when it was not needed: the caller set the ETag and gave no
+    /// `content_md5`).
     pub md5: [u8; 16],
     /// The ETag recorded for the file (unquoted).
     pub etag: String,
@@ -81,7 +87,13 @@ impl Store {
             Some(Entry::File(f)) => Some(f.id.clone()),
             None => None,
         };
-        let (body, md5) = hash_md5(req.body);
+        // The MD5 is needed for the ETag (unless given) and to check a Content-MD5.
+        let (body, md5) = if req.attrs.etag.is_empty() || req.content_md5.is_some() {
+            let (body, slot) = hash_md5(req.body, req.size, req.content_md5);
+            (body, Some(slot))
+        } else {
+            (req.body, None)
+        };
         let mut attrs = req.attrs;
         let req = WriteRequest {
             body,
@@ -99,9 +111,11 @@ impl Store {
         self.after_file_write(s, &parent, &name, declared_type.as_deref(), &result);
         drop(busy);
         let mut written = result?;
-        written.md5 = md5.digest().ok_or_else(|| {
-            StoreError::Internal("the body was stored but not hashed to its end".into())
-        })?;
+        if let Some(md5) = md5 {
+            written.md5 = md5.digest().ok_or_else(|| {
+                StoreError::Internal("the body was stored but not hashed to its end".into())
+            })?;
+        }
         if attrs.etag.is_empty() {
             attrs.etag = hex::encode(written.md5);
         }
@@ -251,33 +265,98 @@ impl Md5Slot {
     }
 }
 
+/// Bodies at least this large are hashed on a blocking thread beside the upload; smaller ones
+/// inline (for them a thread hop costs more than the hash).
+const THREADED_HASH_MIN: u64 = 1 << 20;
+/// Chunks queued for the hashing thread: how far the hash may lag behind the upload.
+const HASH_QUEUE: usize = 16;
+
+/// An MD5 computation fed chunk by chunk.
+enum Md5Hasher {
+    Inline(md5::Md5),
+    Threaded {
+        tx: tokio::sync::mpsc::Sender<Bytes>,
+        done: tokio::task::JoinHandle<[u8; 16]>,
+    },
+}
+
+impl Md5Hasher {
+    fn new(size: u64) -> Self {
+        use md5::Digest as _;
+        if size < THREADED_HASH_MIN {
+            return Self::Inline(md5::Md5::new());
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Bytes>(HASH_QUEUE);
+        let done = tokio::task::spawn_blocking(move || {
+            let mut hasher = md5::Md5::new();
+            while let Some(b) = rx.blocking_recv() {
+                hasher.update(&b);
+            }
+            hasher.finalize().into()
+        });
+        Self::Threaded { tx, done }
+    }
+
+    /// Feeds a chunk; false when the hashing thread is gone.
+    async fn update(&mut self, b: &Bytes) -> bool {
+        use md5::Digest as _;
+        match self {
+            Self::Inline(h) => {
+                h.update(b);
+                true
+            }
+            Self::Threaded { tx, .. } => tx.send(b.clone()).await.is_ok(),
+        }
+    }
+
+    async fn finish(self) -> Option<[u8; 16]> {
+        use md5::Digest as _;
+        match self {
+            Self::Inline(h) => Some(h.finalize().into()),
+            Self::Threaded { tx, done } => {
+                drop(tx);
+                done.await.ok()
+            }
+        }
+    }
+}
+
 /// Hashes the body with MD5 as it streams; the digest lands in the slot when the stream ends
-/// without error.
-fn hash_md5(body: BodyStream) -> (BodyStream, Md5Slot) {
-    use md5::Digest as _;
+/// without error. With `expected`, a different digest ends the stream with `BadDigest` instead
+/// of a clean end (so the upload is never committed).
+fn hash_md5(body: BodyStream, size: u64, expected: Option<[u8; 16]>) -> (BodyStream, Md5Slot) {
     let slot = Md5Slot::default();
     let out = slot.clone();
-    let stream =
-        futures::stream::unfold((body, Some(md5::Md5::new())), move |(mut body, hasher)| {
-            let slot = slot.clone();
-            async move {
-                let mut hasher = hasher?;
-                match body.next().await {
-                    Some(Ok(b)) => {
-                        hasher.update(&b);
-                        Some((Ok(b), (body, Some(hasher))))
+    let hashing_failed = || std::io::Error::other("the body could not be hashed");
+    let stream = futures::stream::unfold(Some((body, Md5Hasher::new(size))), move |state| {
+        let slot = slot.clone();
+        async move {
+            let (mut body, mut hasher) = state?;
+            match body.next().await {
+                Some(Ok(b)) => {
+                    if !hasher.update(&b).await {
+                        return Some((Err(hashing_failed()), None));
                     }
-                    Some(Err(e)) => Some((Err(e), (body, None))),
-                    None => {
-                        if let Ok(mut d) = slot.0.lock() {
-                            *d = Some(hasher.finalize().into());
+                    Some((Ok(b), Some((body, hasher))))
+                }
+                Some(Err(e)) => Some((Err(e), None)),
+                None => match hasher.finish().await {
+                    Some(d) if expected.is_some_and(|e| e != d) => {
+                        tracing::info!("Content-MD5 mismatch");
+                        Some((Err(BodyAbort::BadDigest.into_io()), None))
+                    }
+                    Some(d) => {
+                        if let Ok(mut g) = slot.0.lock() {
+                            *g = Some(d);
                         }
                         None
                     }
-                }
+                    None => Some((Err(hashing_failed()), None)),
+                },
             }
-        })
-        .boxed();
+        }
+    })
+    .boxed();
     (stream, out)
 }
 

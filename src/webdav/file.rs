@@ -191,6 +191,7 @@ pub(crate) fn write_request(
             client_mtime: ctx.oc_mtime.clone(),
             ..ObjectAttrs::default()
         },
+        content_md5: None,
     }
 }
 

@@ -486,6 +486,7 @@ impl ScaiFs {
                 etag: String::new(),
                 ..attrs
             },
+            content_md5: None,
         };
         ctx.store
             .write(&ctx.session, req)

@@ -37,6 +37,9 @@ use crate::store::{ShareInfo, Store};
 
 /// The realm of `WWW-Authenticate`.
 const REALM: &str = "ScaiDrive";
+/// Largest read dav-server asks a file handle for while sending a GET body.
+const READ_BUF_SIZE: usize = 256 << 10;
+
 /// Largest PROPPATCH body read to rewrite modification times.
 const MAX_PROPPATCH: usize = 1 << 20;
 
@@ -56,6 +59,9 @@ pub fn front_end(ctx: &GatewayContext) -> FrontEnd {
         handler: DavHandler::builder()
             .autoindex(true)
             .hide_symlinks(true)
+            // GET hands on the upstream's chunks whole (the reader never copies; dav-server's
+            // default of 16 KiB would split each into several sends).
+            .read_buf_size(READ_BUF_SIZE)
             .build_handler(),
         pending: pending::Pending::default(),
         staging: ctx.config.data_dir.join("staging").join("webdav"),

@@ -159,6 +159,7 @@ impl Pending {
                 client_mtime: file.client_mtime,
                 ..ObjectAttrs::default()
             },
+            content_md5: None,
         };
         if let Err(e) = store.write(session, req).await {
             tracing::warn!(error = %e, share_id, path = %path.to_key(), "could not create an empty file");

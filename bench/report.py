@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Turns the benchmark's result lines (results.jsonl, one measurement a line) into
+report.json, report.md and chart.png, every number beside its ratio to the direct API measured in
+the same run. Appends bench/notes.md (the hand-written reading of the numbers) to report.md.
+
+usage: report.py RESULTS.jsonl OUTDIR key=value...
+"""
+
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+
+VIAS = ["direct", "s3", "dav", "rclone-s3", "rclone-dav"]
+GATEWAY = ("s3", "dav")
+# workload: (title, unit key, higher is better, target ratio for the gateway or None)
+THROUGHPUT = {
+    "put_large": ("{size} MiB single PUT", "mib_per_s", 0.9),
+    "get_large": ("{size} MiB GET", "mib_per_s", 0.9),
+    "multipart_large": ("{size} MiB multipart upload (aws cli; direct = one POST)", "mib_per_s", None),
+    "small_put": ("{count} x 4 KiB PUT, {par} clients", "ops_per_s", 0.7),
+    "small_get": ("{count} x 4 KiB GET, {par} clients", "ops_per_s", 0.7),
+    "small_head": ("{count} x 4 KiB HEAD, {par} clients", "ops_per_s", 0.7),
+}
+LISTING = {
+    "list_cold": ("listing {lcount} entries, cold", 1.5, None),
+    "list_warm": ("listing {lcount} entries, warm", None, 100.0),
+}
+
+
+def load(path):
+    rows = [json.loads(line) for line in open(path) if line.strip()]
+    by = {}
+    for r in rows:
+        by.setdefault((r["workload"], r["via"]), []).append(r)
+    return rows, by
+
+
+def best(samples, key):
+    return max(s[key] for s in samples)
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, nd=1):
+    return "–" if v is None else f"{v:.{nd}f}"
+
+
+def main():
+    src, outdir = sys.argv[1], sys.argv[2]
+    meta = dict(a.split("=", 1) for a in sys.argv[3:])
+    size, count, par, lcount = meta["size_mib"], meta["small_count"], meta["small_parallel"], meta["list_count"]
+    rows, by = load(src)
+    summary = {"throughput": {}, "listing": {}}
+    md_t = ["| workload | via | value | ratio to direct | p50 ms | p99 ms | gateway peak RSS MiB | upstream calls per op | target |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    missed = []
+    for wl, (title, unit, target) in THROUGHPUT.items():
+        title = title.format(size=size, count=count, par=par)
+        direct = by.get((wl, "direct")) or by.get(("put_large", "direct"))
+        if not direct:
+            continue
+        d = best(direct, unit)
+        for via in VIAS:
+            samples = by.get((wl, via))
+            if not samples:
+                continue
+            v = best(samples, unit)
+            ratio = v / d
+            s = max(samples, key=lambda x: x[unit])
+            entry = {
+                "value": v, "unit": unit.replace("_per_s", "/s").replace("mib", "MiB"), "ratio_to_direct": round(ratio, 3),
+                "samples": [x[unit] for x in samples], "p50_ms": s.get("p50_ms"), "p99_ms": s.get("p99_ms"),
+                "gateway_peak_rss_mib": max((x.get("rss_mib", 0) for x in samples), default=None) if via in GATEWAY else None,
+                "upstream_calls_per_op": s.get("upstream_per_op"),
+            }
+            summary["throughput"].setdefault(wl, {})[via] = entry
+            tgt = f"≥ {target}x" if target and via in GATEWAY else ""
+            if target and via in GATEWAY and ratio < target:
+                missed.append(f"{title} via {via}: {ratio:.2f}x, {target - ratio:.2f} short of {target}x")
+            md_t.append(
+                f"| {title} | {via} | {fmt(v)} {entry['unit']} | {ratio:.2f}x | {fmt(entry['p50_ms'], 2)} | {fmt(entry['p99_ms'], 2)} | "
+                f"{fmt(entry['gateway_peak_rss_mib'])} | {fmt(entry['upstream_calls_per_op'], 2)} | {tgt} |"
+            )
+    md_l = ["| workload | via | p50 ms | ratio to direct (time) | requests per listing | gateway peak RSS MiB | upstream calls per listing | target |",
+            "|---|---|---|---|---|---|---|---|"]
+    for wl, (title, ratio_target, abs_target) in LISTING.items():
+        title = title.format(lcount=lcount)
+        direct = by.get((wl, "direct"))
+        if not direct:
+            continue
+        d = median(x["p50_ms"] for x in direct)
+        for via in VIAS:
+            samples = by.get((wl, via))
+            if not samples:
+                continue
+            v = median(x["p50_ms"] for x in samples)
+            ratio = v / d
+            entry = {
+                "p50_ms": round(v, 2), "samples_ms": [x["p50_ms"] for x in samples], "ratio_to_direct": round(ratio, 3),
+                "entries": samples[-1].get("entries"), "requests_per_listing": samples[-1].get("requests_per_listing"),
+                "gateway_peak_rss_mib": max((x.get("rss_mib", 0) for x in samples), default=None) if via in GATEWAY else None,
+                "upstream_calls_per_listing": median(x.get("upstream_per_op") for x in samples),
+            }
+            if entry["entries"] is not None and str(entry["entries"]) != lcount:
+                sys.exit(f"report.py: {via} listed {entry['entries']} entries, not {lcount}")
+            summary["listing"].setdefault(wl, {})[via] = entry
+            tgt = ""
+            if via in GATEWAY and ratio_target:
+                tgt = f"≤ {ratio_target}x"
+                if ratio > ratio_target:
+                    missed.append(f"{title} via {via}: {ratio:.2f}x the direct time, {ratio - ratio_target:.2f} over {ratio_target}x")
+            if via in GATEWAY and abs_target:
+                tgt = f"< {abs_target:.0f} ms"
+                if v >= abs_target:
+                    missed.append(f"{title} via {via}: {v:.0f} ms, {v - abs_target:.0f} ms over {abs_target:.0f} ms")
+            md_l.append(
+                f"| {title} | {via} | {fmt(v)} | {ratio:.2f}x | {entry['requests_per_listing']} | {fmt(entry['gateway_peak_rss_mib'])} | "
+                f"{fmt(entry['upstream_calls_per_listing'], 2)} | {tgt} |"
+            )
+    rss = [r["rss_mib"] for r in rows if "rss_mib" in r]
+    peak = max(rss) if rss else None
+    if peak is not None and peak > 64:
+        missed.append(f"gateway peak RSS {peak:.1f} MiB, {peak - 64:.1f} MiB over 64 MiB")
+    try:
+        load_avg = open("/proc/loadavg").read().split()[:3]
+    except OSError:
+        load_avg = []
+    report = {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "machine": f"{platform.platform()}, {os.cpu_count()} CPUs",
+        "load_average_at_end": load_avg,
+        "parameters": meta,
+        "gateway_peak_rss_mib": peak,
+        "targets_missed": missed,
+        **summary,
+        "raw": rows,
+    }
+    os.makedirs(outdir, exist_ok=True)
+    json.dump(report, open(os.path.join(outdir, "report.json"), "w"), indent=1)
+    chart(summary, os.path.join(outdir, "chart.png"), size, count, lcount)
+
+    lines = [
+        f"# Benchmark {report['date']}",
+        "",
+        f"Machine: {report['machine']} (load average at the end {' '.join(load_avg)}). "
+        f"One run of `bench/run.sh` with {', '.join(f'{k}={v}' for k, v in meta.items())}.",
+        "Every server is its own process on loopback: the emulator (direct = its API, straight), the gateway in front of it "
+        "(S3, WebDAV), and `rclone serve s3` / `rclone serve webdav` over a local directory (the peer).",
+        "",
+        "## Transfers and small objects",
+        "",
+        "Ratio = value / direct (higher is better). Large transfers: best of the rounds run (curl; `-T` for PUT, the direct PUT "
+        "is one multipart `POST /files`). Small objects: bench/load.py, keep-alive connections, latency per request. "
+        "Upstream calls per op: the gateway's calls to ScaiDrive during the phase divided by its operations, without the "
+        "change-feed polls it makes in the background (`/sync/changes`, every 2 s per share in use).",
+        "",
+        *md_t,
+        "",
+        "## Listings",
+        "",
+        "Ratio = time / direct time (lower is better). Direct: `GET /folders/{id}/children` (one request). S3: ListObjectsV2 "
+        "with max-keys 1000, every page. WebDAV: PROPFIND Depth 1, allprop. Cold = first listing after the server started; "
+        "p50 over the cold rounds, and over every warm listing.",
+        "",
+        *md_l,
+        "",
+        f"Gateway peak RSS (VmHWM, reset at the start of each phase): {fmt(peak)} MiB at most (target 64 MiB).",
+        "",
+        "## Targets missed in this run",
+        "",
+        *([f"- {m}" for m in missed] or ["- none"]),
+        "",
+        "![ratios to the direct API](chart.png)",
+        "",
+    ]
+    notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes.md")
+    if os.path.exists(notes):
+        lines += [open(notes).read().rstrip(), ""]
+    open(os.path.join(outdir, "report.md"), "w").write("\n".join(lines))
+    print("\n".join(lines[: lines.index("![ratios to the direct API](chart.png)")]))
+
+
+def chart(summary, path, size, count, lcount):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = {"s3": "#1f77b4", "dav": "#2ca02c", "rclone-s3": "#aec7e8", "rclone-dav": "#98df8a"}
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [3, 1.3]})
+    wls = [w for w in THROUGHPUT if w in summary["throughput"]]
+    vias = [v for v in VIAS if v != "direct"]
+    width = 0.2
+    for j, via in enumerate(vias):
+        xs, ys = [], []
+        for i, wl in enumerate(wls):
+            e = summary["throughput"][wl].get(via)
+            if e:
+                xs.append(i + (j - 1.5) * width)
+                ys.append(e["ratio_to_direct"])
+        ax1.bar(xs, ys, width, label=via, color=colors[via])
+    labels = {"put_large": f"{size} MiB PUT", "get_large": f"{size} MiB GET", "multipart_large": f"{size} MiB multipart",
+              "small_put": f"{count}x4 KiB PUT", "small_get": f"{count}x4 KiB GET", "small_head": f"{count}x4 KiB HEAD"}
+    ax1.set_xticks(range(len(wls)), [labels[w] for w in wls], rotation=15)
+    ax1.axhline(1.0, color="black", linewidth=0.8)
+    for i, wl in enumerate(wls):
+        t = THROUGHPUT[wl][2]
+        if t:
+            ax1.plot([i - 0.45, i + 0.45], [t, t], color="red", linestyle="--", linewidth=1)
+    ax1.set_ylabel("throughput / direct API (higher is better)")
+    ax1.set_title("Throughput relative to the direct ScaiDrive API (red: gateway target)")
+    ax1.legend()
+    lw = [w for w in LISTING if w in summary["listing"]]
+    for j, via in enumerate(vias):
+        xs, ys = [], []
+        for i, wl in enumerate(lw):
+            e = summary["listing"][wl].get(via)
+            if e:
+                xs.append(i + (j - 1.5) * width)
+                ys.append(e["ratio_to_direct"])
+        ax2.bar(xs, ys, width, label=via, color=colors[via])
+    ax2.set_xticks(range(len(lw)), [f"{lcount} entries, {w.split('_')[1]}" for w in lw])
+    ax2.axhline(1.0, color="black", linewidth=0.8)
+    ax2.plot([-0.45, 0.45], [1.5, 1.5], color="red", linestyle="--", linewidth=1)
+    ax2.set_yscale("log")
+    ax2.set_ylabel("listing time / direct API time (lower is better)")
+    ax2.set_title("Listings")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()

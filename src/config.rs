@@ -341,7 +341,7 @@ impl Default for UpstreamConfig {
             connect_timeout_secs: 10,
             request_timeout_secs: 60,
             max_retries: 3,
-            session_threshold_bytes: 64 << 20,
+            session_threshold_bytes: crate::store::SINGLE_POST_LIMIT,
             chunk_size_bytes: 4 << 20,
             parallel_chunks: 3,
             permanent_delete: false,
@@ -641,7 +641,7 @@ pub struct ConfigFlags {
     #[arg(long, global = true, value_name = "N")]
     pub upstream_max_retries: Option<u32>,
     /// New files at least this large go through an upload session
-    /// [env: SCAIDRIVE_GATEWAY_UPSTREAM_SESSION_THRESHOLD_BYTES] [default: 67108864]
+    /// [env: SCAIDRIVE_GATEWAY_UPSTREAM_SESSION_THRESHOLD_BYTES] [default: 5368709120]
     #[arg(long, global = true, value_name = "BYTES")]
     pub upstream_session_threshold_bytes: Option<u64>,
     /// Upload-session chunk size, a power of two 65536–4194304
@@ -1445,7 +1445,7 @@ mod tests {
             opts.change_feed_interval,
             Some(std::time::Duration::from_secs(2))
         );
-        assert_eq!(opts.session_threshold, 64 << 20);
+        assert_eq!(opts.session_threshold, crate::store::SINGLE_POST_LIMIT);
         let file = write_config(
             "[cache]\nenabled = false\nttl_secs = 30\nchange_feed_interval_ms = 0\n\
              [upstream]\nchunk_size_bytes = 1048576\nparallel_chunks = 5\nmax_retries = 7\n",

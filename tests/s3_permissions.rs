@@ -205,5 +205,27 @@ async fn the_embedded_emulator_takes_a_seed_file_so_two_users_have_their_own_key
         )
         .await;
     assert_denied(&r, "PutObject by the reader");
+
+    // No bucket owner in ScaiDrive: one who may write in the bucket owns it, and re-creating
+    // it succeeds (us-east-1); for anyone else the name is taken.
+    let r = s3.put("/team", b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s3
+        .call_as(
+            "AKIAREADER",
+            "AKIAREADER-secret",
+            "PUT",
+            "/team",
+            &[],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(
+        xml_value(&r.text(), "Code").as_deref(),
+        Some("BucketAlreadyExists")
+    );
+    assert_eq!(s3.get("/team/a.txt").await.body, b"owner's words");
     s3.gateway.shutdown().await;
 }

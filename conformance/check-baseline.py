@@ -4,10 +4,15 @@
     conformance/check-baseline.py RESULTS BASELINE            # exit 1 on any regression
     conformance/check-baseline.py RESULTS BASELINE --update   # rewrite BASELINE from RESULTS
 
+RESULTS is any file of `== script` headers and `PASS name` / `FAIL name: why` / `SKIP name` lines:
+run-clients.sh's, s3s-e2e.sh's or s3tests.sh's.
+
 A baseline line is `script<TAB>check`: a check that passed when the baseline was written and must
 keep passing. Lines starting with `#` are comments; a failing check may be listed as
 `# script<TAB>check<TAB>reason` to say why it does not pass yet. A check that passes but is not in
 the baseline is reported as an improvement (the baseline only moves up: --update takes it in).
+--update keeps the header comment and the reasons already written for checks that still fail; a
+newly failing check gets the reason `fails` until someone writes one.
 """
 import re
 import sys
@@ -31,6 +36,27 @@ def parse_results(path):
                 if out.get(key) != "FAIL":
                     out[key] = m.group(1)
     return out
+
+
+def parse_reasons(path):
+    """{(script, check): reason} of the failing checks commented in an existing baseline, and its
+    leading comment block (the header)."""
+    reasons, header, in_header = {}, [], True
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                line = line.rstrip("\n")
+                parts = line[2:].split("\t") if line.startswith("# ") else []
+                if len(parts) >= 3:
+                    reasons[(parts[0], parts[1])] = parts[2]
+                    in_header = False
+                elif in_header and line.startswith("#"):
+                    header.append(line)
+                else:
+                    in_header = False
+    except FileNotFoundError:
+        pass
+    return reasons, header
 
 
 def parse_baseline(path):
@@ -65,14 +91,21 @@ def main():
         print(f"check-baseline: no PASS/FAIL lines in {results_path}", file=sys.stderr)
         return 2
     if update:
+        reasons, header = parse_reasons(baseline_path)
+        if not header:
+            header = [
+                "# Checks of conformance/run-clients.sh that pass and must keep passing.",
+                "# Written by conformance/check-baseline.py --update; failing checks as comments.",
+            ]
         with open(baseline_path, "w", encoding="utf-8") as f:
-            f.write("# Checks of conformance/run-clients.sh that pass and must keep passing.\n")
-            f.write("# Written by conformance/check-baseline.py --update; failing checks as comments.\n")
+            for line in header:
+                f.write(line + "\n")
             for (script, check), status in sorted(results.items()):
                 if status == "PASS":
                     f.write(f"{script}\t{check}\n")
                 elif status == "FAIL":
-                    f.write(f"# {script}\t{check}\tfails\n")
+                    reason = reasons.get((script, check), "fails")
+                    f.write(f"# {script}\t{check}\t{reason}\n")
         print(f"check-baseline: wrote {baseline_path}")
         return 0
 

@@ -43,6 +43,8 @@ pub const ENV_WEBDAV_LISTEN: &str = "SCAIDRIVE_GATEWAY_WEBDAV_LISTEN";
 pub const ENV_ADMIN_LISTEN: &str = "SCAIDRIVE_GATEWAY_ADMIN_LISTEN";
 /// Listen address of the embedded emulator.
 pub const ENV_EMBEDDED_LISTEN: &str = "SCAIDRIVE_GATEWAY_EMBEDDED_LISTEN";
+/// Seed file of the embedded emulator (users, tokens, shares of a fresh data directory).
+pub const ENV_EMBEDDED_SEED: &str = "SCAIDRIVE_GATEWAY_EMBEDDED_SEED";
 /// Log format (`human` or `json`).
 pub const ENV_LOG_FORMAT: &str = "SCAIDRIVE_GATEWAY_LOG_FORMAT";
 /// Log level / filter directives (`RUST_LOG` syntax).
@@ -424,6 +426,9 @@ pub struct AdminConfig {
 pub struct EmbeddedConfig {
     /// Listen address of the embedded emulator (default: loopback, any free port).
     pub listen: SocketAddr,
+    /// Seed TOML file applied when the emulator's data directory is fresh (`None` = the built-in
+    /// seed: one demo user, shares `Documents` and `Photos`).
+    pub seed: Option<PathBuf>,
 }
 
 /// Logging settings.
@@ -508,6 +513,7 @@ impl Default for Config {
             },
             embedded: EmbeddedConfig {
                 listen: parse_default(DEFAULT_EMBEDDED_LISTEN),
+                seed: None,
             },
             credentials: Vec::new(),
             log: LogConfig {
@@ -574,6 +580,10 @@ pub struct ConfigFlags {
     /// [default: 127.0.0.1:0]
     #[arg(long, global = true, value_name = "ADDR")]
     pub embedded_listen: Option<SocketAddr>,
+    /// Seed file for a fresh embedded emulator (users, tokens, shares)
+    /// [env: SCAIDRIVE_GATEWAY_EMBEDDED_SEED] [default: built-in seed]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub embedded_seed: Option<PathBuf>,
     /// Log format: human | json [env: SCAIDRIVE_GATEWAY_LOG_FORMAT] [default: human]
     #[arg(long, global = true, value_name = "FORMAT")]
     pub log_format: Option<LogFormat>,
@@ -672,7 +682,7 @@ struct FileConfig {
     #[serde(default)]
     admin: FileListen,
     #[serde(default)]
-    embedded: FileListen,
+    embedded: FileEmbedded,
     #[serde(default)]
     credentials: Vec<StaticCredential>,
     #[serde(default)]
@@ -767,6 +777,13 @@ struct FileListen {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct FileEmbedded {
+    listen: Option<SocketAddr>,
+    seed: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct FileLog {
     format: Option<LogFormat>,
     level: Option<String>,
@@ -841,6 +858,7 @@ impl Config {
         set_value(&mut self.webdav.listen, file.webdav.listen);
         set_value(&mut self.admin.listen, file.admin.listen);
         set_value(&mut self.embedded.listen, file.embedded.listen);
+        set(&mut self.embedded.seed, file.embedded.seed);
         self.credentials = file.credentials;
         set_value(&mut self.log.format, file.log.format);
         set_value(&mut self.log.level, file.log.level);
@@ -1131,6 +1149,10 @@ impl Config {
             &mut self.embedded.listen,
             parse_env(&get, ENV_EMBEDDED_LISTEN, "embedded.listen")?,
         );
+        set(
+            &mut self.embedded.seed,
+            get(ENV_EMBEDDED_SEED).map(PathBuf::from),
+        );
         set_value(
             &mut self.log.format,
             parse_env(&get, ENV_LOG_FORMAT, "log.format")?,
@@ -1185,6 +1207,7 @@ impl Config {
         set_value(&mut self.webdav.listen, flags.webdav_listen);
         set_value(&mut self.admin.listen, flags.admin_listen);
         set_value(&mut self.embedded.listen, flags.embedded_listen);
+        set(&mut self.embedded.seed, flags.embedded_seed.clone());
         set_value(&mut self.log.format, flags.log_format);
         set_value(&mut self.log.level, flags.log_level.clone());
         self.apply_ops_flags(flags);
@@ -1507,6 +1530,20 @@ mod tests {
     }
 
     #[test]
+    fn embedded_seed_flag_beats_env() {
+        let flags = ConfigFlags {
+            embedded_seed: Some(PathBuf::from("flag.toml")),
+            ..ConfigFlags::default()
+        };
+        let env = env_of(&[(ENV_EMBEDDED_SEED, "env.toml")]);
+        let cfg = Config::load(&flags, &env).unwrap();
+        assert_eq!(cfg.embedded.seed.as_deref(), Some(Path::new("flag.toml")));
+        let cfg = Config::load(&ConfigFlags::default(), &env).unwrap();
+        assert_eq!(cfg.embedded.seed.as_deref(), Some(Path::new("env.toml")));
+        assert!(Config::default().embedded.seed.is_none());
+    }
+
+    #[test]
     fn empty_env_url_means_embedded() {
         let cfg =
             Config::load(&ConfigFlags::default(), env_of(&[(ENV_SCAIDRIVE_URL, "")])).unwrap();
@@ -1533,6 +1570,7 @@ mod tests {
             listen = "0.0.0.0:9090"
             [embedded]
             listen = "127.0.0.1:8000"
+            seed = "/etc/scaidrive-gateway/seed.toml"
             [[credentials]]
             access_key_id = "AKIAFILE"
             secret_access_key = "secret-file"
@@ -1547,6 +1585,10 @@ mod tests {
         assert_eq!(cfg.s3.folders_share.as_deref(), Some("Backups"));
         assert_eq!(cfg.s3.domain.as_deref(), Some("s3.example.com"));
         assert_eq!(cfg.embedded.listen.to_string(), "127.0.0.1:8000");
+        assert_eq!(
+            cfg.embedded.seed.as_deref(),
+            Some(Path::new("/etc/scaidrive-gateway/seed.toml"))
+        );
         assert_eq!(cfg.credentials.len(), 1);
         assert_eq!(cfg.log.format, LogFormat::Json);
     }

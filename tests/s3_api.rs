@@ -654,3 +654,131 @@ async fn a_client_that_disconnects_mid_put_leaves_nothing_behind() {
     assert_eq!(r.status, 200, "{}", r.text());
     s3.gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn folders_mode_takes_dotted_bucket_names_and_refuses_unordered_delimited_listings() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = scaidrive_gateway::config::Config {
+        data_dir: dir.path().to_owned(),
+        ..Default::default()
+    };
+    cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.s3.bucket_mode = scaidrive_gateway::config::BucketMode::Folders;
+    cfg.s3.folders_share = Some("Documents".to_owned());
+    let gateway = scaidrive_gateway::server::start_gateway(cfg).await.unwrap();
+    let cred = gateway.embedded_credential().unwrap().clone();
+    let s3 = s3_support::client(gateway, &cred.access_key_id, &cred.secret_access_key);
+
+    with_bucket(&s3, "dotted.bucket-1").await;
+    let r = s3.put("/dotted.bucket-1/k", b"v").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Re-creating one's own bucket succeeds (us-east-1) and keeps its objects.
+    with_bucket(&s3, "dotted.bucket-1").await;
+    assert_eq!(s3.get("/dotted.bucket-1/k").await.body, b"v");
+    let r = s3.call("GET", "/", &[], &[], Vec::new()).await;
+    assert_eq!(xml_values(&r.text(), "Name"), ["dotted.bucket-1"]);
+    let r = s3.put("/Not_Valid", b"").await;
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    // allow-unordered alone lists (in order); with a delimiter it is refused.
+    let r = s3
+        .call(
+            "GET",
+            "/dotted.bucket-1",
+            &[("allow-unordered", "true")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(xml_values(&r.text(), "Key"), ["k"]);
+    let r = s3
+        .call(
+            "GET",
+            "/dotted.bucket-1",
+            &[
+                ("allow-unordered", "true"),
+                ("delimiter", "/"),
+                ("list-type", "2"),
+            ],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        xml_value(&r.text(), "Code").as_deref(),
+        Some("InvalidArgument")
+    );
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn object_tags_are_kept_with_the_object_and_limited_like_s3() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    with_bucket(&s3, "tags").await;
+    let r = s3
+        .call(
+            "PUT",
+            "/tags/k",
+            &[],
+            &[("x-amz-tagging", "foo=bar&bar=")],
+            b"v".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s3.call("HEAD", "/tags/k", &[], &[], Vec::new()).await;
+    assert_eq!(r.header("x-amz-tagging-count").as_deref(), Some("2"));
+    let r = s3.get("/tags/k").await;
+    assert_eq!(r.header("x-amz-tagging-count").as_deref(), Some("2"));
+    let r = s3
+        .call("GET", "/tags/k", &[("tagging", "")], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Sorted by key, as S3 returns them.
+    assert_eq!(xml_values(&r.text(), "Key"), ["bar", "foo"]);
+
+    let body = b"<Tagging><TagSet><Tag><Key>only</Key><Value>one</Value></Tag></TagSet></Tagging>";
+    let r = s3
+        .call("PUT", "/tags/k", &[("tagging", "")], &[], body.to_vec())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s3
+        .call("GET", "/tags/k", &[("tagging", "")], &[], Vec::new())
+        .await;
+    assert_eq!(xml_values(&r.text(), "Key"), ["only"]);
+    assert_eq!(xml_values(&r.text(), "Value"), ["one"]);
+
+    // Eleven tags are one too many; nothing changes.
+    let eleven: String = (0..11)
+        .map(|i| format!("<Tag><Key>k{i}</Key><Value>v</Value></Tag>"))
+        .collect();
+    let body = format!("<Tagging><TagSet>{eleven}</TagSet></Tagging>");
+    let r = s3
+        .call("PUT", "/tags/k", &[("tagging", "")], &[], body.into_bytes())
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(xml_value(&r.text(), "Code").as_deref(), Some("InvalidTag"));
+    let r = s3
+        .call("GET", "/tags/k", &[("tagging", "")], &[], Vec::new())
+        .await;
+    assert_eq!(xml_values(&r.text(), "Key"), ["only"]);
+
+    let r = s3
+        .call("DELETE", "/tags/k", &[("tagging", "")], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = s3.call("HEAD", "/tags/k", &[], &[], Vec::new()).await;
+    assert_eq!(r.header("x-amz-tagging-count"), None);
+    // The content and its ETag did not change through all this.
+    let r = s3.get("/tags/k").await;
+    assert_eq!(r.body, b"v");
+    assert_eq!(
+        r.header("etag").unwrap(),
+        format!("\"{}\"", hex::encode(md5::Md5::digest(b"v")))
+    );
+    s3.gateway.shutdown().await;
+}

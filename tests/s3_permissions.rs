@@ -151,3 +151,81 @@ async fn a_reader_can_read_but_every_write_is_access_denied() {
     s3.gateway.shutdown().await;
     emu.emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_embedded_emulator_takes_a_seed_file_so_two_users_have_their_own_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.toml");
+    std::fs::write(&seed, SEED).unwrap();
+    let mut cfg = Config {
+        data_dir: dir.path().join("data"),
+        ..Config::default()
+    };
+    cfg.embedded.seed = Some(seed);
+    cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.credentials = vec![
+        cred("AKIAOWNER", "owner-token"),
+        cred("AKIAREADER", "reader-token"),
+    ];
+    let gateway = scaidrive_gateway::server::start_gateway(cfg).await.unwrap();
+    assert!(gateway.emulator().is_some(), "embedded mode");
+    let s3: S3 = client(gateway, "AKIAOWNER", "AKIAOWNER-secret");
+
+    // The seeded share (not the built-in Documents/Photos) is the only bucket, for both users.
+    let r = s3.call("GET", "/", &[], &[], Vec::new()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(xml_values(&r.text(), "Name"), ["team"], "{}", r.text());
+    let r = s3.put("/team/a.txt", b"owner's words").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s3
+        .call_as(
+            "AKIAREADER",
+            "AKIAREADER-secret",
+            "GET",
+            "/team/a.txt",
+            &[],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, b"owner's words");
+    // Each key acts as its own seeded user: the reader's role still refuses writes.
+    let r = s3
+        .call_as(
+            "AKIAREADER",
+            "AKIAREADER-secret",
+            "PUT",
+            "/team/b.txt",
+            &[],
+            &[],
+            b"reader's words".to_vec(),
+        )
+        .await;
+    assert_denied(&r, "PutObject by the reader");
+
+    // No bucket owner in ScaiDrive: one who may write in the bucket owns it, and re-creating
+    // it succeeds (us-east-1); for anyone else the name is taken.
+    let r = s3.put("/team", b"").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s3
+        .call_as(
+            "AKIAREADER",
+            "AKIAREADER-secret",
+            "PUT",
+            "/team",
+            &[],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert_eq!(
+        xml_value(&r.text(), "Code").as_deref(),
+        Some("BucketAlreadyExists")
+    );
+    assert_eq!(s3.get("/team/a.txt").await.body, b"owner's words");
+    s3.gateway.shutdown().await;
+}

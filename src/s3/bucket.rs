@@ -171,20 +171,43 @@ pub(crate) async fn create_bucket(
 ) -> S3Result<S3Response<CreateBucketOutput>> {
     let s = gw.session(&req).await?;
     let name = req.input.bucket.clone();
-    if !s3s::path::check_bucket_name(&name) || slugify(&name) != name {
+    let mode = gw.ctx.config.s3.bucket_mode;
+    if !s3s::path::check_bucket_name(&name) {
         return Err(s3_error!(
             InvalidBucketName,
-            "bucket names here are 3-63 characters of a-z, 0-9 and '-'"
+            "The specified bucket is not valid (3-63 characters of a-z, 0-9, '.' and '-')."
         ));
     }
-    if resolve(gw, &s, &name).await?.is_some() {
+    // A share's bucket name is the slug of its name, so share mode cannot hold dots; a folder
+    // can (folders mode).
+    if mode == BucketMode::Share && slugify(&name) != name {
+        return Err(s3_error!(
+            InvalidBucketName,
+            "bucket names of shares are 3-63 characters of a-z, 0-9 and '-'"
+        ));
+    }
+    if let Some(existing) = list_all(gw, &s).await?.into_iter().find(|b| b.name == name) {
+        // ScaiDrive has no bucket owner: a caller who may write in the bucket counts as its
+        // owner. Re-creating one's own bucket succeeds in us-east-1 (AWS's legacy behaviour)
+        // and is BucketAlreadyOwnedByYou elsewhere; anyone else gets BucketAlreadyExists.
+        if !existing.share.can_write() {
+            return Err(s3_error!(
+                BucketAlreadyExists,
+                "The requested bucket name is not available."
+            ));
+        }
+        if gw.ctx.config.s3.region == "us-east-1" {
+            return Ok(S3Response::new(CreateBucketOutput {
+                location: Some(format!("/{name}")),
+            }));
+        }
         return Err(s3_error!(
             BucketAlreadyOwnedByYou,
             "Your previous request to create the named bucket succeeded and you already own it."
         ));
     }
     let store = gw.store();
-    match gw.ctx.config.s3.bucket_mode {
+    match mode {
         BucketMode::Share => {
             let created = store
                 .client()

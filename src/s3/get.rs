@@ -318,6 +318,9 @@ pub(crate) async fn get_object(
         checksum_crc64nvme: crc64nvme,
         checksum_sha1: sha1,
         checksum_sha256: sha256,
+        tag_count: i32::try_from(super::tagging::get(found.attrs.as_ref()).len())
+            .ok()
+            .filter(|n| *n > 0),
         version_id: found.version.map(|v| v.1),
         ..Default::default()
     }))
@@ -346,7 +349,8 @@ pub(crate) async fn head_object(
         input.range.is_none() && checksum_enabled(input.checksum_mode.as_ref()),
     );
     let content_type = found.content_type();
-    Ok(S3Response::new(HeadObjectOutput {
+    let tag_count = super::tagging::count_header(found.attrs.as_ref());
+    let mut resp = S3Response::new(HeadObjectOutput {
         accept_ranges: Some("bytes".to_owned()),
         content_length: i64::try_from(found.size).ok(),
         e_tag: Some(etag(&found.etag)),
@@ -365,7 +369,12 @@ pub(crate) async fn head_object(
         checksum_sha256: sha256,
         version_id: found.version.map(|v| v.1),
         ..Default::default()
-    }))
+    });
+    // HeadObjectOutput has no field for it; S3 sends it on HEAD as on GET.
+    if let Some(n) = tag_count {
+        resp.headers.insert("x-amz-tagging-count", n);
+    }
+    Ok(resp)
 }
 
 #[cfg(test)]

@@ -365,11 +365,28 @@ fn contents(page: &Page, url: bool, owner: Option<&Owner>) -> (Vec<Object>, Vec<
     (objects, prefixes)
 }
 
+/// `allow-unordered=true` (a Ceph extension) is honoured trivially, since listings are always in
+/// order, but like Ceph it cannot be combined with a delimiter.
+fn check_unordered(uri: &http::Uri, delimiter: Option<&str>) -> S3Result<()> {
+    let unordered = uri.query().is_some_and(|q| {
+        q.split('&')
+            .any(|p| p.eq_ignore_ascii_case("allow-unordered=true"))
+    });
+    if unordered && delimiter.is_some_and(|d| !d.is_empty()) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "allow-unordered cannot be used with a delimiter"
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) async fn list_objects(
     gw: &Gateway,
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
     let s = gw.session(&req).await?;
+    check_unordered(&req.uri, req.input.delimiter.as_deref())?;
     let input = req.input;
     let bucket = gw.bucket(&s, &input.bucket).await?;
     let params = ListParams {
@@ -408,6 +425,7 @@ pub(crate) async fn list_objects_v2(
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
     let s = gw.session(&req).await?;
+    check_unordered(&req.uri, req.input.delimiter.as_deref())?;
     let input = req.input;
     let bucket = gw.bucket(&s, &input.bucket).await?;
     let after = match input.continuation_token.as_deref() {

@@ -4,7 +4,8 @@
 //!   (SigV4/SigV2 secrets from the [`Authenticator`](crate::auth::Authenticator)), virtual-host
 //!   parsing when `s3.domain` is set (path style always works).
 //! - The dispatch point is the `impl S3 for Gateway` below; each operation lives in its group's
-//!   file (`bucket`, `get`, `put`, `list`, `delete`, `copy`, `multipart`, `versions`, `acl`).
+//!   file (`bucket`, `get`, `put`, `list`, `delete`, `copy`, `multipart`, `versions`,
+//!   `tagging`, `acl`).
 //! - [`error`] maps every store error kind to its S3 code, once.
 //!
 //! Decisions (bucket modes, directory markers, ETags, versions) are written down in
@@ -22,6 +23,7 @@ mod get;
 mod list;
 mod multipart;
 mod put;
+mod tagging;
 mod versions;
 
 use std::path::PathBuf;
@@ -331,6 +333,26 @@ impl S3 for Gateway {
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         multipart::list_multipart_uploads(self, req).await
+    }
+
+    // Tagging
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        tagging::put_object_tagging(self, req).await
+    }
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        tagging::get_object_tagging(self, req).await
+    }
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        tagging::delete_object_tagging(self, req).await
     }
 
     // ACL stubs

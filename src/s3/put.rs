@@ -155,7 +155,13 @@ pub(crate) async fn put_object(
             .ok_or_else(|| s3_error!(MissingContentLength))?,
         (None, None) => 0,
     };
-    let attrs = from_headers(StdHeaders {
+    let tags = input
+        .tagging
+        .as_deref()
+        .map(super::tagging::parse_header)
+        .unwrap_or_default();
+    super::tagging::validate(&tags)?;
+    let mut attrs = from_headers(StdHeaders {
         content_type: input.content_type,
         cache_control: input.cache_control,
         content_disposition: input.content_disposition,
@@ -164,6 +170,7 @@ pub(crate) async fn put_object(
         expires: input.expires,
         metadata: input.metadata,
     });
+    super::tagging::set(&mut attrs, &tags);
 
     if path.is_dir() {
         if size > 0 {

@@ -375,12 +375,14 @@ pub async fn open_state_db(cfg: &Config) -> anyhow::Result<StateDb> {
         .with_context(|| format!("opening state database {shown}"))
 }
 
-/// Starts the emulator on `<data_dir>/emulator` with the default seed, on `embedded.listen`.
+/// Starts the emulator on `<data_dir>/emulator` on `embedded.listen`, seeded (when fresh) from
+/// `embedded.seed` or the built-in default.
 pub async fn start_embedded_emulator(cfg: &Config) -> anyhow::Result<RunningEmulator> {
     let data_dir = cfg.emulator_data_dir();
     emulator::start(EmulatorConfig {
         listen: cfg.embedded.listen,
         data_dir: data_dir.clone(),
+        seed: cfg.embedded.seed.clone(),
         ..EmulatorConfig::default()
     })
     .await

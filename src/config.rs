@@ -693,6 +693,7 @@ struct FileConfig {
     limits: FileLimits,
     #[serde(default)]
     shutdown: FileShutdown,
+    #[serde(default)]
     cache: FileCache,
     #[serde(default)]
     upstream: FileUpstream,

@@ -702,3 +702,50 @@ async fn rate_limit_headers_are_exposed() {
     assert!(state.reset.is_some());
     env.emu.shutdown().await;
 }
+
+/// A body whose producer is slower than `request_timeout` (a client uploading through the gateway
+/// over a slow link) still uploads: the read timeout of metadata calls does not apply while a
+/// streamed body is being sent.
+#[tokio::test]
+async fn a_streamed_upload_slower_than_the_request_timeout_completes() {
+    let opts = ClientOptions {
+        request_timeout: Duration::from_millis(600),
+        ..fast_opts(0)
+    };
+    let env = start_with(None, opts).await;
+    let share = documents_share(&env).await;
+    let data = content(64 * 1024, 9);
+    // Eight pieces, 300 ms apart: about 2.4 s in all, four times the request timeout.
+    let pieces: Vec<Bytes> = data.chunks(8 * 1024).map(Bytes::copy_from_slice).collect();
+    let body = futures::stream::iter(pieces).then(|piece| async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok::<_, std::io::Error>(piece)
+    });
+    let uploaded = env
+        .client
+        .upload_file(
+            &env.token,
+            UploadFile {
+                share_id: share,
+                folder_id: None,
+                name: "slow.bin".into(),
+                content_type: None,
+                size: Some(data.len() as u64),
+                body: reqwest::Body::wrap_stream(body),
+            },
+        )
+        .await
+        .expect("a slow but steady upload completes");
+    assert_eq!(uploaded.size, data.len() as u64);
+    let dl = env
+        .client
+        .download(&env.token, &uploaded.id, None, None)
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut body = dl.body;
+    while let Some(chunk) = body.next().await {
+        got.extend_from_slice(&chunk.unwrap());
+    }
+    assert!(got == data, "content differs");
+}

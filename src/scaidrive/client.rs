@@ -109,6 +109,10 @@ pub struct Client {
 
 struct Inner {
     http: reqwest::Client,
+    /// For streamed uploads (`POST /files`): no read timeout, since nothing is read while the
+    /// body is being sent, which takes as long as the sender needs (a client feeding the
+    /// gateway over a slow link).
+    upload_http: reqwest::Client,
     base: Url,
     opts: ClientOptions,
     rate: Mutex<RateLimitState>,
@@ -174,18 +178,24 @@ impl Client {
         path.push('/');
         base.set_path(&path);
 
-        let http = reqwest::Client::builder()
-            .connect_timeout(opts.connect_timeout)
-            .read_timeout(opts.request_timeout)
-            .user_agent(opts.user_agent.clone())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| Error::invalid(format!("building HTTP client: {e}")).with_source(e))?;
+        let builder = || {
+            reqwest::Client::builder()
+                .connect_timeout(opts.connect_timeout)
+                .user_agent(opts.user_agent.clone())
+                .pool_idle_timeout(Duration::from_secs(90))
+                .tcp_nodelay(true)
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let built = |b: reqwest::ClientBuilder| {
+            b.build()
+                .map_err(|e| Error::invalid(format!("building HTTP client: {e}")).with_source(e))
+        };
+        let http = built(builder().read_timeout(opts.request_timeout))?;
+        let upload_http = built(builder())?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
+                upload_http,
                 base,
                 opts,
                 rate: Mutex::new(RateLimitState::default()),
@@ -250,6 +260,11 @@ impl Client {
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http
+    }
+
+    /// The HTTP client for streamed uploads (no read timeout).
+    pub(crate) fn upload_http(&self) -> &reqwest::Client {
+        &self.inner.upload_http
     }
 
     /// Build a reqwest request from a spec (once per attempt).

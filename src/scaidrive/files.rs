@@ -182,8 +182,12 @@ impl Client {
         let form = form.text("name", name).part("file", part);
         let url = self.endpoint(&["files"])?;
         let auth = t.header_value()?;
+        // Sending the body takes as long as its producer needs (the S3 or WebDAV client behind
+        // it, possibly on a slow link): no read or total timeout while it goes. The call lives
+        // as long as the request that feeds it; a stalled ScaiDrive stalls that client, whose
+        // own timeout ends the request, which drops this call and the upload with it.
         let rb = self
-            .http()
+            .upload_http()
             .post(url.clone())
             .header(http::header::AUTHORIZATION, auth)
             .multipart(form);

@@ -52,6 +52,11 @@ conformance/run-clients.sh --keep-going all || true
 conformance/check-baseline.py conformance/results/clients-all.txt conformance/baselines/clients.txt \
   || regressions+=(clients)
 
+# A 1 GiB object: aws cli multipart up and down, boto3 one streamed PutObject and GetObject,
+# SHA-256 compared, and the peak RSS of `serve` (gateway + embedded emulator) under 96 MiB.
+log "1 GiB object (conformance/s3/big-object.sh)"
+conformance/s3/big-object.sh || regressions+=(big-object)
+
 # s3s's own end-to-end suite (s3s-e2e =0.14.1, installed by the script) in bucket mode `folders`.
 log "s3s-e2e (conformance/s3s-e2e.sh)"
 rm -f conformance/results/s3s-e2e.txt

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use md5::Digest as _;
-use s3_support::{S3, xml_value, xml_values};
+use s3_support::{S3, Upstream, xml_value, xml_values};
 use scaidrive_gateway::config::{Config, StaticCredential};
 
 const LISTING: (&str, &str) = ("GET", "/api/v1/folders/{id}/children");
@@ -109,88 +109,6 @@ fn dav(s3: &S3) -> String {
     format!("http://{}", s3.gateway.addrs().webdav)
 }
 
-/// Straight to ScaiDrive, as another client would write.
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-    share: String,
-}
-
-impl Api {
-    async fn new(s3: &S3) -> Api {
-        let emu = s3.gateway.emulator().unwrap();
-        let http = reqwest::Client::new();
-        let base = format!("{}/api/v1", emu.url());
-        let token = emu.tokens()[0].token.clone();
-        let shares: serde_json::Value = http
-            .get(format!("{base}/users/me/shares"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let share = shares["shares"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == "Documents")
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        Api {
-            http,
-            base,
-            token,
-            share,
-        }
-    }
-
-    async fn mkdir(&self, parent: Option<&str>, name: &str) -> String {
-        let mut body = serde_json::json!({"share_id": self.share, "name": name});
-        if let Some(p) = parent {
-            body["parent_id"] = serde_json::json!(p);
-        }
-        let created: serde_json::Value = self
-            .http
-            .post(format!("{}/folders", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        created["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn upload(&self, folder: Option<&str>, name: &str, data: &[u8]) -> String {
-        let mut form = reqwest::multipart::Form::new().text("share_id", self.share.clone());
-        if let Some(f) = folder {
-            form = form.text("folder_id", f.to_owned());
-        }
-        let form = form.part(
-            "file",
-            reqwest::multipart::Part::bytes(data.to_vec()).file_name(name.to_owned()),
-        );
-        let r = self
-            .http
-            .post(format!("{}/files", self.base))
-            .bearer_auth(&self.token)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        let v: serde_json::Value = r.json().await.unwrap();
-        v["id"].as_str().unwrap().to_owned()
-    }
-}
-
 async fn propfind(s3: &S3, path: &str, depth: &str) -> (u16, String) {
     let r = reqwest::Client::new()
         .request(
@@ -227,7 +145,7 @@ async fn warm_head_and_propfind_of_a_known_path_make_no_upstream_call() {
     let dir = tempfile::tempdir().unwrap();
     // A long TTL: this test is about what the cache saves, not about when it expires.
     let s3 = gateway(dir.path(), None, |c| c.cache.ttl_secs = 600).await;
-    let api = Api::new(&s3).await;
+    let api = Upstream::documents(&s3).await;
     let a = api.mkdir(None, "a").await;
     let b = api.mkdir(Some(&a), "b").await;
     let c = api.mkdir(Some(&b), "c").await;
@@ -294,7 +212,7 @@ async fn ten_thousand_entry_folder_costs_one_listing_per_protocol() {
     const FILES: usize = 10_000;
     let dir = tempfile::tempdir().unwrap();
     let a = gateway(&dir.path().join("a"), None, |c| c.cache.ttl_secs = 600).await;
-    let api = Api::new(&a).await;
+    let api = Upstream::documents(&a).await;
     let emu_url = a.gateway.emulator().unwrap().url();
     // A second gateway process's view: its own cold cache on the same ScaiDrive.
     let b = gateway(&dir.path().join("b"), Some((&emu_url, &api.token)), |c| {
@@ -490,7 +408,7 @@ async fn writes_made_elsewhere_become_visible_through_the_change_feed() {
         c.cache.change_feed_interval_ms = 200;
     })
     .await;
-    let api = Api::new(&a).await;
+    let api = Upstream::documents(&a).await;
     let emu_url = a.gateway.emulator().unwrap().url();
     let b = gateway(&dir.path().join("b"), Some((&emu_url, &api.token)), |c| {
         c.cache.ttl_secs = 3600;

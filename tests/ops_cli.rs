@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod s3_support;
+
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -12,7 +14,6 @@ use std::time::Duration;
 use base64::Engine as _;
 use bytes::Bytes;
 use reqwest::{Client, Method, StatusCode};
-use sha2::{Digest as _, Sha256};
 use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
@@ -318,26 +319,6 @@ async fn sigterm_past_the_grace_period_leaves_nothing_upstream() {
     assert!(again.wait().await.success());
 }
 
-fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut k = [0u8; 64];
-    if key.len() > 64 {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
-    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
-    let inner = Sha256::new()
-        .chain_update(&ipad)
-        .chain_update(data)
-        .finalize();
-    Sha256::new()
-        .chain_update(&opad)
-        .chain_update(inner)
-        .finalize()
-        .to_vec()
-}
-
 /// A SigV4 (`UNSIGNED-PAYLOAD`) request to `endpoint` for a path of plain characters.
 fn signed(
     http: &Client,
@@ -347,32 +328,13 @@ fn signed(
     method: Method,
     path: &str,
 ) -> reqwest::RequestBuilder {
-    let now = chrono::Utc::now();
-    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
-    let date = now.format("%Y%m%d").to_string();
-    let host = endpoint.trim_start_matches("http://");
-    let canonical = format!(
-        "{method}\n{path}\n\nhost:{host}\nx-amz-content-sha256:UNSIGNED-PAYLOAD\nx-amz-date:{amz_date}\n\nhost;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD"
-    );
-    let scope = format!("{date}/us-east-1/s3/aws4_request");
-    let to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
-    let mut k = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
-    for part in ["us-east-1", "s3", "aws4_request"] {
-        k = hmac(&k, part.as_bytes());
+    let (target, headers) =
+        s3_support::sign_v4(endpoint, key, secret, method.as_str(), path, &[], &[]);
+    let mut req = http.request(method, format!("{endpoint}{target}"));
+    for (k, v) in headers {
+        req = req.header(k, v);
     }
-    let signature = hex::encode(hmac(&k, to_sign.as_bytes()));
-    http.request(method, format!("{endpoint}{path}"))
-        .header(
-            "authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={signature}"
-            ),
-        )
-        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
-        .header("x-amz-date", amz_date)
+    req
 }
 
 #[tokio::test]

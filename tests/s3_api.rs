@@ -7,7 +7,7 @@ mod s3_support;
 
 use base64::Engine as _;
 use md5::Digest as _;
-use s3_support::{S3, start, xml_value, xml_values};
+use s3_support::{S3, Upstream, start, xml_value, xml_values};
 
 async fn with_bucket(s3: &S3, name: &str) {
     let r = s3.put(&format!("/{name}"), b"").await;
@@ -547,31 +547,14 @@ async fn put_then_disconnect(s3: &S3, path: &str, declared: usize, sent: usize) 
 
 /// The embedded emulator's view of the `Documents` share root: name → file id.
 async fn upstream_files(s3: &S3) -> Vec<(String, String)> {
-    let emu = s3.gateway.emulator().unwrap();
-    let token = emu.tokens()[0].token.clone();
-    let http = reqwest::Client::new();
-    let api = format!("{}/api/v1", emu.url());
-    let shares: serde_json::Value = http
-        .get(format!("{api}/users/me/shares"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let share = shares["shares"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "Documents")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let children: serde_json::Value = http
-        .get(format!("{api}/folders/root/children?share_id={share}"))
-        .bearer_auth(&token)
+    let api = Upstream::documents(s3).await;
+    let children: serde_json::Value = api
+        .http
+        .get(format!(
+            "{}/folders/root/children?share_id={}",
+            api.base, api.share
+        ))
+        .bearer_auth(&api.token)
         .send()
         .await
         .unwrap()

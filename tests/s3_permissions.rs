@@ -10,39 +10,6 @@ mod s3_support;
 use s3_support::{S3, client, xml_value, xml_values};
 use scaidrive_gateway::config::{Config, StaticCredential};
 
-const SEED: &str = r#"
-[tenant]
-name = "Roles"
-
-[[users]]
-id = "usr_01OWNER"
-email = "owner@example.com"
-name = "Owner"
-is_admin = false
-
-[[users]]
-id = "usr_01READER"
-email = "reader@example.com"
-name = "Reader"
-is_admin = false
-
-[[tokens]]
-token = "owner-token"
-user = "usr_01OWNER"
-
-[[tokens]]
-token = "reader-token"
-user = "usr_01READER"
-
-[[shares]]
-id = "shr_01TEAM"
-name = "Team"
-share_type = "central"
-owner_id = "usr_01OWNER"
-members = [ { principal = "usr_01OWNER", role = "owner" },
-            { principal = "usr_01READER", role = "reader" } ]
-"#;
-
 fn cred(key: &str, token: &str) -> StaticCredential {
     StaticCredential {
         access_key_id: key.to_owned(),
@@ -63,7 +30,7 @@ fn assert_denied(r: &s3_support::Resp, what: &str) {
 
 #[tokio::test]
 async fn a_reader_can_read_but_every_write_is_access_denied() {
-    let emu = emulator_support::start_with(|_| {}, Some(SEED)).await;
+    let emu = emulator_support::start_with(|_| {}, Some(emulator_support::ROLES_SEED)).await;
     let gw_dir = tempfile::tempdir().unwrap();
     let mut cfg = Config {
         data_dir: gw_dir.path().to_owned(),
@@ -156,7 +123,7 @@ async fn a_reader_can_read_but_every_write_is_access_denied() {
 async fn the_embedded_emulator_takes_a_seed_file_so_two_users_have_their_own_keys() {
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("seed.toml");
-    std::fs::write(&seed, SEED).unwrap();
+    std::fs::write(&seed, emulator_support::ROLES_SEED).unwrap();
     let mut cfg = Config {
         data_dir: dir.path().join("data"),
         ..Config::default()

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod emulator_support;
 mod s3_support;
 
 use std::time::Duration;
@@ -297,44 +298,11 @@ async fn webdav_and_s3_see_each_others_writes_with_the_same_etag() {
     s3.gateway.shutdown().await;
 }
 
-const SEED: &str = r#"
-[tenant]
-name = "Example"
-
-[[users]]
-id = "usr_01OWNER"
-email = "owner@example.com"
-name = "Owner"
-is_admin = false
-
-[[users]]
-id = "usr_01READER"
-email = "reader@example.com"
-name = "Reader"
-is_admin = false
-
-[[tokens]]
-token = "owner-token"
-user = "usr_01OWNER"
-
-[[tokens]]
-token = "reader-token"
-user = "usr_01READER"
-
-[[shares]]
-id = "shr_01TEAM"
-name = "Team"
-share_type = "central"
-owner_id = "usr_01OWNER"
-members = [ { principal = "usr_01OWNER", role = "owner" },
-            { principal = "usr_01READER", role = "reader" } ]
-"#;
-
 #[tokio::test]
 async fn a_reader_can_read_but_every_write_method_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let seed = dir.path().join("seed.toml");
-    std::fs::write(&seed, SEED).unwrap();
+    std::fs::write(&seed, emulator_support::ROLES_SEED).unwrap();
     let emu = emulator::start(EmulatorConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("emu"),

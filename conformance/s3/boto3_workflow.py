@@ -18,46 +18,17 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import CheckFailed, attempt, check, failures  # noqa: E402
+
 ENDPOINT = os.environ.get("S3_ENDPOINT", "")
 BUCKET = os.environ.get("BUCKET", "")
 REGION = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-KEEP_GOING = bool(os.environ.get("KEEP_GOING"))
 PREFIX = f"conformance-boto3-{os.environ.get('RUN_ID') or f'{int(time.time())}-{os.getpid()}'}"
-FAILS = 0
 MIB = 1024 * 1024
 
 if ENDPOINT.startswith("http://"):
     os.environ.pop("AWS_CA_BUNDLE", None)
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def check(name, cond, why=""):
-    global FAILS
-    if cond:
-        print(f"PASS {name}", flush=True)
-        return True
-    print(f"FAIL {name}{': ' + why if why else ''}", flush=True)
-    FAILS += 1
-    if not KEEP_GOING:
-        raise CheckFailed(name)
-    return False
-
-
-def attempt(name, fn):
-    """Runs fn(); a raised exception is a FAIL of `name`. Returns fn's value or None."""
-    try:
-        value = fn()
-    except ClientError as e:
-        check(name, False, f"{e.response['Error'].get('Code')}: {e}")
-        return None
-    except Exception as e:  # any client-side failure is this check's failure
-        check(name, False, f"{type(e).__name__}: {e}")
-        return None
-    check(name, True)
-    return value
 
 
 def get(s3, key, **kwargs):
@@ -283,8 +254,8 @@ def main():
         pass
     finally:
         cleanup(s3)
-    if FAILS:
-        print(f"# boto3_workflow.py: {FAILS} check(s) failed")
+    if failures():
+        print(f"# boto3_workflow.py: {failures()} check(s) failed")
         return 1
     print("# boto3_workflow.py: all checks passed")
     return 0

@@ -20,42 +20,14 @@ import botocore.httpchecksum as hc
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import CheckFailed, attempt, check, failures  # noqa: E402
+
 ENDPOINT = os.environ.get("S3_ENDPOINT", "")
 BUCKET = os.environ.get("BUCKET", "")
 REGION = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-KEEP_GOING = bool(os.environ.get("KEEP_GOING"))
 PREFIX = f"conformance-https-{os.environ.get('RUN_ID') or f'{int(time.time())}-{os.getpid()}'}"
-FAILS = 0
 MIB = 1024 * 1024
-
-
-class CheckFailed(Exception):
-    pass
-
-
-def check(name, cond, why=""):
-    global FAILS
-    if cond:
-        print(f"PASS {name}", flush=True)
-        return True
-    print(f"FAIL {name}{': ' + why if why else ''}", flush=True)
-    FAILS += 1
-    if not KEEP_GOING:
-        raise CheckFailed(name)
-    return False
-
-
-def attempt(name, fn):
-    try:
-        value = fn()
-    except ClientError as e:
-        check(name, False, f"{e.response['Error'].get('Code')}: {e}")
-        return None
-    except Exception as e:  # any client-side failure is this check's failure
-        check(name, False, f"{type(e).__name__}: {e}")
-        return None
-    check(name, True)
-    return value
 
 
 def crc32_b64(data):
@@ -211,7 +183,7 @@ def main():
             s3.delete_object(Bucket=BUCKET, Key=f"{PREFIX}/{k}")
         except ClientError:
             pass
-    return 1 if FAILS else 0
+    return 1 if failures() else 0
 
 
 if __name__ == "__main__":

@@ -11,6 +11,41 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
 
+/// A seed with one share, `Team` (`shr_01TEAM`), owned by `usr_01OWNER` (token `owner-token`)
+/// with `usr_01READER` (token `reader-token`) as a reader: for the share-role tests.
+pub const ROLES_SEED: &str = r#"
+[tenant]
+name = "Roles"
+
+[[users]]
+id = "usr_01OWNER"
+email = "owner@example.com"
+name = "Owner"
+is_admin = false
+
+[[users]]
+id = "usr_01READER"
+email = "reader@example.com"
+name = "Reader"
+is_admin = false
+
+[[tokens]]
+token = "owner-token"
+user = "usr_01OWNER"
+
+[[tokens]]
+token = "reader-token"
+user = "usr_01READER"
+
+[[shares]]
+id = "shr_01TEAM"
+name = "Team"
+share_type = "central"
+owner_id = "usr_01OWNER"
+members = [ { principal = "usr_01OWNER", role = "owner" },
+            { principal = "usr_01READER", role = "reader" } ]
+"#;
+
 /// A running emulator with its data dir and default token.
 pub struct Emu {
     pub emu: RunningEmulator,

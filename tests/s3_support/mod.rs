@@ -116,8 +116,7 @@ impl S3 {
         .await
     }
 
-    /// SigV4 (`UNSIGNED-PAYLOAD`) for a request: the encoded path-and-query to send and the
-    /// headers to add (`authorization`, `x-amz-date`, `x-amz-content-sha256`, then `headers`).
+    /// SigV4 (`UNSIGNED-PAYLOAD`) for a request to this gateway: see [`sign_v4`].
     pub fn sign(
         &self,
         access_key: &str,
@@ -127,76 +126,15 @@ impl S3 {
         query: &[(&str, &str)],
         headers: &[(&str, &str)],
     ) -> (String, Vec<(String, String)>) {
-        let now = chrono::Utc::now();
-        let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
-        let date = now.format("%Y%m%d").to_string();
-        let host = self.endpoint.trim_start_matches("http://").to_owned();
-        let uri = utf8_percent_encode(path, PATH).to_string();
-        let mut q: Vec<(String, String)> = query
-            .iter()
-            .map(|(k, v)| {
-                (
-                    utf8_percent_encode(k, STRICT).to_string(),
-                    utf8_percent_encode(v, STRICT).to_string(),
-                )
-            })
-            .collect();
-        q.sort();
-        let query_string = q
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
-        let mut signed: Vec<(String, String)> = vec![
-            ("host".into(), host.clone()),
-            ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()),
-            ("x-amz-date".into(), amz_date.clone()),
-        ];
-        for (k, v) in headers {
-            signed.push((k.to_ascii_lowercase(), v.trim().to_owned()));
-        }
-        signed.sort();
-        let canonical_headers: String = signed.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
-        let signed_names = signed
-            .iter()
-            .map(|(k, _)| k.as_str())
-            .collect::<Vec<_>>()
-            .join(";");
-        let canonical = format!(
-            "{method}\n{uri}\n{query_string}\n{canonical_headers}\n{signed_names}\nUNSIGNED-PAYLOAD"
-        );
-        let scope = format!("{date}/us-east-1/s3/aws4_request");
-        let to_sign = format!(
-            "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-            hex::encode(Sha256::digest(canonical.as_bytes()))
-        );
-        let mut key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
-        for part in ["us-east-1", "s3", "aws4_request"] {
-            key = hmac(&key, part.as_bytes());
-        }
-        let signature = hex::encode(hmac(&key, to_sign.as_bytes()));
-        let auth = format!(
-            "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed_names}, Signature={signature}"
-        );
-        let target = if query_string.is_empty() {
-            uri
-        } else {
-            format!("{uri}?{query_string}")
-        };
-        let mut out = vec![
-            ("authorization".to_owned(), auth),
-            (
-                "x-amz-content-sha256".to_owned(),
-                "UNSIGNED-PAYLOAD".to_owned(),
-            ),
-            ("x-amz-date".to_owned(), amz_date),
-        ];
-        out.extend(
-            headers
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-        );
-        (target, out)
+        sign_v4(
+            &self.endpoint,
+            access_key,
+            secret,
+            method,
+            path,
+            query,
+            headers,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -230,6 +168,175 @@ impl S3 {
 
     pub async fn get(&self, path: &str) -> Resp {
         self.call("GET", path, &[], &[], Vec::new()).await
+    }
+}
+
+/// SigV4 (`UNSIGNED-PAYLOAD`) for a request to `endpoint` (`http://host:port`): the encoded path-and-query to send and the
+/// headers to add (`authorization`, `x-amz-date`, `x-amz-content-sha256`, then `headers`).
+pub fn sign_v4(
+    endpoint: &str,
+    access_key: &str,
+    secret: &str,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> (String, Vec<(String, String)>) {
+    let now = chrono::Utc::now();
+    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+    let date = now.format("%Y%m%d").to_string();
+    let host = endpoint.trim_start_matches("http://").to_owned();
+    let uri = utf8_percent_encode(path, PATH).to_string();
+    let mut q: Vec<(String, String)> = query
+        .iter()
+        .map(|(k, v)| {
+            (
+                utf8_percent_encode(k, STRICT).to_string(),
+                utf8_percent_encode(v, STRICT).to_string(),
+            )
+        })
+        .collect();
+    q.sort();
+    let query_string = q
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let mut signed: Vec<(String, String)> = vec![
+        ("host".into(), host.clone()),
+        ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()),
+        ("x-amz-date".into(), amz_date.clone()),
+    ];
+    for (k, v) in headers {
+        signed.push((k.to_ascii_lowercase(), v.trim().to_owned()));
+    }
+    signed.sort();
+    let canonical_headers: String = signed.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let signed_names = signed
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
+    let canonical = format!(
+        "{method}\n{uri}\n{query_string}\n{canonical_headers}\n{signed_names}\nUNSIGNED-PAYLOAD"
+    );
+    let scope = format!("{date}/us-east-1/s3/aws4_request");
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let mut key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    for part in ["us-east-1", "s3", "aws4_request"] {
+        key = hmac(&key, part.as_bytes());
+    }
+    let signature = hex::encode(hmac(&key, to_sign.as_bytes()));
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed_names}, Signature={signature}"
+    );
+    let target = if query_string.is_empty() {
+        uri
+    } else {
+        format!("{uri}?{query_string}")
+    };
+    let mut out = vec![
+        ("authorization".to_owned(), auth),
+        (
+            "x-amz-content-sha256".to_owned(),
+            "UNSIGNED-PAYLOAD".to_owned(),
+        ),
+        ("x-amz-date".to_owned(), amz_date),
+    ];
+    out.extend(
+        headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    (target, out)
+}
+
+/// ScaiDrive's API behind the gateway as the embedded emulator's first user sees it, with the
+/// id of its `Documents` share: for tests that check what reached (or did not reach) upstream.
+pub struct Upstream {
+    pub http: reqwest::Client,
+    /// `http://…/api/v1`
+    pub base: String,
+    pub token: String,
+    pub share: String,
+}
+
+impl Upstream {
+    pub async fn documents(s3: &S3) -> Upstream {
+        let emu = s3.gateway.emulator().unwrap();
+        let http = reqwest::Client::new();
+        let base = format!("{}/api/v1", emu.url());
+        let token = emu.tokens()[0].token.clone();
+        let shares: serde_json::Value = http
+            .get(format!("{base}/users/me/shares"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let share = shares["shares"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == "Documents")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        Upstream {
+            http,
+            base,
+            token,
+            share,
+        }
+    }
+
+    /// Creates folder `name` (in the share root when `parent` is None); its id.
+    pub async fn mkdir(&self, parent: Option<&str>, name: &str) -> String {
+        let mut body = serde_json::json!({"share_id": self.share, "name": name});
+        if let Some(p) = parent {
+            body["parent_id"] = serde_json::json!(p);
+        }
+        let created: serde_json::Value = self
+            .http
+            .post(format!("{}/folders", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        created["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Uploads a new file with `POST /files`; its id.
+    pub async fn upload(&self, folder: Option<&str>, name: &str, data: &[u8]) -> String {
+        let mut form = reqwest::multipart::Form::new().text("share_id", self.share.clone());
+        if let Some(f) = folder {
+            form = form.text("folder_id", f.to_owned());
+        }
+        let form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(data.to_vec()).file_name(name.to_owned()),
+        );
+        let r = self
+            .http
+            .post(format!("{}/files", self.base))
+            .bearer_auth(&self.token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let v: serde_json::Value = r.json().await.unwrap();
+        v["id"].as_str().unwrap().to_owned()
     }
 }
 

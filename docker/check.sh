@@ -81,8 +81,8 @@ secret="$(docker logs "$single" 2>/dev/null | sed -n 's/^export AWS_SECRET_ACCES
 if [ -z "$key" ] || [ -z "$secret" ]; then fail "no credentials in the output of serve"; fi
 AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret" AWS_DEFAULT_REGION=us-east-1 \
     aws --endpoint-url "http://127.0.0.1:$s3" s3 ls >"$tmp/single-ls"
-grep -q Documents "$tmp/single-ls" || fail "embedded: no bucket Documents"
-ok "docker run (embedded emulator): /readyz 200, aws s3 ls lists Documents"
+grep -q " documents$" "$tmp/single-ls" || fail "embedded: no bucket documents"
+ok "docker run (embedded emulator): /readyz 200, aws s3 ls lists documents"
 wait_healthy "$single"
 ok "docker run: health check healthy"
 docker stop -t 40 "$single" >/dev/null
@@ -105,9 +105,9 @@ export AWS_ACCESS_KEY_ID=compose-access-key AWS_SECRET_ACCESS_KEY=compose-secret
 export AWS_DEFAULT_REGION=us-east-1
 endpoint="http://127.0.0.1:$SDGW_S3_PORT"
 head -c $((12 * 1024 * 1024)) /dev/urandom >"$tmp/big.bin"
-aws --endpoint-url "$endpoint" s3 ls | grep -q Photos || fail "compose: no bucket Photos"
-aws --endpoint-url "$endpoint" s3 cp "$tmp/big.bin" s3://Documents/check/big.bin >/dev/null
-aws --endpoint-url "$endpoint" s3 cp s3://Documents/check/big.bin "$tmp/big.back" >/dev/null
+aws --endpoint-url "$endpoint" s3 ls | grep -q " photos$" || fail "compose: no bucket photos"
+aws --endpoint-url "$endpoint" s3 cp "$tmp/big.bin" s3://documents/check/big.bin >/dev/null
+aws --endpoint-url "$endpoint" s3 cp s3://documents/check/big.bin "$tmp/big.back" >/dev/null
 cmp "$tmp/big.bin" "$tmp/big.back" || fail "aws round trip differs"
 ok "compose: aws s3 cp 12 MiB up (multipart) and back, identical"
 
@@ -130,9 +130,9 @@ CONF
 mkdir -p "$tmp/tree/sub"
 echo "hello from rclone" >"$tmp/tree/a.txt"
 echo "é & + name" >"$tmp/tree/sub/b c.txt"
-rclone --config "$tmp/rclone.conf" copy "$tmp/tree" gw:Photos/tree
-rclone --config "$tmp/rclone.conf" check "$tmp/tree" dav:Photos/tree
-ok "compose: rclone copy over S3, rclone check over WebDAV of the same files"
+rclone --config "$tmp/rclone.conf" copy "$tmp/tree" gw:photos/tree
+rclone --config "$tmp/rclone.conf" check --download "$tmp/tree" dav:Photos/tree
+ok "compose: rclone copy over S3, rclone check --download over WebDAV of the same files"
 
 code="$(curl -s -o "$tmp/propfind.xml" -w '%{http_code}' -X PROPFIND -H 'Depth: 1' \
     -u compose-access-key:compose-secret-key "http://127.0.0.1:$SDGW_WEBDAV_PORT/Documents/check/")"
@@ -140,9 +140,10 @@ code="$(curl -s -o "$tmp/propfind.xml" -w '%{http_code}' -X PROPFIND -H 'Depth: 
 grep -q 'big.bin' "$tmp/propfind.xml" || fail "PROPFIND does not list big.bin"
 ok "compose: curl PROPFIND Depth 1 → 207 listing big.bin"
 
-curl -fsS "http://127.0.0.1:$SDGW_ADMIN_PORT/metrics" | grep -q '^scaidrive_gateway_requests_total' \
-    || fail "/metrics"
-ok "compose: /metrics"
+curl -fsS -o "$tmp/metrics" "http://127.0.0.1:$SDGW_ADMIN_PORT/metrics" || fail "/metrics"
+grep -q '^scaidrive_gateway_requests_total{protocol="webdav",operation="PROPFIND",status="207"}' \
+    "$tmp/metrics" || fail "/metrics does not count the PROPFIND"
+ok "compose: /metrics counts the PROPFIND"
 
 "${compose[@]}" -f docker/compose.yaml -p "$project" down -v
 ok "compose down -v"

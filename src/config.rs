@@ -105,6 +105,8 @@ pub const ENV_UPSTREAM_CHUNK_SIZE_BYTES: &str = "SCAIDRIVE_GATEWAY_UPSTREAM_CHUN
 pub const ENV_UPSTREAM_PARALLEL_CHUNKS: &str = "SCAIDRIVE_GATEWAY_UPSTREAM_PARALLEL_CHUNKS";
 /// Delete permanently instead of to the trash.
 pub const ENV_UPSTREAM_PERMANENT_DELETE: &str = "SCAIDRIVE_GATEWAY_UPSTREAM_PERMANENT_DELETE";
+/// Extra trusted root certificates for ScaiDrive's TLS.
+pub const ENV_UPSTREAM_CA_FILE: &str = "SCAIDRIVE_GATEWAY_UPSTREAM_CA_FILE";
 
 /// Default data directory.
 pub const DEFAULT_DATA_DIR: &str = "./scaidrive-data";
@@ -335,6 +337,9 @@ pub struct UpstreamConfig {
     pub parallel_chunks: usize,
     /// Delete permanently instead of moving to ScaiDrive's trash.
     pub permanent_delete: bool,
+    /// PEM file of root certificates to trust for ScaiDrive's TLS, besides the built-in
+    /// Mozilla roots (a ScaiDrive behind a private CA).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl Default for UpstreamConfig {
@@ -347,6 +352,7 @@ impl Default for UpstreamConfig {
             chunk_size_bytes: 4 << 20,
             parallel_chunks: 3,
             permanent_delete: false,
+            ca_file: None,
         }
     }
 }
@@ -375,6 +381,7 @@ impl Config {
             connect_timeout: Duration::from_secs(self.upstream.connect_timeout_secs),
             request_timeout: Duration::from_secs(self.upstream.request_timeout_secs),
             max_retries: self.upstream.max_retries,
+            ca_file: self.upstream.ca_file.clone(),
             ..crate::scaidrive::ClientOptions::default()
         }
     }
@@ -666,6 +673,10 @@ pub struct ConfigFlags {
     /// [env: SCAIDRIVE_GATEWAY_UPSTREAM_PERMANENT_DELETE] [default: false]
     #[arg(long, global = true, value_name = "BOOL", action = clap::ArgAction::Set)]
     pub upstream_permanent_delete: Option<bool>,
+    /// PEM root certificates to trust for ScaiDrive's TLS, besides the built-in ones
+    /// [env: SCAIDRIVE_GATEWAY_UPSTREAM_CA_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub upstream_ca_file: Option<PathBuf>,
 }
 
 /// The configuration file as written: every key optional.
@@ -741,6 +752,7 @@ struct FileUpstream {
     chunk_size_bytes: Option<u64>,
     parallel_chunks: Option<usize>,
     permanent_delete: Option<bool>,
+    ca_file: Option<PathBuf>,
 }
 
 #[derive(Default, Deserialize)]
@@ -935,6 +947,7 @@ impl Config {
         set_value(&mut up.chunk_size_bytes, u.chunk_size_bytes);
         set_value(&mut up.parallel_chunks, u.parallel_chunks);
         set_value(&mut up.permanent_delete, u.permanent_delete);
+        set(&mut up.ca_file, u.ca_file);
     }
 
     fn apply_env_cache_upstream(
@@ -1015,6 +1028,7 @@ impl Config {
                 "upstream.permanent_delete",
             )?,
         );
+        set(&mut u.ca_file, get(ENV_UPSTREAM_CA_FILE).map(PathBuf::from));
         Ok(())
     }
 
@@ -1091,6 +1105,7 @@ impl Config {
         set_value(&mut up.chunk_size_bytes, f.upstream_chunk_size_bytes);
         set_value(&mut up.parallel_chunks, f.upstream_parallel_chunks);
         set_value(&mut up.permanent_delete, f.upstream_permanent_delete);
+        set(&mut up.ca_file, f.upstream_ca_file.clone());
     }
 
     fn validate_cache_upstream(&self) -> Result<(), ConfigError> {
@@ -1472,7 +1487,8 @@ mod tests {
         assert_eq!(opts.session_threshold, crate::store::SINGLE_POST_LIMIT);
         let file = write_config(
             "[cache]\nenabled = false\nttl_secs = 30\nchange_feed_interval_ms = 0\n\
-             [upstream]\nchunk_size_bytes = 1048576\nparallel_chunks = 5\nmax_retries = 7\n",
+             [upstream]\nchunk_size_bytes = 1048576\nparallel_chunks = 5\nmax_retries = 7\n\
+             ca_file = \"/file/ca.pem\"\n",
         );
         let from_file = ConfigFlags {
             config: Some(file.path().to_owned()),
@@ -1485,12 +1501,21 @@ mod tests {
         assert_eq!(cfg.store_options().chunk_size, 1 << 20);
         assert_eq!(cfg.store_options().parallel_chunks, 5);
         assert_eq!(cfg.client_options().max_retries, 7);
+        assert_eq!(
+            cfg.client_options().ca_file.as_deref(),
+            Some(Path::new("/file/ca.pem"))
+        );
         let env = [
             (ENV_CACHE_ENABLED, "true"),
             (ENV_CACHE_TTL_SECS, "9"),
             (ENV_UPSTREAM_PERMANENT_DELETE, "true"),
+            (ENV_UPSTREAM_CA_FILE, "/env/ca.pem"),
         ];
         let cfg = Config::load(&from_file, env_of(&env)).unwrap();
+        assert_eq!(
+            cfg.upstream.ca_file.as_deref(),
+            Some(Path::new("/env/ca.pem"))
+        );
         assert!(cfg.cache.enabled);
         assert_eq!(cfg.cache.ttl_secs, 9);
         assert!(cfg.store_options().permanent_delete);
@@ -1498,9 +1523,14 @@ mod tests {
             cache_enabled: Some(false),
             cache_ttl_secs: Some(3),
             upstream_parallel_chunks: Some(2),
+            upstream_ca_file: Some(PathBuf::from("/flag/ca.pem")),
             ..from_file
         };
         let cfg = Config::load(&flags, env_of(&env)).unwrap();
+        assert_eq!(
+            cfg.upstream.ca_file.as_deref(),
+            Some(Path::new("/flag/ca.pem"))
+        );
         assert!(!cfg.store_options().cache_enabled);
         assert_eq!(cfg.cache.ttl_secs, 3);
         assert_eq!(cfg.upstream.parallel_chunks, 2);

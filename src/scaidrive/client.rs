@@ -63,6 +63,9 @@ pub struct ClientOptions {
     pub max_backoff: Duration,
     /// `User-Agent` header.
     pub user_agent: String,
+    /// PEM file of root certificates trusted for ScaiDrive's TLS besides the built-in
+    /// Mozilla roots (a ScaiDrive whose certificate comes from a private CA).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for ClientOptions {
@@ -74,6 +77,7 @@ impl Default for ClientOptions {
             base_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
             user_agent: concat!("scaidrive-gateway/", env!("CARGO_PKG_VERSION")).to_owned(),
+            ca_file: None,
         }
     }
 }
@@ -178,13 +182,34 @@ impl Client {
         path.push('/');
         base.set_path(&path);
 
+        let roots = match &opts.ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    Error::invalid(format!("reading CA file {}: {e}", path.display()))
+                })?;
+                let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                    Error::invalid(format!("CA file {}: {e}", path.display())).with_source(e)
+                })?;
+                if certs.is_empty() {
+                    return Err(Error::invalid(format!(
+                        "CA file {} holds no PEM certificate",
+                        path.display()
+                    )));
+                }
+                certs
+            }
+            None => Vec::new(),
+        };
         let builder = || {
-            reqwest::Client::builder()
-                .connect_timeout(opts.connect_timeout)
-                .user_agent(opts.user_agent.clone())
-                .pool_idle_timeout(Duration::from_secs(90))
-                .tcp_nodelay(true)
-                .redirect(reqwest::redirect::Policy::none())
+            roots.iter().fold(
+                reqwest::Client::builder()
+                    .connect_timeout(opts.connect_timeout)
+                    .user_agent(opts.user_agent.clone())
+                    .pool_idle_timeout(Duration::from_secs(90))
+                    .tcp_nodelay(true)
+                    .redirect(reqwest::redirect::Policy::none()),
+                |b, cert| b.add_root_certificate(cert.clone()),
+            )
         };
         let built = |b: reqwest::ClientBuilder| {
             b.build()

@@ -328,6 +328,20 @@ async fn delimited_listings_show_prefixes_and_directory_markers_only_where_creat
         }
     }
     assert_eq!(keys.len(), 4);
+    // start-after inside a folder, between keys, and before the prefix.
+    for (after, want) in [
+        ("l/implicit/x.txt", &["l/marked/", "l/z.txt"][..]),
+        ("l/b", &["l/implicit/x.txt", "l/marked/", "l/z.txt"][..]),
+        (
+            "a",
+            &["l/a.txt", "l/implicit/x.txt", "l/marked/", "l/z.txt"][..],
+        ),
+        ("l/zz", &[][..]),
+    ] {
+        let q = [("list-type", "2"), ("prefix", "l/"), ("start-after", after)];
+        let r = s3.call("GET", "/photos", &q, &[], Vec::new()).await;
+        assert_eq!(xml_values(&r.text(), "Key"), want, "start-after {after}");
+    }
     // A key next to a folder of the same name is a clear conflict.
     let r = s3.put("/photos/l/implicit", b"x").await;
     assert_eq!(r.status, 409);

@@ -349,3 +349,60 @@ async fn locks_survive_a_gateway_restart() {
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn depth_one_propfind_shows_each_entrys_own_locks_and_dead_properties() {
+    let d = start().await;
+    for name in ["a.txt", "b.txt"] {
+        let r = d
+            .req("PUT", &format!("/Documents/{name}"))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{}", r.status());
+    }
+    let r = d.req("MKCOL", "/Documents/sub/").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    for (path, color) in [("/Documents/a.txt", "red"), ("/Documents/sub/", "blue")] {
+        let body = format!(
+            r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-test"><D:set><D:prop><Z:color>{color}</Z:color></D:prop></D:set></D:propertyupdate>"#
+        );
+        let r = d.req("PROPPATCH", path).body(body).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 207);
+    }
+    let lock = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>editor</D:owner></D:lockinfo>"#;
+    let r = d
+        .req("LOCK", "/Documents/b.txt")
+        .header("Timeout", "Second-600")
+        .body(lock)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let token = r.headers()["lock-token"].to_str().unwrap().to_owned();
+    let token = token.trim_matches(['<', '>']);
+
+    let r = d
+        .req("PROPFIND", "/Documents/")
+        .header("Depth", "1")
+        .body(r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:allprop/></D:propfind>"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 207);
+    let text = r.text().await.unwrap();
+    let response_of = |href_end: &str| {
+        text.split("<D:response>")
+            .find(|part| part.contains(&format!("{href_end}</D:href>")))
+            .unwrap_or_else(|| panic!("no response for {href_end}: {text}"))
+            .to_owned()
+    };
+    let a = response_of("/Documents/a.txt");
+    let b = response_of("/Documents/b.txt");
+    let sub = response_of("/Documents/sub/");
+    assert!(a.contains(">red<") && !a.contains(token), "{a}");
+    assert!(b.contains(token) && !b.contains(">red<"), "{b}");
+    assert!(sub.contains(">blue<") && !sub.contains(token), "{sub}");
+    d.gw.shutdown().await;
+}

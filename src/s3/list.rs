@@ -7,7 +7,8 @@
 //! does not end on `/`) the walk descends, pruning folders outside the prefix or before the
 //! marker.
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
@@ -19,7 +20,7 @@ use super::error::store_error;
 use super::{BucketRef, Gateway, etag, timestamp};
 use crate::auth::Session;
 use crate::state::ObjectAttrs;
-use crate::store::{Entry, FileInfo, FolderRef, Store, StoreError, reported_time};
+use crate::store::{Entry, FileInfo, FolderRef, Listing, Store, StoreError, reported_time};
 
 /// Default and largest page size.
 const MAX_KEYS: usize = 1000;
@@ -76,10 +77,82 @@ impl Page {
     }
 }
 
-/// A node of the walk: a file, or a folder (with a trailing `/` in its key).
+/// A node of the walk: a file, or a folder (with a trailing `/` in its key), with its
+/// attributes (a folder's: its directory marker).
 enum Node {
     File(FileInfo, Option<ObjectAttrs>),
     Folder(FolderRef, Option<ObjectAttrs>),
+}
+
+/// An entry's name as it sorts in keys: a folder's with `/`.
+fn key_bytes(e: &Entry) -> impl Iterator<Item = u8> + '_ {
+    let slash = matches!(e, Entry::Folder(_)).then_some(b'/');
+    e.name().bytes().chain(slash)
+}
+
+/// Compares `key_prefix` + `name` (+ `/` for a folder) with `target`, without building the key.
+fn cmp_key(key_prefix: &str, e: &Entry, target: &str) -> std::cmp::Ordering {
+    key_prefix.bytes().chain(key_bytes(e)).cmp(target.bytes())
+}
+
+/// The entries of one folder still to walk, in S3 key order. Keys and nodes are made only as
+/// the walk reaches them, and attributes are looked up in batches of what the page can still
+/// take: a page costs its own size, not the folder's.
+struct Level {
+    listing: Arc<Listing>,
+    /// Indexes into the listing, in key order (a folder sorts as its name and `/`).
+    order: Vec<usize>,
+    pos: usize,
+    share_id: String,
+    key_prefix: String,
+    /// Attributes of the batch being walked, by id.
+    attrs: HashMap<String, ObjectAttrs>,
+    /// How many entries from `pos` on are in the batch.
+    ready: usize,
+}
+
+impl Level {
+    /// The next node and its key; its attributes come with the next `batch` entries' in one
+    /// state-DB query.
+    async fn next(&mut self, store: &Store, batch: usize) -> S3Result<Option<(String, Node)>> {
+        let Some(&i) = self.order.get(self.pos) else {
+            return Ok(None);
+        };
+        if self.ready == 0 {
+            let n = batch.clamp(1, self.order.len() - self.pos);
+            let probes: Vec<FileInfo> = self.order[self.pos..self.pos + n]
+                .iter()
+                .filter_map(|&j| match self.listing.entries.get(j)? {
+                    Entry::File(f) => Some(f.clone()),
+                    Entry::Folder(f) => Some(marker_probe(&f.id)),
+                })
+                .collect();
+            let refs: Vec<&FileInfo> = probes.iter().collect();
+            self.attrs = store.attrs_for(&refs).await.map_err(store_error)?;
+            self.ready = n;
+        }
+        self.ready -= 1;
+        self.pos += 1;
+        let Some(entry) = self.listing.entries.get(i) else {
+            return Ok(None);
+        };
+        Ok(Some(match entry {
+            Entry::File(f) => (
+                format!("{}{}", self.key_prefix, f.name),
+                Node::File(f.clone(), self.attrs.remove(&f.id)),
+            ),
+            Entry::Folder(f) => (
+                format!("{}{}/", self.key_prefix, f.name),
+                Node::Folder(
+                    FolderRef {
+                        share_id: self.share_id.clone(),
+                        folder_id: Some(f.id.clone()),
+                    },
+                    self.attrs.remove(&f.id),
+                ),
+            ),
+        }))
+    }
 }
 
 /// The common prefix `key` rolls up to, if the delimiter occurs after the prefix.
@@ -108,46 +181,43 @@ pub(crate) fn marker_probe(folder_id: &str) -> FileInfo {
     }
 }
 
-/// Lists a folder as walk nodes in S3 key order, with attributes from one state-DB query.
+/// A folder to walk, starting at the first key the walk would not skip anyway (before the
+/// prefix or the marker: a later page does not go over the earlier pages' entries again).
 async fn load(
     store: &Store,
     s: &Session,
     folder: &FolderRef,
     key_prefix: &str,
-) -> S3Result<VecDeque<(String, Node)>> {
+    p: &ListParams,
+) -> S3Result<Level> {
     let listing = store.list(s, folder).await.map_err(store_error)?;
-    let probes: Vec<FileInfo> = listing
-        .entries
-        .iter()
-        .map(|e| match e {
-            Entry::File(f) => f.clone(),
-            Entry::Folder(f) => marker_probe(&f.id),
-        })
-        .collect();
-    let refs: Vec<&FileInfo> = probes.iter().collect();
-    let mut attrs = store.attrs_for(&refs).await.map_err(store_error)?;
-    let mut nodes: Vec<(String, Node)> = listing
-        .entries
-        .iter()
-        .map(|e| match e {
-            Entry::File(f) => (
-                format!("{key_prefix}{}", f.name),
-                Node::File(f.clone(), attrs.remove(&f.id)),
-            ),
-            Entry::Folder(f) => (
-                format!("{key_prefix}{}/", f.name),
-                Node::Folder(
-                    FolderRef {
-                        share_id: folder.share_id.clone(),
-                        folder_id: Some(f.id.clone()),
-                    },
-                    attrs.remove(&f.id),
-                ),
-            ),
-        })
-        .collect();
-    nodes.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    Ok(nodes.into())
+    let entries = &listing.entries;
+    let mut order: Vec<usize> = (0..entries.len()).collect();
+    // Sorted by name already; only folders (name + `/`) may move.
+    order.sort_by(|&a, &b| key_bytes(&entries[a]).cmp(key_bytes(&entries[b])));
+    let after = p.after.as_deref().filter(|a| !a.is_empty());
+    let mut pos = 0;
+    for bound in [Some(p.prefix.as_str()), after].into_iter().flatten() {
+        // The first key at or past the bound; a folder just before it that contains the bound
+        // (its key is a prefix of it) still has keys past it.
+        let mut at = order.partition_point(|&i| cmp_key(key_prefix, &entries[i], bound).is_lt());
+        if let Some(&i) = at.checked_sub(1).and_then(|j| order.get(j))
+            && let Entry::Folder(f) = &entries[i]
+            && bound.starts_with(&format!("{key_prefix}{}/", f.name))
+        {
+            at -= 1;
+        }
+        pos = pos.max(at);
+    }
+    Ok(Level {
+        order,
+        pos,
+        share_id: folder.share_id.clone(),
+        key_prefix: key_prefix.to_owned(),
+        attrs: HashMap::new(),
+        ready: 0,
+        listing,
+    })
 }
 
 /// The creation time recorded for a directory marker.
@@ -192,7 +262,9 @@ pub(crate) async fn walk(
     } else {
         format!("{}/", start.join("/"))
     };
-    let mut stack = vec![(root.clone(), load(store, s, &root, &root_key).await?)];
+    let mut stack = vec![load(store, s, &root, &root_key, p).await?];
+    // Attribute lookups go in batches of what the page can still take (and one to spare, to
+    // tell whether it is truncated).
     // The prefix names a folder exactly: its own directory marker comes first.
     if !root_key.is_empty()
         && root_key == p.prefix
@@ -228,8 +300,9 @@ pub(crate) async fn walk(
     };
     let after_ok = |key: &str| after.is_none_or(|a| key > a);
 
-    while let Some((_, nodes)) = stack.last_mut() {
-        let Some((key, node)) = nodes.pop_front() else {
+    while let Some(level) = stack.last_mut() {
+        let batch = p.max_keys.saturating_sub(page.items.len()) + 1;
+        let Some((key, node)) = level.next(store, batch).await? else {
             stack.pop();
             continue;
         };
@@ -296,8 +369,7 @@ pub(crate) async fn walk(
                         break;
                     }
                 }
-                let nodes = load(store, s, &sub, &key).await?;
-                stack.push((sub, nodes));
+                stack.push(load(store, s, &sub, &key, p).await?);
             }
         }
     }

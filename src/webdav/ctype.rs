@@ -2,10 +2,89 @@
 //! from its extension and has no hook for another source, so the front end rewrites its answers
 //! with the types the request's filesystem noted (`ReqCtx::content_types`): the type the writing
 //! client declared (valid stored attributes) or ScaiDrive's `mime_type`.
+//!
+//! A multistatus is rewritten as it streams, one batch of whole `<D:response>` elements at a
+//! time (dav-server sends each response as soon as it is written), so a listing of any size
+//! is never held in memory whole.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
+use dav_server::body::Body;
 use dav_server::davpath::DavPath;
+use futures::StreamExt as _;
+use http_body_util::StreamBody;
 
 use super::fs;
+
+const RESPONSE_END: &[u8] = b"</D:response>";
+
+/// Rewrites one part of a multistatus that ends on a response boundary.
+fn rewrite_part(part: &[u8], ctx: &fs::ReqCtx) -> Bytes {
+    let text = String::from_utf8_lossy(part);
+    let text = rewrite_multistatus(&text, |segs| ctx.content_type_of(segs));
+    Bytes::from(quote_etags(&text))
+}
+
+/// Where the last complete `<D:response>` of `buf` ends.
+fn last_response_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(RESPONSE_END.len())
+        .rposition(|w| w == RESPONSE_END)
+        .map(|i| i + RESPONSE_END.len())
+}
+
+/// A PROPFIND answer with its content types and ETags rewritten on the way out.
+pub(crate) fn rewrite_stream(
+    body: Body,
+    ctx: Arc<fs::ReqCtx>,
+) -> StreamBody<impl futures::Stream<Item = std::io::Result<http_body::Frame<Bytes>>>> {
+    struct State {
+        body: std::pin::Pin<Box<Body>>,
+        /// Bytes after the last complete response seen.
+        carry: Vec<u8>,
+        done: bool,
+        ctx: Arc<fs::ReqCtx>,
+    }
+    let state = State {
+        body: Box::pin(body),
+        carry: Vec::new(),
+        done: false,
+        ctx,
+    };
+    let stream = futures::stream::unfold(state, |mut st| async move {
+        loop {
+            if st.done {
+                return None;
+            }
+            match st.body.next().await {
+                Some(Ok(chunk)) => {
+                    // Only the tail can hold the end of a response that was cut in two.
+                    let from = st.carry.len().saturating_sub(RESPONSE_END.len() - 1);
+                    st.carry.extend_from_slice(&chunk);
+                    if let Some(end) = last_response_end(&st.carry[from..]).map(|e| e + from) {
+                        let out = rewrite_part(&st.carry[..end], &st.ctx);
+                        st.carry.drain(..end);
+                        return Some((Ok(http_body::Frame::data(out)), st));
+                    }
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "PROPFIND answer failed");
+                    st.done = true;
+                    return Some((Err(e), st));
+                }
+                None => {
+                    st.done = true;
+                    if st.carry.is_empty() {
+                        return None;
+                    }
+                    let out = rewrite_part(&std::mem::take(&mut st.carry), &st.ctx);
+                    return Some((Ok(http_body::Frame::data(out)), st));
+                }
+            }
+        }
+    });
+    StreamBody::new(stream)
+}
 
 const HREF: (&str, &str) = ("<D:href>", "</D:href>");
 const CTYPE: (&str, &str) = ("<D:getcontenttype>", "</D:getcontenttype>");
@@ -75,6 +154,15 @@ pub(crate) fn quote_etags(xml: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_complete_response_is_found_across_parts() {
+        assert_eq!(
+            last_response_end(b"<D:response>a</D:response><D:resp"),
+            Some(26)
+        );
+        assert_eq!(last_response_end(b"<D:response>a</D:respo"), None);
+    }
 
     #[test]
     fn getetag_values_are_quoted_once() {

@@ -6,7 +6,7 @@
 //! request-level decisions dav-server's trait cannot express: a collection DELETE is one
 //! upstream call, and a MOVE or COPY onto an existing file becomes a new version of it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -51,6 +51,25 @@ pub(crate) struct ReqCtx {
     /// Media types of the files this request looked at, by path segments: the front end puts
     /// them in `getcontenttype` and `Content-Type` instead of dav-server's extension guess.
     pub content_types: Mutex<BTreeMap<Vec<String>, String>>,
+    /// The collection a PROPFIND listed, kept for the request: dav-server asks for the dead
+    /// properties and the content type of every entry one by one, and these come from the
+    /// listing and its one state-DB query instead of a lookup per entry.
+    pub listed: Mutex<Option<Listed>>,
+}
+
+/// One listed collection and the valid attributes of its entries (files and folders), by id.
+pub(crate) struct Listed {
+    dir: Vec<String>,
+    listing: Arc<st::Listing>,
+    attrs: HashMap<String, ObjectAttrs>,
+}
+
+/// What the listing memo says about one path.
+enum Memo {
+    /// The path is not an entry of the listed collection: look it up.
+    Unknown,
+    File(FileInfo, Option<ObjectAttrs>),
+    Folder(Option<ObjectAttrs>),
 }
 
 impl ReqCtx {
@@ -64,7 +83,30 @@ impl ReqCtx {
 
     /// The media type noted for the file at `segs`.
     pub fn content_type_of(&self, segs: &[String]) -> Option<String> {
+        if let Memo::File(f, attrs) = self.memo(segs) {
+            return meta::content_type(&f, attrs.as_ref());
+        }
         self.content_types.lock().ok()?.get(segs).cloned()
+    }
+
+    fn memo(&self, segs: &[String]) -> Memo {
+        let Some((name, parent)) = segs.split_last() else {
+            return Memo::Unknown;
+        };
+        let Ok(listed) = self.listed.lock() else {
+            return Memo::Unknown;
+        };
+        let Some(l) = listed.as_ref().filter(|l| l.dir == parent) else {
+            return Memo::Unknown;
+        };
+        if is_junk(name) {
+            return Memo::Unknown;
+        }
+        match l.listing.get(name) {
+            Some(st::Entry::File(f)) => Memo::File(f.clone(), l.attrs.get(&f.id).cloned()),
+            Some(st::Entry::Folder(f)) => Memo::Folder(l.attrs.get(&f.id).cloned()),
+            None => Memo::Unknown,
+        }
     }
 }
 
@@ -297,6 +339,19 @@ impl ScaiFs {
                     .list(&ctx.session, &folder)
                     .await
                     .map_err(|e| self.err("list", &e))?;
+                let propfind = ctx.method.as_str() == "PROPFIND";
+                // Folders carry dead properties only; look them up when a PROPFIND asks.
+                let folder_keys: Vec<FileInfo> = match propfind {
+                    true => listing
+                        .entries
+                        .iter()
+                        .filter_map(|e| match e {
+                            st::Entry::Folder(f) => Some(folder_attrs_key(f)),
+                            st::Entry::File(_) => None,
+                        })
+                        .collect(),
+                    false => Vec::new(),
+                };
                 let files: Vec<&FileInfo> = listing
                     .entries
                     .iter()
@@ -304,6 +359,7 @@ impl ScaiFs {
                         st::Entry::File(f) => Some(f),
                         st::Entry::Folder(_) => None,
                     })
+                    .chain(folder_keys.iter())
                     .collect();
                 // One state-DB query for the whole folder, no upstream call per entry.
                 let attrs = ctx
@@ -334,6 +390,13 @@ impl ScaiFs {
                             meta: Meta::pending_empty(p.created, mtime),
                         });
                     }
+                }
+                if propfind && let Ok(mut listed) = ctx.listed.lock() {
+                    *listed = Some(Listed {
+                        dir: segs.to_vec(),
+                        listing,
+                        attrs,
+                    });
                 }
                 Ok(out)
             }
@@ -624,6 +687,12 @@ impl ScaiFs {
 
     async fn prop_attrs(&self, path: &DavPath) -> FsResult<ObjectAttrs> {
         let ctx = self.ctx();
+        if let Some(segs) = segments(path) {
+            match ctx.memo(&segs) {
+                Memo::File(_, attrs) | Memo::Folder(attrs) => return Ok(attrs.unwrap_or_default()),
+                Memo::Unknown => {}
+            }
+        }
         let Loc::Item { share, path } = self.locate(path)? else {
             return Ok(ObjectAttrs::default());
         };
@@ -730,10 +799,17 @@ impl DavFileSystem for ScaiFs {
             let segs = segments(path).ok_or(FsError::NotFound)?;
             let loc = self.locate_segments(&segs)?;
             let entries = self.list(&loc, &segs).await?;
-            for e in &entries {
-                let mut child = segs.clone();
-                child.push(e.name.clone());
-                self.ctx().note_content_type(child, &e.meta);
+            let memoized = self
+                .ctx()
+                .listed
+                .lock()
+                .is_ok_and(|l| l.as_ref().is_some_and(|l| l.dir == segs));
+            if !memoized {
+                for e in &entries {
+                    let mut child = segs.clone();
+                    child.push(e.name.clone());
+                    self.ctx().note_content_type(child, &e.meta);
+                }
             }
             let stream = futures::stream::iter(
                 entries

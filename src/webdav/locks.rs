@@ -4,7 +4,7 @@
 //! dav-server's `MemLs` rules, applied to the locks loaded for the path.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use dav_server::davpath::DavPath;
@@ -20,6 +20,16 @@ pub(crate) struct DbLs {
     pub db: StateDb,
     /// Collection name → share id, and back.
     pub names: Arc<BTreeMap<String, String>>,
+    /// In a PROPFIND (which changes no lock), the locks loaded for the first path asked about
+    /// answer `lockdiscovery` for every path below it too, instead of one query per entry.
+    pub discovered: Option<Arc<Mutex<Option<Discovered>>>>,
+}
+
+/// The locks related to `key`: on it, its ancestors and below it.
+#[derive(Debug)]
+pub(crate) struct Discovered {
+    key: String,
+    locks: Vec<StoredLock>,
 }
 
 /// Longest lock the gateway grants (clients asking for `Infinite` get this).
@@ -270,8 +280,32 @@ impl DavLockSystem for DbLs {
     fn discover(&'_ self, path: &DavPath) -> LsFuture<'_, Vec<DavLock>> {
         let key = self.key(path);
         async move {
-            self.related(&key)
-                .await
+            let known = self.discovered.as_ref().and_then(|d| {
+                let d = d.lock().ok()?;
+                let d = d.as_ref()?;
+                // Every lock related to a path below `d.key` is related to `d.key` too.
+                let below = key
+                    .strip_prefix(d.key.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+                below.then(|| d.locks.clone())
+            });
+            let locks = match known {
+                Some(l) => l,
+                None => {
+                    let l = self.related(&key).await;
+                    if let Some(d) = &self.discovered
+                        && !key.is_empty()
+                        && let Ok(mut d) = d.lock()
+                    {
+                        *d = Some(Discovered {
+                            key: key.clone(),
+                            locks: l.clone(),
+                        });
+                    }
+                    l
+                }
+            };
+            locks
                 .iter()
                 .filter(|l| is_ancestor_or_self(&l.path, &key) && (l.path == key || l.deep))
                 .map(|l| self.to_dav(l))

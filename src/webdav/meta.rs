@@ -60,6 +60,14 @@ pub(crate) fn parse_mtime(s: &str) -> Option<SystemTime> {
         .map(|t| system_time(&t.with_timezone(&chrono::Utc)))
 }
 
+/// A file's media type: the one the writing client declared, else ScaiDrive's.
+pub(crate) fn content_type(file: &FileInfo, attrs: Option<&ObjectAttrs>) -> Option<String> {
+    attrs
+        .and_then(|a| a.content_type.as_deref())
+        .and_then(valid_media_type)
+        .or_else(|| file.mime_type.as_deref().and_then(valid_media_type))
+}
+
 impl Meta {
     /// A collection (share root or folder).
     pub fn dir(modified: Option<SystemTime>, len: u64, etag: Option<String>) -> Self {
@@ -88,10 +96,7 @@ impl Meta {
             modified: client.or(upstream).unwrap_or(UNIX_EPOCH),
             created: upstream,
             etag: Some(Store::etag(file, attrs)),
-            content_type: attrs
-                .and_then(|a| a.content_type.as_deref())
-                .and_then(valid_media_type)
-                .or_else(|| file.mime_type.as_deref().and_then(valid_media_type)),
+            content_type: content_type(file, attrs),
         }
     }
 

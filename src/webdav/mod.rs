@@ -40,6 +40,9 @@ const REALM: &str = "ScaiDrive";
 /// Largest read dav-server asks a file handle for while sending a GET body.
 const READ_BUF_SIZE: usize = 256 << 10;
 
+/// The body of every WebDAV answer.
+type DavBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>;
+
 /// Largest PROPPATCH body read to rewrite modification times.
 const MAX_PROPPATCH: usize = 1 << 20;
 
@@ -134,7 +137,22 @@ impl Shared {
         })
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Response<Body> {
+    async fn handle(&self, req: Request<Incoming>) -> Response<DavBody> {
+        let mut multistatus = None;
+        let resp = self.handle_dav(req, &mut multistatus).await;
+        match multistatus {
+            Some(ctx) => resp.map(|body| ctype::rewrite_stream(body, ctx).boxed_unsync()),
+            None => resp.map(|body| body.boxed_unsync()),
+        }
+    }
+
+    /// Answers a request; `multistatus` is set when the answer is a PROPFIND multistatus to
+    /// be rewritten as it streams (`ctype`).
+    async fn handle_dav(
+        &self,
+        req: Request<Incoming>,
+        multistatus: &mut Option<Arc<fs::ReqCtx>>,
+    ) -> Response<Body> {
         let session = match self.authenticate(&req).await {
             Ok(s) => s,
             Err(resp) => return resp,
@@ -218,6 +236,7 @@ impl Shared {
             deferred_delete: Mutex::new(None),
             unavailable: Mutex::new(None),
             content_types: Mutex::new(BTreeMap::new()),
+            listed: Mutex::new(None),
             path,
         });
         let config = DavConfig::new()
@@ -225,6 +244,7 @@ impl Shared {
             .locksystem(Box::new(locks::DbLs {
                 db: self.store.db().clone(),
                 names: Arc::new(names),
+                discovered: (method.as_str() == "PROPFIND").then(Arc::default),
             }))
             .principal(session.principal());
 
@@ -275,18 +295,9 @@ impl Shared {
             resp.headers_mut().remove(header::CONTENT_LENGTH);
         }
         if method.as_str() == "PROPFIND" && resp.status() == StatusCode::MULTI_STATUS {
-            // dav-server lists while it streams the body: the types are known once it is read.
-            let (parts, body) = resp.into_parts();
-            let text = match body.collect().await {
-                Ok(c) => String::from_utf8_lossy(&c.to_bytes()).into_owned(),
-                Err(e) => {
-                    tracing::warn!(error = %e, "PROPFIND answer failed");
-                    return status_response(StatusCode::INTERNAL_SERVER_ERROR, "listing failed\n");
-                }
-            };
-            let text = ctype::rewrite_multistatus(&text, |segs| ctx.content_type_of(segs));
-            let text = ctype::quote_etags(&text);
-            resp = Response::from_parts(parts, Body::from(text));
+            // dav-server lists while it streams the body: each entry's type is known by the
+            // time its response comes by.
+            *multistatus = Some(Arc::clone(&ctx));
             resp.headers_mut().remove(header::CONTENT_LENGTH);
         }
         if (method == Method::GET || method == Method::HEAD)

@@ -6,7 +6,8 @@
 //! - The dispatch point is the `impl S3 for Gateway` below; each operation lives in its group's
 //!   file (`bucket`, `get`, `put`, `list`, `delete`, `copy`, `multipart`, `versions`,
 //!   `tagging`, `acl`).
-//! - [`error`] maps every store error kind to its S3 code, once.
+//! - [`error`] maps every store error kind to its S3 code, once; [`edge`] wraps the s3s
+//!   service for what s3s itself answers unlike S3 (and puts the request id in error bodies).
 //!
 //! Decisions (bucket modes, directory markers, ETags, versions) are written down in
 //! `docs/s3.md`.
@@ -18,6 +19,7 @@ mod bucket;
 mod checksum;
 mod copy;
 mod delete;
+mod edge;
 mod error;
 mod get;
 mod list;
@@ -83,7 +85,7 @@ pub fn front_end_with(ctx: &GatewayContext, opts: S3Options) -> FrontEnd {
     if let Some(domain) = ctx.config.s3.domain.as_deref() {
         builder.set_host(auth::DomainHost::new(domain));
     }
-    FrontEnd::new("s3", auth::PresignGuard::new(builder.build()))
+    FrontEnd::new("s3", edge::Edge::new(builder.build()))
 }
 
 /// The `S3` implementation: the store, the authenticator and the S3 settings.

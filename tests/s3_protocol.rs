@@ -276,6 +276,27 @@ async fn post_form(
     extra: &[(&str, &str)],
     omit: &[&str],
 ) -> (u16, String) {
+    let (content_type, body) = signed_form(s3, bucket, key, extra, omit, b"posted");
+    let r = reqwest::Client::new()
+        .post(format!("{}/{bucket}", s3.endpoint))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap())
+}
+
+/// The content type and body of the form [`post_form`] sends, with `file` as the file part.
+fn signed_form(
+    s3: &S3,
+    bucket: &str,
+    key: &str,
+    extra: &[(&str, &str)],
+    omit: &[&str],
+    file: &[u8],
+) -> (String, Vec<u8>) {
     let now = chrono::Utc::now();
     let date = now.format("%Y%m%d").to_string();
     let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
@@ -314,20 +335,12 @@ async fn post_form(
         ));
     }
     body.push_str(&format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.txt\"\r\nContent-Type: text/plain\r\n\r\nposted\r\n--{boundary}--\r\n"
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"f.txt\"\r\nContent-Type: text/plain\r\n\r\n"
     ));
-    let r = reqwest::Client::new()
-        .post(format!("{}/{bucket}", s3.endpoint))
-        .header(
-            "content-type",
-            format!("multipart/form-data; boundary={boundary}"),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.text().await.unwrap())
+    let mut body = body.into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
 
 #[tokio::test]
@@ -401,5 +414,53 @@ async fn post_uploads_that_break_their_policy_are_access_denied() {
         "{text}"
     );
     assert_eq!(s3.get("/documents/ok/unsigned.txt").await.status, 404);
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn post_uploads_are_bounded_because_s3s_holds_them_in_memory() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let limit = usize::try_from(scaidrive_gateway::s3::POST_OBJECT_MAX_BYTES).unwrap();
+    let (content_type, body) = signed_form(
+        &s3,
+        "documents",
+        "ok/big.bin",
+        &[("x-amz-meta-color", "blue")],
+        &[],
+        &vec![b'x'; limit + 1],
+    );
+    // A raw socket: the gateway answers before it has read the whole body, and the writer
+    // must not stop the reader from seeing that answer.
+    let host = s3.endpoint.trim_start_matches("http://").to_owned();
+    let sock = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let (mut rd, mut wr) = sock.into_split();
+    let head = format!(
+        "POST /documents HTTP/1.1\r\nhost: {host}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    let writer = tokio::spawn(async move {
+        let _ = wr.write_all(head.as_bytes()).await;
+        let _ = wr.write_all(&body).await;
+        wr
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&answer).contains("</Error>") {
+        match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert_eq!(
+        xml_value(&answer, "Code").as_deref(),
+        Some("EntityTooLarge"),
+        "{answer}"
+    );
+    writer.abort();
+    assert_eq!(s3.get("/documents/ok/big.bin").await.status, 404);
     s3.gateway.shutdown().await;
 }

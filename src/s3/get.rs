@@ -30,6 +30,9 @@ pub(crate) struct Found {
     pub modified: Option<UpTime>,
     /// Set when a version was asked for: (version number, `ver_…` id).
     pub version: Option<(u64, String)>,
+    /// The version id to answer in `x-amz-version-id`: the one asked for, else the current
+    /// one when the state DB knows it (files written through the gateway).
+    pub version_id: Option<String>,
 }
 
 impl Found {
@@ -83,17 +86,22 @@ pub(crate) async fn find(
                 size: 0,
                 modified,
                 version: None,
+                version_id: None,
             })
         }
         Entry::File(file) => {
             let file = file.clone();
-            let attrs = store.attrs_of(&file).await.map_err(store_error)?;
+            let (attrs, current) = store
+                .attrs_and_version_of(&file)
+                .await
+                .map_err(store_error)?;
             let mut found = Found {
                 etag: Store::etag(&file, attrs.as_ref()),
                 size: file.size,
                 modified: file.modified_at.as_ref().map(reported_time),
                 attrs,
                 version: None,
+                version_id: current,
                 file: Some(file.clone()),
             };
             if let Some(v) = version_id {
@@ -106,6 +114,7 @@ pub(crate) async fn find(
                         s3_error!(NoSuchVersion, "The specified version does not exist.")
                     })?;
                 found.version = Some((ver.version_number, ver.id.clone()));
+                found.version_id = Some(ver.id.clone());
                 if i > 0 {
                     // An older version: its own size and time, an opaque ETag, no attributes.
                     let probe = FileInfo {
@@ -321,7 +330,7 @@ pub(crate) async fn get_object(
         tag_count: i32::try_from(super::tagging::get(found.attrs.as_ref()).len())
             .ok()
             .filter(|n| *n > 0),
-        version_id: found.version.map(|v| v.1),
+        version_id: found.version_id,
         ..Default::default()
     }))
 }
@@ -367,7 +376,7 @@ pub(crate) async fn head_object(
         checksum_crc64nvme: crc64nvme,
         checksum_sha1: sha1,
         checksum_sha256: sha256,
-        version_id: found.version.map(|v| v.1),
+        version_id: found.version_id,
         ..Default::default()
     });
     // HeadObjectOutput has no field for it; S3 sends it on HEAD as on GET.

@@ -6,7 +6,8 @@
 //! - The dispatch point is the `impl S3 for Gateway` below; each operation lives in its group's
 //!   file (`bucket`, `get`, `put`, `list`, `delete`, `copy`, `multipart`, `versions`,
 //!   `tagging`, `acl`).
-//! - [`error`] maps every store error kind to its S3 code, once.
+//! - [`error`] maps every store error kind to its S3 code, once; [`edge`] wraps the s3s
+//!   service for what s3s itself answers unlike S3 (and puts the request id in error bodies).
 //!
 //! Decisions (bucket modes, directory markers, ETags, versions) are written down in
 //! `docs/s3.md`.
@@ -18,6 +19,7 @@ mod bucket;
 mod checksum;
 mod copy;
 mod delete;
+mod edge;
 mod error;
 mod get;
 mod list;
@@ -29,6 +31,7 @@ mod versions;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::dto::*;
 use s3s::service::S3ServiceBuilder;
 use s3s::{S3, S3Request, S3Response, S3Result, s3_error};
@@ -79,11 +82,26 @@ pub fn front_end_with(ctx: &GatewayContext, opts: S3Options) -> FrontEnd {
     let gateway = Gateway::new(ctx, opts);
     multipart::spawn_cleanup(gateway.clone());
     let mut builder = S3ServiceBuilder::new(gateway);
+    builder.set_config(std::sync::Arc::new(StaticConfigProvider::new(
+        std::sync::Arc::new(s3s_config()),
+    )));
     builder.set_auth(auth::GatewayAuth::new(ctx.auth.clone()));
     if let Some(domain) = ctx.config.s3.domain.as_deref() {
         builder.set_host(auth::DomainHost::new(domain));
     }
-    FrontEnd::new("s3", auth::PresignGuard::new(builder.build()))
+    FrontEnd::new("s3", edge::Edge::new(builder.build()))
+}
+
+/// The largest file a browser POST (PostObject) may carry. s3s gathers a POST's file part in
+/// memory before it checks the policy (it cannot stream it), so the gateway bounds it far below
+/// s3s's default of 5 GB; larger files go up with PutObject or a multipart upload.
+pub const POST_OBJECT_MAX_BYTES: u64 = 32 << 20;
+
+/// s3s's settings: its defaults, with the PostObject bound above.
+fn s3s_config() -> S3Config {
+    let mut config = S3Config::default();
+    config.post_object_max_file_size = POST_OBJECT_MAX_BYTES;
+    config
 }
 
 /// The `S3` implementation: the store, the authenticator and the S3 settings.

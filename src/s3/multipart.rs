@@ -29,6 +29,9 @@ use crate::store::{BodyStream, WriteRequest};
 pub(crate) const MIN_PART_SIZE: u64 = 5 << 20;
 /// Highest part number.
 const MAX_PART_NUMBER: i32 = 10_000;
+/// How long CompleteMultipartUpload waits for the upload to ScaiDrive before it answers with
+/// s3s's keep-alive body (whitespace until the result); well below SDK read timeouts (60 s).
+const COMPLETE_INLINE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What an upload keeps until Complete.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -353,6 +356,10 @@ pub(crate) enum PartError {
 }
 
 /// Checks the client's part list against the stored parts; returns the parts to concatenate.
+///
+/// A part number named twice in a row (a client that re-sent a part and kept both answers)
+/// counts once, with the later entry's ETag: that ETag must be the stored part's (the send that
+/// finished last), otherwise the part is `InvalidPart` — never another send's content.
 pub(crate) fn validate_parts<'a>(
     requested: &[(i32, String)],
     stored: &'a [MultipartPart],
@@ -360,13 +367,17 @@ pub(crate) fn validate_parts<'a>(
     if requested.is_empty() {
         return Err(PartError::Empty);
     }
-    let mut out = Vec::with_capacity(requested.len());
-    let mut last = 0;
+    let mut named: Vec<(i32, &str)> = Vec::with_capacity(requested.len());
     for (n, tag) in requested {
-        if *n <= last {
-            return Err(PartError::Order);
+        match named.last_mut() {
+            Some(last) if *n < last.0 => return Err(PartError::Order),
+            Some(last) if *n == last.0 => last.1 = tag.as_str(),
+            _ if *n < 1 => return Err(PartError::Order),
+            _ => named.push((*n, tag.as_str())),
         }
-        last = *n;
+    }
+    let mut out = Vec::with_capacity(named.len());
+    for (n, tag) in &named {
         let part = stored
             .iter()
             .find(|p| i64::from(p.part_number) == i64::from(*n))
@@ -376,7 +387,7 @@ pub(crate) fn validate_parts<'a>(
     }
     for (i, p) in out.iter().enumerate() {
         if i + 1 < out.len() && p.size < MIN_PART_SIZE {
-            return Err(PartError::TooSmall(requested[i].0));
+            return Err(PartError::TooSmall(named[i].0));
         }
     }
     Ok(out)
@@ -519,10 +530,19 @@ pub(crate) async fn complete_multipart_upload(
             ..Default::default()
         })
     };
-    Ok(S3Response::new(CompleteMultipartUploadOutput {
-        future: Some(Box::pin(future)),
-        ..Default::default()
-    }))
+    // The version id is ScaiDrive's, known only once the file is stored, and a header must be
+    // sent before s3s's keep-alive body starts. So wait for the upload a while: most finish
+    // within it and get a complete answer (with `x-amz-version-id`, and a real error status);
+    // longer ones continue inside the keep-alive body, which has no room for the header.
+    let mut future: futures::future::BoxFuture<'static, S3Result<CompleteMultipartUploadOutput>> =
+        Box::pin(future);
+    match tokio::time::timeout(COMPLETE_INLINE_WAIT, &mut future).await {
+        Ok(done) => Ok(S3Response::new(done?)),
+        Err(_) => Ok(S3Response::new(CompleteMultipartUploadOutput {
+            future: Some(future),
+            ..Default::default()
+        })),
+    }
 }
 
 pub(crate) async fn abort_multipart_upload(
@@ -724,8 +744,25 @@ mod tests {
             validate_parts(&[(2, "bb".into()), (1, "aa".into())], &stored).err(),
             Some(PartError::Order)
         );
+        // A part named twice in a row counts once, with the later ETag.
         assert_eq!(
-            validate_parts(&[(1, "aa".into()), (1, "aa".into())], &stored).err(),
+            validate_parts(&[(1, "aa".into()), (1, "aa".into())], &stored).map(|v| v.len()),
+            Ok(1)
+        );
+        assert_eq!(
+            validate_parts(&[(1, "zz".into()), (1, "aa".into())], &stored).map(|v| v.len()),
+            Ok(1)
+        );
+        assert_eq!(
+            validate_parts(&[(1, "aa".into()), (1, "zz".into())], &stored).err(),
+            Some(PartError::Missing(1))
+        );
+        assert_eq!(
+            validate_parts(
+                &[(1, "aa".into()), (2, "bb".into()), (1, "aa".into())],
+                &stored
+            )
+            .err(),
             Some(PartError::Order)
         );
         assert_eq!(

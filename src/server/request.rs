@@ -42,6 +42,11 @@ impl ListenerCtx {
     }
 }
 
+/// The id of a request (the value of its `x-amz-request-id` / `x-request-id` answer header),
+/// in the request's extensions for front ends that put it in response bodies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
 /// A new request id: a ULID (26 characters, sortable by time).
 fn request_id() -> String {
     ulid::Ulid::new().to_string()
@@ -51,9 +56,10 @@ fn request_id() -> String {
 pub(crate) async fn handle(
     ctx: Arc<ListenerCtx>,
     activity: Arc<Activity>,
-    req: Request<Incoming>,
+    mut req: Request<Incoming>,
 ) -> Response<ResponseBody> {
     let id = request_id();
+    req.extensions_mut().insert(RequestId(id.clone()));
     let operation = operation(&ctx, &req);
     let span = tracing::info_span!(
         "request",

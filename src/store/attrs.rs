@@ -49,6 +49,17 @@ impl Store {
         &self,
         files: &[&FileInfo],
     ) -> StoreResult<HashMap<String, ObjectAttrs>> {
+        Ok(self
+            .entries_for(files)
+            .await?
+            .into_iter()
+            .map(|(id, e)| (id, e.attrs))
+            .collect())
+    }
+
+    /// The valid state-DB entries of these files (attributes plus the upstream version id and
+    /// checksum recorded by the write that made them), bound as [`Store::attrs_for`] says.
+    async fn entries_for(&self, files: &[&FileInfo]) -> StoreResult<HashMap<String, StoredAttrs>> {
         let ids: Vec<String> = files.iter().map(|f| f.id.clone()).collect();
         let stored = self.inner.db.get_attrs_many(ids).await.map_err(db_error)?;
         let mut out = HashMap::with_capacity(stored.len());
@@ -61,7 +72,7 @@ impl Store {
             }
             // The gateway's own estimate right after a write validates nothing and binds nothing.
             if self.is_provisional(file) {
-                out.insert(file.id.clone(), entry.attrs.clone());
+                out.insert(file.id.clone(), entry.clone());
                 continue;
             }
             let listed = file.modified_at.as_ref().map(stamp);
@@ -77,7 +88,7 @@ impl Store {
                 (None, None) => {}
                 _ => continue,
             }
-            out.insert(file.id.clone(), entry.attrs.clone());
+            out.insert(file.id.clone(), entry.clone());
         }
         Ok(out)
     }
@@ -85,6 +96,19 @@ impl Store {
     /// The valid attributes of one file.
     pub async fn attrs_of(&self, file: &FileInfo) -> StoreResult<Option<ObjectAttrs>> {
         Ok(self.attrs_for(&[file]).await?.remove(&file.id))
+    }
+
+    /// The valid attributes of one file and the ScaiDrive version id (`ver_…`) of its current
+    /// version when the gateway knows it without asking upstream: the file was written, copied
+    /// or moved through the gateway and has not changed elsewhere since.
+    pub async fn attrs_and_version_of(
+        &self,
+        file: &FileInfo,
+    ) -> StoreResult<(Option<ObjectAttrs>, Option<String>)> {
+        Ok(match self.entries_for(&[file]).await?.remove(&file.id) {
+            Some(e) => (Some(e.attrs), e.version_id),
+            None => (None, None),
+        })
     }
 
     /// The ETag (unquoted) of a file: the stored one while valid, else the opaque one.
@@ -126,7 +150,12 @@ impl Store {
         file: &FileInfo,
         change: impl FnOnce(&mut ObjectAttrs),
     ) -> StoreResult<ObjectAttrs> {
-        let mut attrs = self.attrs_of(file).await?.unwrap_or_else(|| ObjectAttrs {
+        let entry = self.entries_for(&[file]).await?.remove(&file.id);
+        // The file's content is unchanged: keep what the entry knows about its version.
+        let (version_id, sha256) = entry
+            .as_ref()
+            .map_or((None, None), |e| (e.version_id.clone(), e.sha256.clone()));
+        let mut attrs = entry.map(|e| e.attrs).unwrap_or_else(|| ObjectAttrs {
             etag: opaque_etag(file),
             ..ObjectAttrs::default()
         });
@@ -137,8 +166,15 @@ impl Store {
             true => None,
             false => file.modified_at.as_ref(),
         };
-        self.record_attrs(&file.id, file.size, modified_at, None, None, attrs.clone())
-            .await?;
+        self.record_attrs(
+            &file.id,
+            file.size,
+            modified_at,
+            version_id,
+            sha256,
+            attrs.clone(),
+        )
+        .await?;
         Ok(attrs)
     }
 

@@ -357,3 +357,13 @@ pub fn xml_values(body: &str, tag: &str) -> Vec<String> {
         .filter_map(|s| s.split(&close).next().map(str::to_owned))
         .collect()
 }
+
+/// The SigV4 signature of a browser POST form: HMAC of the base64 policy under the signing
+/// key of `date` (`YYYYMMDD`), region `us-east-1`, service `s3`.
+pub fn post_policy_signature(secret: &str, date: &str, policy_b64: &str) -> String {
+    let mut key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    for part in ["us-east-1", "s3", "aws4_request"] {
+        key = hmac(&key, part.as_bytes());
+    }
+    hex::encode(hmac(&key, policy_b64.as_bytes()))
+}

@@ -19,7 +19,9 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use super::folders::{DeleteQuery, Target, resolve_target};
-use crate::emulator::auth::{Caller, Perm, file_access, resolve_parent, share_access};
+use crate::emulator::auth::{
+    Caller, Perm, container_access, file_access, resolve_parent, visible_share,
+};
 use crate::emulator::db::{self, Change, new_id, now_iso, to_i64, to_u64};
 use crate::emulator::error::{ApiError, ApiResult, FieldError};
 use crate::emulator::extract::{JsonBody, Qs};
@@ -288,8 +290,9 @@ pub async fn upload(
 
     let mut conn = st.db();
     let tx = conn.transaction()?;
-    let (share, _) = share_access(&tx, &caller, &share_id, Perm::Write)?;
+    let share = visible_share(&tx, &caller, &share_id)?;
     let parent = resolve_parent(&tx, &share.id, folder_id.as_deref())?;
+    container_access(&tx, &caller, &share.id, parent.as_deref(), Perm::Create)?;
     let tenant = db::load_tenant(&tx, &share.tenant_id)?;
     db::check_file_size(&tenant, sealed.size)?;
     db::ensure_name_free(&tx, &share.id, parent.as_deref(), &name, None)?;
@@ -392,6 +395,9 @@ pub async fn patch(
     let new_name = body.name.clone().unwrap_or_else(|| file.name.clone());
     let moved = new_parent != file.folder_id;
     let renamed = new_name != file.name;
+    if moved {
+        container_access(&tx, &caller, &share.id, new_parent.as_deref(), Perm::Create)?;
+    }
     if moved || renamed {
         db::ensure_name_free(&tx, &share.id, new_parent.as_deref(), &new_name, Some(&id))?;
         tx.execute(
@@ -428,7 +434,7 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let mut conn = st.db();
     let tx = conn.transaction()?;
-    let (file, share) = file_access(&tx, &caller, &id, Perm::Write, q.permanent)?;
+    let (file, share) = file_access(&tx, &caller, &id, Perm::Delete, q.permanent)?;
     let path = db::child_path(&tx, file.folder_id.as_deref(), &file.name)?;
     let now = now_iso();
     if q.permanent {
@@ -545,7 +551,7 @@ pub async fn move_file(
     }
     let mut conn = st.db();
     let tx = conn.transaction()?;
-    let (file, src_share) = file_access(&tx, &caller, &id, Perm::Write, false)?;
+    let (file, src_share) = file_access(&tx, &caller, &id, Perm::Delete, false)?;
     let (dst_share, parent) = resolve_target(&tx, &caller, &body)?;
     let name = body.name.clone().unwrap_or_else(|| file.name.clone());
     db::ensure_name_free(&tx, &dst_share.id, parent.as_deref(), &name, Some(&id))?;

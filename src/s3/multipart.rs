@@ -585,7 +585,7 @@ pub(crate) async fn list_parts(
             ..Default::default()
         })
         .collect();
-    let owner = super::list::owner(&s);
+    let owner = gw.owner(&s).await;
     Ok(S3Response::new(ListPartsOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
@@ -633,7 +633,7 @@ pub(crate) async fn list_multipart_uploads(
         .collect();
     let truncated = matching.len() > max;
     let page: Vec<&Upload> = matching.into_iter().take(max).collect();
-    let owner = super::list::owner(&s);
+    let owner = gw.owner(&s).await;
     let uploads = page
         .iter()
         .map(|u| MultipartUpload {

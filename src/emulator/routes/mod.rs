@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/users/me/shares", get(users::my_shares))
         .route("/users/me/quota", get(users::my_quota))
         .route("/shares", get(shares::list).post(shares::create))
+        .route("/shares/search/principals", get(shares::search_principals))
         .route(
             "/shares/{id}",
             get(shares::get_one)

@@ -174,6 +174,31 @@ pub(crate) struct OwnedAcl {
 }
 
 impl OwnedAcl {
+    /// The ACL of a create or write request. A canned `public-read` / `public-read-write` there
+    /// keeps its representable part, which is nothing: the new bucket or object stays private
+    /// (the gateway refuses anonymous requests anyway). Put…Acl with them is NotImplemented.
+    pub fn for_create(
+        canned: Option<&str>,
+        full_control: Option<String>,
+        read: Option<String>,
+        read_acp: Option<String>,
+        write: Option<String>,
+        write_acp: Option<String>,
+    ) -> Self {
+        let canned = canned.map(|c| match c {
+            "public-read" | "public-read-write" => "private".to_owned(),
+            other => other.to_owned(),
+        });
+        Self {
+            canned,
+            full_control,
+            read,
+            read_acp,
+            write,
+            write_acp,
+        }
+    }
+
     pub fn as_req(&self) -> AclRequest<'_> {
         AclRequest {
             canned: self.canned.as_deref(),
@@ -516,7 +541,7 @@ fn canonical(id: &str, display_name: Option<String>) -> Grantee {
     }
 }
 
-/// Owner FULL_CONTROL plus one grant per permission of each explicit allow entry.
+/// One grant per permission of each explicit allow entry, then the owner's FULL_CONTROL.
 async fn read_acl(gw: &Gateway, s: &Session, t: &Target) -> S3Result<(Owner, Vec<Grant>)> {
     let acl = gw
         .store()
@@ -525,13 +550,7 @@ async fn read_acl(gw: &Gateway, s: &Session, t: &Target) -> S3Result<(Owner, Vec
         .await
         .map_err(upstream)?;
     let owner = owner_of(gw, s, t).await?;
-    let mut grants = vec![Grant {
-        grantee: Some(canonical(
-            owner.id.as_deref().unwrap_or_default(),
-            owner.display_name.clone(),
-        )),
-        permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
-    }];
+    let mut grants = Vec::new();
     for ace in acl
         .entries
         .iter()
@@ -562,6 +581,14 @@ async fn read_acl(gw: &Gateway, s: &Session, t: &Target) -> S3Result<(Owner, Vec
             });
         }
     }
+    // The owner's FULL_CONTROL last (AWS lists the explicit grants first).
+    grants.push(Grant {
+        grantee: Some(canonical(
+            owner.id.as_deref().unwrap_or_default(),
+            owner.display_name.clone(),
+        )),
+        permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
+    });
     Ok((owner, grants))
 }
 
@@ -664,6 +691,13 @@ pub(crate) async fn put_bucket_acl(
             "a canned ACL, grant headers or an AccessControlPolicy is required"
         ));
     }
+    // Who may change the ACL is ScaiDrive's answer, given before any other.
+    let t = bucket_target(gw, &s, &bucket).await?;
+    gw.store()
+        .client()
+        .get_acl(s.token(), t.rt, &t.id)
+        .await
+        .map_err(upstream)?;
     check_request(&acl, true)?;
     apply_bucket_acl(gw, &s, &bucket, &acl).await?;
     Ok(S3Response::new(PutBucketAclOutput {}))
@@ -691,6 +725,12 @@ pub(crate) async fn put_object_acl(
             "a canned ACL, grant headers or an AccessControlPolicy is required"
         ));
     }
+    let t = object_target(gw, &s, &bucket, &i.key, i.version_id.as_deref()).await?;
+    gw.store()
+        .client()
+        .get_acl(s.token(), t.rt, &t.id)
+        .await
+        .map_err(upstream)?;
     check_request(&acl, false)?;
     if i.version_id.as_deref().is_some_and(|v| v != "null") {
         // ScaiDrive ACLs belong to the file, not to one of its versions.

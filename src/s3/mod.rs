@@ -245,14 +245,14 @@ impl S3 for Gateway {
         &self,
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<S3Response<CreateBucketOutput>> {
-        let acl = acl::OwnedAcl {
-            canned: req.input.acl.as_ref().map(|a| a.as_str().to_owned()),
-            full_control: req.input.grant_full_control.clone(),
-            read: req.input.grant_read.clone(),
-            read_acp: req.input.grant_read_acp.clone(),
-            write: req.input.grant_write.clone(),
-            write_acp: req.input.grant_write_acp.clone(),
-        };
+        let acl = acl::OwnedAcl::for_create(
+            req.input.acl.as_ref().map(|a| a.as_str()),
+            req.input.grant_full_control.clone(),
+            req.input.grant_read.clone(),
+            req.input.grant_read_acp.clone(),
+            req.input.grant_write.clone(),
+            req.input.grant_write_acp.clone(),
+        );
         acl::check_request(&acl.as_req(), true)?;
         let name = req.input.bucket.clone();
         let session = self.session(&req).await?;
@@ -311,14 +311,14 @@ impl S3 for Gateway {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        let acl = acl::OwnedAcl {
-            canned: req.input.acl.as_ref().map(|a| a.as_str().to_owned()),
-            full_control: req.input.grant_full_control.clone(),
-            read: req.input.grant_read.clone(),
-            read_acp: req.input.grant_read_acp.clone(),
-            write: None,
-            write_acp: req.input.grant_write_acp.clone(),
-        };
+        let acl = acl::OwnedAcl::for_create(
+            req.input.acl.as_ref().map(|a| a.as_str()),
+            req.input.grant_full_control.clone(),
+            req.input.grant_read.clone(),
+            req.input.grant_read_acp.clone(),
+            None,
+            req.input.grant_write_acp.clone(),
+        );
         acl::check_request(&acl.as_req(), false)?;
         let (name, key) = (req.input.bucket.clone(), req.input.key.clone());
         let session = self.session(&req).await?;
@@ -342,14 +342,14 @@ impl S3 for Gateway {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        let acl = acl::OwnedAcl {
-            canned: req.input.acl.as_ref().map(|a| a.as_str().to_owned()),
-            full_control: req.input.grant_full_control.clone(),
-            read: req.input.grant_read.clone(),
-            read_acp: req.input.grant_read_acp.clone(),
-            write: None,
-            write_acp: req.input.grant_write_acp.clone(),
-        };
+        let acl = acl::OwnedAcl::for_create(
+            req.input.acl.as_ref().map(|a| a.as_str()),
+            req.input.grant_full_control.clone(),
+            req.input.grant_read.clone(),
+            req.input.grant_read_acp.clone(),
+            None,
+            req.input.grant_write_acp.clone(),
+        );
         acl::check_request(&acl.as_req(), false)?;
         let (name, key) = (req.input.bucket.clone(), req.input.key.clone());
         let session = self.session(&req).await?;

@@ -110,7 +110,10 @@ async fn a_user_without_role_reads_only_what_an_ace_grants() {
 
     // No role, no ACE: the share does not exist for bob.
     assert_eq!(status(&emu, "bob", &format!("/files/{fa}")).await, 404);
-    assert_eq!(status(&emu, "bob", "/folders/root/children?share_id=shr_01S").await, 404);
+    assert_eq!(
+        status(&emu, "bob", "/folders/root/children?share_id=shr_01S").await,
+        404
+    );
 
     allow(&emu, "folder", a, "usr_01BOB", &["READ"], true).await;
     // Inherited READ reaches the file in a; b stays closed (403: the share is visible now).
@@ -118,15 +121,41 @@ async fn a_user_without_role_reads_only_what_an_ace_grants() {
     let body = emu.get_as("bob", &format!("/files/{fa}/content")).await;
     assert_eq!(body.bytes().await.unwrap().as_ref(), b"in a");
     assert_eq!(status(&emu, "bob", &format!("/files/{fb}")).await, 403);
-    assert_eq!(status(&emu, "bob", &format!("/folders/{b}/children?share_id=shr_01S")).await, 403);
-    assert_eq!(status(&emu, "bob", &format!("/folders/{a}/children?share_id=shr_01S")).await, 200);
+    assert_eq!(
+        status(
+            &emu,
+            "bob",
+            &format!("/folders/{b}/children?share_id=shr_01S")
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        status(
+            &emu,
+            "bob",
+            &format!("/folders/{a}/children?share_id=shr_01S")
+        )
+        .await,
+        200
+    );
     // The share root needs READ on the share.
-    assert_eq!(status(&emu, "bob", "/folders/root/children?share_id=shr_01S").await, 403);
+    assert_eq!(
+        status(&emu, "bob", "/folders/root/children?share_id=shr_01S").await,
+        403
+    );
     // Membership lists are unchanged: an ACE is not a membership.
-    let mine: Value = emu.get_as("bob", "/users/me/shares").await.json().await.unwrap();
+    let mine: Value = emu
+        .get_as("bob", "/users/me/shares")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine["total"], 0);
     // READ is not CREATE; a second allow entry for the same principal is a conflict.
-    let r = emu.upload_as("bob", "shr_01S", Some(a), "new.txt", b"n".to_vec()).await;
+    let r = emu
+        .upload_as("bob", "shr_01S", Some(a), "new.txt", b"n".to_vec())
+        .await;
     assert_eq!(r.status(), 403);
     let r = grant(
         &emu,
@@ -174,7 +203,10 @@ async fn acl_entries_round_trip_and_writes_need_manage_permissions() {
     assert_eq!(entries[1]["inherited_from"]["resource_type"], "share");
 
     // Carol (through her group) may read and write but not manage the ACL.
-    assert_eq!(status(&emu, "carol", &format!("/permissions/acl/folder/{f}")).await, 403);
+    assert_eq!(
+        status(&emu, "carol", &format!("/permissions/acl/folder/{f}")).await,
+        403
+    );
     let r = emu
         .json_as(
             "carol",
@@ -185,7 +217,10 @@ async fn acl_entries_round_trip_and_writes_need_manage_permissions() {
         .await;
     assert_eq!(r.status(), 403);
     let eff: Value = emu
-        .get_as("carol", &format!("/permissions/effective?resource_type=folder&resource_id={f}"))
+        .get_as(
+            "carol",
+            &format!("/permissions/effective?resource_type=folder&resource_id={f}"),
+        )
         .await
         .json()
         .await
@@ -218,11 +253,21 @@ async fn acl_entries_round_trip_and_writes_need_manage_permissions() {
     // Delete: 204, then 404 for the same entry.
     let del = json!({"principal_type": "group", "principal_id": "grp_01C", "ace_type": "allow"});
     let r = emu
-        .json_as("alice", Method::DELETE, &format!("/permissions/acl/folder/{f}"), del.clone())
+        .json_as(
+            "alice",
+            Method::DELETE,
+            &format!("/permissions/acl/folder/{f}"),
+            del.clone(),
+        )
         .await;
     assert_eq!(r.status(), 204);
     let r = emu
-        .json_as("alice", Method::DELETE, &format!("/permissions/acl/folder/{f}"), del)
+        .json_as(
+            "alice",
+            Method::DELETE,
+            &format!("/permissions/acl/folder/{f}"),
+            del,
+        )
         .await;
     assert_eq!(r.status(), 404);
     assert_eq!(status(&emu, "carol", &format!("/folders/{f}")).await, 404);
@@ -250,11 +295,15 @@ async fn deny_beats_role_and_allow_and_inheritance_can_be_cut() {
     .await;
     assert_eq!(r.status(), 201);
     assert_eq!(status(&emu, "dave", &format!("/files/{file}")).await, 403);
-    assert_eq!(status(&emu, "dave", &format!("/files/{file}/content")).await, 403);
+    assert_eq!(
+        status(&emu, "dave", &format!("/files/{file}/content")).await,
+        403
+    );
     let check: Value = emu
-        .get_as("dave", &format!(
-            "/permissions/check?resource_type=file&resource_id={file}&permission=READ"
-        ))
+        .get_as(
+            "dave",
+            &format!("/permissions/check?resource_type=file&resource_id={file}&permission=READ"),
+        )
         .await
         .json()
         .await
@@ -274,7 +323,10 @@ async fn deny_beats_role_and_allow_and_inheritance_can_be_cut() {
         )
         .await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.json::<Value>().await.unwrap()["inherit_from_parent"], false);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["inherit_from_parent"],
+        false
+    );
     assert_eq!(status(&emu, "dave", &format!("/files/{file}")).await, 200);
 
     // Back on, with copy_inherited when turning it off again: the deny is copied onto `sub`.
@@ -339,14 +391,26 @@ async fn everyone_grants_write_create_delete_exactly_as_given() {
     .await;
     assert_eq!(r.status(), 201);
     // Bob creates through `everyone`, but may neither overwrite-rename nor delete.
-    let r = emu.upload_as("bob", "shr_01S", Some(drop), "b.txt", b"bob".to_vec()).await;
-    assert_eq!(r.status(), 201);
-    let fid = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_string();
     let r = emu
-        .json_as("bob", Method::PATCH, &format!("/files/{fid}"), json!({"name": "c.txt"}))
+        .upload_as("bob", "shr_01S", Some(drop), "b.txt", b"bob".to_vec())
+        .await;
+    assert_eq!(r.status(), 201);
+    let fid = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = emu
+        .json_as(
+            "bob",
+            Method::PATCH,
+            &format!("/files/{fid}"),
+            json!({"name": "c.txt"}),
+        )
         .await;
     assert_eq!(r.status(), 403);
-    let r = emu.json_as("bob", Method::DELETE, &format!("/files/{fid}"), json!({})).await;
+    let r = emu
+        .json_as("bob", Method::DELETE, &format!("/files/{fid}"), json!({}))
+        .await;
     assert_eq!(r.status(), 403);
     // A folder create inside needs CREATE too: granted.
     let r = emu
@@ -359,7 +423,9 @@ async fn everyone_grants_write_create_delete_exactly_as_given() {
         .await;
     assert_eq!(r.status(), 201);
     // Outside `drop` bob has nothing.
-    let r = emu.upload_as("bob", "shr_01S", None, "root.txt", b"r".to_vec()).await;
+    let r = emu
+        .upload_as("bob", "shr_01S", None, "root.txt", b"r".to_vec())
+        .await;
     assert_eq!(r.status(), 403);
     // An upload session into `drop` works; replacing the file needs WRITE on it.
     let r = emu

@@ -353,9 +353,11 @@ pub fn chain(conn: &Connection, share_id: &str, start: Res) -> ApiResult<Vec<Res
     let mut out = Vec::new();
     let mut folder = match start.0 {
         "file" => conn
-            .query_row("SELECT folder_id FROM files WHERE id = ?1", [&start.1], |r| {
-                r.get::<_, Option<String>>(0)
-            })
+            .query_row(
+                "SELECT folder_id FROM files WHERE id = ?1",
+                [&start.1],
+                |r| r.get::<_, Option<String>>(0),
+            )
             .optional()?
             .flatten(),
         "folder" => Some(start.1.clone()),
@@ -381,7 +383,12 @@ pub fn chain(conn: &Connection, share_id: &str, start: Res) -> ApiResult<Vec<Res
 
 /// The documented resolution: global admin → all; else share-role bits ∪ allow ACEs (user,
 /// group, everyone; direct and inherited) − deny ACEs; nothing → nothing.
-pub fn effective(conn: &Connection, caller: &Caller, share_id: &str, chain: &[Res]) -> ApiResult<Access> {
+pub fn effective(
+    conn: &Connection,
+    caller: &Caller,
+    share_id: &str,
+    chain: &[Res],
+) -> ApiResult<Access> {
     if caller.is_admin {
         return Ok(Access {
             role: Some(Role::Owner),

@@ -117,7 +117,10 @@ fn grant_header(value: &str, p: S3Perm) -> S3Result<Vec<(Who, S3Perm)>> {
     let mut out = Vec::new();
     for item in value.split(',').map(str::trim).filter(|i| !i.is_empty()) {
         let (k, v) = item.split_once('=').ok_or_else(|| {
-            S3Error::with_message(S3ErrorCode::InvalidArgument, format!("bad grantee '{item}'"))
+            S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                format!("bad grantee '{item}'"),
+            )
         })?;
         let v = v.trim().trim_matches('"').to_owned();
         let who = match k.trim().to_ascii_lowercase().as_str() {
@@ -263,8 +266,9 @@ impl AclRequest<'_> {
     /// The grants asked for (canned, headers and body are exclusive).
     fn grants(&self) -> S3Result<Vec<(Who, S3Perm)>> {
         let with_headers = self.headers().iter().any(|(h, _)| h.is_some());
-        let sources =
-            usize::from(self.canned.is_some()) + usize::from(with_headers) + usize::from(self.policy.is_some());
+        let sources = usize::from(self.canned.is_some())
+            + usize::from(with_headers)
+            + usize::from(self.policy.is_some());
         if sources > 1 {
             return Err(S3Error::with_message(
                 S3ErrorCode::InvalidRequest,
@@ -402,7 +406,11 @@ async fn object_target(
 
 /// Whether ScaiDrive lets the caller create or write in the bucket (asked when its share
 /// role alone does not: an ACL entry may).
-pub(crate) async fn bucket_writable(gw: &Gateway, s: &Session, bucket: &BucketRef) -> S3Result<bool> {
+pub(crate) async fn bucket_writable(
+    gw: &Gateway,
+    s: &Session,
+    bucket: &BucketRef,
+) -> S3Result<bool> {
     let t = bucket_target(gw, s, bucket).await?;
     let eff = gw
         .store()
@@ -417,21 +425,27 @@ pub(crate) async fn bucket_writable(gw: &Gateway, s: &Session, bucket: &BucketRe
 async fn owner_of(gw: &Gateway, s: &Session, t: &Target) -> S3Result<Owner> {
     let client = gw.store().client();
     let id = match t.rt {
-        ResourceType::File => client
-            .get_file(s.token(), &t.id)
-            .await
-            .map_err(upstream)?
-            .owner_id,
-        ResourceType::Folder => client
-            .get_folder(s.token(), &t.id)
-            .await
-            .map_err(upstream)?
-            .owner_id,
-        ResourceType::Share => client
-            .get_share(s.token(), &t.id)
-            .await
-            .map_err(upstream)?
-            .owner_id,
+        ResourceType::File => {
+            client
+                .get_file(s.token(), &t.id)
+                .await
+                .map_err(upstream)?
+                .owner_id
+        }
+        ResourceType::Folder => {
+            client
+                .get_folder(s.token(), &t.id)
+                .await
+                .map_err(upstream)?
+                .owner_id
+        }
+        ResourceType::Share => {
+            client
+                .get_share(s.token(), &t.id)
+                .await
+                .map_err(upstream)?
+                .owner_id
+        }
     };
     let id = id.unwrap_or_else(|| s.principal().to_owned());
     Ok(Owner {
@@ -743,6 +757,7 @@ pub(crate) async fn put_object_acl(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -754,7 +769,12 @@ mod tests {
             canned("authenticated-read").unwrap(),
             vec![(Who::Everyone, S3Perm::Read)]
         );
-        for c in ["public-read", "public-read-write", "aws-exec-read", "log-delivery-write"] {
+        for c in [
+            "public-read",
+            "public-read-write",
+            "aws-exec-read",
+            "log-delivery-write",
+        ] {
             let e = canned(c).unwrap_err();
             assert_eq!(*e.code(), S3ErrorCode::NotImplemented, "{c}");
         }

@@ -63,12 +63,12 @@ async fn folders_share(gw: &Gateway, s: &Session) -> S3Result<ShareInfo> {
         other => other,
     };
     found.ok_or_else(|| {
-            tracing::warn!(share = %wanted, "s3.folders_share is not visible to this user");
-            s3_error!(
-                AccessDenied,
-                "the configured folders share is not accessible to this user"
-            )
-        })
+        tracing::warn!(share = %wanted, "s3.folders_share is not visible to this user");
+        s3_error!(
+            AccessDenied,
+            "the configured folders share is not accessible to this user"
+        )
+    })
 }
 
 async fn list_all(gw: &Gateway, s: &Session) -> S3Result<Vec<Listed>> {

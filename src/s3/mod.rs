@@ -157,11 +157,15 @@ impl Gateway {
                 .ok()
                 .and_then(|u| u.display_name.or(u.name))
         } else if id.starts_with("usr_") {
-            client.search_users(s.token(), id).await.ok().and_then(|us| {
-                us.into_iter()
-                    .find(|u| u.id == id)
-                    .and_then(|u| u.display_name.or(u.name))
-            })
+            client
+                .search_users(s.token(), id)
+                .await
+                .ok()
+                .and_then(|us| {
+                    us.into_iter()
+                        .find(|u| u.id == id)
+                        .and_then(|u| u.display_name.or(u.name))
+                })
         } else {
             None
         };

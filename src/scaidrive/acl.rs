@@ -156,12 +156,21 @@ impl Client {
 
     /// `GET /permissions/acl/{type}/{id}` (needs MANAGE_PERMISSIONS).
     pub async fn get_acl(&self, t: &Token, rt: ResourceType, id: &str) -> Result<Acl> {
-        self.get_json(Some(t), self.endpoint(&["permissions", "acl", rt.as_str(), id])?)
-            .await
+        self.get_json(
+            Some(t),
+            self.endpoint(&["permissions", "acl", rt.as_str(), id])?,
+        )
+        .await
     }
 
     /// `POST /permissions/acl/{type}/{id}` → 201. Not retried on 5xx (not idempotent).
-    pub async fn add_ace(&self, t: &Token, rt: ResourceType, id: &str, ace: &NewAce) -> Result<Ace> {
+    pub async fn add_ace(
+        &self,
+        t: &Token,
+        rt: ResourceType,
+        id: &str,
+        ace: &NewAce,
+    ) -> Result<Ace> {
         self.send_json(
             Method::POST,
             t,
@@ -172,7 +181,13 @@ impl Client {
     }
 
     /// `DELETE /permissions/acl/{type}/{id}` with the entry's key → 204.
-    pub async fn remove_ace(&self, t: &Token, rt: ResourceType, id: &str, key: &AceKey) -> Result<()> {
+    pub async fn remove_ace(
+        &self,
+        t: &Token,
+        rt: ResourceType,
+        id: &str,
+        key: &AceKey,
+    ) -> Result<()> {
         let mut req = self.req(
             Method::DELETE,
             self.endpoint(&["permissions", "acl", rt.as_str(), id])?,

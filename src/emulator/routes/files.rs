@@ -565,6 +565,11 @@ pub async fn move_file(
          modified_by = ?5 WHERE id = ?6",
         params![dst_share.id, parent, name, now_iso(), caller.user_id, id],
     )?;
+    // The file's own ACL entries move with it.
+    tx.execute(
+        "UPDATE acl_entries SET share_id = ?1 WHERE resource_type = 'file' AND resource_id = ?2",
+        params![dst_share.id, id],
+    )?;
     let new_path = db::child_path(&tx, parent.as_deref(), &name)?;
     let meta = json!({"from_share_id": src_share.id, "to_share_id": dst_share.id});
     if cross {

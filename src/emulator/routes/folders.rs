@@ -453,10 +453,20 @@ pub async fn move_folder(
                 "UPDATE folders SET share_id = ?1 WHERE id = ?2",
                 params![dst_share.id, f],
             )?;
+            tx.execute(
+                "UPDATE acl_entries SET share_id = ?1 \
+                 WHERE resource_type = 'folder' AND resource_id = ?2",
+                params![dst_share.id, f],
+            )?;
         }
         for f in &files {
             tx.execute(
                 "UPDATE files SET share_id = ?1 WHERE id = ?2",
+                params![dst_share.id, f],
+            )?;
+            tx.execute(
+                "UPDATE acl_entries SET share_id = ?1 \
+                 WHERE resource_type = 'file' AND resource_id = ?2",
                 params![dst_share.id, f],
             )?;
         }

@@ -17,7 +17,12 @@ use crate::emulator::extract::{JsonBody, Qs};
 
 /// Resolves a `(resource_type, resource_id)` the caller can see to its share and inheritance
 /// chain; 404 when it does not exist, is deleted, or its share is invisible.
-fn locate(conn: &Connection, caller: &Caller, rtype: &str, rid: &str) -> ApiResult<(db::ShareRow, Vec<Res>)> {
+fn locate(
+    conn: &Connection,
+    caller: &Caller,
+    rtype: &str,
+    rid: &str,
+) -> ApiResult<(db::ShareRow, Vec<Res>)> {
     let (kind, share_id): (&'static str, Option<String>) = match rtype {
         "file" => (
             "file",
@@ -114,8 +119,10 @@ pub async fn check_batch(
             Err(ApiError::NotFound(_) | ApiError::BadRequest(_)) => false,
             Err(e) => return Err(e),
         };
-        results.push(json!({"resource_type": c.resource_type, "resource_id": c.resource_id,
-                            "permission": c.permission, "allowed": allowed}));
+        results.push(
+            json!({"resource_type": c.resource_type, "resource_id": c.resource_id,
+                            "permission": c.permission, "allowed": allowed}),
+        );
     }
     Ok(Json(json!({"results": results})))
 }
@@ -147,7 +154,12 @@ pub async fn effective_get(
 }
 
 /// Like [`locate`], then 403 without MANAGE_PERMISSIONS on the resource.
-fn manage(conn: &Connection, caller: &Caller, rtype: &str, rid: &str) -> ApiResult<(db::ShareRow, Vec<Res>)> {
+fn manage(
+    conn: &Connection,
+    caller: &Caller,
+    rtype: &str,
+    rid: &str,
+) -> ApiResult<(db::ShareRow, Vec<Res>)> {
     let (share, chain) = locate(conn, caller, rtype, rid)?;
     let access = effective(conn, caller, &share.id, &chain)?;
     auth::require(caller, access, Perm::Manage, &format!("{rtype}/{rid}"))?;
@@ -202,7 +214,12 @@ fn yes() -> bool {
 }
 
 /// Validates a principal: a user or group of the caller's tenant, or `everyone`.
-fn principal(conn: &Connection, caller: &Caller, ptype: &str, pid: Option<&str>) -> ApiResult<String> {
+fn principal(
+    conn: &Connection,
+    caller: &Caller,
+    ptype: &str,
+    pid: Option<&str>,
+) -> ApiResult<String> {
     let exists = |sql: &str, id: &str| -> ApiResult<bool> {
         Ok(conn
             .query_row(sql, params![id, caller.tenant_id], |_| Ok(()))
@@ -211,7 +228,9 @@ fn principal(conn: &Connection, caller: &Caller, ptype: &str, pid: Option<&str>)
     };
     match (ptype, pid) {
         ("everyone", None | Some("everyone")) => Ok("everyone".into()),
-        ("user", Some(id)) if exists("SELECT 1 FROM users WHERE id = ?1 AND tenant_id = ?2", id)? => {
+        ("user", Some(id))
+            if exists("SELECT 1 FROM users WHERE id = ?1 AND tenant_id = ?2", id)? =>
+        {
             Ok(id.to_string())
         }
         ("group", Some(id))

@@ -279,10 +279,9 @@ pub async fn search_principals(
     Qs(q): Qs<PrincipalQuery>,
 ) -> ApiResult<Json<Value>> {
     let limit = usize::try_from(check_limit(q.limit, 20, 50)?).unwrap_or(20);
-    let needle = q
-        .q
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::BadRequest("q must be at least 1 character".into()))?;
+    let needle =
+        q.q.filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::BadRequest("q must be at least 1 character".into()))?;
     let kind = q.principal_type.as_deref();
     if !matches!(kind, None | Some("user") | Some("group")) {
         return Err(ApiError::BadRequest(

@@ -58,6 +58,16 @@ CREATE TABLE IF NOT EXISTS upload_sessions (
 CREATE TABLE IF NOT EXISTS upload_chunks (
     session_id TEXT NOT NULL, idx INTEGER NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
     PRIMARY KEY (session_id, idx));
+CREATE TABLE IF NOT EXISTS acl_entries (
+    id TEXT PRIMARY KEY, share_id TEXT NOT NULL, resource_type TEXT NOT NULL,
+    resource_id TEXT NOT NULL, principal_type TEXT NOT NULL, principal_id TEXT NOT NULL,
+    permissions INTEGER NOT NULL, ace_type TEXT NOT NULL, inherit_to_children INTEGER NOT NULL,
+    created_by TEXT NOT NULL, created_at TEXT NOT NULL,
+    UNIQUE (resource_type, resource_id, principal_type, principal_id, ace_type));
+CREATE INDEX IF NOT EXISTS acl_entries_share ON acl_entries (share_id);
+CREATE TABLE IF NOT EXISTS acl_inheritance (
+    resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, inherit_from_parent INTEGER NOT NULL,
+    PRIMARY KEY (resource_type, resource_id));
 CREATE TABLE IF NOT EXISTS links (
     id TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, share_id TEXT NOT NULL,
     resource_type TEXT NOT NULL, resource_id TEXT NOT NULL, link_type TEXT NOT NULL,

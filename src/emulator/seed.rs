@@ -97,6 +97,29 @@ struct SeedShare {
     quota_bytes: Option<i64>,
     #[serde(default)]
     members: Vec<SeedMember>,
+    /// ACL entries on the share itself.
+    #[serde(default)]
+    acl: Vec<SeedAce>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedAce {
+    /// `usr_…`, `grp_…` or `everyone`.
+    principal: String,
+    permissions: Vec<String>,
+    #[serde(default = "seed_allow")]
+    ace_type: String,
+    #[serde(default = "seed_true")]
+    inherit_to_children: bool,
+}
+
+fn seed_allow() -> String {
+    "allow".into()
+}
+
+fn seed_true() -> bool {
+    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -265,6 +288,40 @@ fn apply_file(conn: &Connection, f: SeedFile) -> anyhow::Result<()> {
                 "INSERT OR REPLACE INTO share_members (share_id, principal_id, role) \
                  VALUES (?1, ?2, ?3)",
                 params![id, m.principal, m.role],
+            )?;
+        }
+        for a in &s.acl {
+            let ptype = match a.principal.as_str() {
+                "everyone" => "everyone",
+                p if p.starts_with("grp_") => "group",
+                _ => "user",
+            };
+            if ptype != "everyone" && !principal_exists(&a.principal) {
+                bail!("seed share {id}: unknown ACL principal {}", a.principal);
+            }
+            if a.ace_type != "allow" && a.ace_type != "deny" {
+                bail!("seed share {id}: ace_type must be allow or deny");
+            }
+            let mut mask = 0;
+            for p in &a.permissions {
+                mask |= crate::emulator::auth::bits::parse(p)
+                    .with_context(|| format!("seed share {id}: unknown permission {p}"))?;
+            }
+            conn.execute(
+                "INSERT OR REPLACE INTO acl_entries (id, share_id, resource_type, resource_id, \
+                 principal_type, principal_id, permissions, ace_type, inherit_to_children, \
+                 created_by, created_at) VALUES (?1, ?2, 'share', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    crate::emulator::db::new_id("ace"),
+                    id,
+                    ptype,
+                    a.principal,
+                    mask,
+                    a.ace_type,
+                    a.inherit_to_children,
+                    s.owner_id,
+                    now
+                ],
             )?;
         }
     }

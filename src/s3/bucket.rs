@@ -51,18 +51,24 @@ async fn share_buckets(gw: &Gateway, s: &Session) -> S3Result<Vec<(String, Share
 async fn folders_share(gw: &Gateway, s: &Session) -> S3Result<ShareInfo> {
     let wanted = gw.ctx.config.s3.folders_share.clone().unwrap_or_default();
     let shares = gw.store().shares(s).await.map_err(store_error)?;
-    shares
+    let found = shares
         .iter()
         .find(|sh| sh.id == wanted)
         .or_else(|| shares.iter().find(|sh| sh.name == wanted))
-        .cloned()
-        .ok_or_else(|| {
-            tracing::warn!(share = %wanted, "s3.folders_share is not visible to this user");
-            s3_error!(
-                AccessDenied,
-                "the configured folders share is not accessible to this user"
-            )
-        })
+        .cloned();
+    // A user who reaches the share only through ACL entries has no membership: configured by
+    // id, it is still found.
+    let found = match found {
+        None if wanted.starts_with("shr_") => gw.store().share(s, &wanted).await.ok(),
+        other => other,
+    };
+    found.ok_or_else(|| {
+        tracing::warn!(share = %wanted, "s3.folders_share is not visible to this user");
+        s3_error!(
+            AccessDenied,
+            "the configured folders share is not accessible to this user"
+        )
+    })
 }
 
 async fn list_all(gw: &Gateway, s: &Session) -> S3Result<Vec<Listed>> {
@@ -133,7 +139,7 @@ pub(crate) async fn list_buckets(
         .collect();
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(buckets),
-        owner: Some(super::list::owner(&s)),
+        owner: Some(gw.owner(&s).await),
         ..Default::default()
     }))
 }

@@ -405,14 +405,6 @@ fn page_size(max_keys: Option<i32>) -> S3Result<usize> {
     }
 }
 
-/// The listing owner (the calling user; ScaiDrive permissions decide everything else).
-pub(crate) fn owner(s: &Session) -> Owner {
-    Owner {
-        display_name: Some(s.principal().to_owned()),
-        id: Some(s.principal().to_owned()),
-    }
-}
-
 fn contents(page: &Page, url: bool, owner: Option<&Owner>) -> (Vec<Object>, Vec<CommonPrefix>) {
     let mut objects = Vec::new();
     let mut prefixes = Vec::new();
@@ -469,7 +461,7 @@ pub(crate) async fn list_objects(
     };
     let page = walk(gw, &s, &bucket, &params).await?;
     let url = wants_url(input.encoding_type.as_ref());
-    let (objects, prefixes) = contents(&page, url, Some(&owner(&s)));
+    let (objects, prefixes) = contents(&page, url, Some(&gw.owner(&s).await));
     let next_marker = page
         .truncated
         .then(|| page.last_key().map(|k| encode_key(k, url)))
@@ -523,12 +515,11 @@ pub(crate) async fn list_objects_v2(
     };
     let page = walk(gw, &s, &bucket, &params).await?;
     let url = wants_url(input.encoding_type.as_ref());
-    let owner = owner(&s);
-    let (objects, prefixes) = contents(
-        &page,
-        url,
-        input.fetch_owner.unwrap_or(false).then_some(&owner),
-    );
+    let owner = match input.fetch_owner {
+        Some(true) => Some(gw.owner(&s).await),
+        _ => None,
+    };
+    let (objects, prefixes) = contents(&page, url, owner.as_ref());
     let next = page
         .truncated
         .then(|| page.last_key().map(|k| B64URL.encode(k)))

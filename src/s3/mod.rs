@@ -110,6 +110,8 @@ pub struct Gateway {
     ctx: GatewayContext,
     opts: S3Options,
     staging: PathBuf,
+    /// ScaiDrive user id → display name (S3 Owner and grantee DisplayName).
+    names: moka::future::Cache<String, String>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -152,6 +154,53 @@ impl Gateway {
             staging: ctx.config.data_dir.join("staging"),
             ctx: ctx.clone(),
             opts,
+            names: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(300))
+                .build(),
+        }
+    }
+
+    /// The ScaiDrive `display_name` of user `id` (the caller's from `GET /users/me`, others'
+    /// from the principal search), cached five minutes; the id itself when none is found.
+    pub(crate) async fn display_name(&self, s: &Session, id: &str) -> String {
+        if let Some(n) = self.names.get(id).await {
+            return n;
+        }
+        let client = self.store().client();
+        let found = if id == s.principal() {
+            client
+                .me(s.token())
+                .await
+                .ok()
+                .and_then(|u| u.display_name.or(u.name))
+        } else if id.starts_with("usr_") {
+            client
+                .search_users(s.token(), id)
+                .await
+                .ok()
+                .and_then(|us| {
+                    us.into_iter()
+                        .find(|u| u.id == id)
+                        .and_then(|u| u.display_name.or(u.name))
+                })
+        } else {
+            None
+        };
+        match found {
+            Some(n) => {
+                self.names.insert(id.to_owned(), n.clone()).await;
+                n
+            }
+            None => id.to_owned(),
+        }
+    }
+
+    /// The S3 Owner for the calling user: its ScaiDrive id and display name.
+    pub(crate) async fn owner(&self, s: &Session) -> s3s::dto::Owner {
+        s3s::dto::Owner {
+            display_name: Some(self.display_name(s, s.principal()).await),
+            id: Some(s.principal().to_owned()),
         }
     }
 
@@ -218,7 +267,23 @@ impl S3 for Gateway {
         &self,
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<S3Response<CreateBucketOutput>> {
-        bucket::create_bucket(self, req).await
+        let acl = acl::OwnedAcl::for_create(
+            req.input.acl.as_ref().map(|a| a.as_str()),
+            req.input.grant_full_control.clone(),
+            req.input.grant_read.clone(),
+            req.input.grant_read_acp.clone(),
+            req.input.grant_write.clone(),
+            req.input.grant_write_acp.clone(),
+        );
+        acl::check_request(&acl.as_req(), true)?;
+        let name = req.input.bucket.clone();
+        let session = self.session(&req).await?;
+        let out = bucket::create_bucket(self, req).await?;
+        if !acl.as_req().is_empty() {
+            let b = self.bucket(&session, &name).await?;
+            acl::apply_bucket_acl(self, &session, &b, &acl.as_req()).await?;
+        }
+        Ok(out)
     }
     async fn delete_bucket(
         &self,
@@ -268,7 +333,20 @@ impl S3 for Gateway {
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        put::put_object(self, req).await
+        let acl = acl::OwnedAcl::for_create(
+            req.input.acl.as_ref().map(|a| a.as_str()),
+            req.input.grant_full_control.clone(),
+            req.input.grant_read.clone(),
+            req.input.grant_read_acp.clone(),
+            None,
+            req.input.grant_write_acp.clone(),
+        );
+        acl::check_request(&acl.as_req(), false)?;
+        let (name, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let session = self.session(&req).await?;
+        let out = put::put_object(self, req).await?;
+        acl::apply_after_write(self, &session, &name, &key, &acl).await?;
+        Ok(out)
     }
     async fn delete_object(
         &self,
@@ -286,7 +364,20 @@ impl S3 for Gateway {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        copy::copy_object(self, req).await
+        let acl = acl::OwnedAcl::for_create(
+            req.input.acl.as_ref().map(|a| a.as_str()),
+            req.input.grant_full_control.clone(),
+            req.input.grant_read.clone(),
+            req.input.grant_read_acp.clone(),
+            None,
+            req.input.grant_write_acp.clone(),
+        );
+        acl::check_request(&acl.as_req(), false)?;
+        let (name, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let session = self.session(&req).await?;
+        let out = copy::copy_object(self, req).await?;
+        acl::apply_after_write(self, &session, &name, &key, &acl).await?;
+        Ok(out)
     }
 
     // Listings

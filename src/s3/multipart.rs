@@ -605,7 +605,7 @@ pub(crate) async fn list_parts(
             ..Default::default()
         })
         .collect();
-    let owner = super::list::owner(&s);
+    let owner = gw.owner(&s).await;
     Ok(S3Response::new(ListPartsOutput {
         bucket: Some(input.bucket),
         key: Some(input.key),
@@ -653,7 +653,7 @@ pub(crate) async fn list_multipart_uploads(
         .collect();
     let truncated = matching.len() > max;
     let page: Vec<&Upload> = matching.into_iter().take(max).collect();
-    let owner = super::list::owner(&s);
+    let owner = gw.owner(&s).await;
     let uploads = page
         .iter()
         .map(|u| MultipartUpload {

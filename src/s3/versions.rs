@@ -10,7 +10,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::error::store_error;
-use super::list::{ListParams, Listed, encode_key, owner, walk};
+use super::list::{ListParams, Listed, encode_key, walk};
 use super::{Gateway, etag, timestamp};
 use crate::store::{FileInfo, opaque_etag, reported_time};
 
@@ -75,7 +75,7 @@ pub(crate) async fn list_object_versions(
         .encoding_type
         .as_ref()
         .is_some_and(|e| e.as_str().eq_ignore_ascii_case(EncodingType::URL));
-    let own = owner(&s);
+    let own = gw.owner(&s).await;
     let mut versions = Vec::new();
     let mut prefixes = Vec::new();
     for item in &page.items {

@@ -9,11 +9,12 @@
 //! Layout: [`client`] (core, retry loop, rate-limit bookkeeping), [`pace`] (waiting before a
 //! request when the token's rate-limit budget is low), [`error`], [`retry`],
 //! [`range`], [`types`], and one file per endpoint group: `users` (also platform probes),
-//! `shares`, `folders`, `files`, `uploads`, `changes`, `links`.
+//! `shares`, `folders`, `files`, `uploads`, `changes`, `links`, `acl` (permissions and ACLs).
 //!
 //! The wire contract is `docs/emulator.md` (the emulator) and `shared/scaidrive-api.md` (the
 //! real service); parsing is liberal so that the client works against both.
 
+pub mod acl;
 pub mod client;
 pub mod error;
 pub mod pace;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::auth::Session;
 use crate::namespace::ObjectPath;
 use crate::scaidrive::{
-    ByteRange, Client, Download, File, Item, MyShare, Target, Timestamp, Version,
+    ByteRange, Client, Download, ErrorKind, File, Item, MyShare, Target, Timestamp, Version,
 };
 use crate::state::{ObjectAttrs, StateDb};
 
@@ -297,14 +297,26 @@ impl Store {
         Ok(shares)
     }
 
-    /// The share with this id, if the user can see it.
+    /// The share with this id, if the user can see it: one of its shares, or (uncached) a
+    /// share it reaches only through ACL entries (`GET /shares/{id}`; no role then).
     pub async fn share(&self, s: &Session, share_id: &str) -> StoreResult<ShareInfo> {
-        self.shares(s)
-            .await?
-            .iter()
-            .find(|sh| sh.id == share_id)
-            .cloned()
-            .ok_or(StoreError::NoSuchShare)
+        if let Some(sh) = self.shares(s).await?.iter().find(|sh| sh.id == share_id) {
+            return Ok(sh.clone());
+        }
+        match self.inner.client.get_share(s.token(), share_id).await {
+            Ok(sh) => Ok(ShareInfo {
+                id: sh.id,
+                name: sh.name,
+                role: None,
+                quota_bytes: sh.quota_bytes,
+                used_bytes: sh.used_bytes,
+                created_at: sh.created_at,
+            }),
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Forbidden) => {
+                Err(StoreError::NoSuchShare)
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Forgets the cached share list of every user (after a share was created or deleted).

@@ -19,7 +19,9 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
 use super::folders::{DeleteQuery, Target, resolve_target};
-use crate::emulator::auth::{Caller, Perm, file_access, resolve_parent, share_access};
+use crate::emulator::auth::{
+    Caller, Perm, container_access, file_access, resolve_parent, visible_share,
+};
 use crate::emulator::db::{self, Change, new_id, now_iso, to_i64, to_u64};
 use crate::emulator::error::{ApiError, ApiResult, FieldError};
 use crate::emulator::extract::{JsonBody, Qs};
@@ -288,8 +290,9 @@ pub async fn upload(
 
     let mut conn = st.db();
     let tx = conn.transaction()?;
-    let (share, _) = share_access(&tx, &caller, &share_id, Perm::Write)?;
+    let share = visible_share(&tx, &caller, &share_id)?;
     let parent = resolve_parent(&tx, &share.id, folder_id.as_deref())?;
+    container_access(&tx, &caller, &share.id, parent.as_deref(), Perm::Create)?;
     let tenant = db::load_tenant(&tx, &share.tenant_id)?;
     db::check_file_size(&tenant, sealed.size)?;
     db::ensure_name_free(&tx, &share.id, parent.as_deref(), &name, None)?;
@@ -392,6 +395,9 @@ pub async fn patch(
     let new_name = body.name.clone().unwrap_or_else(|| file.name.clone());
     let moved = new_parent != file.folder_id;
     let renamed = new_name != file.name;
+    if moved {
+        container_access(&tx, &caller, &share.id, new_parent.as_deref(), Perm::Create)?;
+    }
     if moved || renamed {
         db::ensure_name_free(&tx, &share.id, new_parent.as_deref(), &new_name, Some(&id))?;
         tx.execute(
@@ -428,7 +434,7 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let mut conn = st.db();
     let tx = conn.transaction()?;
-    let (file, share) = file_access(&tx, &caller, &id, Perm::Write, q.permanent)?;
+    let (file, share) = file_access(&tx, &caller, &id, Perm::Delete, q.permanent)?;
     let path = db::child_path(&tx, file.folder_id.as_deref(), &file.name)?;
     let now = now_iso();
     if q.permanent {
@@ -545,7 +551,7 @@ pub async fn move_file(
     }
     let mut conn = st.db();
     let tx = conn.transaction()?;
-    let (file, src_share) = file_access(&tx, &caller, &id, Perm::Write, false)?;
+    let (file, src_share) = file_access(&tx, &caller, &id, Perm::Delete, false)?;
     let (dst_share, parent) = resolve_target(&tx, &caller, &body)?;
     let name = body.name.clone().unwrap_or_else(|| file.name.clone());
     db::ensure_name_free(&tx, &dst_share.id, parent.as_deref(), &name, Some(&id))?;
@@ -558,6 +564,11 @@ pub async fn move_file(
         "UPDATE files SET share_id = ?1, folder_id = ?2, name = ?3, modified_at = ?4, \
          modified_by = ?5 WHERE id = ?6",
         params![dst_share.id, parent, name, now_iso(), caller.user_id, id],
+    )?;
+    // The file's own ACL entries move with it.
+    tx.execute(
+        "UPDATE acl_entries SET share_id = ?1 WHERE resource_type = 'file' AND resource_id = ?2",
+        params![dst_share.id, id],
     )?;
     let new_path = db::child_path(&tx, parent.as_deref(), &name)?;
     let meta = json!({"from_share_id": src_share.id, "to_share_id": dst_share.id});

@@ -10,7 +10,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::emulator::AppState;
-use crate::emulator::auth::{Caller, Perm, folder_access, resolve_parent, share_access};
+use crate::emulator::auth::{
+    Caller, Perm, container_access, folder_access, resolve_parent, share_access, visible_share,
+};
 use crate::emulator::db::{self, Change, new_id, now_iso};
 use crate::emulator::error::{ApiError, ApiResult};
 use crate::emulator::extract::{JsonBody, Qs};
@@ -46,7 +48,7 @@ pub async fn children(
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::BadRequest("share_id query parameter is required".into()))?;
     let conn = st.db();
-    share_access(&conn, &caller, &share_id, Perm::Read)?;
+    visible_share(&conn, &caller, &share_id)?;
     let parent = if id == "root" {
         None
     } else {
@@ -58,6 +60,9 @@ pub async fn children(
         }
         Some(f.id)
     };
+    // READ on the folder lists every child (NTFS "list folder"); reading a child needs READ
+    // on the child itself.
+    container_access(&conn, &caller, &share_id, parent.as_deref(), Perm::Read)?;
     let deleted_filter = if q.include_deleted {
         ""
     } else {
@@ -140,8 +145,9 @@ pub async fn create(
     db::validate_name(&body.name, "name")?;
     let mut conn = st.db();
     let tx = conn.transaction()?;
-    let (share, _) = share_access(&tx, &caller, &body.share_id, Perm::Write)?;
+    let share = visible_share(&tx, &caller, &body.share_id)?;
     let parent = resolve_parent(&tx, &share.id, body.parent_id.as_deref())?;
+    container_access(&tx, &caller, &share.id, parent.as_deref(), Perm::Create)?;
     db::ensure_name_free(&tx, &share.id, parent.as_deref(), &body.name, None)?;
     let id = new_id("fld");
     let now = now_iso();
@@ -311,7 +317,7 @@ pub async fn delete(
 ) -> ApiResult<StatusCode> {
     let mut conn = st.db();
     let tx = conn.transaction()?;
-    let (folder, share) = folder_access(&tx, &caller, &id, Perm::Write, q.permanent)?;
+    let (folder, share) = folder_access(&tx, &caller, &id, Perm::Delete, q.permanent)?;
     let (folders, files) = subtree(&tx, &folder.id)?;
     let paths = subtree_paths(&tx, &folders, &files)?;
     let now = now_iso();
@@ -397,11 +403,11 @@ pub fn resolve_target(
 ) -> ApiResult<(db::ShareRow, Option<String>)> {
     match (&t.target_folder_id, &t.target_share_id) {
         (Some(fid), None) => {
-            let (folder, share) = folder_access(conn, caller, fid, Perm::Write, false)?;
+            let (folder, share) = folder_access(conn, caller, fid, Perm::Create, false)?;
             Ok((share, Some(folder.id)))
         }
         (None, Some(sid)) => {
-            let (share, _) = share_access(conn, caller, sid, Perm::Write)?;
+            let (share, _) = share_access(conn, caller, sid, Perm::Create)?;
             Ok((share, None))
         }
         _ => Err(ApiError::invalid(
@@ -423,7 +429,7 @@ pub async fn move_folder(
     }
     let mut conn = st.db();
     let tx = conn.transaction()?;
-    let (folder, src_share) = folder_access(&tx, &caller, &id, Perm::Write, false)?;
+    let (folder, src_share) = folder_access(&tx, &caller, &id, Perm::Delete, false)?;
     let (dst_share, dst_parent) = resolve_target(&tx, &caller, &body)?;
     let (folders, files) = subtree(&tx, &folder.id)?;
     if let Some(p) = &dst_parent
@@ -447,10 +453,20 @@ pub async fn move_folder(
                 "UPDATE folders SET share_id = ?1 WHERE id = ?2",
                 params![dst_share.id, f],
             )?;
+            tx.execute(
+                "UPDATE acl_entries SET share_id = ?1 \
+                 WHERE resource_type = 'folder' AND resource_id = ?2",
+                params![dst_share.id, f],
+            )?;
         }
         for f in &files {
             tx.execute(
                 "UPDATE files SET share_id = ?1 WHERE id = ?2",
+                params![dst_share.id, f],
+            )?;
+            tx.execute(
+                "UPDATE acl_entries SET share_id = ?1 \
+                 WHERE resource_type = 'file' AND resource_id = ?2",
                 params![dst_share.id, f],
             )?;
         }

@@ -217,7 +217,7 @@ pub async fn create(
     }
     let expires_at = expiry(typed.expires_in_days, typed.expires_at.as_deref())?;
     let conn = st.db();
-    let (share, _) = share_access(&conn, &caller, &typed.share_id, Perm::Manage)?;
+    let (share, _) = share_access(&conn, &caller, &typed.share_id, Perm::Share)?;
     let exists = match typed.resource_type.as_str() {
         "file" => db::load_file(&conn, &typed.resource_id)?
             .is_some_and(|f| f.share_id == share.id && !f.is_deleted),

@@ -4,6 +4,7 @@ pub mod changes;
 pub mod files;
 pub mod folders;
 pub mod links;
+pub mod permissions;
 pub mod platform;
 pub mod shares;
 pub mod uploads;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/users/me/shares", get(users::my_shares))
         .route("/users/me/quota", get(users::my_quota))
         .route("/shares", get(shares::list).post(shares::create))
+        .route("/shares/search/principals", get(shares::search_principals))
         .route(
             "/shares/{id}",
             get(shares::get_one)
@@ -63,6 +65,22 @@ pub fn router(state: AppState) -> Router {
         .route("/uploads/{sid}", get(uploads::status))
         .route("/uploads/{sid}/chunks/{i}", put(uploads::put_chunk))
         .route("/uploads/{sid}/complete", post(uploads::complete))
+        .route(
+            "/permissions/check",
+            get(permissions::check_get).post(permissions::check_post),
+        )
+        .route("/permissions/check/batch", post(permissions::check_batch))
+        .route("/permissions/effective", get(permissions::effective_get))
+        .route(
+            "/permissions/acl/{rtype}/{rid}",
+            get(permissions::acl_get)
+                .post(permissions::acl_add)
+                .delete(permissions::acl_delete),
+        )
+        .route(
+            "/permissions/acl/{rtype}/{rid}/inheritance",
+            put(permissions::inheritance),
+        )
         .route("/sync/changes", get(changes::list))
         .route("/external/links", get(links::list).post(links::create))
         .route(

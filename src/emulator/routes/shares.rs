@@ -261,3 +261,73 @@ pub async fn delete(
     tx.commit()?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET /shares/search/principals` query.
+#[derive(Debug, Deserialize)]
+pub struct PrincipalQuery {
+    q: Option<String>,
+    principal_type: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /shares/search/principals?q&principal_type&limit`: users and groups of the caller's
+/// tenant whose email, name or display name contains `q` (case-insensitive), or whose id is
+/// `q` (**inferred**). `q` must not be empty (stated ≥ 1 char); `limit` 1–50, default 20.
+pub async fn search_principals(
+    State(st): State<AppState>,
+    caller: Caller,
+    Qs(q): Qs<PrincipalQuery>,
+) -> ApiResult<Json<Value>> {
+    let limit = usize::try_from(check_limit(q.limit, 20, 50)?).unwrap_or(20);
+    let needle =
+        q.q.filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::BadRequest("q must be at least 1 character".into()))?;
+    let kind = q.principal_type.as_deref();
+    if !matches!(kind, None | Some("user") | Some("group")) {
+        return Err(ApiError::BadRequest(
+            "principal_type must be user or group".into(),
+        ));
+    }
+    let lower = needle.to_lowercase();
+    let conn = st.db();
+    let mut users = Vec::new();
+    if kind != Some("group") {
+        let mut stmt = conn.prepare(
+            "SELECT id, email, name, display_name FROM users WHERE tenant_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([&caller.tenant_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, email, name, display) = row?;
+            let hit = id == needle
+                || [&email, &name, &display]
+                    .iter()
+                    .any(|f| f.to_lowercase().contains(&lower));
+            if hit && users.len() < limit {
+                users.push(json!({"id": id, "email": email, "name": name,
+                                  "display_name": display}));
+            }
+        }
+    }
+    let mut groups = Vec::new();
+    if kind != Some("user") {
+        let mut stmt =
+            conn.prepare("SELECT id, name FROM groups_ WHERE tenant_id = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([&caller.tenant_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (id, name) = row?;
+            if (id == needle || name.to_lowercase().contains(&lower)) && groups.len() < limit {
+                groups.push(json!({"id": id, "name": name}));
+            }
+        }
+    }
+    Ok(Json(json!({"users": users, "groups": groups})))
+}

@@ -15,7 +15,9 @@ use tokio::io::AsyncReadExt;
 
 use super::files::pick_mime;
 use crate::emulator::AppState;
-use crate::emulator::auth::{Caller, Perm, resolve_parent, share_access};
+use crate::emulator::auth::{
+    Caller, Perm, container_access, file_access, resolve_parent, visible_share,
+};
 use crate::emulator::blobs::{BlobStore, Sealed, Spool};
 use crate::emulator::db::{self, Change, fmt_ms, new_id, now_iso, now_ms, to_i64, to_u64};
 use crate::emulator::error::{ApiError, ApiResult};
@@ -167,8 +169,16 @@ pub async fn create(
         ));
     }
     let conn = st.db();
-    let (share, _) = share_access(&conn, &caller, &body.share_id, Perm::Write)?;
+    let share = visible_share(&conn, &caller, &body.share_id)?;
     let parent = resolve_parent(&conn, &share.id, body.folder_id.as_deref())?;
+    match &body.replace_file_id {
+        // A new version needs WRITE on the file; a new file CREATE on its folder.
+        Some(rid) if db::load_file(&conn, rid)?.is_some() => {
+            file_access(&conn, &caller, rid, Perm::Write, false)?;
+        }
+        Some(_) => {}
+        None => container_access(&conn, &caller, &share.id, parent.as_deref(), Perm::Create)?,
+    }
     let tenant = db::load_tenant(&conn, &share.tenant_id)?;
     db::check_file_size(&tenant, body.file_size)?;
     db::check_quota(&conn, &share, &caller.user_id, body.file_size)?;
@@ -384,7 +394,14 @@ fn finish(st: &AppState, caller: &Caller, sid: &str, sealed: Sealed) -> ApiResul
     let tx = conn.transaction()?;
     let s = load_session(&tx, caller, sid)?;
     check_pending(&tx, &st.blobs, &s)?;
-    let (share, _) = share_access(&tx, caller, &s.share_id, Perm::Write)?;
+    let share = visible_share(&tx, caller, &s.share_id)?;
+    match &s.replace_file_id {
+        Some(rid) if db::load_file(&tx, rid)?.is_some_and(|f| !f.is_deleted) => {
+            file_access(&tx, caller, rid, Perm::Write, false)?;
+        }
+        Some(_) => {}
+        None => container_access(&tx, caller, &share.id, s.folder_id.as_deref(), Perm::Create)?,
+    }
     let tenant = db::load_tenant(&tx, &share.tenant_id)?;
     db::check_file_size(&tenant, sealed.size)?;
     db::check_quota(&tx, &share, &caller.user_id, sealed.size)?;

@@ -145,6 +145,8 @@ async fn bucket_grants_become_scaidrive_entries_that_scaidrive_enforces() {
         "AccessDenied",
         "get",
     );
+    // HEAD has no body to carry a code: the status says it.
+    assert_eq!(bob(&s3, "HEAD", "/bkt1", &[], &[], b"").await.status, 403);
 
     // READ for Bob by header.
     let r = s3
@@ -194,6 +196,7 @@ async fn bucket_grants_become_scaidrive_entries_that_scaidrive_enforces() {
     );
     assert_eq!(entries["entries"][0]["permissions"], 1, "{entries}");
 
+    assert_eq!(bob(&s3, "HEAD", "/bkt1", &[], &[], b"").await.status, 200);
     let r = bob(&s3, "GET", "/bkt1", &[("list-type", "2")], &[], b"").await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(xml_values(&r.text(), "Key"), ["dir/k.txt"]);

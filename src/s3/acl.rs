@@ -421,6 +421,23 @@ pub(crate) async fn bucket_writable(
     Ok(eff.can_create || eff.can_write)
 }
 
+/// Whether the caller may read the bucket itself (its effective ScaiDrive READ), for callers
+/// without a role in the share, whose access comes from ACL entries alone.
+pub(crate) async fn bucket_readable(
+    gw: &Gateway,
+    s: &Session,
+    bucket: &BucketRef,
+) -> S3Result<bool> {
+    let t = bucket_target(gw, s, bucket).await?;
+    let eff = gw
+        .store()
+        .client()
+        .effective(s.token(), t.rt, &t.id)
+        .await
+        .map_err(upstream)?;
+    Ok(eff.can_read)
+}
+
 /// The owner of a resource (`owner_id` of the file, folder or share).
 async fn owner_of(gw: &Gateway, s: &Session, t: &Target) -> S3Result<Owner> {
     let client = gw.store().client();

@@ -149,7 +149,17 @@ pub(crate) async fn head_bucket(
     req: S3Request<HeadBucketInput>,
 ) -> S3Result<S3Response<HeadBucketOutput>> {
     let s = gw.session(&req).await?;
-    gw.bucket(&s, &req.input.bucket).await?;
+    let bucket = gw.bucket(&s, &req.input.bucket).await?;
+    // A member of the share may read every bucket in it; a caller whose access comes from ACL
+    // entries alone may see a bucket's name without READ on the bucket: 403, as S3 answers.
+    let share = gw
+        .store()
+        .share(&s, &bucket.share_id)
+        .await
+        .map_err(store_error)?;
+    if share.role.is_none() && !super::acl::bucket_readable(gw, &s, &bucket).await? {
+        return Err(s3_error!(AccessDenied, "Access Denied"));
+    }
     Ok(S3Response::new(HeadBucketOutput {
         bucket_region: Some(gw.ctx.config.s3.region.clone()),
         ..Default::default()

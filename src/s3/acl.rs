@@ -13,7 +13,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use super::error::store_error;
 use super::{BucketRef, Gateway};
 use crate::auth::Session;
-use crate::scaidrive::acl::{AceKey, NewAce, ResourceType, perm};
+use crate::scaidrive::acl::{AceKey, Effective, NewAce, ResourceType, perm};
 use crate::store::StoreError;
 
 const URI_ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
@@ -404,38 +404,35 @@ async fn object_target(
     })
 }
 
-/// Whether ScaiDrive lets the caller create or write in the bucket (asked when its share
-/// role alone does not: an ACL entry may).
+/// The caller's effective ScaiDrive permissions on the bucket itself, asked when its share role
+/// alone does not decide (an ACL entry may allow more).
+async fn bucket_effective(gw: &Gateway, s: &Session, bucket: &BucketRef) -> S3Result<Effective> {
+    let t = bucket_target(gw, s, bucket).await?;
+    gw.store()
+        .client()
+        .effective(s.token(), t.rt, &t.id)
+        .await
+        .map_err(upstream)
+}
+
+/// Whether ScaiDrive lets the caller create or write in the bucket.
 pub(crate) async fn bucket_writable(
     gw: &Gateway,
     s: &Session,
     bucket: &BucketRef,
 ) -> S3Result<bool> {
-    let t = bucket_target(gw, s, bucket).await?;
-    let eff = gw
-        .store()
-        .client()
-        .effective(s.token(), t.rt, &t.id)
-        .await
-        .map_err(upstream)?;
+    let eff = bucket_effective(gw, s, bucket).await?;
     Ok(eff.can_create || eff.can_write)
 }
 
-/// Whether the caller may read the bucket itself (its effective ScaiDrive READ), for callers
-/// without a role in the share, whose access comes from ACL entries alone.
+/// Whether the caller may read the bucket itself: for callers without a role in the share,
+/// whose access comes from ACL entries alone.
 pub(crate) async fn bucket_readable(
     gw: &Gateway,
     s: &Session,
     bucket: &BucketRef,
 ) -> S3Result<bool> {
-    let t = bucket_target(gw, s, bucket).await?;
-    let eff = gw
-        .store()
-        .client()
-        .effective(s.token(), t.rt, &t.id)
-        .await
-        .map_err(upstream)?;
-    Ok(eff.can_read)
+    Ok(bucket_effective(gw, s, bucket).await?.can_read)
 }
 
 /// The owner of a resource (`owner_id` of the file, folder or share).

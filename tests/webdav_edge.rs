@@ -592,3 +592,129 @@ async fn chunked_put_without_any_length_is_spooled_and_stored_whole() {
     assert_eq!(got.len(), data.len());
     assert!(got == data, "content differs");
 }
+
+#[tokio::test]
+async fn a_reader_writes_where_a_scaidrive_acl_entry_lets_it_and_nowhere_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = dir.path().join("seed.toml");
+    std::fs::write(&seed, emulator_support::ROLES_SEED).unwrap();
+    let emu = emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("emu"),
+        seed: Some(seed),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut cfg = gateway_config(&dir.path().join("gw"));
+    cfg.scaidrive.url = Some(emu.url());
+    let gw = start_gateway(cfg).await.unwrap();
+    let owner = Dav::new(&gw, "anyone", "owner-token");
+    let reader = Dav::new(&gw, "anyone", "reader-token");
+    let r = owner.req("MKCOL", "/Team/drop/").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // The owner lets the reader create and write (not delete) in `drop`, straight on ScaiDrive.
+    let http = Client::new();
+    let api = format!("{}/api/v1", emu.url());
+    let children: serde_json::Value = http
+        .get(format!("{api}/folders/root/children?share_id=shr_01TEAM"))
+        .bearer_auth("owner-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let drop_id = children["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == "drop")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = http
+        .post(format!("{api}/permissions/acl/folder/{drop_id}"))
+        .bearer_auth("owner-token")
+        .json(&serde_json::json!({
+            "principal_type": "user",
+            "principal_id": "usr_01READER",
+            "permissions": ["WRITE", "CREATE"],
+            "ace_type": "allow",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+
+    let r = reader
+        .req("PUT", "/Team/drop/from-reader.txt")
+        .body("dropped")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "PUT in drop: {}", r.status());
+    let (status, got) = owner.get_bytes("/Team/drop/from-reader.txt").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got, b"dropped");
+    let r = reader.req("MKCOL", "/Team/drop/sub/").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "MKCOL in drop");
+
+    // Outside `drop` the share is still read-only for the reader, and inside it ScaiDrive
+    // still refuses what the entry does not allow (DELETE).
+    let r = reader
+        .req("PUT", "/Team/outside.txt")
+        .body("no")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "PUT outside drop");
+    let r = reader
+        .req("DELETE", "/Team/drop/from-reader.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "DELETE in drop");
+    let r = reader
+        .req("DELETE", "/Team/drop/sub/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "DELETE of a folder in drop"
+    );
+    // Nothing was lost or renamed on the way (the gateway renames before it deletes, so that
+    // the name is free at once; a refused delete must undo that).
+    let (status, got) = owner.get_bytes("/Team/drop/from-reader.txt").await;
+    assert_eq!(status, StatusCode::OK, "the file is still there");
+    assert_eq!(got, b"dropped");
+    let upstream: serde_json::Value = http
+        .get(format!(
+            "{api}/folders/{drop_id}/children?share_id=shr_01TEAM"
+        ))
+        .bearer_auth("owner-token")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut names: Vec<&str> = upstream["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["from-reader.txt", "sub"], "{upstream}");
+    gw.shutdown().await;
+}

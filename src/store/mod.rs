@@ -554,6 +554,16 @@ impl Store {
         }
         let res = client.delete_file(s.token(), &file.id, permanent).await;
         if let Err(e) = res {
+            // A refused or failed delete leaves the file as it was: under its own name.
+            if renamed == 1 {
+                let back = crate::scaidrive::FilePatch {
+                    name: Some(file.name.clone()),
+                    ..Default::default()
+                };
+                if let Err(e) = client.update_file(s.token(), &file.id, &back).await {
+                    tracing::error!(error = %e, file = %file.id, "restoring the name after a failed delete failed");
+                }
+            }
             self.invalidate_folder(parent).await;
             return Err(e.into());
         }
@@ -580,14 +590,28 @@ impl Store {
     ) -> StoreResult<()> {
         let client = &self.inner.client;
         let permanent = self.inner.opts.permanent_delete;
-        if !permanent
-            && let Err(e) = client
+        let mut renamed = false;
+        if !permanent {
+            match client
                 .rename_folder(s.token(), &folder.id, &trash_name(&folder.name))
                 .await
-        {
-            tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
+            {
+                Ok(_) => renamed = true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
+                }
+            }
         }
         let res = client.delete_folder(s.token(), &folder.id, permanent).await;
+        // A refused or failed delete leaves the folder as it was: under its own name.
+        if res.is_err()
+            && renamed
+            && let Err(e) = client
+                .rename_folder(s.token(), &folder.id, &folder.name)
+                .await
+        {
+            tracing::error!(error = %e, folder = %folder.id, "restoring the name after a failed delete failed");
+        }
         self.invalidate_share(&parent.share_id).await;
         res.map_err(StoreError::from)
     }

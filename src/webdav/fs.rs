@@ -34,6 +34,9 @@ pub(crate) struct ReqCtx {
     pub session: Session,
     /// Collection name → share.
     pub shares: BTreeMap<String, ShareInfo>,
+    /// Shares the user's role may only read, where ScaiDrive ACL entries allow the write this
+    /// request makes (asked before dav-server ran).
+    pub acl_writable: std::collections::BTreeSet<String>,
     pub method: Method,
     /// Decoded segments of the request path and of `Destination`.
     pub path: Vec<String>,
@@ -282,8 +285,10 @@ impl ScaiFs {
         }
     }
 
-    fn writable(share: &ShareInfo) -> FsResult<()> {
-        if share.can_write() {
+    /// A write may go on to ScaiDrive: the share role allows it, or (checked before the request
+    /// reached dav-server) ScaiDrive ACL entries do.
+    fn writable(&self, share: &ShareInfo) -> FsResult<()> {
+        if share.can_write() || self.ctx().acl_writable.contains(&share.id) {
             Ok(())
         } else {
             Err(FsError::Forbidden)
@@ -446,7 +451,7 @@ impl ScaiFs {
                 None => Err(FsError::NotFound),
             };
         }
-        Self::writable(&share)?;
+        self.writable(&share)?;
         if junk {
             // OS junk is accepted and discarded (docs/webdav.md).
             return Ok(Handle::Sink);
@@ -588,9 +593,9 @@ impl ScaiFs {
         else {
             return Err(FsError::Forbidden);
         };
-        Self::writable(&ts)?;
+        self.writable(&ts)?;
         if is_move {
-            Self::writable(&fs)?;
+            self.writable(&fs)?;
         }
         if tp.name().is_some_and(is_junk) {
             return Ok(());
@@ -840,7 +845,7 @@ impl DavFileSystem for ScaiFs {
                 Loc::Item { share, path } => (share, path),
                 _ => return Err(FsError::Exists),
             };
-            Self::writable(&share)?;
+            self.writable(&share)?;
             if self.find(&share, &path).await?.is_some() {
                 return Err(FsError::Exists);
             }
@@ -865,7 +870,7 @@ impl DavFileSystem for ScaiFs {
             let Loc::Item { share, path } = self.locate(path)? else {
                 return Err(FsError::Forbidden);
             };
-            Self::writable(&share)?;
+            self.writable(&share)?;
             match self.find(&share, &path).await? {
                 Some(Found::Folder(parent, f)) => self.trash_folder(&parent, &f).await,
                 Some(_) => Err(FsError::Forbidden),
@@ -882,7 +887,7 @@ impl DavFileSystem for ScaiFs {
             let Loc::Item { share, path } = self.locate_segments(&segs)? else {
                 return Err(FsError::Forbidden);
             };
-            Self::writable(&share)?;
+            self.writable(&share)?;
             if path.name().is_some_and(is_junk) {
                 return Ok(());
             }
@@ -930,7 +935,7 @@ impl DavFileSystem for ScaiFs {
         async move {
             let ctx = self.ctx();
             match self.locate(path)? {
-                Loc::Share(share) | Loc::Item { share, .. } => Self::writable(&share)?,
+                Loc::Share(share) | Loc::Item { share, .. } => self.writable(&share)?,
                 Loc::Root => {}
             }
             let target = self.prop_target(path).await?;

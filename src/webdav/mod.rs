@@ -32,8 +32,9 @@ use hyper::body::Incoming;
 
 use crate::auth::{AuthError, Authenticator, Session};
 use crate::namespace::{ShareRef, assign_collection_names};
+use crate::scaidrive::acl::ResourceType;
 use crate::server::{FrontEnd, GatewayContext};
-use crate::store::{ShareInfo, Store};
+use crate::store::{FolderRef, ShareInfo, Store};
 
 /// The realm of `WWW-Authenticate`.
 const REALM: &str = "ScaiDrive";
@@ -110,6 +111,31 @@ fn destination_segments(value: &str) -> Option<Vec<String>> {
 }
 
 impl Shared {
+    /// Whether ScaiDrive ACL entries let a user whose share role is read-only change something
+    /// at `segs` (share name first): its effective permissions on the parent folder, one
+    /// `GET /permissions/effective`. ScaiDrive still checks the exact bit of the operation.
+    async fn acl_allows_write(
+        &self,
+        session: &Session,
+        share: &ShareInfo,
+        segs: &[String],
+    ) -> bool {
+        let parent = segs.get(1..segs.len().saturating_sub(1)).unwrap_or(&[]);
+        let (rt, id) = match self.store.resolve_folder(session, &share.id, parent).await {
+            Ok(Some(FolderRef {
+                folder_id: Some(id),
+                ..
+            })) => (ResourceType::Folder, id),
+            Ok(Some(_)) => (ResourceType::Share, share.id.clone()),
+            _ => return false,
+        };
+        self.store
+            .client()
+            .effective(session.token(), rt, &id)
+            .await
+            .is_ok_and(|e| e.can_write || e.can_create || e.can_delete)
+    }
+
     async fn authenticate(&self, req: &Request<Incoming>) -> Result<Session, Response<Body>> {
         let Some(value) = header_str(req, "authorization") else {
             return Err(unauthorized());
@@ -204,22 +230,34 @@ impl Shared {
             .unwrap_or_default();
         let destination = header_str(&req, "destination").and_then(destination_segments);
         // A share the user may only read refuses every method that would change it (LOCK and
-        // PROPPATCH included: their state lives in the gateway, not upstream).
+        // PROPPATCH included: their state lives in the gateway, not upstream), unless ScaiDrive
+        // ACL entries let the user write in the folder concerned (then noted in the request's
+        // context, so the filesystem lets the operation go on to ScaiDrive, which decides).
+        let mut acl_writable = std::collections::BTreeSet::new();
         if matches!(
             method.as_str(),
             "PUT" | "MKCOL" | "DELETE" | "MOVE" | "COPY" | "PROPPATCH" | "LOCK"
         ) {
-            let read_only = |segs: &[String]| {
-                segs.first()
-                    .and_then(|name| by_name.get(name))
-                    .is_some_and(|s| !s.can_write())
-            };
             let dest_written = matches!(method.as_str(), "MOVE" | "COPY");
             let source_written = method.as_str() != "COPY";
-            if (source_written && read_only(&path))
-                || (dest_written && destination.as_deref().is_some_and(read_only))
-            {
-                return status_response(StatusCode::FORBIDDEN, "this share is read-only for you\n");
+            let written = [
+                Some(path.as_slice()).filter(|_| source_written),
+                destination.as_deref().filter(|_| dest_written),
+            ];
+            for segs in written.into_iter().flatten() {
+                let Some(share) = segs.first().and_then(|name| by_name.get(name)) else {
+                    continue;
+                };
+                if share.can_write() {
+                    continue;
+                }
+                if !self.acl_allows_write(&session, share, segs).await {
+                    return status_response(
+                        StatusCode::FORBIDDEN,
+                        "this share is read-only for you\n",
+                    );
+                }
+                acl_writable.insert(share.id.clone());
             }
         }
         let oc_mtime = header_str(&req, "x-oc-mtime").and_then(fs::mtime_value);
@@ -227,6 +265,7 @@ impl Shared {
             store: self.store.clone(),
             session: session.clone(),
             shares: by_name,
+            acl_writable,
             method: method.clone(),
             destination,
             oc_mtime: oc_mtime.clone(),

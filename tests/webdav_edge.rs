@@ -298,22 +298,29 @@ async fn webdav_and_s3_see_each_others_writes_with_the_same_etag() {
     s3.gateway.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_reader_can_read_but_every_write_method_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let seed = dir.path().join("seed.toml");
+/// An emulator seeded with the roles seed (share `Team`: `owner-token` owns it, `reader-token`
+/// reads it) and a gateway in front of it.
+async fn roles_gateway(dir: &std::path::Path) -> (RunningEmulator, GatewayHandle) {
+    let seed = dir.join("seed.toml");
     std::fs::write(&seed, emulator_support::ROLES_SEED).unwrap();
     let emu = emulator::start(EmulatorConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("emu"),
+        data_dir: dir.join("emu"),
         seed: Some(seed),
         ..EmulatorConfig::default()
     })
     .await
     .unwrap();
-    let mut cfg = gateway_config(&dir.path().join("gw"));
+    let mut cfg = gateway_config(&dir.join("gw"));
     cfg.scaidrive.url = Some(emu.url());
     let gw = start_gateway(cfg).await.unwrap();
+    (emu, gw)
+}
+
+#[tokio::test]
+async fn a_reader_can_read_but_every_write_method_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (emu, gw) = roles_gateway(dir.path()).await;
     let owner = Dav::new(&gw, "anyone", "owner-token");
     let reader = Dav::new(&gw, "anyone", "reader-token");
 
@@ -596,19 +603,7 @@ async fn chunked_put_without_any_length_is_spooled_and_stored_whole() {
 #[tokio::test]
 async fn a_reader_writes_where_a_scaidrive_acl_entry_lets_it_and_nowhere_else() {
     let dir = tempfile::tempdir().unwrap();
-    let seed = dir.path().join("seed.toml");
-    std::fs::write(&seed, emulator_support::ROLES_SEED).unwrap();
-    let emu = emulator::start(EmulatorConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("emu"),
-        seed: Some(seed),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap();
-    let mut cfg = gateway_config(&dir.path().join("gw"));
-    cfg.scaidrive.url = Some(emu.url());
-    let gw = start_gateway(cfg).await.unwrap();
+    let (emu, gw) = roles_gateway(dir.path()).await;
     let owner = Dav::new(&gw, "anyone", "owner-token");
     let reader = Dav::new(&gw, "anyone", "reader-token");
     let r = owner.req("MKCOL", "/Team/drop/").send().await.unwrap();

@@ -406,3 +406,298 @@ async fn depth_one_propfind_shows_each_entrys_own_locks_and_dead_properties() {
     assert!(sub.contains(">blue<") && !sub.contains(token), "{sub}");
     d.gw.shutdown().await;
 }
+
+/// One `<D:response>` of a multistatus: its href and, per propstat status, the properties as
+/// `{namespace}name` → text content (child elements' text concatenated).
+#[derive(Debug)]
+struct Answered {
+    href: String,
+    props: Vec<(u16, Vec<(String, String)>)>,
+}
+
+impl Answered {
+    fn value(&self, status: u16, key: &str) -> Option<&str> {
+        self.props
+            .iter()
+            .filter(|(s, _)| *s == status)
+            .flat_map(|(_, p)| p.iter())
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn names(&self, status: u16) -> Vec<&str> {
+        self.props
+            .iter()
+            .filter(|(s, _)| *s == status)
+            .flat_map(|(_, p)| p.iter().map(|(k, _)| k.as_str()))
+            .collect()
+    }
+}
+
+fn multistatus(xml: &str) -> Vec<Answered> {
+    use quick_xml::events::Event;
+    use quick_xml::name::ResolveResult;
+    let mut reader = quick_xml::NsReader::from_str(xml);
+    let mut out: Vec<Answered> = Vec::new();
+    // Element path below <D:response>, as `{ns}name`.
+    let mut path: Vec<String> = Vec::new();
+    let mut props: Vec<(String, String)> = Vec::new();
+    loop {
+        let (ns, ev) = reader.read_resolved_event().unwrap();
+        let key = |local: &[u8]| {
+            let ns = match &ns {
+                ResolveResult::Bound(n) => String::from_utf8_lossy(n.as_ref()).into_owned(),
+                _ => String::new(),
+            };
+            format!("{{{ns}}}{}", String::from_utf8_lossy(local))
+        };
+        match ev {
+            Event::Start(e) => {
+                let k = key(e.local_name().as_ref());
+                if k == "{DAV:}response" {
+                    out.push(Answered {
+                        href: String::new(),
+                        props: Vec::new(),
+                    });
+                }
+                path.push(k.clone());
+                if path.len() >= 2 && path[path.len() - 2] == "{DAV:}prop" {
+                    props.push((k, String::new()));
+                }
+            }
+            Event::Empty(e) => {
+                let k = key(e.local_name().as_ref());
+                if path.last().map(String::as_str) == Some("{DAV:}prop") {
+                    props.push((k, String::new()));
+                }
+            }
+            Event::Text(t) => {
+                let text = t.unescape().unwrap().into_owned();
+                match path.last().map(String::as_str) {
+                    Some("{DAV:}href") if path.len() == 3 => {
+                        out.last_mut().unwrap().href = text;
+                    }
+                    Some("{DAV:}status") => {
+                        let code: u16 = text.split(' ').nth(1).unwrap().parse().unwrap();
+                        let p = std::mem::take(&mut props);
+                        out.last_mut().unwrap().props.push((code, p));
+                    }
+                    _ if path.iter().any(|p| p == "{DAV:}prop") => {
+                        props.last_mut().unwrap().1.push_str(&text);
+                    }
+                    _ => {}
+                }
+            }
+            Event::End(_) => {
+                path.pop();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn propfind_lists_live_dead_and_lock_properties_of_every_entry() {
+    let d = start().await;
+    assert_eq!(
+        d.req("MKCOL", "/Documents/p/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::CREATED
+    );
+    for (path, ct) in [
+        ("/Documents/p/a%20b.txt", "text/x-custom"),
+        ("/Documents/p/.hidden", "application/octet-stream"),
+    ] {
+        let r = d
+            .req("PUT", path)
+            .header("Content-Type", ct)
+            .body("abc")
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+    }
+    assert_eq!(
+        d.req("MKCOL", "/Documents/p/sub/")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::CREATED
+    );
+    let patch = r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-test"><D:set><D:prop><Z:color>red &amp; blue</Z:color></D:prop></D:set></D:propertyupdate>"#;
+    let r = d
+        .req("PROPPATCH", "/Documents/p/a%20b.txt")
+        .body(patch)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 207);
+    let lock = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>editor</D:owner></D:lockinfo>"#;
+    let r = d
+        .req("LOCK", "/Documents/p/sub/")
+        .header("Timeout", "Second-600")
+        .body(lock)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let token = r.headers()["lock-token"].to_str().unwrap().to_owned();
+    let token = token.trim_matches(['<', '>']).to_owned();
+    let etag = d
+        .req("HEAD", "/Documents/p/a%20b.txt")
+        .send()
+        .await
+        .unwrap()
+        .headers()["etag"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
+    // allprop, Depth 1, on the collection named without its slash.
+    let r = d
+        .req("PROPFIND", "/Documents/p")
+        .header("Depth", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 207);
+    assert_eq!(r.headers()["content-location"], "/Documents/p/");
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/xml")
+    );
+    let all = multistatus(&r.text().await.unwrap());
+    let hrefs: Vec<&str> = all.iter().map(|a| a.href.as_str()).collect();
+    assert_eq!(
+        hrefs,
+        [
+            "/Documents/p/",
+            "/Documents/p/.hidden",
+            "/Documents/p/a%20b.txt",
+            "/Documents/p/sub/"
+        ]
+    );
+    let (dir, file, sub) = (&all[0], &all[2], &all[3]);
+    assert_eq!(
+        dir.value(200, "{DAV:}getcontenttype"),
+        Some("httpd/unix-directory")
+    );
+    assert_eq!(dir.value(200, "{DAV:}lockdiscovery"), Some(""));
+    assert_eq!(file.value(200, "{DAV:}getcontentlength"), Some("3"));
+    assert_eq!(
+        file.value(200, "{DAV:}getcontenttype"),
+        Some("text/x-custom")
+    );
+    assert_eq!(file.value(200, "{DAV:}getetag"), Some(etag.as_str()));
+    assert_eq!(file.value(200, "{urn:x-test}color"), Some("red & blue"));
+    assert_eq!(
+        file.value(200, "{http://owncloud.org/ns}checksums"),
+        Some(format!("MD5:{}", etag.trim_matches('"')).as_str())
+    );
+    assert!(
+        file.value(200, "{DAV:}getlastmodified")
+            .unwrap()
+            .ends_with(" GMT")
+    );
+    assert!(
+        file.value(200, "{DAV:}creationdate")
+            .unwrap()
+            .ends_with('Z')
+    );
+    assert!(file.names(200).contains(&"{DAV:}resourcetype"));
+    assert!(file.names(200).contains(&"{DAV:}supportedlock"));
+    assert!(
+        sub.value(200, "{DAV:}lockdiscovery")
+            .unwrap()
+            .contains(&token)
+    );
+    assert_eq!(sub.value(200, "{DAV:}getcontentlength"), None);
+    assert!(all.iter().all(|a| a.names(404).is_empty()));
+
+    // Named properties: each found one once in the 200 propstat, the others in a 404 propstat.
+    let named = r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:Z="urn:x-test" xmlns:X="urn:x-none"><D:prop><D:getcontentlength/><D:getetag/><Z:color/><D:displayname/><X:nope/><D:getetag/></D:prop></D:propfind>"#;
+    let r = d
+        .req("PROPFIND", "/Documents/p/")
+        .header("Depth", "1")
+        .body(named)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 207);
+    let all = multistatus(&r.text().await.unwrap());
+    let file = all
+        .iter()
+        .find(|a| a.href == "/Documents/p/a%20b.txt")
+        .unwrap();
+    assert_eq!(
+        file.names(200),
+        [
+            "{DAV:}getcontentlength",
+            "{DAV:}getetag",
+            "{urn:x-test}color"
+        ]
+    );
+    assert_eq!(file.names(404), ["{DAV:}displayname", "{urn:x-none}nope"]);
+    let sub = all.iter().find(|a| a.href == "/Documents/p/sub/").unwrap();
+    assert_eq!(sub.names(200), ["{DAV:}getetag"]);
+    assert_eq!(
+        sub.names(404),
+        [
+            "{DAV:}getcontentlength",
+            "{urn:x-test}color",
+            "{DAV:}displayname",
+            "{urn:x-none}nope"
+        ]
+    );
+
+    // Depth 0 of a file, as Windows asks: its Win32 attributes (hidden, archive).
+    let r = d
+        .req("PROPFIND", "/Documents/p/.hidden")
+        .header("Depth", "0")
+        .header("User-Agent", "Microsoft-WebDAV-MiniRedir/10.0.19045")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 207);
+    let all = multistatus(&r.text().await.unwrap());
+    assert_eq!(all.len(), 1);
+    assert_eq!(
+        all[0].value(200, "{urn:schemas-microsoft-com:}Win32FileAttributes"),
+        Some("00000022")
+    );
+
+    // propname and a missing resource are still dav-server's to answer.
+    let r = d
+        .req("PROPFIND", "/Documents/p/")
+        .header("Depth", "0")
+        .body(r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 207);
+    assert!(r.text().await.unwrap().contains("getetag"));
+    let r = d
+        .req("PROPFIND", "/Documents/p/missing.txt")
+        .header("Depth", "0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = d
+        .req("PROPFIND", "/Documents/p/")
+        .header("Depth", "1")
+        .body("<propfind")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    d.gw.shutdown().await;
+}

@@ -64,7 +64,7 @@ pub(crate) struct ReqCtx {
 pub(crate) struct Listed {
     dir: Vec<String>,
     listing: Arc<st::Listing>,
-    attrs: HashMap<String, ObjectAttrs>,
+    pub attrs: HashMap<String, ObjectAttrs>,
 }
 
 /// What the listing memo says about one path.
@@ -255,7 +255,7 @@ impl ScaiFs {
         }
     }
 
-    async fn meta_of(&self, loc: &Loc) -> FsResult<Meta> {
+    pub(crate) async fn meta_of(&self, loc: &Loc) -> FsResult<Meta> {
         match loc {
             Loc::Root => Ok(Meta::dir(None, 0, None)),
             Loc::Share(s) => Ok(Meta::dir(
@@ -309,7 +309,7 @@ impl ScaiFs {
         }
     }
 
-    async fn list(&self, loc: &Loc, segs: &[String]) -> FsResult<Vec<Entry>> {
+    pub(crate) async fn list(&self, loc: &Loc, segs: &[String]) -> FsResult<Vec<Entry>> {
         let ctx = self.ctx();
         match loc {
             Loc::Root => Ok(ctx
@@ -317,6 +317,7 @@ impl ScaiFs {
                 .iter()
                 .map(|(name, s)| Entry {
                     name: name.clone(),
+                    id: None,
                     meta: Meta::dir(
                         s.created_at.as_ref().map(meta::system_time),
                         s.used_bytes.unwrap_or(0),
@@ -379,10 +380,12 @@ impl ScaiFs {
                     .map(|e| match e {
                         st::Entry::Folder(f) => Entry {
                             name: f.name.clone(),
+                            id: Some(f.id.clone()),
                             meta: Meta::dir(None, 0, Some(f.id.clone())),
                         },
                         st::Entry::File(f) => Entry {
                             name: f.name.clone(),
+                            id: Some(f.id.clone()),
                             meta: Meta::file(f, attrs.get(&f.id)),
                         },
                     })
@@ -392,6 +395,7 @@ impl ScaiFs {
                         let mtime = p.client_mtime.as_deref().and_then(meta::parse_mtime);
                         out.push(Entry {
                             name,
+                            id: None,
                             meta: Meta::pending_empty(p.created, mtime),
                         });
                     }
@@ -690,7 +694,7 @@ impl ScaiFs {
         }
     }
 
-    async fn prop_attrs(&self, path: &DavPath) -> FsResult<ObjectAttrs> {
+    pub(crate) async fn prop_attrs(&self, path: &DavPath) -> FsResult<ObjectAttrs> {
         let ctx = self.ctx();
         if let Some(segs) = segments(path) {
             match ctx.memo(&segs) {
@@ -1067,7 +1071,7 @@ impl DavFileSystem for ScaiFs {
 }
 
 /// `oc:checksums` as ownCloud sends it: `<oc:checksum>SHA1:… MD5:…</oc:checksum>`.
-fn checksums_xml(attrs: &ObjectAttrs) -> Option<String> {
+pub(crate) fn checksums_xml(attrs: &ObjectAttrs) -> Option<String> {
     let mut parts: Vec<String> = Vec::new();
     if attrs.etag.len() == 32 && attrs.etag.bytes().all(|b| b.is_ascii_hexdigit()) {
         parts.push(format!("MD5:{}", attrs.etag));

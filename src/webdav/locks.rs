@@ -43,6 +43,15 @@ fn now_ms() -> i64 {
 }
 
 impl DbLs {
+    /// Whether the locks an earlier `discover` loaded (for a PROPFIND's collection: its own,
+    /// its ancestors' and everything below it) are none at all, so no path below it is locked.
+    pub(crate) fn loaded_none(&self) -> bool {
+        self.discovered.as_ref().is_some_and(|d| {
+            d.lock()
+                .is_ok_and(|d| d.as_ref().is_some_and(|d| d.locks.is_empty()))
+        })
+    }
+
     /// `shr_…/a/b` for `/Name/a/b/`; unknown collections keep their name behind `?`.
     fn key(&self, path: &DavPath) -> String {
         let segs = super::fs::segments(path).unwrap_or_default();

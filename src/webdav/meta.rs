@@ -140,6 +140,8 @@ impl DavMetaData for Meta {
 pub(crate) struct Entry {
     pub name: String,
     pub meta: Meta,
+    /// The ScaiDrive id of a listed file or folder (its attributes' key).
+    pub id: Option<String>,
 }
 
 impl DavDirEntry for Entry {

@@ -6,7 +6,8 @@
 //! - `fs.rs` maps paths to shares and folders, `file.rs` streams reads and writes with the
 //!   commit-at-flush rules, `meta.rs` builds metadata from listings, `pending.rs` holds empty
 //!   new files briefly, `props.rs` rewrites PROPPATCH of modification times, `locks.rs` keeps
-//!   locks. Decisions are recorded in `docs/webdav.md`.
+//!   locks, `propfind.rs` answers PROPFIND Depth 0 and 1 inside a share without dav-server.
+//!   Decisions are recorded in `docs/webdav.md`.
 
 mod ctype;
 mod file;
@@ -14,6 +15,7 @@ mod fs;
 mod locks;
 mod meta;
 mod pending;
+mod propfind;
 mod props;
 
 use std::collections::BTreeMap;
@@ -46,6 +48,8 @@ type DavBody = http_body_util::combinators::UnsyncBoxBody<Bytes, std::io::Error>
 
 /// Largest PROPPATCH body read to rewrite modification times.
 const MAX_PROPPATCH: usize = 1 << 20;
+/// Largest PROPFIND body read.
+const MAX_PROPFIND: usize = 1 << 20;
 
 struct Shared {
     store: Store,
@@ -98,7 +102,11 @@ fn unauthorized() -> Response<Body> {
 }
 
 fn header_str<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok())
+    header_value(req.headers(), name)
+}
+
+fn header_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 /// Decoded segments of `Destination` (an absolute URL or an absolute path).
@@ -165,29 +173,32 @@ impl Shared {
 
     async fn handle(&self, req: Request<Incoming>) -> Response<DavBody> {
         let mut multistatus = None;
-        let resp = self.handle_dav(req, &mut multistatus).await;
-        match multistatus {
-            Some(ctx) => resp.map(|body| ctype::rewrite_stream(body, ctx).boxed_unsync()),
-            None => resp.map(|body| body.boxed_unsync()),
+        match self.handle_dav(req, &mut multistatus).await {
+            Answer::Own(resp) => resp,
+            Answer::Dav(resp) => match multistatus {
+                Some(ctx) => resp.map(|body| ctype::rewrite_stream(body, ctx).boxed_unsync()),
+                None => resp.map(|body| body.boxed_unsync()),
+            },
         }
     }
 
-    /// Answers a request; `multistatus` is set when the answer is a PROPFIND multistatus to
-    /// be rewritten as it streams (`ctype`).
+    /// Answers a request; `multistatus` is set when the answer is dav-server's PROPFIND
+    /// multistatus, to be rewritten as it streams (`ctype`).
     async fn handle_dav(
         &self,
         req: Request<Incoming>,
         multistatus: &mut Option<Arc<fs::ReqCtx>>,
-    ) -> Response<Body> {
+    ) -> Answer {
         let session = match self.authenticate(&req).await {
             Ok(s) => s,
-            Err(resp) => return resp,
+            Err(resp) => return resp.into(),
         };
         let shares = match self.store.shares(&session).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::warn!(error = %e, "listing shares failed");
-                return status_response(StatusCode::SERVICE_UNAVAILABLE, "try again later\n");
+                return status_response(StatusCode::SERVICE_UNAVAILABLE, "try again later\n")
+                    .into();
             }
         };
         let refs: Vec<ShareRef> = shares
@@ -221,7 +232,7 @@ impl Shared {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/xml; charset=utf-8"),
             );
-            return resp;
+            return resp.into();
         }
 
         let path = DavPath::from_uri(req.uri())
@@ -255,7 +266,8 @@ impl Shared {
                     return status_response(
                         StatusCode::FORBIDDEN,
                         "this share is read-only for you\n",
-                    );
+                    )
+                    .into();
                 }
                 acl_writable.insert(share.id.clone());
             }
@@ -278,21 +290,50 @@ impl Shared {
             listed: Mutex::new(None),
             path,
         });
+        let ls = locks::DbLs {
+            db: self.store.db().clone(),
+            names: Arc::new(names),
+            discovered: (method.as_str() == "PROPFIND").then(Arc::default),
+        };
         let config = DavConfig::new()
             .filesystem(Box::new(fs::ScaiFs(Arc::clone(&ctx))))
-            .locksystem(Box::new(locks::DbLs {
-                db: self.store.db().clone(),
-                names: Arc::new(names),
-                discovered: (method.as_str() == "PROPFIND").then(Arc::default),
-            }))
+            .locksystem(Box::new(ls.clone()))
             .principal(session.principal());
 
         let mut rewritten = false;
-        let mut resp = if method.as_str() == "PROPPATCH" {
+        let mut resp = if method.as_str() == "PROPFIND" {
+            let (parts, body) = req.into_parts();
+            let bytes = match Limited::new(body, MAX_PROPFIND).collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(_) => {
+                    return status_response(StatusCode::PAYLOAD_TOO_LARGE, "too large\n").into();
+                }
+            };
+            let one = match header_value(&parts.headers, "depth").map(str::trim) {
+                Some("1") => Some(true),
+                Some("0") => Some(false),
+                _ => None,
+            };
+            if let (Some(one), Some(wanted), Ok(path)) =
+                (one, propfind::parse(&bytes), DavPath::from_uri(&parts.uri))
+            {
+                let ua = header_value(&parts.headers, "user-agent").unwrap_or("");
+                if let Some(resp) =
+                    propfind::answer(Arc::clone(&ctx), ls, path, one, wanted, ua).await
+                {
+                    return Answer::Own(resp);
+                }
+            }
+            self.handler
+                .handle_with(config, Request::from_parts(parts, Full::new(bytes)))
+                .await
+        } else if method.as_str() == "PROPPATCH" {
             let (parts, body) = req.into_parts();
             let bytes = match Limited::new(body, MAX_PROPPATCH).collect().await {
                 Ok(c) => c.to_bytes(),
-                Err(_) => return status_response(StatusCode::PAYLOAD_TOO_LARGE, "too large\n"),
+                Err(_) => {
+                    return status_response(StatusCode::PAYLOAD_TOO_LARGE, "too large\n").into();
+                }
             };
             let bytes = match props::rewrite_proppatch(&bytes) {
                 Some(b) => {
@@ -369,6 +410,18 @@ impl Shared {
             resp.headers_mut()
                 .insert("ms-author-via", HeaderValue::from_static("DAV"));
         }
-        resp
+        resp.into()
+    }
+}
+
+/// An answer from dav-server, or one the gateway wrote itself (`propfind`).
+enum Answer {
+    Dav(Response<Body>),
+    Own(Response<DavBody>),
+}
+
+impl From<Response<Body>> for Answer {
+    fn from(resp: Response<Body>) -> Self {
+        Self::Dav(resp)
     }
 }

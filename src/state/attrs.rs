@@ -120,27 +120,25 @@ impl StateDb {
     pub async fn put_attrs(&self, entry: StoredAttrs) -> Result<(), StateError> {
         self.call(move |conn| {
             let a = &entry.attrs;
-            conn.execute(
-                &format!(
-                    "INSERT OR REPLACE INTO object_attrs ({COLUMNS}, updated_at) \
+            conn.prepare_cached(&format!(
+                "INSERT OR REPLACE INTO object_attrs ({COLUMNS}, updated_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-                ),
-                params![
-                    entry.file_id,
-                    i64::try_from(entry.size).unwrap_or(i64::MAX),
-                    entry.modified_at,
-                    entry.version_id,
-                    entry.sha256,
-                    a.etag,
-                    a.content_type,
-                    json(&a.headers),
-                    json(&a.user_meta),
-                    json(&a.checksums),
-                    a.client_mtime,
-                    json(&a.dead_props),
-                    chrono::Utc::now().to_rfc3339(),
-                ],
-            )?;
+            ))?
+            .execute(params![
+                entry.file_id,
+                i64::try_from(entry.size).unwrap_or(i64::MAX),
+                entry.modified_at,
+                entry.version_id,
+                entry.sha256,
+                a.etag,
+                a.content_type,
+                json(&a.headers),
+                json(&a.user_meta),
+                json(&a.checksums),
+                a.client_mtime,
+                json(&a.dead_props),
+                chrono::Utc::now().to_rfc3339(),
+            ])?;
             Ok(())
         })
         .await
@@ -151,11 +149,10 @@ impl StateDb {
         let id = file_id.to_owned();
         self.call(move |conn| {
             let row = conn
-                .query_row(
-                    &format!("SELECT {COLUMNS} FROM object_attrs WHERE file_id = ?1"),
-                    params![id],
-                    read_row,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM object_attrs WHERE file_id = ?1"
+                ))?
+                .query_row(params![id], read_row)
                 .optional()?;
             row.map(decode).transpose()
         })
@@ -199,10 +196,7 @@ impl StateDb {
         let id = file_id.to_owned();
         let m = modified_at.to_owned();
         self.call(move |conn| {
-            conn.execute(
-                "UPDATE object_attrs SET modified_at = ?2 WHERE file_id = ?1 AND modified_at IS NULL",
-                params![id, m],
-            )?;
+            conn.prepare_cached("UPDATE object_attrs SET modified_at = ?2 WHERE file_id = ?1 AND modified_at IS NULL")?.execute(params![id, m])?;
             Ok(())
         })
         .await
@@ -212,7 +206,8 @@ impl StateDb {
     pub async fn delete_attrs(&self, file_id: &str) -> Result<(), StateError> {
         let id = file_id.to_owned();
         self.call(move |conn| {
-            conn.execute("DELETE FROM object_attrs WHERE file_id = ?1", params![id])?;
+            conn.prepare_cached("DELETE FROM object_attrs WHERE file_id = ?1")?
+                .execute(params![id])?;
             Ok(())
         })
         .await

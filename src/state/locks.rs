@@ -91,20 +91,18 @@ impl StateDb {
     pub async fn insert_lock(&self, lock: StoredLock) -> Result<(), StateError> {
         self.call(move |conn| {
             purge(conn)?;
-            conn.execute(
-                &format!(
-                    "INSERT INTO webdav_locks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-                ),
-                params![
-                    lock.token,
-                    lock.path,
-                    lock.principal,
-                    lock.owner,
-                    if lock.deep { "infinity" } else { "0" },
-                    if lock.shared { "shared" } else { "exclusive" },
-                    to_text(lock.timeout_at_ms),
-                ],
-            )?;
+            conn.prepare_cached(&format!(
+                "INSERT INTO webdav_locks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+            ))?
+            .execute(params![
+                lock.token,
+                lock.path,
+                lock.principal,
+                lock.owner,
+                if lock.deep { "infinity" } else { "0" },
+                if lock.shared { "shared" } else { "exclusive" },
+                to_text(lock.timeout_at_ms),
+            ])?;
             Ok(())
         })
         .await
@@ -116,11 +114,10 @@ impl StateDb {
         self.call(move |conn| {
             use rusqlite::OptionalExtension as _;
             let lock = conn
-                .query_row(
-                    &format!("SELECT {COLUMNS} FROM webdav_locks WHERE token = ?1"),
-                    params![token],
-                    read,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM webdav_locks WHERE token = ?1"
+                ))?
+                .query_row(params![token], read)
                 .optional()?;
             Ok(lock.filter(|l| live(l, now_ms())))
         })
@@ -136,11 +133,12 @@ impl StateDb {
         let token = token.to_owned();
         self.call(move |conn| {
             let now = to_text(Some(now_ms()));
-            let n = conn.execute(
-                "UPDATE webdav_locks SET timeout_at = ?2 WHERE token = ?1 \
+            let n = conn
+                .prepare_cached(
+                    "UPDATE webdav_locks SET timeout_at = ?2 WHERE token = ?1 \
                  AND (timeout_at IS NULL OR timeout_at > ?3)",
-                params![token, to_text(timeout_at_ms), now],
-            )?;
+                )?
+                .execute(params![token, to_text(timeout_at_ms), now])?;
             Ok(n > 0)
         })
         .await
@@ -150,7 +148,9 @@ impl StateDb {
     pub async fn delete_lock(&self, token: &str) -> Result<bool, StateError> {
         let token = token.to_owned();
         self.call(move |conn| {
-            let n = conn.execute("DELETE FROM webdav_locks WHERE token = ?1", params![token])?;
+            let n = conn
+                .prepare_cached("DELETE FROM webdav_locks WHERE token = ?1")?
+                .execute(params![token])?;
             Ok(n > 0)
         })
         .await
@@ -161,10 +161,10 @@ impl StateDb {
         let path = path.to_owned();
         self.call(move |conn| {
             let below = format!("{}/%", like_escape(&path));
-            conn.execute(
+            conn.prepare_cached(
                 "DELETE FROM webdav_locks WHERE path = ?1 OR path LIKE ?2 ESCAPE '\\'",
-                params![path, below],
-            )?;
+            )?
+            .execute(params![path, below])?;
             Ok(())
         })
         .await
@@ -173,10 +173,10 @@ impl StateDb {
 
 fn purge(conn: &rusqlite::Connection) -> Result<(), StateError> {
     let now = to_text(Some(now_ms()));
-    conn.execute(
+    conn.prepare_cached(
         "DELETE FROM webdav_locks WHERE timeout_at IS NOT NULL AND timeout_at <= ?1",
-        params![now],
-    )?;
+    )?
+    .execute(params![now])?;
     Ok(())
 }
 

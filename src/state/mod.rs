@@ -96,6 +96,9 @@ impl StateDb {
         create_private_file(&path)?;
         let mut conn = Connection::open(&path)?;
         conn.busy_timeout(Duration::from_secs(5))?;
+        // Hot statements are prepared once (`prepare_cached`); the listing queries come in a
+        // few sizes of `IN (…)` lists besides.
+        conn.set_prepared_statement_cache_capacity(64);
         // `journal_mode` answers with the mode in force; WAL persists in the file.
         let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;

@@ -369,10 +369,14 @@ fn effective_max(configured: Option<u64>, upstream: Option<u64>) -> Option<u64> 
 pub async fn open_state_db(cfg: &Config) -> anyhow::Result<StateDb> {
     let path = cfg.state_db_path();
     let shown = path.display().to_string();
-    tokio::task::spawn_blocking(move || StateDb::open(path))
+    let db = tokio::task::spawn_blocking(move || StateDb::open(path))
         .await
         .context("state database task")?
-        .with_context(|| format!("opening state database {shown}"))
+        .with_context(|| format!("opening state database {shown}"))?;
+    Ok(match cfg.cache.enabled {
+        true => db.with_attrs_cache(std::time::Duration::from_secs(cfg.cache.ttl_secs)),
+        false => db,
+    })
 }
 
 /// Starts the emulator on `<data_dir>/emulator` on `embedded.listen`, seeded (when fresh) from

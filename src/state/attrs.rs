@@ -4,8 +4,9 @@
 //! `modified_at` the entry was made for.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
-use rusqlite::{OptionalExtension, params, params_from_iter};
+use rusqlite::{params, params_from_iter};
 use serde::{Deserialize, Serialize};
 
 use super::{StateDb, StateError};
@@ -115,9 +116,28 @@ fn decode(row: Row) -> Result<StoredAttrs, StateError> {
     })
 }
 
+/// Object attributes kept in memory, by file id (`None`: nothing stored). Every change goes
+/// through the same `StateDb` and updates it while holding the connection, so a reader that
+/// missed and loads from the database can never put back a value older than a write.
+pub(crate) type AttrsCache = moka::sync::Cache<String, Option<StoredAttrs>>;
+
 impl StateDb {
+    /// Keeps attributes in memory for `ttl` (a hit costs no database round trip). Other
+    /// processes sharing the database are seen once an entry expires.
+    #[must_use]
+    pub fn with_attrs_cache(mut self, ttl: Duration) -> Self {
+        self.attrs = Some(
+            moka::sync::Cache::builder()
+                .max_capacity(200_000)
+                .time_to_live(ttl)
+                .build(),
+        );
+        self
+    }
+
     /// Stores (replaces) the attributes of a file.
     pub async fn put_attrs(&self, entry: StoredAttrs) -> Result<(), StateError> {
+        let cache = self.attrs.clone();
         self.call(move |conn| {
             let a = &entry.attrs;
             conn.prepare_cached(&format!(
@@ -139,6 +159,9 @@ impl StateDb {
                 json(&a.dead_props),
                 chrono::Utc::now().to_rfc3339(),
             ])?;
+            if let Some(c) = cache {
+                c.insert(entry.file_id.clone(), Some(entry));
+            }
             Ok(())
         })
         .await
@@ -146,27 +169,58 @@ impl StateDb {
 
     /// The stored attributes of one file.
     pub async fn get_attrs(&self, file_id: &str) -> Result<Option<StoredAttrs>, StateError> {
-        let id = file_id.to_owned();
-        self.call(move |conn| {
-            let row = conn
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM object_attrs WHERE file_id = ?1"
-                ))?
-                .query_row(params![id], read_row)
-                .optional()?;
-            row.map(decode).transpose()
-        })
-        .await
+        Ok(self
+            .get_attrs_many(vec![file_id.to_owned()])
+            .await?
+            .remove(file_id))
     }
 
-    /// The stored attributes of many files in one query (listings never query per entry).
+    /// The stored attributes of many files in one query (listings never query per entry);
+    /// from memory for the ids the attribute cache holds.
     pub async fn get_attrs_many(
+        &self,
+        file_ids: Vec<String>,
+    ) -> Result<HashMap<String, StoredAttrs>, StateError> {
+        let mut out = HashMap::with_capacity(file_ids.len());
+        let missing = match &self.attrs {
+            Some(c) => {
+                let mut missing = Vec::new();
+                for id in file_ids {
+                    match c.get(&id) {
+                        Some(Some(e)) => {
+                            out.insert(id, e);
+                        }
+                        Some(None) => {}
+                        None => missing.push(id),
+                    }
+                }
+                missing
+            }
+            None => file_ids,
+        };
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        out.extend(self.load_attrs(missing).await?);
+        Ok(out)
+    }
+
+    /// The stored attributes of these files, read from the database (and cached again).
+    pub async fn get_attrs_fresh(
         &self,
         file_ids: Vec<String>,
     ) -> Result<HashMap<String, StoredAttrs>, StateError> {
         if file_ids.is_empty() {
             return Ok(HashMap::new());
         }
+        self.load_attrs(file_ids).await
+    }
+
+    async fn load_attrs(
+        &self,
+        file_ids: Vec<String>,
+    ) -> Result<HashMap<String, StoredAttrs>, StateError> {
+        let cache = self.attrs.clone();
         self.call(move |conn| {
             let mut out = HashMap::with_capacity(file_ids.len());
             // SQLite's default limit on bound parameters is 32766; stay well below.
@@ -179,6 +233,12 @@ impl StateDb {
                 for row in rows {
                     let entry = decode(row?)?;
                     out.insert(entry.file_id.clone(), entry);
+                }
+            }
+            if let Some(c) = cache {
+                for id in file_ids {
+                    let entry = out.get(&id).cloned();
+                    c.insert(id, entry);
                 }
             }
             Ok(out)
@@ -195,8 +255,15 @@ impl StateDb {
     ) -> Result<(), StateError> {
         let id = file_id.to_owned();
         let m = modified_at.to_owned();
+        let cache = self.attrs.clone();
         self.call(move |conn| {
-            conn.prepare_cached("UPDATE object_attrs SET modified_at = ?2 WHERE file_id = ?1 AND modified_at IS NULL")?.execute(params![id, m])?;
+            conn.prepare_cached(
+                "UPDATE object_attrs SET modified_at = ?2 WHERE file_id = ?1 AND modified_at IS NULL",
+            )?
+            .execute(params![id, m])?;
+            if let Some(c) = cache {
+                c.invalidate(&id);
+            }
             Ok(())
         })
         .await
@@ -205,9 +272,13 @@ impl StateDb {
     /// Forgets the attributes of a file (deleted, or overwritten elsewhere).
     pub async fn delete_attrs(&self, file_id: &str) -> Result<(), StateError> {
         let id = file_id.to_owned();
+        let cache = self.attrs.clone();
         self.call(move |conn| {
             conn.prepare_cached("DELETE FROM object_attrs WHERE file_id = ?1")?
                 .execute(params![id])?;
+            if let Some(c) = cache {
+                c.insert(id, None);
+            }
             Ok(())
         })
         .await
@@ -255,5 +326,63 @@ mod tests {
         assert_eq!(many.len(), 1);
         db.delete_attrs("fil_1").await.unwrap();
         assert!(db.get_attrs("fil_1").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn the_attribute_cache_follows_its_own_writes_and_rereads_on_demand() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let a = StateDb::open(&path)
+            .unwrap()
+            .with_attrs_cache(Duration::from_secs(600));
+        // Another process on the same database.
+        let b = StateDb::open(&path).unwrap();
+        let entry = |etag: &str| StoredAttrs {
+            file_id: "fil_1".into(),
+            size: 1,
+            modified_at: Some("2026-01-01T00:00:00Z".into()),
+            version_id: None,
+            sha256: None,
+            attrs: ObjectAttrs {
+                etag: etag.into(),
+                ..Default::default()
+            },
+        };
+        let etag_in =
+            |m: HashMap<String, StoredAttrs>| m.get("fil_1").map(|e| e.attrs.etag.clone());
+
+        assert!(a.get_attrs("fil_1").await.unwrap().is_none());
+        b.put_attrs(entry("b1")).await.unwrap();
+        // The absence is remembered (no database read) until asked for fresh...
+        assert!(a.get_attrs("fil_1").await.unwrap().is_none());
+        let fresh = a.get_attrs_fresh(vec!["fil_1".into()]).await.unwrap();
+        assert_eq!(etag_in(fresh).as_deref(), Some("b1"));
+        // ...which is remembered in turn.
+        let many = a.get_attrs_many(vec!["fil_1".into()]).await.unwrap();
+        assert_eq!(etag_in(many).as_deref(), Some("b1"));
+
+        // This handle's own writes are seen at once, by it and in the database.
+        a.put_attrs(entry("a1")).await.unwrap();
+        assert_eq!(
+            a.get_attrs("fil_1").await.unwrap().unwrap().attrs.etag,
+            "a1"
+        );
+        assert_eq!(
+            b.get_attrs("fil_1").await.unwrap().unwrap().attrs.etag,
+            "a1"
+        );
+        a.delete_attrs("fil_1").await.unwrap();
+        assert!(a.get_attrs("fil_1").await.unwrap().is_none());
+        assert!(b.get_attrs("fil_1").await.unwrap().is_none());
+
+        // Binding goes to the database and is read back from it.
+        let mut unbound = entry("a2");
+        unbound.modified_at = None;
+        a.put_attrs(unbound).await.unwrap();
+        a.bind_attrs_modified_at("fil_1", "2027-01-01T00:00:00Z")
+            .await
+            .unwrap();
+        let got = a.get_attrs("fil_1").await.unwrap().unwrap();
+        assert_eq!(got.modified_at.as_deref(), Some("2027-01-01T00:00:00Z"));
     }
 }

@@ -69,11 +69,14 @@ pub enum StateError {
     Task(String),
 }
 
-/// Handle to the state database. Clones share one connection.
+/// Handle to the state database. Clones share one connection (and the attribute cache).
 #[derive(Clone)]
 pub struct StateDb {
     conn: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
+    /// Object attributes by file id (`None`: none stored), when enabled
+    /// ([`StateDb::with_attrs_cache`]).
+    attrs: Option<attrs::AttrsCache>,
 }
 
 impl std::fmt::Debug for StateDb {
@@ -107,6 +110,7 @@ impl StateDb {
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             path: Arc::new(path),
+            attrs: None,
         })
     }
 

@@ -61,7 +61,23 @@ impl Store {
     /// checksum recorded by the write that made them), bound as [`Store::attrs_for`] says.
     async fn entries_for(&self, files: &[&FileInfo]) -> StoreResult<HashMap<String, StoredAttrs>> {
         let ids: Vec<String> = files.iter().map(|f| f.id.clone()).collect();
-        let stored = self.inner.db.get_attrs_many(ids).await.map_err(db_error)?;
+        let mut stored = self.inner.db.get_attrs_many(ids).await.map_err(db_error)?;
+        // An entry kept in memory that no longer matches the file may be out of date (another
+        // instance sharing the database wrote the file since): read those again.
+        let stale: Vec<String> = files
+            .iter()
+            .filter(|f| stored.get(&f.id).is_some_and(|e| !self.matches(f, e)))
+            .map(|f| f.id.clone())
+            .collect();
+        if !stale.is_empty() {
+            stored.extend(
+                self.inner
+                    .db
+                    .get_attrs_fresh(stale)
+                    .await
+                    .map_err(db_error)?,
+            );
+        }
         let mut out = HashMap::with_capacity(stored.len());
         for file in files {
             let Some(entry) = stored.get(&file.id) else {
@@ -91,6 +107,22 @@ impl Store {
             out.insert(file.id.clone(), entry.clone());
         }
         Ok(out)
+    }
+
+    /// Whether a stored entry may belong to the file as listed (the checks of
+    /// [`Store::attrs_for`], binding aside).
+    fn matches(&self, file: &FileInfo, entry: &StoredAttrs) -> bool {
+        if entry.size != file.size {
+            return false;
+        }
+        if self.is_provisional(file) {
+            return true;
+        }
+        match (&entry.modified_at, &file.modified_at) {
+            (Some(bound), Some(seen)) => *bound == stamp(seen),
+            (None, _) => true,
+            (Some(_), None) => false,
+        }
     }
 
     /// The valid attributes of one file.

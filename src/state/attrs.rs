@@ -171,7 +171,40 @@ impl StateDb {
             return Ok(HashMap::new());
         }
         self.call(move |conn| {
-            let mut out = HashMap::with_capacity(file_ids.len());
+            let mut out = HashMap::new();
+            // First one range scan between the smallest and largest id, bounded to a few rows
+            // per id asked: ids are ULIDs, so the files of one folder tend to be close, and a
+            // listing of files written elsewhere (no entries) costs one index seek instead of
+            // an `IN` list SQLite must first sort into a temporary index.
+            let (Some(lo), Some(hi)) = (file_ids.iter().min(), file_ids.iter().max()) else {
+                return Ok(out);
+            };
+            let bound = file_ids.len().saturating_mul(2).saturating_add(16);
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM object_attrs WHERE file_id BETWEEN ?1 AND ?2 \
+                 ORDER BY file_id LIMIT ?3"
+            ))?;
+            let rows = stmt
+                .query_map(
+                    params![lo, hi, i64::try_from(bound).unwrap_or(i64::MAX)],
+                    read_row,
+                )?
+                .collect::<Result<Vec<Row>, _>>()?;
+            if rows.is_empty() {
+                return Ok(out);
+            }
+            if rows.len() < bound {
+                let wanted: std::collections::HashSet<&str> =
+                    file_ids.iter().map(String::as_str).collect();
+                for row in rows {
+                    if wanted.contains(row.0.as_str()) {
+                        let entry = decode(row)?;
+                        out.insert(entry.file_id.clone(), entry);
+                    }
+                }
+                return Ok(out);
+            }
+            // Too many other entries in between: look the ids up.
             // SQLite's default limit on bound parameters is 32766; stay well below.
             for chunk in file_ids.chunks(500) {
                 let marks = vec!["?"; chunk.len()].join(",");

@@ -638,3 +638,50 @@ fn create_share_omits_unset_optionals() {
 fn target_variants_are_distinct() {
     assert_ne!(Target::Folder("x".into()), Target::ShareRoot("x".into()));
 }
+
+#[test]
+fn listing_timestamps_in_every_accepted_form() {
+    let l: Listing = parse(
+        r#"{"items": [
+   {"id": "fil_1", "name": "a", "type": "file", "size": 1, "modified_at": "2026-05-01T14:00:00+02:00"},
+   {"id": "fil_2", "name": "b", "type": "file", "size": 1, "modified_at": 1777636800},
+   {"id": "fil_3", "name": "c", "type": "file", "size": 1, "modified_at": 1777636800.5},
+   {"id": "fil_4", "name": "d", "type": "file", "size": 1, "modified_at": "2026-05-01 12:00:00"},
+   {"id": "fil_5", "name": "e", "type": "file", "modified_at": null},
+   {"id": "fil_6", "name": "f", "type": "file"},
+   {"id": "x_7", "name": "g", "type": 7}],
+ "path": "/", "total": 7}"#,
+    );
+    let times: Vec<_> = l
+        .items
+        .iter()
+        .map(|i| match i {
+            Item::File(f) => f.modified_at,
+            other => panic!("expected a file, got {other:?}"),
+        })
+        .collect();
+    let noon = ts("2026-05-01T12:00:00Z");
+    assert_eq!(
+        times,
+        [
+            Some(noon),
+            Some(noon),
+            Some(noon + chrono::Duration::milliseconds(500)),
+            Some(noon),
+            None,
+            None
+        ],
+        "an entry whose type is not a string is skipped like an unknown type"
+    );
+    for bad in [
+        r#"{"items": [{"id": "fil_1", "name": "a", "type": "file", "modified_at": "yesterday"}]}"#,
+        r#"{"items": [{"id": "fil_1", "name": "a", "type": "file", "modified_at": true}]}"#,
+        r#"{"items": [{"name": "a", "type": "file"}]}"#,
+        r#"{"items": [{"id": "fld_1", "type": "folder"}]}"#,
+    ] {
+        assert!(
+            serde_json::from_str::<Listing>(bad).is_err(),
+            "refused: {bad}"
+        );
+    }
+}

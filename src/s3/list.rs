@@ -17,7 +17,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::error::store_error;
-use super::{BucketRef, Gateway, etag, timestamp};
+use super::{BucketRef, Gateway, timestamp};
 use crate::auth::Session;
 use crate::state::ObjectAttrs;
 use crate::store::{Entry, FileInfo, FolderRef, Listing, Store, StoreError, reported_time};
@@ -84,24 +84,18 @@ enum Node {
     Folder(FolderRef, Option<ObjectAttrs>),
 }
 
-/// An entry's name as it sorts in keys: a folder's with `/`.
-fn key_bytes(e: &Entry) -> impl Iterator<Item = u8> + '_ {
-    let slash = matches!(e, Entry::Folder(_)).then_some(b'/');
-    e.name().bytes().chain(slash)
-}
-
 /// Compares `key_prefix` + `name` (+ `/` for a folder) with `target`, without building the key.
 fn cmp_key(key_prefix: &str, e: &Entry, target: &str) -> std::cmp::Ordering {
-    key_prefix.bytes().chain(key_bytes(e)).cmp(target.bytes())
+    key_prefix.bytes().chain(e.key_bytes()).cmp(target.bytes())
 }
 
 /// The entries of one folder still to walk, in S3 key order. Keys and nodes are made only as
 /// the walk reaches them, and attributes are looked up in batches of what the page can still
 /// take: a page costs its own size, not the folder's.
 struct Level {
+    /// The folder's listing; `listing.key_order()` is the walk's order.
     listing: Arc<Listing>,
-    /// Indexes into the listing, in key order (a folder sorts as its name and `/`).
-    order: Vec<usize>,
+    /// Position in the key order.
     pos: usize,
     share_id: String,
     key_prefix: String,
@@ -115,19 +109,29 @@ impl Level {
     /// The next node and its key; its attributes come with the next `batch` entries' in one
     /// state-DB query.
     async fn next(&mut self, store: &Store, batch: usize) -> S3Result<Option<(String, Node)>> {
-        let Some(&i) = self.order.get(self.pos) else {
+        let order = self.listing.key_order();
+        let Some(&i) = order.get(self.pos) else {
             return Ok(None);
         };
         if self.ready == 0 {
-            let n = batch.clamp(1, self.order.len() - self.pos);
-            let probes: Vec<FileInfo> = self.order[self.pos..self.pos + n]
+            let n = batch.clamp(1, order.len() - self.pos);
+            let batch = &order[self.pos..self.pos + n];
+            // Files are looked up as listed; folders by a probe for their directory marker.
+            let markers: Vec<FileInfo> = batch
                 .iter()
                 .filter_map(|&j| match self.listing.entries.get(j)? {
-                    Entry::File(f) => Some(f.clone()),
                     Entry::Folder(f) => Some(marker_probe(&f.id)),
+                    Entry::File(_) => None,
                 })
                 .collect();
-            let refs: Vec<&FileInfo> = probes.iter().collect();
+            let refs: Vec<&FileInfo> = batch
+                .iter()
+                .filter_map(|&j| match self.listing.entries.get(j)? {
+                    Entry::File(f) => Some(f),
+                    Entry::Folder(_) => None,
+                })
+                .chain(&markers)
+                .collect();
             self.attrs = store.attrs_for(&refs).await.map_err(store_error)?;
             self.ready = n;
         }
@@ -192,9 +196,7 @@ async fn load(
 ) -> S3Result<Level> {
     let listing = store.list(s, folder).await.map_err(store_error)?;
     let entries = &listing.entries;
-    let mut order: Vec<usize> = (0..entries.len()).collect();
-    // Sorted by name already; only folders (name + `/`) may move.
-    order.sort_by(|&a, &b| key_bytes(&entries[a]).cmp(key_bytes(&entries[b])));
+    let order = listing.key_order();
     let after = p.after.as_deref().filter(|a| !a.is_empty());
     let mut pos = 0;
     for bound in [Some(p.prefix.as_str()), after].into_iter().flatten() {
@@ -210,7 +212,6 @@ async fn load(
         pos = pos.max(at);
     }
     Ok(Level {
-        order,
         pos,
         share_id: folder.share_id.clone(),
         key_prefix: key_prefix.to_owned(),
@@ -240,6 +241,8 @@ pub(crate) async fn walk(
     if p.max_keys == 0 {
         return Ok(page);
     }
+    // One allocation for the page instead of a chain of copies as it grows.
+    page.items.reserve(p.max_keys.min(MAX_KEYS));
     let delimiter = p.delimiter.as_deref().filter(|d| !d.is_empty());
     let after = p.after.as_deref().filter(|a| !a.is_empty());
     // Start in the deepest folder the prefix names.
@@ -405,16 +408,27 @@ fn page_size(max_keys: Option<i32>) -> S3Result<usize> {
     }
 }
 
-fn contents(page: &Page, url: bool, owner: Option<&Owner>) -> (Vec<Object>, Vec<CommonPrefix>) {
-    let mut objects = Vec::new();
+/// A key as the response carries it; the key itself (no copy) unless it must be encoded.
+fn response_key(key: String, url: bool) -> String {
+    if url { encode_key(&key, true) } else { key }
+}
+
+/// The page's entries as S3 objects and common prefixes, moved out of the page (a page holds
+/// up to 1,000 keys: no second copy of each).
+fn contents(
+    items: Vec<Listed>,
+    url: bool,
+    owner: Option<&Owner>,
+) -> (Vec<Object>, Vec<CommonPrefix>) {
+    let mut objects = Vec::with_capacity(items.len());
     let mut prefixes = Vec::new();
-    for item in &page.items {
+    for item in items {
         match item {
             Listed::Object(o) => objects.push(Object {
-                key: Some(encode_key(&o.key, url)),
+                key: Some(response_key(o.key, url)),
                 size: i64::try_from(o.size).ok(),
-                e_tag: Some(etag(&o.etag)),
-                last_modified: o.last_modified.clone(),
+                e_tag: Some(ETag::Strong(o.etag)),
+                last_modified: o.last_modified,
                 storage_class: Some(ObjectStorageClass::from_static(
                     ObjectStorageClass::STANDARD,
                 )),
@@ -422,7 +436,7 @@ fn contents(page: &Page, url: bool, owner: Option<&Owner>) -> (Vec<Object>, Vec<
                 ..Default::default()
             }),
             Listed::Prefix(p) => prefixes.push(CommonPrefix {
-                prefix: Some(encode_key(p, url)),
+                prefix: Some(response_key(p, url)),
             }),
         }
     }
@@ -461,11 +475,11 @@ pub(crate) async fn list_objects(
     };
     let page = walk(gw, &s, &bucket, &params).await?;
     let url = wants_url(input.encoding_type.as_ref());
-    let (objects, prefixes) = contents(&page, url, Some(&gw.owner(&s).await));
     let next_marker = page
         .truncated
         .then(|| page.last_key().map(|k| encode_key(k, url)))
         .flatten();
+    let (objects, prefixes) = contents(page.items, url, Some(&gw.owner(&s).await));
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(input.bucket),
         prefix: Some(encode_key(&params.prefix, url)),
@@ -519,16 +533,17 @@ pub(crate) async fn list_objects_v2(
         Some(true) => Some(gw.owner(&s).await),
         _ => None,
     };
-    let (objects, prefixes) = contents(&page, url, owner.as_ref());
     let next = page
         .truncated
         .then(|| page.last_key().map(|k| B64URL.encode(k)))
         .flatten();
+    let key_count = i32::try_from(page.items.len()).ok();
+    let (objects, prefixes) = contents(page.items, url, owner.as_ref());
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(input.bucket),
         prefix: Some(encode_key(&params.prefix, url)),
         max_keys: input.max_keys.or(Some(1000)),
-        key_count: i32::try_from(page.items.len()).ok(),
+        key_count,
         continuation_token: input.continuation_token,
         is_truncated: Some(page.truncated),
         next_continuation_token: next,

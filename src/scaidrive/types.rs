@@ -19,8 +19,7 @@ pub type Timestamp = DateTime<Utc>;
 pub mod ts {
     use super::Timestamp;
     use chrono::{NaiveDateTime, TimeZone, Utc};
-    use serde::{Deserialize, Deserializer};
-    use serde_json::Value;
+    use serde::Deserializer;
 
     /// Parse one timestamp string.
     pub fn parse(s: &str) -> Option<Timestamp> {
@@ -39,24 +38,58 @@ pub mod ts {
         None
     }
 
-    fn from_value<E: serde::de::Error>(v: Value) -> Result<Option<Timestamp>, E> {
-        match v {
-            Value::Null => Ok(None),
-            Value::String(s) => parse(&s)
+    fn from_epoch<E: serde::de::Error>(secs: f64) -> Result<Option<Timestamp>, E> {
+        Utc.timestamp_millis_opt((secs * 1000.0) as i64)
+            .single()
+            .map(Some)
+            .ok_or_else(|| E::custom("invalid epoch timestamp"))
+    }
+
+    /// Reads a timestamp straight from the input (no intermediate `Value`: listings carry one
+    /// per entry).
+    struct OptionVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for OptionVisitor {
+        type Value = Option<Timestamp>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a timestamp (RFC 3339 text or epoch seconds) or null")
+        }
+
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            parse(s)
                 .map(Some)
-                .ok_or_else(|| E::custom(format!("invalid timestamp {s:?}"))),
-            Value::Number(n) => n
-                .as_f64()
-                .and_then(|secs| Utc.timestamp_millis_opt((secs * 1000.0) as i64).single())
-                .map(Some)
-                .ok_or_else(|| E::custom("invalid epoch timestamp")),
-            other => Err(E::custom(format!("invalid timestamp {other}"))),
+                .ok_or_else(|| E::custom(format!("invalid timestamp {s:?}")))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Self::Value, E> {
+            from_epoch(n as f64)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Self::Value, E> {
+            from_epoch(n as f64)
+        }
+
+        fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Self::Value, E> {
+            from_epoch(n)
         }
     }
 
     /// For `Option<Timestamp>` fields (use with `#[serde(default)]`).
     pub fn option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
-        from_value(Value::deserialize(d)?)
+        d.deserialize_any(OptionVisitor)
     }
 }
 
@@ -362,10 +395,29 @@ pub struct FileEntry {
 
 impl<'de> Deserialize<'de> for Listing {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// An entry of any type, read in one pass (no intermediate `Value` per entry: a
+        /// listing has as many entries as the folder).
+        #[derive(Deserialize)]
+        struct RawItem {
+            #[serde(rename = "type", default)]
+            kind: Option<Value>,
+            #[serde(default)]
+            id: Option<String>,
+            #[serde(default)]
+            name: Option<String>,
+            #[serde(default)]
+            size: Option<u64>,
+            #[serde(default)]
+            mime_type: Option<String>,
+            #[serde(default, deserialize_with = "ts::option")]
+            modified_at: Option<Timestamp>,
+            #[serde(default)]
+            is_deleted: bool,
+        }
         #[derive(Deserialize)]
         struct Raw {
             #[serde(default)]
-            items: Vec<Value>,
+            items: Vec<RawItem>,
             #[serde(default)]
             path: Option<String>,
             #[serde(default)]
@@ -374,12 +426,30 @@ impl<'de> Deserialize<'de> for Listing {
         let raw = Raw::deserialize(d)?;
         let mut items = Vec::with_capacity(raw.items.len());
         for v in raw.items {
-            match v.get("type").and_then(Value::as_str) {
-                Some("folder" | "file") => {
-                    items.push(Item::deserialize(v).map_err(serde::de::Error::custom)?)
-                }
-                other => tracing::debug!(kind = ?other, "skipping listing entry of unknown type"),
+            let kind = v.kind.as_ref().and_then(Value::as_str);
+            if !matches!(kind, Some("folder" | "file")) {
+                tracing::debug!(kind = ?kind, "skipping listing entry of unknown type");
+                continue;
             }
+            let id = v.id.ok_or_else(|| serde::de::Error::missing_field("id"))?;
+            let name = v
+                .name
+                .ok_or_else(|| serde::de::Error::missing_field("name"))?;
+            items.push(match kind {
+                Some("folder") => Item::Folder(FolderEntry {
+                    id,
+                    name,
+                    is_deleted: v.is_deleted,
+                }),
+                _ => Item::File(FileEntry {
+                    id,
+                    name,
+                    size: v.size.unwrap_or_default(),
+                    mime_type: v.mime_type,
+                    modified_at: v.modified_at,
+                    is_deleted: v.is_deleted,
+                }),
+            });
         }
         let total = raw.total.unwrap_or(items.len() as u64);
         Ok(Listing {

@@ -24,17 +24,54 @@ pub(crate) fn stamp(t: &Timestamp) -> String {
 /// The ETag of a file no gateway wrote (or changed elsewhere since): stable for one upstream
 /// version, derived from (file id, modified_at, size), and ending in `-1` so that SDKs do not
 /// take it for an MD5 of the content.
+///
+/// Listings compute one per file and page, so this writes the time and the hex digits itself
+/// (no allocation but the result); the value is the same as `stamp` and `hex::encode` give.
 pub fn opaque_etag(file: &FileInfo) -> String {
     let mut h = Sha256::new();
     h.update(file.id.as_bytes());
     h.update([0]);
     if let Some(m) = &file.modified_at {
-        h.update(stamp(m).as_bytes());
+        let mut buf = [0u8; 20];
+        match stamp_into(m, &mut buf) {
+            Some(text) => h.update(text),
+            None => h.update(stamp(m).as_bytes()),
+        }
     }
     h.update([0]);
     h.update(file.size.to_le_bytes());
     let digest = h.finalize();
-    format!("{}-1", hex::encode(&digest[..16]))
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(34);
+    for b in &digest[..16] {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    out.push_str("-1");
+    out
+}
+
+/// `stamp(t)` written into `buf` (`YYYY-MM-DDTHH:MM:SSZ`), for years 0–9999 outside leap
+/// seconds; `None` otherwise (the caller falls back to `stamp`).
+fn stamp_into<'a>(t: &Timestamp, buf: &'a mut [u8; 20]) -> Option<&'a [u8]> {
+    use chrono::{Datelike, Timelike};
+    let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+    if t.nanosecond() >= 1_000_000_000 {
+        return None;
+    }
+    let two = |v: u32| [b'0' + (v / 10 % 10) as u8, b'0' + (v % 10) as u8];
+    let [y1, y2] = two(year / 100);
+    let [y3, y4] = two(year);
+    let [mo1, mo2] = two(t.month());
+    let [d1, d2] = two(t.day());
+    let [h1, h2] = two(t.hour());
+    let [mi1, mi2] = two(t.minute());
+    let [s1, s2] = two(t.second());
+    *buf = [
+        y1, y2, y3, y4, b'-', mo1, mo2, b'-', d1, d2, b'T', h1, h2, b':', mi1, mi2, b':', s1, s2,
+        b'Z',
+    ];
+    Some(&buf[..])
 }
 
 fn db_error(e: crate::state::StateError) -> StoreError {
@@ -238,5 +275,67 @@ impl Store {
                 tracing::warn!(error = %e, "could not carry object attributes over a move");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The opaque ETag as first defined: it must never change for a given file version.
+    fn reference(file: &FileInfo) -> String {
+        let mut h = Sha256::new();
+        h.update(file.id.as_bytes());
+        h.update([0]);
+        if let Some(m) = &file.modified_at {
+            h.update(stamp(m).as_bytes());
+        }
+        h.update([0]);
+        h.update(file.size.to_le_bytes());
+        format!("{}-1", hex::encode(&h.finalize()[..16]))
+    }
+
+    #[test]
+    fn opaque_etags_keep_their_values() {
+        use chrono::{TimeZone, Timelike};
+        let at = |y: i32, mo: u32, d: u32, h: u32, mi: u32, sec: u32, nano: u32| {
+            chrono::Utc
+                .with_ymd_and_hms(y, mo, d, h, mi, sec)
+                .single()
+                .and_then(|t| t.with_nanosecond(nano))
+        };
+        let times = [
+            None,
+            at(2026, 4, 20, 10, 0, 0, 0),
+            at(2026, 4, 20, 10, 0, 0, 999_000_000),
+            at(1970, 1, 1, 0, 0, 0, 0),
+            at(999, 12, 31, 23, 59, 59, 0),
+            at(9999, 12, 31, 23, 59, 59, 0),
+            at(10000, 1, 1, 0, 0, 0, 0),
+            at(-1, 6, 1, 12, 30, 45, 0),
+            // A leap second.
+            at(2016, 12, 31, 23, 59, 59, 1_500_000_000),
+        ];
+        assert!(times[1..].iter().all(Option::is_some));
+        for modified_at in times {
+            let file = FileInfo {
+                id: "fil_01J3K".into(),
+                name: "a".into(),
+                size: 48293,
+                mime_type: None,
+                modified_at,
+            };
+            assert_eq!(opaque_etag(&file), reference(&file), "{modified_at:?}");
+        }
+        // One value pinned: the first 16 bytes of the SHA-256 of `fil_1`, NUL,
+        // `2026-05-01T12:00:00Z`, NUL and 1 as a little-endian u64.
+        let file = FileInfo {
+            id: "fil_1".into(),
+            name: "x".into(),
+            size: 1,
+            mime_type: None,
+            modified_at: "2026-05-01T12:00:00Z".parse().ok(),
+        };
+        assert_eq!(opaque_etag(&file), "fdfbd66571325341866416b939ea66bd-1");
     }
 }

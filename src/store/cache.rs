@@ -61,6 +61,8 @@ pub(crate) enum Patch {
 impl Listing {
     /// Applies a patch, keeping the entries sorted by name bytes.
     pub(crate) fn apply(&mut self, patch: &Patch) {
+        // The key order no longer matches the entries; it is computed again on first use.
+        self.key_order = std::sync::OnceLock::new();
         let find = |entries: &[Entry], name: &str| {
             entries.binary_search_by(|e| e.name().as_bytes().cmp(name.as_bytes()))
         };
@@ -448,9 +450,7 @@ mod tests {
 
     #[test]
     fn patches_keep_entries_sorted_and_remove_only_the_same_id() {
-        let mut l = Listing {
-            entries: vec![file("1", "b")],
-        };
+        let mut l = Listing::new(vec![file("1", "b")]);
         l.apply(&Patch::Upsert(file("2", "c")));
         l.apply(&Patch::Upsert(file("3", "a")));
         l.apply(&Patch::Upsert(Entry::Folder(FolderInfo {
@@ -468,6 +468,33 @@ mod tests {
             id: "1".into(),
         });
         assert_eq!(names(&l), ["a", "bb", "c"]);
+    }
+
+    #[test]
+    fn the_key_order_puts_folders_after_their_name_and_follows_patches() {
+        let folder = |id: &str, name: &str| {
+            Entry::Folder(FolderInfo {
+                id: id.into(),
+                name: name.into(),
+            })
+        };
+        let keys = |l: &Listing| -> Vec<String> {
+            l.key_order()
+                .iter()
+                .map(|&i| l.entries[i].key_bytes().map(char::from).collect())
+                .collect()
+        };
+        // By name: "a", "a-b", "a0"; by key: "a-b", "a/", "a0".
+        let mut l = Listing::new(vec![folder("1", "a"), file("2", "a-b"), file("3", "a0")]);
+        assert_eq!(keys(&l), ["a-b", "a/", "a0"]);
+        l.apply(&Patch::Upsert(file("4", "a.")));
+        l.apply(&Patch::Upsert(folder("5", "a-")));
+        assert_eq!(keys(&l), ["a-/", "a-b", "a.", "a/", "a0"]);
+        l.apply(&Patch::Remove {
+            name: "a".into(),
+            id: "1".into(),
+        });
+        assert_eq!(keys(&l), ["a-/", "a-b", "a.", "a0"]);
     }
 
     #[test]

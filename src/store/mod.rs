@@ -138,12 +138,21 @@ impl Entry {
             Entry::File(f) => &f.name,
         }
     }
+
+    /// The entry's name as it sorts in S3 keys: a folder's followed by `/`.
+    pub(crate) fn key_bytes(&self) -> impl Iterator<Item = u8> + '_ {
+        let slash = matches!(self, Entry::Folder(_)).then_some(b'/');
+        self.name().bytes().chain(slash)
+    }
 }
 
 /// A folder's entries, sorted by name bytes.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
     pub entries: Vec<Entry>,
+    /// Indexes into `entries` in S3 key order (a folder sorts as its name and `/`), computed
+    /// once per listing on first use, so that every page of a cached listing reuses it.
+    key_order: std::sync::OnceLock<Vec<usize>>,
 }
 
 impl Listing {
@@ -166,7 +175,28 @@ impl Listing {
             })
             .collect();
         entries.sort_by(|a, b| a.name().as_bytes().cmp(b.name().as_bytes()));
-        Self { entries }
+        Self::new(entries)
+    }
+
+    /// A listing of these entries, which must be sorted by name bytes.
+    pub(crate) fn new(entries: Vec<Entry>) -> Self {
+        Self {
+            entries,
+            key_order: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Indexes into `entries` in S3 key order, where a folder sorts as its name followed by
+    /// `/`. Computed on first use and kept with the listing.
+    pub(crate) fn key_order(&self) -> &[usize] {
+        self.key_order.get_or_init(|| {
+            let entries = &self.entries;
+            let mut order: Vec<usize> = (0..entries.len()).collect();
+            // Sorted by name already; only folders (name + `/`) may move, so the stable sort
+            // finds runs that are already in order.
+            order.sort_by(|&a, &b| entries[a].key_bytes().cmp(entries[b].key_bytes()));
+            order
+        })
     }
 
     /// The entry with exactly this name.

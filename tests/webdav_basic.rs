@@ -38,6 +38,30 @@ async fn start() -> Dav {
 }
 
 impl Dav {
+    /// PROPPATCH of the dead property `{urn:x-test}color` to `value` (XML text).
+    async fn set_color(&self, path: &str, value: &str) {
+        let body = format!(
+            r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-test"><D:set><D:prop><Z:color>{value}</Z:color></D:prop></D:set></D:propertyupdate>"#
+        );
+        let r = self.req("PROPPATCH", path).body(body).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 207);
+    }
+
+    /// An exclusive write lock of 600 s on `path`; its token.
+    async fn lock(&self, path: &str) -> String {
+        let lock = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>editor</D:owner></D:lockinfo>"#;
+        let r = self
+            .req("LOCK", path)
+            .header("Timeout", "Second-600")
+            .body(lock)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let token = r.headers()["lock-token"].to_str().unwrap().to_owned();
+        token.trim_matches(['<', '>']).to_owned()
+    }
+
     fn req(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
         self.http
             .request(
@@ -365,23 +389,10 @@ async fn depth_one_propfind_shows_each_entrys_own_locks_and_dead_properties() {
     let r = d.req("MKCOL", "/Documents/sub/").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     for (path, color) in [("/Documents/a.txt", "red"), ("/Documents/sub/", "blue")] {
-        let body = format!(
-            r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-test"><D:set><D:prop><Z:color>{color}</Z:color></D:prop></D:set></D:propertyupdate>"#
-        );
-        let r = d.req("PROPPATCH", path).body(body).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 207);
+        d.set_color(path, color).await;
     }
-    let lock = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>editor</D:owner></D:lockinfo>"#;
-    let r = d
-        .req("LOCK", "/Documents/b.txt")
-        .header("Timeout", "Second-600")
-        .body(lock)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let token = r.headers()["lock-token"].to_str().unwrap().to_owned();
-    let token = token.trim_matches(['<', '>']);
+    let token = d.lock("/Documents/b.txt").await;
+    let token = token.as_str();
 
     let r = d
         .req("PROPFIND", "/Documents/")
@@ -530,25 +541,9 @@ async fn propfind_lists_live_dead_and_lock_properties_of_every_entry() {
             .status(),
         StatusCode::CREATED
     );
-    let patch = r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-test"><D:set><D:prop><Z:color>red &amp; blue</Z:color></D:prop></D:set></D:propertyupdate>"#;
-    let r = d
-        .req("PROPPATCH", "/Documents/p/a%20b.txt")
-        .body(patch)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status().as_u16(), 207);
-    let lock = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>editor</D:owner></D:lockinfo>"#;
-    let r = d
-        .req("LOCK", "/Documents/p/sub/")
-        .header("Timeout", "Second-600")
-        .body(lock)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let token = r.headers()["lock-token"].to_str().unwrap().to_owned();
-    let token = token.trim_matches(['<', '>']).to_owned();
+    d.set_color("/Documents/p/a%20b.txt", "red &amp; blue")
+        .await;
+    let token = d.lock("/Documents/p/sub/").await;
     let etag = d
         .req("HEAD", "/Documents/p/a%20b.txt")
         .send()

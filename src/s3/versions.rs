@@ -12,7 +12,7 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 use super::error::store_error;
 use super::list::{ListParams, Listed, encode_key, walk};
 use super::{Gateway, etag, timestamp};
-use crate::store::{FileInfo, opaque_etag, reported_time};
+use crate::store::{FileInfo, StoreError, opaque_etag, reported_time};
 
 pub(crate) async fn get_bucket_versioning(
     gw: &Gateway,
@@ -101,11 +101,13 @@ pub(crate) async fn list_object_versions(
                     versions.push(latest);
                     continue;
                 };
-                let list = gw
-                    .store()
-                    .versions(&s, &file.id)
-                    .await
-                    .map_err(store_error)?;
+                let list = match gw.store().versions(&s, &file.id).await {
+                    Ok(list) => list,
+                    // Deleted since the listing was read (a concurrent delete): no longer there
+                    // to list, as if the listing had been read a moment later.
+                    Err(StoreError::NotFound | StoreError::Gone) => continue,
+                    Err(e) => return Err(store_error(e)),
+                };
                 if list.is_empty() {
                     versions.push(latest);
                     continue;

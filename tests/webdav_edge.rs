@@ -610,44 +610,35 @@ async fn a_reader_writes_where_a_scaidrive_acl_entry_lets_it_and_nowhere_else() 
     assert_eq!(r.status(), StatusCode::CREATED);
 
     // The owner lets the reader create and write (not delete) in `drop`, straight on ScaiDrive.
-    let http = Client::new();
-    let api = format!("{}/api/v1", emu.url());
-    let children: serde_json::Value = http
-        .get(format!("{api}/folders/root/children?share_id=shr_01TEAM"))
-        .bearer_auth("owner-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let client = sd::Client::new(&emu.url(), ClientOptions::default()).unwrap();
+    let owner_token = Token::new("owner-token".to_owned());
+    let root = client
+        .list_children(&owner_token, "shr_01TEAM", None)
         .await
         .unwrap();
-    let drop_id = children["items"]
-        .as_array()
-        .unwrap()
+    let drop_id = root
+        .items
         .iter()
-        .find(|i| i["name"] == "drop")
-        .unwrap()["id"]
-        .as_str()
+        .find(|i| i.name() == "drop")
         .unwrap()
+        .id()
         .to_owned();
-    let r = http
-        .post(format!("{api}/permissions/acl/folder/{drop_id}"))
-        .bearer_auth("owner-token")
-        .json(&serde_json::json!({
-            "principal_type": "user",
-            "principal_id": "usr_01READER",
-            "permissions": ["WRITE", "CREATE"],
-            "ace_type": "allow",
-        }))
-        .send()
+    let entry = sd::acl::NewAce {
+        principal_type: "user".into(),
+        principal_id: Some("usr_01READER".into()),
+        permissions: vec!["WRITE", "CREATE"],
+        ace_type: "allow".into(),
+        inherit_to_children: true,
+    };
+    client
+        .add_ace(
+            &owner_token,
+            sd::acl::ResourceType::Folder,
+            &drop_id,
+            &entry,
+        )
         .await
         .unwrap();
-    assert_eq!(
-        r.status(),
-        StatusCode::CREATED,
-        "{}",
-        r.text().await.unwrap()
-    );
 
     let r = reader
         .req("PUT", "/Team/drop/from-reader.txt")
@@ -692,24 +683,12 @@ async fn a_reader_writes_where_a_scaidrive_acl_entry_lets_it_and_nowhere_else() 
     let (status, got) = owner.get_bytes("/Team/drop/from-reader.txt").await;
     assert_eq!(status, StatusCode::OK, "the file is still there");
     assert_eq!(got, b"dropped");
-    let upstream: serde_json::Value = http
-        .get(format!(
-            "{api}/folders/{drop_id}/children?share_id=shr_01TEAM"
-        ))
-        .bearer_auth("owner-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let upstream = client
+        .list_children(&owner_token, "shr_01TEAM", Some(&drop_id))
         .await
         .unwrap();
-    let mut names: Vec<&str> = upstream["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["name"].as_str().unwrap())
-        .collect();
+    let mut names: Vec<&str> = upstream.items.iter().map(Item::name).collect();
     names.sort_unstable();
-    assert_eq!(names, ["from-reader.txt", "sub"], "{upstream}");
+    assert_eq!(names, ["from-reader.txt", "sub"]);
     gw.shutdown().await;
 }

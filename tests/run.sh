@@ -52,6 +52,16 @@ conformance/run-clients.sh --keep-going all || true
 conformance/check-baseline.py conformance/results/clients-all.txt conformance/baselines/clients.txt \
   || regressions+=(clients)
 
+# The chaos lane: upstream faults, disconnects, kill -9, the permission matrix, the bad-input
+# corpus and a 60 s soak (docs/testing.md, "Chaos lane"; about 3 minutes).
+log "chaos lane (conformance/chaos.sh)"
+rm -f conformance/results/chaos.txt
+chaos_start=$SECONDS
+conformance/chaos.sh || true
+log "chaos lane: $((SECONDS - chaos_start)) s"
+conformance/check-baseline.py conformance/results/chaos.txt conformance/baselines/chaos.txt \
+  || regressions+=(chaos)
+
 # A 1 GiB object: aws cli multipart up and down, boto3 one streamed PutObject and GetObject,
 # SHA-256 compared, and the peak RSS of `serve` (gateway + embedded emulator) under 96 MiB.
 log "1 GiB object (conformance/s3/big-object.sh)"

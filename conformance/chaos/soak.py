@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A short bounded soak against the shared gateway: four clients (two S3, two WebDAV) writing,
 reading, listing and deleting for CHAOS_SOAK_SECS (default 60) seconds. Prints the gateway's RSS
-every 5 s (from /proc/<pid>/status) and checks it stays under CHAOS_SOAK_RSS_MIB (default 128)
+every 5 s (from /proc/<pid>/status) and checks it stays under CHAOS_SOAK_RSS_MIB (default 192)
 and does not keep growing (the last third's mean within 16 MiB of the middle third's)."""
 
 import os
@@ -13,7 +13,7 @@ from chaoslib import check, cred, dav, s3, sha
 S3URL, DAV = os.environ["MAIN_S3"], os.environ["MAIN_DAV"]
 PID = int(os.environ["MAIN_PID"])
 SECS = int(os.environ.get("CHAOS_SOAK_SECS") or 60)
-BOUND = int(os.environ.get("CHAOS_SOAK_RSS_MIB") or 128)
+BOUND = int(os.environ.get("CHAOS_SOAK_RSS_MIB") or 192)
 KEY, SECRET = cred("owner")
 B = f"soak-{int(time.time()) % 100000}"
 stop = time.monotonic() + SECS

@@ -1,6 +1,7 @@
 //! S3 ACLs as ScaiDrive ACL entries, through a gateway in `folders` mode in front of a separately
 //! started emulator: grants by header, body and canned ACL; what cannot be represented is
-//! refused; ScaiDrive enforces the result for the other user; Owner names are display names.
+//! refused; ScaiDrive enforces the result for the other user; Owner names are display names; a
+//! refused CreateBucket ACL creates nothing.
 
 #![allow(clippy::unwrap_used)]
 
@@ -28,6 +29,16 @@ email = "bob@example.com"
 name = "Bob Builder"
 display_name = "Bob"
 
+[[users]]
+id = "usr_01CAROL"
+email = "carol@example.com"
+name = "Carol Contributor"
+display_name = "Carol"
+
+[[tokens]]
+token = "carol-token"
+user = "usr_01CAROL"
+
 [[tokens]]
 token = "alice-token"
 user = "usr_01ALICE"
@@ -41,7 +52,8 @@ id = "shr_01S3"
 name = "S3"
 share_type = "central"
 owner_id = "usr_01ALICE"
-members = [ { principal = "usr_01ALICE", role = "owner" } ]
+members = [ { principal = "usr_01ALICE", role = "owner" },
+            { principal = "usr_01CAROL", role = "contributor" } ]
 acl = [ { principal = "usr_01BOB", permissions = ["READ"], inherit_to_children = false } ]
 "#;
 
@@ -69,6 +81,7 @@ async fn setup() -> (emulator_support::Emu, S3) {
     cfg.credentials = vec![
         cred("AKIAALICE", "alice-token"),
         cred("AKIABOB", "bob-token"),
+        cred("AKIACAROL", "carol-token"),
     ];
     let gateway = scaidrive_gateway::server::start_gateway(cfg).await.unwrap();
     (emu, client(gateway, "AKIAALICE", "AKIAALICE-secret"))
@@ -509,6 +522,59 @@ async fn object_acls_from_put_headers_and_policy_bodies() {
         r.text()
     );
 
+    s3.gateway.shutdown().await;
+    emu.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn create_bucket_with_an_acl_the_caller_may_not_set_creates_nothing() {
+    let (emu, s3) = setup().await;
+    async fn carol(s3: &S3, path: &str, acl: &str) -> Resp {
+        s3.call_as(
+            "AKIACAROL",
+            "AKIACAROL-secret",
+            "PUT",
+            path,
+            &[],
+            &[("x-amz-acl", acl)],
+            Vec::new(),
+        )
+        .await
+    }
+    // Carol (a contributor) may create folders but not change ACL entries.
+    let r = carol(&s3, "/carol-shared", "authenticated-read").await;
+    assert_code(
+        &r,
+        403,
+        "AccessDenied",
+        "CreateBucket with authenticated-read",
+    );
+    let names = emu.names_as("alice-token", "shr_01S3").await;
+    assert!(
+        !names.iter().any(|n| n.starts_with("carol-shared")),
+        "a refused CreateBucket left {names:?}"
+    );
+    let r = s3
+        .call_as(
+            "AKIACAROL",
+            "AKIACAROL-secret",
+            "HEAD",
+            "/carol-shared",
+            &[],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 404, "the refused bucket exists");
+
+    // `private` (the default) needs no ACL change at all.
+    let r = carol(&s3, "/carol-private", "private").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        emu.names_as("alice-token", "shr_01S3")
+            .await
+            .contains(&"carol-private".to_owned())
+    );
     s3.gateway.shutdown().await;
     emu.emu.shutdown().await;
 }

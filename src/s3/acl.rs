@@ -654,6 +654,12 @@ pub(crate) async fn apply_object_acl(
     set_acl(gw, s, &t, owner.id.as_deref().unwrap_or_default(), grants).await
 }
 
+/// Whether applying the request would add ScaiDrive ACL entries to a new resource (`private`
+/// and the owner-only canned ACLs add none).
+pub(crate) fn changes_entries(req: &AclRequest<'_>) -> S3Result<bool> {
+    Ok(!req.is_empty() && !req.grants()?.is_empty())
+}
+
 /// Refuses an unrepresentable ACL request before anything is written.
 pub(crate) fn check_request(req: &AclRequest<'_>, bucket: bool) -> S3Result<()> {
     let grants = req.grants()?;

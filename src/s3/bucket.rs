@@ -15,6 +15,7 @@ use crate::auth::Session;
 use crate::config::BucketMode;
 use crate::namespace::{ShareRef, assign_bucket_names, slugify};
 use crate::scaidrive::CreateShare;
+use crate::scaidrive::acl::ResourceType;
 use crate::store::{Entry, FolderRef, ShareInfo, StoreError};
 
 /// A visible bucket with its creation time.
@@ -294,6 +295,12 @@ pub(crate) async fn delete_bucket(
             "The bucket you tried to delete is not empty."
         ));
     }
+    remove(gw, &s, &bucket).await?;
+    Ok(S3Response::new(DeleteBucketOutput {}))
+}
+
+/// Removes a bucket: its share, or its folder in `folders` mode.
+async fn remove(gw: &Gateway, s: &Session, bucket: &BucketRef) -> S3Result<()> {
     let store = gw.store();
     if bucket.base.is_empty() {
         let res = store
@@ -306,14 +313,14 @@ pub(crate) async fn delete_bucket(
     } else {
         let root = FolderRef::root(bucket.share_id.clone());
         let folder = store
-            .resolve_folder(&s, &bucket.share_id, &bucket.base)
+            .resolve_folder(s, &bucket.share_id, &bucket.base)
             .await
             .map_err(store_error)?
             .and_then(|f| f.folder_id)
             .ok_or_else(|| s3_error!(NoSuchBucket))?;
         store
             .delete_folder(
-                &s,
+                s,
                 &root,
                 &crate::store::FolderInfo {
                     id: folder,
@@ -323,5 +330,38 @@ pub(crate) async fn delete_bucket(
             .await
             .map_err(store_error)?;
     }
-    Ok(S3Response::new(DeleteBucketOutput {}))
+    Ok(())
+}
+
+/// Before a CreateBucket whose ACL changes ScaiDrive entries: refuses it, before anything is
+/// created, when the caller could not set them on the new bucket. A new share is its creator's
+/// (who may then manage it); a new folder in `folders` mode takes what the caller holds on
+/// the share, so MANAGE_PERMISSIONS there is needed.
+pub(crate) async fn check_acl_settable(gw: &Gateway, s: &Session) -> S3Result<()> {
+    if gw.ctx.config.s3.bucket_mode != BucketMode::Folders {
+        return Ok(());
+    }
+    let share = folders_share(gw, s).await?;
+    let effective = gw
+        .store()
+        .client()
+        .effective(s.token(), ResourceType::Share, &share.id)
+        .await
+        .map_err(|e| store_error(e.into()))?;
+    if !effective.can_manage_permissions {
+        return Err(s3_error!(
+            AccessDenied,
+            "setting an ACL on a new bucket needs MANAGE_PERMISSIONS on the share; create it \
+             without an ACL (or with 'private')"
+        ));
+    }
+    Ok(())
+}
+
+/// Takes back a bucket this request created when applying its ACL failed afterwards: a
+/// refused CreateBucket leaves nothing behind.
+pub(crate) async fn undo_create(gw: &Gateway, s: &Session, bucket: &BucketRef) {
+    if let Err(e) = remove(gw, s, bucket).await {
+        tracing::error!(error = ?e, "removing a bucket whose ACL was refused failed");
+    }
 }

@@ -19,7 +19,7 @@ use super::{BucketRef, Gateway, etag, timestamp, to_chrono};
 use crate::auth::Session;
 use crate::scaidrive::{ByteRange, Timestamp as UpTime};
 use crate::state::ObjectAttrs;
-use crate::store::{Entry, FileInfo, Store, opaque_etag, reported_time};
+use crate::store::{Entry, FileInfo, Need, Store, opaque_etag, reported_time};
 
 /// An object as found: a file (current or older version) or a directory marker.
 pub(crate) struct Found {
@@ -74,6 +74,11 @@ pub(crate) async fn find(
                 .await
                 .map_err(store_error)?
                 .ok_or_else(no_such_key)?;
+            // A marker's attributes need READ on its folder, as a file's on the file.
+            store
+                .check_read(s, &resolved.parent, &resolved.entry, Need::Attributes)
+                .await
+                .map_err(store_error)?;
             let modified = attrs
                 .client_mtime
                 .as_deref()
@@ -90,6 +95,11 @@ pub(crate) async fn find(
             })
         }
         Entry::File(file) => {
+            // READ on the folder lists the name; anything more needs READ on the file.
+            store
+                .check_read(s, &resolved.parent, &resolved.entry, Need::Attributes)
+                .await
+                .map_err(store_error)?;
             let file = file.clone();
             let (attrs, current) = store
                 .attrs_and_version_of(&file)

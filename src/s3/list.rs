@@ -20,7 +20,7 @@ use super::error::store_error;
 use super::{BucketRef, Gateway, timestamp};
 use crate::auth::Session;
 use crate::state::ObjectAttrs;
-use crate::store::{Entry, FileInfo, FolderRef, Listing, Store, StoreError, reported_time};
+use crate::store::{Entry, FileInfo, FolderRef, Listing, Need, Store, StoreError, reported_time};
 
 /// Default and largest page size.
 const MAX_KEYS: usize = 1000;
@@ -108,7 +108,12 @@ struct Level {
 impl Level {
     /// The next node and its key; its attributes come with the next `batch` entries' in one
     /// state-DB query.
-    async fn next(&mut self, store: &Store, batch: usize) -> S3Result<Option<(String, Node)>> {
+    async fn next(
+        &mut self,
+        store: &Store,
+        s: &Session,
+        batch: usize,
+    ) -> S3Result<Option<(String, Node)>> {
         let order = self.listing.key_order();
         let Some(&i) = order.get(self.pos) else {
             return Ok(None);
@@ -133,6 +138,20 @@ impl Level {
                 .chain(&markers)
                 .collect();
             self.attrs = store.attrs_for(&refs).await.map_err(store_error)?;
+            // Attributes the state DB keeps are served only with READ on the entry; without
+            // it the entry is listed as ScaiDrive's listing shows it (see `store/access.rs`).
+            let kept: Vec<&Entry> = batch
+                .iter()
+                .filter_map(|&j| self.listing.entries.get(j))
+                .filter(|e| self.attrs.contains_key(e.id()))
+                .collect();
+            if !kept.is_empty() {
+                let denied = store
+                    .unreadable(s, &self.listing, &kept, Need::Attributes)
+                    .await
+                    .map_err(store_error)?;
+                self.attrs.retain(|id, _| !denied.contains(id));
+            }
             self.ready = n;
         }
         self.ready -= 1;
@@ -305,7 +324,7 @@ pub(crate) async fn walk(
 
     while let Some(level) = stack.last_mut() {
         let batch = p.max_keys.saturating_sub(page.items.len()) + 1;
-        let Some((key, node)) = level.next(store, batch).await? else {
+        let Some((key, node)) = level.next(store, s, batch).await? else {
             stack.pop();
             continue;
         };

@@ -278,10 +278,25 @@ impl S3 for Gateway {
         acl::check_request(&acl.as_req(), true)?;
         let name = req.input.bucket.clone();
         let session = self.session(&req).await?;
+        // `private` and the other owner-only ACLs change nothing on a new bucket; any other
+        // must be settable before the bucket is made, and a refusal afterwards undoes it.
+        let changes = acl::changes_entries(&acl.as_req())?;
+        let existed = match changes {
+            true => {
+                bucket::check_acl_settable(self, &session).await?;
+                self.bucket(&session, &name).await.is_ok()
+            }
+            false => false,
+        };
         let out = bucket::create_bucket(self, req).await?;
-        if !acl.as_req().is_empty() {
+        if changes {
             let b = self.bucket(&session, &name).await?;
-            acl::apply_bucket_acl(self, &session, &b, &acl.as_req()).await?;
+            if let Err(e) = acl::apply_bucket_acl(self, &session, &b, &acl.as_req()).await {
+                if !existed {
+                    bucket::undo_create(self, &session, &b).await;
+                }
+                return Err(e);
+            }
         }
         Ok(out)
     }

@@ -106,6 +106,12 @@ pub(crate) async fn list_object_versions(
                     // Deleted since the listing was read (a concurrent delete): no longer there
                     // to list, as if the listing had been read a moment later.
                     Err(StoreError::NotFound | StoreError::Gone) => continue,
+                    // No READ on the file (a deny entry): listed as the folder listing shows
+                    // it, without its versions, as ListObjects does.
+                    Err(StoreError::AccessDenied(_)) => {
+                        versions.push(latest);
+                        continue;
+                    }
                     Err(e) => return Err(store_error(e)),
                 };
                 if list.is_empty() {

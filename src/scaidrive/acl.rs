@@ -124,6 +124,30 @@ pub struct Effective {
     pub can_manage_permissions: bool,
 }
 
+/// Most checks one `POST /permissions/check/batch` takes.
+pub const MAX_BATCH_CHECKS: usize = 100;
+
+/// One question of `POST /permissions/check/batch`.
+#[derive(Debug, Clone, Serialize)]
+struct CheckQuestion<'a> {
+    resource_type: &'static str,
+    resource_id: &'a str,
+    permission: &'static str,
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckAnswers {
+    #[serde(default)]
+    results: Vec<CheckAnswer>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CheckAnswer {
+    resource_id: String,
+    #[serde(default)]
+    allowed: bool,
+}
+
 /// A user found by `GET /shares/search/principals`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PrincipalUser {
@@ -195,6 +219,47 @@ impl Client {
         );
         req.body = json_body(key)?;
         self.no_content(&req).await
+    }
+
+    /// `POST /permissions/check/batch` for one permission on up to [`MAX_BATCH_CHECKS`]
+    /// resources: the ids the caller holds it on. Asking twice is harmless, so it is retried
+    /// like a read.
+    pub async fn check_batch(
+        &self,
+        t: &Token,
+        resources: &[(ResourceType, &str)],
+        permission: u32,
+    ) -> Result<std::collections::HashSet<String>> {
+        let Some(&name) = perm::names(permission).first() else {
+            return Ok(std::collections::HashSet::new());
+        };
+        if resources.len() > MAX_BATCH_CHECKS {
+            return Err(super::error::Error::invalid(format!(
+                "at most {MAX_BATCH_CHECKS} checks per batch"
+            )));
+        }
+        let checks: Vec<CheckQuestion<'_>> = resources
+            .iter()
+            .map(|(rt, id)| CheckQuestion {
+                resource_type: rt.as_str(),
+                resource_id: id,
+                permission: name,
+            })
+            .collect();
+        let mut req = self.req(
+            Method::POST,
+            self.endpoint(&["permissions", "check", "batch"])?,
+            Some(t),
+        );
+        req.body = json_body(&serde_json::json!({ "checks": checks }))?;
+        req.idempotent = true;
+        let answers: CheckAnswers = self.json(&req).await?;
+        Ok(answers
+            .results
+            .into_iter()
+            .filter(|a| a.allowed)
+            .map(|a| a.resource_id)
+            .collect())
     }
 
     /// `GET /permissions/effective?resource_type&resource_id`.

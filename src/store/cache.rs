@@ -66,6 +66,10 @@ impl Listing {
         let find = |entries: &[Entry], name: &str| {
             entries.binary_search_by(|e| e.name().as_bytes().cmp(name.as_bytes()))
         };
+        if let Patch::Upsert(Entry::File(f)) = patch {
+            // The writer's own file: its attributes are what it sent (see `access.rs`).
+            self.access.own(&f.id);
+        }
         match patch {
             Patch::Upsert(entry) => match find(&self.entries, entry.name()) {
                 Ok(i) => self.entries[i] = entry.clone(),

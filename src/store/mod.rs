@@ -5,6 +5,7 @@
 //! user's view is never served to another. Every write updates or drops what it touched before
 //! it returns (read-after-write through the gateway is strong); see `cache.rs`.
 
+mod access;
 mod attrs;
 mod cache;
 mod error;
@@ -21,6 +22,7 @@ use crate::scaidrive::{
 };
 use crate::state::{ObjectAttrs, StateDb};
 
+pub use access::Need;
 pub use attrs::opaque_etag;
 pub use cache::ListingKey;
 use cache::Patch;
@@ -139,6 +141,14 @@ impl Entry {
         }
     }
 
+    /// The entry's ScaiDrive id.
+    pub fn id(&self) -> &str {
+        match self {
+            Entry::Folder(f) => &f.id,
+            Entry::File(f) => &f.id,
+        }
+    }
+
     /// The entry's name as it sorts in S3 keys: a folder's followed by `/`.
     pub(crate) fn key_bytes(&self) -> impl Iterator<Item = u8> + '_ {
         let slash = matches!(self, Entry::Folder(_)).then_some(b'/');
@@ -153,6 +163,8 @@ pub struct Listing {
     /// Indexes into `entries` in S3 key order (a folder sorts as its name and `/`), computed
     /// once per listing on first use, so that every page of a cached listing reuses it.
     key_order: std::sync::OnceLock<Vec<usize>>,
+    /// This principal's READ on the entries, as far as known (see `access.rs`).
+    pub(crate) access: access::Known,
 }
 
 impl Listing {
@@ -183,6 +195,7 @@ impl Listing {
         Self {
             entries,
             key_order: std::sync::OnceLock::new(),
+            access: access::Known::default(),
         }
     }
 

@@ -26,7 +26,7 @@ use super::pending::Pending;
 use crate::auth::Session;
 use crate::namespace::ObjectPath;
 use crate::state::ObjectAttrs;
-use crate::store::{self as st, FileInfo, FolderRef, ShareInfo, Store, StoreError};
+use crate::store::{self as st, FileInfo, FolderRef, Need, ShareInfo, Store, StoreError};
 
 /// What one request's filesystem knows.
 pub(crate) struct ReqCtx {
@@ -269,7 +269,15 @@ impl ScaiFs {
                 }
                 match self.find(share, path).await? {
                     Some(Found::Folder(_, f)) => Ok(Meta::dir(None, 0, Some(f.id))),
-                    Some(Found::File(_, f)) => {
+                    Some(Found::File(parent, f)) => {
+                        if !self.may_read(&parent, &f, Need::Attributes).await? {
+                            // Reads answer 403 as ScaiDrive does; other methods (a DELETE
+                            // or MOVE the caller may be allowed) see the listed facts only.
+                            return match self.reads() {
+                                true => Err(FsError::Forbidden),
+                                false => Ok(Meta::file(&f, None)),
+                            };
+                        }
                         let attrs = self
                             .ctx()
                             .store
@@ -292,6 +300,27 @@ impl ScaiFs {
             Ok(())
         } else {
             Err(FsError::Forbidden)
+        }
+    }
+
+    /// Whether this request only reads (GET, HEAD, PROPFIND).
+    fn reads(&self) -> bool {
+        let m = &self.ctx().method;
+        *m == Method::GET || *m == Method::HEAD || m.as_str() == "PROPFIND"
+    }
+
+    /// Whether the principal may read `f` of `parent` (see `store/access.rs`).
+    async fn may_read(&self, parent: &FolderRef, f: &FileInfo, need: Need) -> FsResult<bool> {
+        let entry = st::Entry::File(f.clone());
+        match self
+            .ctx()
+            .store
+            .check_read(&self.ctx().session, parent, &entry, need)
+            .await
+        {
+            Ok(()) => Ok(true),
+            Err(StoreError::AccessDenied(_)) => Ok(false),
+            Err(e) => Err(self.err("access", &e)),
         }
     }
 
@@ -368,11 +397,26 @@ impl ScaiFs {
                     .chain(folder_keys.iter())
                     .collect();
                 // One state-DB query for the whole folder, no upstream call per entry.
-                let attrs = ctx
+                let mut attrs = ctx
                     .store
                     .attrs_for(&files)
                     .await
                     .map_err(|e| self.err("attrs", &e))?;
+                // What the state DB keeps is served only with READ on the entry; without it
+                // the entry shows what ScaiDrive's listing shows (see `store/access.rs`).
+                let kept: Vec<&st::Entry> = listing
+                    .entries
+                    .iter()
+                    .filter(|e| attrs.contains_key(e.id()))
+                    .collect();
+                if !kept.is_empty() {
+                    let denied = ctx
+                        .store
+                        .unreadable(&ctx.session, &listing, &kept, Need::Attributes)
+                        .await
+                        .map_err(|e| self.err("access", &e))?;
+                    attrs.retain(|id, _| !denied.contains(id));
+                }
                 let mut out: Vec<Entry> = listing
                     .entries
                     .iter()
@@ -424,7 +468,11 @@ impl ScaiFs {
                 return Err(FsError::NotFound);
             }
             return match self.find(&share, &path).await? {
-                Some(Found::File(_, f)) => {
+                Some(Found::File(parent, f)) => {
+                    // Refused here, before dav-server sends an answer head.
+                    if !self.may_read(&parent, &f, Need::Content).await? {
+                        return Err(FsError::Forbidden);
+                    }
                     let attrs = ctx
                         .store
                         .attrs_of(&f)
@@ -705,18 +753,32 @@ impl ScaiFs {
         let Loc::Item { share, path } = self.locate(path)? else {
             return Ok(ObjectAttrs::default());
         };
-        let target = match self.find(&share, &path).await? {
-            Some(Found::File(_, f)) => f,
-            Some(Found::Folder(_, f)) => folder_attrs_key(&f),
+        let (parent, entry, target) = match self.find(&share, &path).await? {
+            Some(Found::File(p, f)) => (p, st::Entry::File(f.clone()), f),
+            Some(Found::Folder(p, f)) => {
+                let key = folder_attrs_key(&f);
+                (p, st::Entry::Folder(f), key)
+            }
             Some(Found::Pending(_)) => return Ok(ObjectAttrs::default()),
             None => return Err(FsError::NotFound),
         };
-        Ok(ctx
+        let Some(attrs) = ctx
             .store
             .attrs_of(&target)
             .await
             .map_err(|e| self.err("attrs", &e))?
-            .unwrap_or_default())
+        else {
+            return Ok(ObjectAttrs::default());
+        };
+        match ctx
+            .store
+            .check_read(&ctx.session, &parent, &entry, Need::Attributes)
+            .await
+        {
+            Ok(()) => Ok(attrs),
+            Err(StoreError::AccessDenied(_)) => Err(FsError::Forbidden),
+            Err(e) => Err(self.err("access", &e)),
+        }
     }
 }
 

@@ -267,3 +267,71 @@ async fn a_denied_file_answers_403_through_every_webdav_read() {
     s3.gateway.shutdown().await;
     emu.emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_deny_entry_is_honoured_in_a_listing_that_needs_several_batch_checks() {
+    let (emu, s3) = setup().await;
+    // 250 files with stored attributes: three batches of checks (100 per call) for the reader.
+    for i in 0..250 {
+        let r = s3
+            .call(
+                "PUT",
+                &format!("/team/many/f-{i:03}.txt"),
+                &[],
+                &[],
+                format!("body {i}").into_bytes(),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let api = sd::Client::new(&emu.emu.url(), ClientOptions::default()).unwrap();
+    let owner = Token::new("owner-token".to_owned());
+    let root = api.list_children(&owner, "shr_01TEAM", None).await.unwrap();
+    let many = root.items.iter().find(|i| i.name() == "many").unwrap();
+    let listing = api
+        .list_children(&owner, "shr_01TEAM", Some(many.id()))
+        .await
+        .unwrap();
+    let denied = listing
+        .items
+        .iter()
+        .find(|i| i.name() == "f-240.txt")
+        .unwrap();
+    let deny = sd::acl::NewAce {
+        principal_type: "user".into(),
+        principal_id: Some("usr_01READER".into()),
+        permissions: vec!["READ"],
+        ace_type: "deny".into(),
+        inherit_to_children: true,
+    };
+    api.add_ace(&owner, sd::acl::ResourceType::File, denied.id(), &deny)
+        .await
+        .unwrap();
+
+    let r = reader(
+        &s3,
+        "GET",
+        "/team",
+        &[("list-type", "2"), ("prefix", "many/")],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let text = r.text();
+    assert_eq!(xml_values(&text, "Key").len(), 250);
+    for i in 0..250 {
+        let md5 = md5_hex(format!("body {i}").as_bytes());
+        assert_eq!(text.contains(&md5), i != 240, "f-{i:03}.txt: {text}");
+    }
+    assert_denied(
+        &reader(&s3, "HEAD", "/team/many/f-240.txt", &[]).await,
+        "HEAD",
+    );
+    assert_eq!(
+        reader(&s3, "HEAD", "/team/many/f-239.txt", &[])
+            .await
+            .status,
+        200
+    );
+    s3.gateway.shutdown().await;
+    emu.emu.shutdown().await;
+}

@@ -15,9 +15,14 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
+use futures::StreamExt as _;
+
 use super::{Entry, FolderRef, Listing, Store, StoreError, StoreResult};
 use crate::auth::Session;
 use crate::scaidrive::acl::{MAX_BATCH_CHECKS, ResourceType, perm};
+
+/// Batch checks of one listing in flight at once.
+const CONCURRENT_BATCHES: usize = 4;
 
 /// What is known of one entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,21 +145,32 @@ impl Store {
                 .take(room)
                 .collect();
             ask.extend(fill);
+            // A large folder needs several batches: a few at once, so that a cold listing
+            // of thousands of files does not wait for them one after the other.
+            let client = &self.inner.client;
+            let mut batches = Vec::new();
             for chunk in ask.chunks(MAX_BATCH_CHECKS) {
-                let resources: Vec<(ResourceType, &str)> =
-                    chunk.iter().map(|e| (resource_type(e), id_of(e))).collect();
-                let allowed = self
-                    .inner
-                    .client
-                    .check_batch(s.token(), &resources, perm::READ)
-                    .await?;
+                let resources: Vec<(ResourceType, String)> = chunk
+                    .iter()
+                    .map(|e| (resource_type(e), id_of(e).to_owned()))
+                    .collect();
+                batches.push(async move {
+                    let ids: Vec<(ResourceType, &str)> =
+                        resources.iter().map(|(t, id)| (*t, id.as_str())).collect();
+                    let allowed = client.check_batch(s.token(), &ids, perm::READ).await?;
+                    Ok::<_, StoreError>((resources, allowed))
+                });
+            }
+            let mut answers = futures::stream::iter(batches).buffer_unordered(CONCURRENT_BATCHES);
+            while let Some(answer) = answers.next().await {
+                let (resources, allowed) = answer?;
                 let mut map = known.lock();
                 for (_, id) in resources {
-                    let seen = match allowed.contains(id) {
+                    let seen = match allowed.contains(id.as_str()) {
                         true => Seen::Read,
                         false => Seen::Denied,
                     };
-                    map.insert(id.to_owned(), seen);
+                    map.insert(id, seen);
                 }
             }
         }

@@ -1,6 +1,6 @@
 //! The gateway on a PostgreSQL state database (a throwaway cluster per test process): S3
 //! through it, `/readyz` naming the backend and failing when PostgreSQL goes away, the
-//! `credentials` commands with `--state-url`.
+//! `credentials` commands with `--state-url`, and `state migrate` from SQLite.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,7 +13,10 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use scaidrive_gateway::config::Config;
-use scaidrive_gateway::state::{NewCredential, StateDb, StateLocation, StateOptions};
+use scaidrive_gateway::state::{
+    MultipartPart, MultipartUpload, NewCredential, ObjectAttrs, StateDb, StateLocation,
+    StateOptions, StoredAttrs, StoredLock,
+};
 use tokio::process::Command;
 
 const BIN: &str = env!("CARGO_BIN_EXE_scaidrive-gateway");
@@ -205,4 +208,141 @@ async fn credentials_commands_honour_state_url() {
         all.contains("postgres://gw:***@127.0.0.1:1/nothing"),
         "{all}"
     );
+}
+
+#[tokio::test]
+async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite_path = dir.path().join("old/gateway.db");
+    let url = testpg::fresh_database_url().await;
+    {
+        let src = StateDb::open(&sqlite_path).unwrap();
+        for i in 0..3 {
+            src.create_credential(NewCredential {
+                access_key_id: Some(format!("AKIAMOVE{i}")),
+                secret_access_key: Some(format!("secret-{i}")),
+                token: format!("token-{i}"),
+                label: None,
+                user_id: "usr_1".to_owned(),
+            })
+            .await
+            .unwrap();
+        }
+        for i in 0..5 {
+            let mut attrs = ObjectAttrs {
+                etag: format!("etag{i}"),
+                ..Default::default()
+            };
+            attrs.dead_props.insert("{urn:x}p".into(), "<v/>".into());
+            src.put_attrs(StoredAttrs {
+                file_id: format!("fil_{i}"),
+                size: 10 + i,
+                modified_at: Some("2026-01-01T00:00:00Z".into()),
+                version_id: None,
+                sha256: None,
+                attrs,
+            })
+            .await
+            .unwrap();
+        }
+        src.create_upload(MultipartUpload {
+            upload_id: "up1".into(),
+            access_key_id: "AKIAMOVE0".into(),
+            principal: "usr_1".into(),
+            bucket: "documents".into(),
+            key: "big.bin".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            attrs: "{}".into(),
+        })
+        .await
+        .unwrap();
+        for n in 1..=2 {
+            src.put_part(
+                "up1",
+                MultipartPart {
+                    part_number: n,
+                    size: 5,
+                    etag: format!("p{n}"),
+                    checksums: "{}".into(),
+                    spool_path: format!("/spool/{n}"),
+                    created_at: "2026-01-01T00:00:00Z".into(),
+                },
+            )
+            .await
+            .unwrap();
+        }
+        src.insert_lock(StoredLock {
+            token: "opaquelocktoken:1".into(),
+            path: "shr_1/a".into(),
+            principal: "usr_1".into(),
+            owner: Some("<D:href>me</D:href>".into()),
+            deep: true,
+            shared: false,
+            timeout_at_ms: None,
+        })
+        .await
+        .unwrap();
+    }
+    let from = format!("sqlite://{}", sqlite_path.display());
+    let args = ["state", "migrate", "--from", &from, "--to", &url];
+    let out = run(&args, dir.path()).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    for line in [
+        "credentials: 3 copied",
+        "object_attrs: 5 copied",
+        "multipart_uploads: 1 copied",
+        "multipart_parts: 2 copied",
+        "webdav_locks: 1 copied",
+    ] {
+        assert!(printed.contains(line), "{line} missing from:\n{printed}");
+    }
+
+    let db = pg(&url).await;
+    let cred = db.get_credential("AKIAMOVE2").await.unwrap().unwrap();
+    assert_eq!(
+        (cred.secret_access_key.as_str(), cred.token.as_str()),
+        ("secret-2", "token-2")
+    );
+    let attrs = db
+        .get_attrs_many((0..5).map(|i| format!("fil_{i}")).collect())
+        .await
+        .unwrap();
+    assert_eq!(attrs.len(), 5);
+    assert_eq!(attrs["fil_4"].size, 14);
+    assert_eq!(attrs["fil_4"].attrs.dead_props["{urn:x}p"], "<v/>");
+    let parts = db.list_parts("up1").await.unwrap();
+    assert_eq!(
+        parts
+            .iter()
+            .map(|p| p.spool_path.as_str())
+            .collect::<Vec<_>>(),
+        ["/spool/1", "/spool/2"]
+    );
+    let lock = db
+        .lock_by_token("opaquelocktoken:1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lock.owner.as_deref(), Some("<D:href>me</D:href>"));
+
+    // A target with data is refused; --force adds what is missing and keeps what is there.
+    let out = run(&args, dir.path()).await;
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--force"),
+        "{}",
+        text(&out.stderr)
+    );
+    db.revoke_credential("AKIAMOVE1").await.unwrap();
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    let out = run(&forced, dir.path()).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    assert!(
+        printed.contains("credentials: 1 copied, 2 already there (kept)"),
+        "{printed}"
+    );
+    assert_eq!(db.list_credentials().await.unwrap().len(), 3);
 }

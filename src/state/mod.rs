@@ -41,6 +41,7 @@ mod pg;
 mod testdb;
 #[cfg(test)]
 mod testpg;
+mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -56,6 +57,7 @@ pub use location::{PgUrl, StateLocation, redact as redact_url};
 pub use locks::StoredLock;
 pub use migrations::SCHEMA_VERSION;
 pub use multipart::{MultipartPart, MultipartUpload};
+pub use transfer::{TransferCounts, copy_state};
 
 /// Default size of the PostgreSQL connection pool (`state.pool_size`).
 pub const DEFAULT_POOL_SIZE: usize = 16;
@@ -108,6 +110,9 @@ pub enum StateError {
     /// The blocking task panicked or was cancelled.
     #[error("state database task failed: {0}")]
     Task(String),
+    /// `state migrate` found data in the target.
+    #[error("the target state database is not empty ({0}); use --force to add to it")]
+    TargetNotEmpty(String),
 }
 
 /// Options of [`StateDb::connect`].

@@ -13,6 +13,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod state;
+
+pub use state::{ENV_STATE_POOL_SIZE, ENV_STATE_URL, StateConfig, StateFlags};
+
 /// Environment variable naming the configuration file (the `--config` flag wins over it).
 pub const ENV_CONFIG: &str = "SCAIDRIVE_GATEWAY_CONFIG";
 /// Base URL of the ScaiDrive instance to front; unset = embedded emulator.
@@ -233,6 +237,8 @@ pub struct Config {
     pub cache: CacheConfig,
     /// How the gateway calls ScaiDrive.
     pub upstream: UpstreamConfig,
+    /// The state database.
+    pub state: StateConfig,
 }
 
 /// TLS of the S3 and WebDAV listeners (the admin listener stays plain HTTP).
@@ -495,6 +501,7 @@ impl fmt::Debug for Config {
             .field("shutdown", &self.shutdown)
             .field("cache", &self.cache)
             .field("upstream", &self.upstream)
+            .field("state", &self.state)
             .finish()
     }
 }
@@ -532,6 +539,7 @@ impl Default for Config {
             shutdown: ShutdownConfig::default(),
             cache: CacheConfig::default(),
             upstream: UpstreamConfig::default(),
+            state: StateConfig::default(),
         }
     }
 }
@@ -677,6 +685,10 @@ pub struct ConfigFlags {
     /// [env: SCAIDRIVE_GATEWAY_UPSTREAM_CA_FILE]
     #[arg(long, global = true, value_name = "FILE")]
     pub upstream_ca_file: Option<PathBuf>,
+
+    // --- [state] ---
+    #[command(flatten)]
+    pub state: StateFlags,
 }
 
 /// The configuration file as written: every key optional.
@@ -708,6 +720,8 @@ struct FileConfig {
     cache: FileCache,
     #[serde(default)]
     upstream: FileUpstream,
+    #[serde(default)]
+    state: state::FileState,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -815,33 +829,45 @@ impl Config {
             .config
             .clone()
             .or_else(|| non_empty(env(ENV_CONFIG)).map(PathBuf::from));
-        let file = match &file_path {
+        let mut file = match &file_path {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
         };
         let mut cfg = Self::default();
+        cfg.state.apply_file(std::mem::take(&mut file.state))?;
         cfg.apply_file(file);
         cfg.apply_env(&env)?;
+        cfg.state.apply_env(&env)?;
         cfg.apply_flags(flags);
+        cfg.state.apply_flags(&flags.state)?;
         cfg.validate()?;
+        cfg.state.validate()?;
         Ok(cfg)
     }
 
     /// Parses a configuration file's text on top of the defaults (no environment, no flags).
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+        let mut file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: PathBuf::from("<string>"),
             message: e.message().to_owned(),
         })?;
         let mut cfg = Self::default();
+        cfg.state.apply_file(std::mem::take(&mut file.state))?;
         cfg.apply_file(file);
         cfg.validate()?;
+        cfg.state.validate()?;
         Ok(cfg)
     }
 
-    /// Path of the state database inside the data directory.
+    /// Path of the SQLite state database inside the data directory (used when `state.url` is
+    /// unset).
     pub fn state_db_path(&self) -> PathBuf {
         self.data_dir.join("gateway.db")
+    }
+
+    /// The state database to open: `state.url`, or else [`Config::state_db_path`].
+    pub fn state_location(&self) -> crate::state::StateLocation {
+        self.state.location(&self.data_dir)
     }
 
     /// Data directory of the embedded emulator.

@@ -31,6 +31,15 @@ enum Command {
     /// Manage the S3 credentials stored in the state database.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Manage the state database.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum StateCommand {
+    /// Copy a SQLite state database into PostgreSQL (one transaction), printing row counts.
+    Migrate(commands::MigrateStateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -112,6 +121,9 @@ async fn run(command: Command, cfg: Config) -> anyhow::Result<()> {
         Command::Credentials(CredentialsCommand::List) => {
             let creds = commands::list_credentials(&cfg).await?;
             print_flush(&commands::format_list(&creds));
+        }
+        Command::State(StateCommand::Migrate(args)) => {
+            print_flush(&commands::migrate_state(&args).await?);
         }
         Command::Credentials(CredentialsCommand::Revoke { access_key_id }) => {
             commands::revoke_credential(&cfg, &access_key_id).await?;

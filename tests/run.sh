@@ -9,12 +9,18 @@ log() { printf '\n==> %s\n' "$*"; }
 # --- what the tests need -------------------------------------------------------------------
 apt_pkgs=()
 command -v curl >/dev/null 2>&1 || apt_pkgs+=(curl)
+# The state layer's PostgreSQL tests start their own throwaway cluster from these binaries.
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || apt_pkgs+=(postgresql)
 if ((${#apt_pkgs[@]})); then
   log "installing ${apt_pkgs[*]}"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_pkgs[@]}"
+  if [[ " ${apt_pkgs[*]} " == *" postgresql "* ]]; then
+    # The package may start the distribution's own cluster; no test uses it.
+    $sudo_cmd service postgresql stop >/dev/null 2>&1 || true
+  fi
 fi
 
 # Incremental compilation state is useless on a fresh checkout and doubles the target directory.

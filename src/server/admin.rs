@@ -1,5 +1,5 @@
 //! The admin listener: `/healthz` (the process is up), `/readyz` (ScaiDrive answers
-//! `/api/v1/ready` and the state DB answers `SELECT 1`) and `/metrics` (Prometheus text: front-end
+//! `/api/v1/ready` and the state DB, SQLite or PostgreSQL, answers `SELECT 1`) and `/metrics` (Prometheus text: front-end
 //! requests, durations, bytes, connections, upstream calls, cache lookups).
 
 use std::sync::Arc;
@@ -47,15 +47,16 @@ async fn healthz() -> &'static str {
 /// Readiness: 200 when both dependencies answer, else 503 naming the one that failed.
 async fn readyz(State(state): State<AdminState>) -> (StatusCode, String) {
     let (upstream, db) = tokio::join!(check_upstream(&state.upstream), check_db(&state.db));
+    let backend = state.db.backend_name();
     match (upstream, db) {
-        (Ok(()), Ok(())) => (StatusCode::OK, "ok\n".to_owned()),
+        (Ok(()), Ok(())) => (StatusCode::OK, format!("ok\nstate db: {backend}\n")),
         (upstream, db) => {
             let mut failures = Vec::new();
             if let Err(e) = upstream {
                 failures.push(format!("scaidrive: {e}"));
             }
             if let Err(e) = db {
-                failures.push(format!("state db: {e}"));
+                failures.push(format!("state db ({backend}): {e}"));
             }
             let text = failures.join("; ");
             tracing::warn!(reason = %text, "not ready");

@@ -1,5 +1,5 @@
-//! The command-line subcommands other than `serve`: `credentials create|list|revoke` and
-//! `emulator`. `main.rs` parses and dispatches; the work and the output text live here.
+//! The command-line subcommands other than `serve`: `credentials create|list|revoke`,
+//! `state migrate` and `emulator`. `main.rs` parses and dispatches; the work and the output text live here.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -12,7 +12,9 @@ use super::gateway::{open_state_db, start_embedded_emulator};
 use crate::config::Config;
 use crate::emulator::{self, EmulatorConfig, Faults, RunningEmulator, SeedToken};
 use crate::scaidrive::{Client, ClientOptions, ErrorKind, Token, User};
-use crate::state::{Credential, NewCredential, StateError};
+use crate::state::{
+    Credential, NewCredential, StateDb, StateError, StateLocation, StateOptions, TransferCounts,
+};
 
 /// Arguments of `credentials create`.
 #[derive(Clone, clap::Args)]
@@ -126,6 +128,61 @@ pub async fn revoke_credential(cfg: &Config, access_key_id: &str) -> anyhow::Res
         anyhow::bail!("no credential with access key id {access_key_id}");
     }
     Ok(())
+}
+
+/// Arguments of `state migrate`.
+#[derive(Clone, clap::Args)]
+pub struct MigrateStateArgs {
+    /// The SQLite state database to copy from: sqlite://PATH
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// The PostgreSQL database to copy into: postgres://USER:PASSWORD@HOST:PORT/DB
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+    /// Copy into a target that holds rows already (rows whose key exists are kept)
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl std::fmt::Debug for MigrateStateArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MigrateStateArgs")
+            .field("from", &crate::state::redact_url(&self.from))
+            .field("to", &crate::state::redact_url(&self.to))
+            .field("force", &self.force)
+            .finish()
+    }
+}
+
+/// Copies every row of a SQLite state database into PostgreSQL (one transaction). Returns what
+/// was copied from where to where (passwords redacted).
+pub async fn migrate_state(args: &MigrateStateArgs) -> anyhow::Result<String> {
+    let from = StateLocation::parse_any(&args.from).map_err(|e| anyhow::anyhow!("--from: {e}"))?;
+    let to = StateLocation::parse_any(&args.to).map_err(|e| anyhow::anyhow!("--to: {e}"))?;
+    let StateLocation::Sqlite(path) = &from else {
+        anyhow::bail!("--from must be a SQLite database: sqlite://PATH");
+    };
+    if !path.is_file() {
+        anyhow::bail!("--from: no SQLite state database at {}", path.display());
+    }
+    if !matches!(to, StateLocation::Postgres(_)) {
+        anyhow::bail!("--to must be a PostgreSQL URL: postgres://…");
+    }
+    let source = StateDb::connect(&from, StateOptions::default())
+        .await
+        .with_context(|| format!("opening {from}"))?;
+    let target = StateDb::connect(&to, StateOptions::default())
+        .await
+        .with_context(|| format!("opening {to}"))?;
+    let counts = crate::state::copy_state(&source, &target, args.force)
+        .await
+        .with_context(|| format!("copying {from} to {to}"))?;
+    Ok(format_migrated(&from, &to, &counts))
+}
+
+/// What `state migrate` prints.
+fn format_migrated(from: &StateLocation, to: &StateLocation, counts: &TransferCounts) -> String {
+    format!("# copied {from} to {to}\n{counts}")
 }
 
 /// `GET /api/v1/users/me` with the token: against `scaidrive.url`, or else against the embedded

@@ -365,14 +365,12 @@ fn effective_max(configured: Option<u64>, upstream: Option<u64>) -> Option<u64> 
     }
 }
 
-/// Opens `<data_dir>/gateway.db` off the async threads.
+/// Opens the state database (`state.url`, or else `<data_dir>/gateway.db`) and migrates it.
 pub async fn open_state_db(cfg: &Config) -> anyhow::Result<StateDb> {
-    let path = cfg.state_db_path();
-    let shown = path.display().to_string();
-    let db = tokio::task::spawn_blocking(move || StateDb::open(path))
+    let location = cfg.state_location();
+    let db = StateDb::connect(&location, cfg.state.options())
         .await
-        .context("state database task")?
-        .with_context(|| format!("opening state database {shown}"))?;
+        .with_context(|| format!("opening state database {location}"))?;
     Ok(match cfg.cache.enabled {
         true => db.with_attrs_cache(std::time::Duration::from_secs(cfg.cache.ttl_secs)),
         false => db,

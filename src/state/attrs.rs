@@ -4,12 +4,13 @@
 //! `modified_at` the entry was made for.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{params, params_from_iter};
 use serde::{Deserialize, Serialize};
 
-use super::{StateDb, StateError};
+use super::{Backend, StateDb, StateError, pg};
 
 /// The attributes kept for one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -44,7 +45,7 @@ pub struct StoredAttrs {
     pub attrs: ObjectAttrs,
 }
 
-fn json<T: Serialize>(v: &T) -> String {
+pub(super) fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "{}".to_owned())
 }
 
@@ -58,7 +59,7 @@ fn from_json<T: for<'de> Deserialize<'de> + Default>(
     })
 }
 
-type Row = (
+pub(super) type Row = (
     String,
     i64,
     Option<String>,
@@ -73,7 +74,7 @@ type Row = (
     String,
 );
 
-const COLUMNS: &str = "file_id, size, modified_at, version_id, sha256, etag, content_type, \
+pub(super) const COLUMNS: &str = "file_id, size, modified_at, version_id, sha256, etag, content_type, \
                        headers, user_meta, checksums, client_mtime, dead_props";
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
@@ -93,7 +94,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
     ))
 }
 
-fn decode(row: Row) -> Result<StoredAttrs, StateError> {
+pub(super) fn decode(row: Row) -> Result<StoredAttrs, StateError> {
     let (file_id, size, modified_at, version_id, sha256, etag, content_type, h, m, c, mt, d) = row;
     Ok(StoredAttrs {
         file_id,
@@ -116,55 +117,88 @@ fn decode(row: Row) -> Result<StoredAttrs, StateError> {
     })
 }
 
-/// Object attributes kept in memory, by file id (`None`: nothing stored). Every change goes
-/// through the same `StateDb` and updates it while holding the connection, so a reader that
-/// missed and loads from the database can never put back a value older than a write.
-pub(crate) type AttrsCache = moka::sync::Cache<String, Option<StoredAttrs>>;
+/// Object attributes kept in memory, by file id (`None`: nothing stored).
+///
+/// A reader that missed and loads from the database must never put back a value older than a
+/// write made meanwhile through the same handle. SQLite: every change updates the cache while
+/// holding the one connection, which serializes it with readers. PostgreSQL (a pool, operations
+/// in parallel): a writer updates the cache and bumps `epoch` under its lock once the write is
+/// committed, and a reader fills the cache only when `epoch` did not move during its query.
+#[derive(Clone)]
+pub(crate) struct AttrsCache {
+    entries: moka::sync::Cache<String, Option<StoredAttrs>>,
+    epoch: Arc<Mutex<u64>>,
+}
+
+impl AttrsCache {
+    /// Applies a committed write (PostgreSQL).
+    fn write(&self, f: impl FnOnce(&moka::sync::Cache<String, Option<StoredAttrs>>)) {
+        let mut epoch = self.epoch.lock().unwrap_or_else(|p| p.into_inner());
+        f(&self.entries);
+        *epoch = epoch.wrapping_add(1);
+    }
+
+    fn epoch(&self) -> u64 {
+        *self.epoch.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
 
 impl StateDb {
     /// Keeps attributes in memory for `ttl` (a hit costs no database round trip). Other
     /// processes sharing the database are seen once an entry expires.
     #[must_use]
     pub fn with_attrs_cache(mut self, ttl: Duration) -> Self {
-        self.attrs = Some(
-            moka::sync::Cache::builder()
+        self.attrs = Some(AttrsCache {
+            entries: moka::sync::Cache::builder()
                 .max_capacity(200_000)
                 .time_to_live(ttl)
                 .build(),
-        );
+            epoch: Arc::new(Mutex::new(0)),
+        });
         self
     }
 
     /// Stores (replaces) the attributes of a file.
     pub async fn put_attrs(&self, entry: StoredAttrs) -> Result<(), StateError> {
         let cache = self.attrs.clone();
-        self.call(move |conn| {
-            let a = &entry.attrs;
-            conn.prepare_cached(&format!(
-                "INSERT OR REPLACE INTO object_attrs ({COLUMNS}, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-            ))?
-            .execute(params![
-                entry.file_id,
-                i64::try_from(entry.size).unwrap_or(i64::MAX),
-                entry.modified_at,
-                entry.version_id,
-                entry.sha256,
-                a.etag,
-                a.content_type,
-                json(&a.headers),
-                json(&a.user_meta),
-                json(&a.checksums),
-                a.client_mtime,
-                json(&a.dead_props),
-                chrono::Utc::now().to_rfc3339(),
-            ])?;
-            if let Some(c) = cache {
-                c.insert(entry.file_id.clone(), Some(entry));
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => {
+                pg::put_attrs(p, &entry).await?;
+                if let Some(c) = cache {
+                    c.write(|m| m.insert(entry.file_id.clone(), Some(entry)));
+                }
+                return Ok(());
             }
-            Ok(())
-        })
-        .await
+        };
+        sqlite
+            .call(move |conn| {
+                let a = &entry.attrs;
+                conn.prepare_cached(&format!(
+                    "INSERT OR REPLACE INTO object_attrs ({COLUMNS}, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                ))?
+                .execute(params![
+                    entry.file_id,
+                    i64::try_from(entry.size).unwrap_or(i64::MAX),
+                    entry.modified_at,
+                    entry.version_id,
+                    entry.sha256,
+                    a.etag,
+                    a.content_type,
+                    json(&a.headers),
+                    json(&a.user_meta),
+                    json(&a.checksums),
+                    a.client_mtime,
+                    json(&a.dead_props),
+                    chrono::Utc::now().to_rfc3339(),
+                ])?;
+                if let Some(c) = cache {
+                    c.entries.insert(entry.file_id.clone(), Some(entry));
+                }
+                Ok(())
+            })
+            .await
     }
 
     /// The stored attributes of one file.
@@ -186,7 +220,7 @@ impl StateDb {
             Some(c) => {
                 let mut missing = Vec::new();
                 for id in file_ids {
-                    match c.get(&id) {
+                    match c.entries.get(&id) {
                         Some(Some(e)) => {
                             out.insert(id, e);
                         }
@@ -221,71 +255,89 @@ impl StateDb {
         file_ids: Vec<String>,
     ) -> Result<HashMap<String, StoredAttrs>, StateError> {
         let cache = self.attrs.clone();
-        self.call(move |conn| {
-            let mut out = HashMap::new();
-            // Per kind of id (`fil_`, `fld_`: a listing asks for files and folder markers),
-            // first one range scan between the smallest and largest id, bounded to a few rows
-            // per id asked: ids are ULIDs, so the files of one folder tend to be close, and a
-            // listing of files written elsewhere (no entries) costs one index seek instead of
-            // an `IN` list SQLite must first sort into a temporary index.
-            let mut kinds: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-            for id in &file_ids {
-                let kind = id.find('_').map_or("", |i| &id[..=i]);
-                kinds.entry(kind).or_default().push(id);
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => {
+                let before = cache.as_ref().map(AttrsCache::epoch);
+                let out = pg::load_attrs(p, &file_ids).await?;
+                if let (Some(c), Some(before)) = (cache, before) {
+                    let epoch = c.epoch.lock().unwrap_or_else(|p| p.into_inner());
+                    if *epoch == before {
+                        for id in file_ids {
+                            let entry = out.get(&id).cloned();
+                            c.entries.insert(id, entry);
+                        }
+                    }
+                }
+                return Ok(out);
             }
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM object_attrs WHERE file_id BETWEEN ?1 AND ?2 \
+        };
+        sqlite
+            .call(move |conn| {
+                let mut out = HashMap::new();
+                // Per kind of id (`fil_`, `fld_`: a listing asks for files and folder markers),
+                // first one range scan between the smallest and largest id, bounded to a few rows
+                // per id asked: ids are ULIDs, so the files of one folder tend to be close, and a
+                // listing of files written elsewhere (no entries) costs one index seek instead of
+                // an `IN` list SQLite must first sort into a temporary index.
+                let mut kinds: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+                for id in &file_ids {
+                    let kind = id.find('_').map_or("", |i| &id[..=i]);
+                    kinds.entry(kind).or_default().push(id);
+                }
+                let mut stmt = conn.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM object_attrs WHERE file_id BETWEEN ?1 AND ?2 \
                  ORDER BY file_id LIMIT ?3"
-            ))?;
-            let mut crowded: Vec<&str> = Vec::new();
-            for ids in kinds.into_values() {
-                let (Some(lo), Some(hi)) = (ids.iter().min(), ids.iter().max()) else {
-                    continue;
-                };
-                let bound = ids.len().saturating_mul(2).saturating_add(16);
-                let rows = stmt
-                    .query_map(
-                        params![lo, hi, i64::try_from(bound).unwrap_or(i64::MAX)],
-                        read_row,
-                    )?
-                    .collect::<Result<Vec<Row>, _>>()?;
-                if rows.len() >= bound {
-                    // Too many other entries in between: look these ids up.
-                    crowded.extend(ids);
-                    continue;
+                ))?;
+                let mut crowded: Vec<&str> = Vec::new();
+                for ids in kinds.into_values() {
+                    let (Some(lo), Some(hi)) = (ids.iter().min(), ids.iter().max()) else {
+                        continue;
+                    };
+                    let bound = ids.len().saturating_mul(2).saturating_add(16);
+                    let rows = stmt
+                        .query_map(
+                            params![lo, hi, i64::try_from(bound).unwrap_or(i64::MAX)],
+                            read_row,
+                        )?
+                        .collect::<Result<Vec<Row>, _>>()?;
+                    if rows.len() >= bound {
+                        // Too many other entries in between: look these ids up.
+                        crowded.extend(ids);
+                        continue;
+                    }
+                    if rows.is_empty() {
+                        continue;
+                    }
+                    let wanted: std::collections::HashSet<&str> = ids.into_iter().collect();
+                    for row in rows {
+                        if wanted.contains(row.0.as_str()) {
+                            let entry = decode(row)?;
+                            out.insert(entry.file_id.clone(), entry);
+                        }
+                    }
                 }
-                if rows.is_empty() {
-                    continue;
-                }
-                let wanted: std::collections::HashSet<&str> = ids.into_iter().collect();
-                for row in rows {
-                    if wanted.contains(row.0.as_str()) {
-                        let entry = decode(row)?;
+                // SQLite's default limit on bound parameters is 32766; stay well below.
+                for chunk in crowded.chunks(500) {
+                    let marks = vec!["?"; chunk.len()].join(",");
+                    let mut stmt = conn.prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM object_attrs WHERE file_id IN ({marks})"
+                    ))?;
+                    let rows = stmt.query_map(params_from_iter(chunk.iter()), read_row)?;
+                    for row in rows {
+                        let entry = decode(row?)?;
                         out.insert(entry.file_id.clone(), entry);
                     }
                 }
-            }
-            // SQLite's default limit on bound parameters is 32766; stay well below.
-            for chunk in crowded.chunks(500) {
-                let marks = vec!["?"; chunk.len()].join(",");
-                let mut stmt = conn.prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM object_attrs WHERE file_id IN ({marks})"
-                ))?;
-                let rows = stmt.query_map(params_from_iter(chunk.iter()), read_row)?;
-                for row in rows {
-                    let entry = decode(row?)?;
-                    out.insert(entry.file_id.clone(), entry);
+                if let Some(c) = cache {
+                    for id in file_ids {
+                        let entry = out.get(&id).cloned();
+                        c.entries.insert(id, entry);
+                    }
                 }
-            }
-            if let Some(c) = cache {
-                for id in file_ids {
-                    let entry = out.get(&id).cloned();
-                    c.insert(id, entry);
-                }
-            }
-            Ok(out)
-        })
-        .await
+                Ok(out)
+            })
+            .await
     }
 
     /// Binds an entry written through the gateway to the upstream `modified_at` first seen for
@@ -298,13 +350,23 @@ impl StateDb {
         let id = file_id.to_owned();
         let m = modified_at.to_owned();
         let cache = self.attrs.clone();
-        self.call(move |conn| {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => {
+                pg::bind_attrs_modified_at(p, file_id, modified_at).await?;
+                if let Some(c) = cache {
+                    c.write(|m| m.invalidate(&id));
+                }
+                return Ok(());
+            }
+        };
+        sqlite.call(move |conn| {
             conn.prepare_cached(
                 "UPDATE object_attrs SET modified_at = ?2 WHERE file_id = ?1 AND modified_at IS NULL",
             )?
             .execute(params![id, m])?;
             if let Some(c) = cache {
-                c.invalidate(&id);
+                c.entries.invalidate(&id);
             }
             Ok(())
         })
@@ -315,15 +377,26 @@ impl StateDb {
     pub async fn delete_attrs(&self, file_id: &str) -> Result<(), StateError> {
         let id = file_id.to_owned();
         let cache = self.attrs.clone();
-        self.call(move |conn| {
-            conn.prepare_cached("DELETE FROM object_attrs WHERE file_id = ?1")?
-                .execute(params![id])?;
-            if let Some(c) = cache {
-                c.insert(id, None);
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => {
+                pg::delete_attrs(p, file_id).await?;
+                if let Some(c) = cache {
+                    c.write(|m| m.insert(id, None));
+                }
+                return Ok(());
             }
-            Ok(())
-        })
-        .await
+        };
+        sqlite
+            .call(move |conn| {
+                conn.prepare_cached("DELETE FROM object_attrs WHERE file_id = ?1")?
+                    .execute(params![id])?;
+                if let Some(c) = cache {
+                    c.entries.insert(id, None);
+                }
+                Ok(())
+            })
+            .await
     }
 }
 
@@ -332,10 +405,18 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    #[tokio::test]
-    async fn attrs_round_trip_and_bind_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = StateDb::open(dir.path().join("g.db")).unwrap();
+    use crate::state::testdb::Target;
+
+    both_backends! {
+        attrs_round_trip_and_bind_once_on => attrs_round_trip_and_bind_once;
+        the_attribute_cache_follows_its_own_writes_and_rereads_on_demand_on =>
+            the_attribute_cache_follows_its_own_writes_and_rereads_on_demand;
+        many_attrs_are_found_by_range_and_among_crowded_neighbours_on =>
+            many_attrs_are_found_by_range_and_among_crowded_neighbours;
+    }
+
+    async fn attrs_round_trip_and_bind_once(target: Target) {
+        let db = target.open().await;
         let mut attrs = ObjectAttrs {
             etag: "0123".into(),
             content_type: Some("text/plain".into()),
@@ -370,15 +451,13 @@ mod tests {
         assert!(db.get_attrs("fil_1").await.unwrap().is_none());
     }
 
-    #[tokio::test]
-    async fn the_attribute_cache_follows_its_own_writes_and_rereads_on_demand() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let a = StateDb::open(&path)
-            .unwrap()
+    async fn the_attribute_cache_follows_its_own_writes_and_rereads_on_demand(target: Target) {
+        let a = target
+            .open()
+            .await
             .with_attrs_cache(Duration::from_secs(600));
         // Another process on the same database.
-        let b = StateDb::open(&path).unwrap();
+        let b = target.open().await;
         let entry = |etag: &str| StoredAttrs {
             file_id: "fil_1".into(),
             size: 1,
@@ -428,10 +507,8 @@ mod tests {
         assert_eq!(got.modified_at.as_deref(), Some("2027-01-01T00:00:00Z"));
     }
 
-    #[tokio::test]
-    async fn many_attrs_are_found_by_range_and_among_crowded_neighbours() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = StateDb::open(dir.path().join("g.db")).unwrap();
+    async fn many_attrs_are_found_by_range_and_among_crowded_neighbours(target: Target) {
+        let db = target.open().await;
         let entry = |id: String| StoredAttrs {
             file_id: id.clone(),
             size: 1,

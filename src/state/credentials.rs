@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use rand::Rng;
 use rusqlite::{OptionalExtension, params};
 
-use super::{StateDb, StateError};
+use super::{Backend, StateDb, StateError, pg};
 
 /// A stored credential. `Debug` hides the secret and the token.
 #[derive(Clone, PartialEq, Eq)]
@@ -87,7 +87,8 @@ pub fn generate_secret_access_key() -> String {
     random_string(SECRET_ALPHABET, 40)
 }
 
-const COLUMNS: &str = "access_key_id, secret_access_key, token, label, user_id, created_at";
+pub(super) const COLUMNS: &str =
+    "access_key_id, secret_access_key, token, label, user_id, created_at";
 
 fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Credential, String)> {
     let created_at: String = row.get(5)?;
@@ -105,7 +106,7 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Credential, String)> {
 }
 
 /// Parses the `created_at` column read by [`from_row`].
-fn finish(row: (Credential, String)) -> Result<Credential, StateError> {
+pub(super) fn finish(row: (Credential, String)) -> Result<Credential, StateError> {
     let (mut cred, created_at) = row;
     cred.created_at = DateTime::parse_from_rfc3339(&created_at)
         .map_err(|e| StateError::BadValue {
@@ -133,29 +134,38 @@ impl StateDb {
             created_at,
         };
         let stored = cred.clone();
-        self.call(move |conn| {
-            let result = conn.execute(
-                &format!("INSERT INTO credentials ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-                params![
-                    stored.access_key_id,
-                    stored.secret_access_key,
-                    stored.token,
-                    stored.label,
-                    stored.user_id,
-                    stored.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
-                ],
-            );
-            match result {
-                Ok(_) => Ok(()),
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    Err(StateError::DuplicateAccessKey(stored.access_key_id))
-                }
-                Err(e) => Err(e.into()),
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => {
+                pg::create_credential(p, &cred).await?;
+                tracing::info!(access_key_id = %cred.access_key_id, user_id = %cred.user_id, "credential created");
+                return Ok(cred);
             }
-        })
-        .await?;
+        };
+        sqlite
+            .call(move |conn| {
+                let result = conn.execute(
+                    &format!("INSERT INTO credentials ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                    params![
+                        stored.access_key_id,
+                        stored.secret_access_key,
+                        stored.token,
+                        stored.label,
+                        stored.user_id,
+                        stored.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                    ],
+                );
+                match result {
+                    Ok(_) => Ok(()),
+                    Err(rusqlite::Error::SqliteFailure(e, _))
+                        if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                    {
+                        Err(StateError::DuplicateAccessKey(stored.access_key_id))
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            })
+            .await?;
         tracing::info!(access_key_id = %cred.access_key_id, user_id = %cred.user_id, "credential created");
         Ok(cred)
     }
@@ -165,40 +175,54 @@ impl StateDb {
         &self,
         access_key_id: &str,
     ) -> Result<Option<Credential>, StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::get_credential(p, access_key_id).await,
+        };
         let id = access_key_id.to_owned();
-        self.call(move |conn| {
-            conn.query_row(
-                &format!("SELECT {COLUMNS} FROM credentials WHERE access_key_id = ?1"),
-                [id],
-                from_row,
-            )
-            .optional()?
-            .map(finish)
-            .transpose()
-        })
-        .await
+        sqlite
+            .call(move |conn| {
+                conn.query_row(
+                    &format!("SELECT {COLUMNS} FROM credentials WHERE access_key_id = ?1"),
+                    [id],
+                    from_row,
+                )
+                .optional()?
+                .map(finish)
+                .transpose()
+            })
+            .await
     }
 
     /// Every stored credential, oldest first.
     pub async fn list_credentials(&self) -> Result<Vec<Credential>, StateError> {
-        self.call(|conn| {
-            let mut stmt = conn.prepare(&format!(
-                "SELECT {COLUMNS} FROM credentials ORDER BY created_at, access_key_id"
-            ))?;
-            let rows = stmt.query_map([], from_row)?;
-            rows.map(|row| finish(row?)).collect()
-        })
-        .await
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::list_credentials(p).await,
+        };
+        sqlite
+            .call(|conn| {
+                let mut stmt = conn.prepare(&format!(
+                    "SELECT {COLUMNS} FROM credentials ORDER BY created_at, access_key_id"
+                ))?;
+                let rows = stmt.query_map([], from_row)?;
+                rows.map(|row| finish(row?)).collect()
+            })
+            .await
     }
 
     /// Deletes the credential; `false` when there was none with this id.
     pub async fn revoke_credential(&self, access_key_id: &str) -> Result<bool, StateError> {
         let id = access_key_id.to_owned();
-        let removed = self
-            .call(move |conn| {
-                Ok(conn.execute("DELETE FROM credentials WHERE access_key_id = ?1", [id])? > 0)
-            })
-            .await?;
+        let removed = match &self.backend {
+            Backend::Sqlite(s) => {
+                s.call(move |conn| {
+                    Ok(conn.execute("DELETE FROM credentials WHERE access_key_id = ?1", [id])? > 0)
+                })
+                .await?
+            }
+            Backend::Postgres(p) => pg::revoke_credential(p, access_key_id).await?,
+        };
         if removed {
             tracing::info!(access_key_id, "credential revoked");
         }
@@ -222,11 +246,7 @@ mod tests {
         }
     }
 
-    fn open() -> (tempfile::TempDir, StateDb) {
-        let dir = tempfile::tempdir().unwrap();
-        let db = StateDb::open(dir.path().join("gateway.db")).unwrap();
-        (dir, db)
-    }
+    use crate::state::testdb::Target;
 
     #[test]
     fn generated_keys_look_like_aws_keys() {
@@ -240,9 +260,14 @@ mod tests {
         assert_ne!(generate_secret_access_key(), secret);
     }
 
-    #[tokio::test]
-    async fn create_get_list_revoke_round_trip() {
-        let (_dir, db) = open();
+    both_backends! {
+        create_get_list_revoke_round_trip_on => create_get_list_revoke_round_trip;
+        duplicate_access_key_id_is_refused_on => duplicate_access_key_id_is_refused;
+        unknown_access_key_is_none_on => unknown_access_key_is_none;
+    }
+
+    async fn create_get_list_revoke_round_trip(target: Target) {
+        let db = target.open().await;
         let created = db.create_credential(new_cred("token-1")).await.unwrap();
         assert_eq!(created.access_key_id.len(), 20);
         assert_eq!(created.secret_access_key.len(), 40);
@@ -275,9 +300,8 @@ mod tests {
         assert_eq!(db.list_credentials().await.unwrap(), vec![second]);
     }
 
-    #[tokio::test]
-    async fn duplicate_access_key_id_is_refused() {
-        let (_dir, db) = open();
+    async fn duplicate_access_key_id_is_refused(target: Target) {
+        let db = target.open().await;
         let given = NewCredential {
             access_key_id: Some("AKIADUP".to_owned()),
             ..new_cred("t")
@@ -289,9 +313,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn unknown_access_key_is_none() {
-        let (_dir, db) = open();
+    async fn unknown_access_key_is_none(target: Target) {
+        let db = target.open().await;
         assert_eq!(db.get_credential("AKIANOPE").await.unwrap(), None);
     }
 

@@ -4,7 +4,7 @@
 
 use rusqlite::params;
 
-use super::{StateDb, StateError};
+use super::{Backend, StateDb, StateError, pg};
 
 /// One stored lock. `path` is the gateway's share-qualified key (`shr_…/a/b`), not a URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,13 +21,13 @@ pub struct StoredLock {
     pub timeout_at_ms: Option<i64>,
 }
 
-const COLUMNS: &str = "token, path, principal, owner, depth, scope, timeout_at";
+pub(super) const COLUMNS: &str = "token, path, principal, owner, depth, scope, timeout_at";
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn to_text(ms: Option<i64>) -> Option<String> {
+pub(super) fn to_text(ms: Option<i64>) -> Option<String> {
     ms.and_then(chrono::DateTime::from_timestamp_millis)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
@@ -49,79 +49,89 @@ fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredLock> {
     })
 }
 
-fn live(lock: &StoredLock, now: i64) -> bool {
+pub(super) fn live(lock: &StoredLock, now: i64) -> bool {
     lock.timeout_at_ms.is_none_or(|t| t > now)
 }
 
 impl StateDb {
     /// The live locks on `path`, on its ancestors and below it (`path` has no trailing `/`).
     pub async fn locks_related(&self, path: &str) -> Result<Vec<StoredLock>, StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::locks_related(p, path).await,
+        };
         let path = path.to_owned();
-        self.call(move |conn| {
-            let mut ancestors = vec![path.clone()];
-            let mut p = path.as_str();
-            while let Some((head, _)) = p.rsplit_once('/') {
-                ancestors.push(head.to_owned());
-                p = head;
-            }
-            let below = format!("{}/%", like_escape(&path));
-            let marks = vec!["?"; ancestors.len()].join(",");
-            let sql = format!(
-                "SELECT {COLUMNS} FROM webdav_locks WHERE path IN ({marks}) \
+        sqlite
+            .call(move |conn| {
+                let ancestors = ancestors_of(&path);
+                let below = format!("{}/%", like_escape(&path));
+                let marks = vec!["?"; ancestors.len()].join(",");
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM webdav_locks WHERE path IN ({marks}) \
                  OR path LIKE ? ESCAPE '\\'"
-            );
-            let mut stmt = conn.prepare_cached(&sql)?;
-            let mut args: Vec<String> = ancestors;
-            args.push(below);
-            let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), read)?;
-            let now = now_ms();
-            let mut out = Vec::new();
-            for row in rows {
-                let lock = row?;
-                if live(&lock, now) {
-                    out.push(lock);
+                );
+                let mut stmt = conn.prepare_cached(&sql)?;
+                let mut args: Vec<String> = ancestors;
+                args.push(below);
+                let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), read)?;
+                let now = now_ms();
+                let mut out = Vec::new();
+                for row in rows {
+                    let lock = row?;
+                    if live(&lock, now) {
+                        out.push(lock);
+                    }
                 }
-            }
-            Ok(out)
-        })
-        .await
+                Ok(out)
+            })
+            .await
     }
 
     /// Stores a new lock (and purges expired ones).
     pub async fn insert_lock(&self, lock: StoredLock) -> Result<(), StateError> {
-        self.call(move |conn| {
-            purge(conn)?;
-            conn.prepare_cached(&format!(
-                "INSERT INTO webdav_locks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-            ))?
-            .execute(params![
-                lock.token,
-                lock.path,
-                lock.principal,
-                lock.owner,
-                if lock.deep { "infinity" } else { "0" },
-                if lock.shared { "shared" } else { "exclusive" },
-                to_text(lock.timeout_at_ms),
-            ])?;
-            Ok(())
-        })
-        .await
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::insert_lock(p, &lock).await,
+        };
+        sqlite
+            .call(move |conn| {
+                purge(conn)?;
+                conn.prepare_cached(&format!(
+                    "INSERT INTO webdav_locks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ))?
+                .execute(params![
+                    lock.token,
+                    lock.path,
+                    lock.principal,
+                    lock.owner,
+                    if lock.deep { "infinity" } else { "0" },
+                    if lock.shared { "shared" } else { "exclusive" },
+                    to_text(lock.timeout_at_ms),
+                ])?;
+                Ok(())
+            })
+            .await
     }
 
     /// The live lock with this token.
     pub async fn lock_by_token(&self, token: &str) -> Result<Option<StoredLock>, StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::lock_by_token(p, token).await,
+        };
         let token = token.to_owned();
-        self.call(move |conn| {
-            use rusqlite::OptionalExtension as _;
-            let lock = conn
-                .prepare_cached(&format!(
-                    "SELECT {COLUMNS} FROM webdav_locks WHERE token = ?1"
-                ))?
-                .query_row(params![token], read)
-                .optional()?;
-            Ok(lock.filter(|l| live(l, now_ms())))
-        })
-        .await
+        sqlite
+            .call(move |conn| {
+                use rusqlite::OptionalExtension as _;
+                let lock = conn
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM webdav_locks WHERE token = ?1"
+                    ))?
+                    .query_row(params![token], read)
+                    .optional()?;
+                Ok(lock.filter(|l| live(l, now_ms())))
+            })
+            .await
     }
 
     /// Sets a lock's new expiry; false when the lock is gone or expired.
@@ -130,44 +140,59 @@ impl StateDb {
         token: &str,
         timeout_at_ms: Option<i64>,
     ) -> Result<bool, StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::refresh_lock(p, token, timeout_at_ms).await,
+        };
         let token = token.to_owned();
-        self.call(move |conn| {
-            let now = to_text(Some(now_ms()));
-            let n = conn
-                .prepare_cached(
-                    "UPDATE webdav_locks SET timeout_at = ?2 WHERE token = ?1 \
+        sqlite
+            .call(move |conn| {
+                let now = to_text(Some(now_ms()));
+                let n = conn
+                    .prepare_cached(
+                        "UPDATE webdav_locks SET timeout_at = ?2 WHERE token = ?1 \
                  AND (timeout_at IS NULL OR timeout_at > ?3)",
-                )?
-                .execute(params![token, to_text(timeout_at_ms), now])?;
-            Ok(n > 0)
-        })
-        .await
+                    )?
+                    .execute(params![token, to_text(timeout_at_ms), now])?;
+                Ok(n > 0)
+            })
+            .await
     }
 
     /// Removes a lock; false when there was none.
     pub async fn delete_lock(&self, token: &str) -> Result<bool, StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::delete_lock(p, token).await,
+        };
         let token = token.to_owned();
-        self.call(move |conn| {
-            let n = conn
-                .prepare_cached("DELETE FROM webdav_locks WHERE token = ?1")?
-                .execute(params![token])?;
-            Ok(n > 0)
-        })
-        .await
+        sqlite
+            .call(move |conn| {
+                let n = conn
+                    .prepare_cached("DELETE FROM webdav_locks WHERE token = ?1")?
+                    .execute(params![token])?;
+                Ok(n > 0)
+            })
+            .await
     }
 
     /// Removes every lock at `path` and below (after a MOVE or DELETE).
     pub async fn delete_locks_under(&self, path: &str) -> Result<(), StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::delete_locks_under(p, path).await,
+        };
         let path = path.to_owned();
-        self.call(move |conn| {
-            let below = format!("{}/%", like_escape(&path));
-            conn.prepare_cached(
-                "DELETE FROM webdav_locks WHERE path = ?1 OR path LIKE ?2 ESCAPE '\\'",
-            )?
-            .execute(params![path, below])?;
-            Ok(())
-        })
-        .await
+        sqlite
+            .call(move |conn| {
+                let below = format!("{}/%", like_escape(&path));
+                conn.prepare_cached(
+                    "DELETE FROM webdav_locks WHERE path = ?1 OR path LIKE ?2 ESCAPE '\\'",
+                )?
+                .execute(params![path, below])?;
+                Ok(())
+            })
+            .await
     }
 }
 
@@ -180,7 +205,18 @@ fn purge(conn: &rusqlite::Connection) -> Result<(), StateError> {
     Ok(())
 }
 
-fn like_escape(s: &str) -> String {
+/// `path` and each of its ancestors (`a/b/c`, `a/b`, `a`).
+pub(super) fn ancestors_of(path: &str) -> Vec<String> {
+    let mut ancestors = vec![path.to_owned()];
+    let mut p = path;
+    while let Some((head, _)) = p.rsplit_once('/') {
+        ancestors.push(head.to_owned());
+        p = head;
+    }
+    ancestors
+}
+
+pub(super) fn like_escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_")
@@ -203,10 +239,15 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn locks_are_found_by_ancestor_and_descendant_and_expire() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = StateDb::open(dir.path().join("g.db")).unwrap();
+    both_backends! {
+        locks_are_found_by_ancestor_and_descendant_and_expire_on =>
+            locks_are_found_by_ancestor_and_descendant_and_expire;
+    }
+
+    async fn locks_are_found_by_ancestor_and_descendant_and_expire(
+        target: crate::state::testdb::Target,
+    ) {
+        let db = target.open().await;
         db.insert_lock(lock("t1", "shr_1/a", None)).await.unwrap();
         db.insert_lock(lock("t2", "shr_1/a/b_c/d", None))
             .await

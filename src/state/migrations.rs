@@ -1,8 +1,15 @@
-//! Ordered schema migrations, tracked with `PRAGMA user_version`.
+//! Ordered schema migrations, one list for both backends (per-dialect SQL), and the SQLite
+//! runner, which tracks the version with `PRAGMA user_version` (PostgreSQL's runner is in
+//! [`super::pg::migrate`]).
 //!
 //! `MIGRATIONS[i]` takes the schema from version `i` to `i + 1`. Each runs in its own
-//! transaction together with the `user_version` bump, so a crash leaves the database at a whole
+//! transaction together with the version bump, so a crash leaves the database at a whole
 //! version. Append new migrations; never edit one that has shipped.
+//!
+//! PostgreSQL keeps timestamps as RFC 3339 text like SQLite, in `COLLATE "C"` columns: every
+//! writer stores UTC with one fixed format per column, so byte order is time order, and the
+//! comparisons the queries make (`uploads_created_before`, lock expiry) and every `ORDER BY`
+//! give the same answers on both backends whatever the database's default collation.
 
 use rusqlite::Connection;
 
@@ -11,9 +18,18 @@ use super::StateError;
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-const MIGRATIONS: &[&str] = &[
+/// One schema step in each dialect.
+pub(super) struct Migration {
+    /// SQLite text (shipped; never edited).
+    pub sqlite: &'static str,
+    /// PostgreSQL text: the same tables, columns and indexes.
+    pub postgres: &'static str,
+}
+
+pub(super) const MIGRATIONS: &[Migration] = &[
     // 1: credentials (S3 access key → ScaiDrive token).
-    r#"
+    Migration {
+        sqlite: r#"
     CREATE TABLE credentials (
         access_key_id     TEXT PRIMARY KEY NOT NULL,
         secret_access_key TEXT NOT NULL,
@@ -23,8 +39,20 @@ const MIGRATIONS: &[&str] = &[
         created_at        TEXT NOT NULL          -- RFC 3339 UTC
     ) STRICT;
     "#,
+        postgres: r#"
+    CREATE TABLE credentials (
+        access_key_id     TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+        secret_access_key TEXT NOT NULL,
+        token             TEXT NOT NULL,
+        label             TEXT,
+        user_id           TEXT NOT NULL,
+        created_at        TEXT COLLATE "C" NOT NULL  -- RFC 3339 UTC, seconds
+    );
+    "#,
+    },
     // 2: tables for object attributes, S3 multipart uploads and WebDAV locks.
-    r#"
+    Migration {
+        sqlite: r#"
     CREATE TABLE object_attrs (
         file_id      TEXT PRIMARY KEY NOT NULL,  -- ScaiDrive fil_…
         size         INTEGER NOT NULL,           -- validates the entry with modified_at
@@ -76,6 +104,60 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX webdav_locks_by_path ON webdav_locks (path);
     "#,
+        postgres: r#"
+    CREATE TABLE object_attrs (
+        file_id      TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+        size         BIGINT NOT NULL,
+        modified_at  TEXT,
+        version_id   TEXT,
+        sha256       TEXT,
+        etag         TEXT NOT NULL,
+        content_type TEXT,
+        headers      TEXT NOT NULL DEFAULT '{}',
+        user_meta    TEXT NOT NULL DEFAULT '{}',
+        checksums    TEXT NOT NULL DEFAULT '{}',
+        client_mtime TEXT,
+        dead_props   TEXT NOT NULL DEFAULT '{}',
+        updated_at   TEXT NOT NULL
+    );
+
+    CREATE TABLE multipart_uploads (
+        upload_id     TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+        access_key_id TEXT NOT NULL,
+        principal     TEXT COLLATE "C" NOT NULL,
+        bucket        TEXT COLLATE "C" NOT NULL,
+        key           TEXT COLLATE "C" NOT NULL,
+        created_at    TEXT COLLATE "C" NOT NULL,   -- RFC 3339 UTC
+        attrs         TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX multipart_uploads_by_key ON multipart_uploads (principal, bucket, key);
+    CREATE INDEX multipart_uploads_by_age ON multipart_uploads (created_at);
+
+    CREATE TABLE multipart_parts (
+        upload_id   TEXT COLLATE "C" NOT NULL
+                    REFERENCES multipart_uploads (upload_id) ON DELETE CASCADE,
+        part_number INTEGER NOT NULL,
+        size        BIGINT NOT NULL,
+        etag        TEXT NOT NULL,
+        checksums   TEXT NOT NULL DEFAULT '{}',
+        spool_path  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        PRIMARY KEY (upload_id, part_number)
+    );
+
+    CREATE TABLE webdav_locks (
+        token      TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+        path       TEXT COLLATE "C" NOT NULL,     -- "C": LIKE 'prefix/%' uses the index
+        principal  TEXT NOT NULL,
+        owner      TEXT,
+        depth      TEXT NOT NULL CHECK (depth IN ('0', 'infinity')),
+        scope      TEXT NOT NULL CHECK (scope IN ('shared', 'exclusive')),
+        timeout_at TEXT COLLATE "C"               -- RFC 3339 UTC, milliseconds; NULL = infinite
+    );
+    CREATE INDEX webdav_locks_by_path ON webdav_locks (path);
+    CREATE INDEX webdav_locks_by_timeout ON webdav_locks (timeout_at);
+    "#,
+    },
 ];
 
 /// Reads `PRAGMA user_version`.
@@ -97,13 +179,13 @@ fn migrate_to(conn: &mut Connection, target: i64) -> Result<(), StateError> {
             supported: SCHEMA_VERSION,
         });
     }
-    for (index, sql) in MIGRATIONS.iter().enumerate() {
+    for (index, migration) in MIGRATIONS.iter().enumerate() {
         let to = index as i64 + 1;
         if to <= found || to > target {
             continue;
         }
         let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
+        tx.execute_batch(migration.sqlite)?;
         tx.pragma_update(None, "user_version", to)?;
         tx.commit()?;
         tracing::info!(version = to, "state database migrated");

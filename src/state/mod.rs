@@ -1,18 +1,47 @@
-//! The gateway's state database (`<data_dir>/gateway.db`): credentials, object attributes, the
-//! multipart index and WebDAV locks.
+//! The gateway's state database: credentials, object attributes, the multipart index and
+//! WebDAV locks.
 //!
-//! SQLite through rusqlite, WAL mode, file mode 0600 (it holds secrets and tokens). The schema
-//! is versioned with `PRAGMA user_version` and brought up to date by ordered migrations
+//! Two backends behind one handle, [`StateDb`]:
+//! - SQLite (`<data_dir>/gateway.db`, the default) through rusqlite, WAL mode, file mode 0600 (it
+//!   holds secrets and tokens): one connection behind a mutex, every operation on tokio's
+//!   blocking pool ([`SqliteBackend::call`]) so async code never blocks on disk;
+//! - PostgreSQL (`state.url = "postgres://…"`, for several instances) through a
+//!   `deadpool-postgres` pool ([`pg`]).
+//!
+//! The schema is versioned and brought up to date by one ordered list of migrations
 //! ([`migrations`]) when the database is opened.
-//!
-//! [`StateDb`] is a cheap-to-clone handle: one connection behind a mutex, and every operation runs
-//! on tokio's blocking pool ([`StateDb::call`]) so async code never blocks on disk.
+
+/// Generates one test per backend from `async fn body(target: testdb::Target)`.
+#[cfg(test)]
+macro_rules! both_backends {
+    ($($name:ident => $body:ident;)+) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$body($crate::state::testdb::Target::new_sqlite()).await;
+                }
+                #[tokio::test]
+                async fn postgres() {
+                    super::$body($crate::state::testdb::Target::new_postgres().await).await;
+                }
+            }
+        )+
+    };
+}
 
 mod attrs;
 mod credentials;
+mod location;
 mod locks;
 mod migrations;
 mod multipart;
+mod pg;
+#[cfg(test)]
+mod testdb;
+#[cfg(test)]
+mod testpg;
+mod transfer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -24,9 +53,14 @@ pub use attrs::{ObjectAttrs, StoredAttrs};
 pub use credentials::{
     Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
 };
+pub use location::{PgUrl, StateLocation, redact as redact_url};
 pub use locks::StoredLock;
 pub use migrations::SCHEMA_VERSION;
 pub use multipart::{MultipartPart, MultipartUpload};
+pub use transfer::{TransferCounts, copy_state};
+
+/// Default size of the PostgreSQL connection pool (`state.pool_size`).
+pub const DEFAULT_POOL_SIZE: usize = 16;
 
 /// State database errors.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +68,15 @@ pub enum StateError {
     /// SQLite failed.
     #[error("state database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed (the driver's text never holds the connection password).
+    #[error("state database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No pooled PostgreSQL connection could be had in time.
+    #[error("state database pool: {0}")]
+    Pool(String),
+    /// The PostgreSQL URL or pool settings are not usable.
+    #[error("state database configuration: {0}")]
+    Config(String),
     /// Creating the database file or its directory failed.
     #[error("state database {path}: {source}")]
     Io {
@@ -48,7 +91,7 @@ pub enum StateError {
          ({supported}); upgrade the gateway"
     )]
     SchemaTooNew {
-        /// `user_version` in the file.
+        /// The version found in the database.
         found: i64,
         /// The highest version this build knows.
         supported: i64,
@@ -67,13 +110,64 @@ pub enum StateError {
     /// The blocking task panicked or was cancelled.
     #[error("state database task failed: {0}")]
     Task(String),
+    /// `state migrate` found data in the target.
+    #[error("the target state database is not empty ({0}); use --force to add to it")]
+    TargetNotEmpty(String),
 }
 
-/// Handle to the state database. Clones share one connection (and the attribute cache).
+/// Options of [`StateDb::connect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateOptions {
+    /// Most PostgreSQL connections kept (ignored for SQLite).
+    pub pool_size: usize,
+}
+
+impl Default for StateOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: DEFAULT_POOL_SIZE,
+        }
+    }
+}
+
+/// The SQLite backend: one connection behind a mutex.
 #[derive(Clone)]
-pub struct StateDb {
+pub(crate) struct SqliteBackend {
     conn: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
+}
+
+impl SqliteBackend {
+    /// Runs `f` with the connection on tokio's blocking pool.
+    pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, StateError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StateError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            // A panic while holding the lock leaves the connection itself usable (SQLite rolls
+            // back an open transaction when it is dropped), so a poisoned lock is recovered.
+            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StateError::Task(e.to_string()))?
+    }
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(SqliteBackend),
+    Postgres(pg::PgBackend),
+}
+
+/// Handle to the state database. Clones share the connection or pool (and the attribute cache).
+#[derive(Clone)]
+pub struct StateDb {
+    backend: Backend,
+    /// What was opened (password redacted when shown).
+    location: Arc<StateLocation>,
     /// Object attributes by file id (`None`: none stored), when enabled
     /// ([`StateDb::with_attrs_cache`]).
     attrs: Option<attrs::AttrsCache>,
@@ -81,12 +175,14 @@ pub struct StateDb {
 
 impl std::fmt::Debug for StateDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StateDb").field("path", &self.path).finish()
+        f.debug_struct("StateDb")
+            .field("location", &self.location)
+            .finish()
     }
 }
 
 impl StateDb {
-    /// Opens (creating if needed) the database at `path`, with its parent directory, and
+    /// Opens (creating if needed) the SQLite database at `path`, with its parent directory, and
     /// migrates it to [`SCHEMA_VERSION`]. Blocking: call it at start-up or in `spawn_blocking`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StateError> {
         let path = path.as_ref().to_owned();
@@ -108,48 +204,83 @@ impl StateDb {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::migrate(&mut conn)?;
         Ok(Self {
-            conn: Arc::new(Mutex::new(conn)),
-            path: Arc::new(path),
+            location: Arc::new(StateLocation::Sqlite(path.clone())),
+            backend: Backend::Sqlite(SqliteBackend {
+                conn: Arc::new(Mutex::new(conn)),
+                path: Arc::new(path),
+            }),
             attrs: None,
         })
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens the database at `location` and migrates it: SQLite as [`StateDb::open`] (on the
+    /// blocking pool), PostgreSQL through a new pool.
+    pub async fn connect(
+        location: &StateLocation,
+        options: StateOptions,
+    ) -> Result<Self, StateError> {
+        match location {
+            StateLocation::Sqlite(path) => {
+                let path = path.clone();
+                tokio::task::spawn_blocking(move || Self::open(path))
+                    .await
+                    .map_err(|e| StateError::Task(e.to_string()))?
+            }
+            StateLocation::Postgres(url) => Ok(Self {
+                backend: Backend::Postgres(pg::PgBackend::connect(url, options.pool_size).await?),
+                location: Arc::new(location.clone()),
+                attrs: None,
+            }),
+        }
     }
 
-    /// Runs `f` with the connection on tokio's blocking pool. The building block of every typed
-    /// operation; later modules (object attributes, multipart, locks) add their own on top.
-    pub async fn call<T, F>(&self, f: F) -> Result<T, StateError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, StateError> + Send + 'static,
-    {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            // A panic while holding the lock leaves the connection itself usable (SQLite rolls
-            // back an open transaction when it is dropped), so a poisoned lock is recovered.
-            let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut guard)
-        })
-        .await
-        .map_err(|e| StateError::Task(e.to_string()))?
+    /// What this handle opened (shown with the password redacted).
+    pub fn location(&self) -> &StateLocation {
+        &self.location
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        self.location.backend_name()
+    }
+
+    /// The SQLite database file, when that is the backend.
+    pub fn path(&self) -> Option<&Path> {
+        match &self.backend {
+            Backend::Sqlite(s) => Some(&s.path),
+            Backend::Postgres(_) => None,
+        }
+    }
+
+    /// PostgreSQL pool size and idle connections (`None` for SQLite).
+    pub fn pool_status(&self) -> Option<(usize, usize)> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(p) => Some(p.pool_status()),
+        }
     }
 
     /// `SELECT 1`: the readiness probe.
     pub async fn ping(&self) -> Result<(), StateError> {
-        self.call(|conn| {
-            let one: i64 = conn.query_row("SELECT 1", [], |row| row.get(0))?;
-            debug_assert_eq!(one, 1);
-            Ok(())
-        })
-        .await
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.call(|conn| {
+                    let one: i64 = conn.query_row("SELECT 1", [], |row| row.get(0))?;
+                    debug_assert_eq!(one, 1);
+                    Ok(())
+                })
+                .await
+            }
+            Backend::Postgres(p) => p.ping().await,
+        }
     }
 
     /// The schema version of the open database.
     pub async fn schema_version(&self) -> Result<i64, StateError> {
-        self.call(|conn| Ok(migrations::user_version(conn)?)).await
+        match &self.backend {
+            Backend::Sqlite(s) => s.call(|conn| Ok(migrations::user_version(conn)?)).await,
+            Backend::Postgres(p) => p.schema_version().await,
+        }
     }
 }
 
@@ -180,6 +311,7 @@ fn create_private_file(path: &Path) -> Result<(), StateError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use super::testdb::Target;
     use super::*;
 
     #[tokio::test]
@@ -188,8 +320,12 @@ mod tests {
         let path = dir.path().join("nested/gateway.db");
         let db = StateDb::open(&path).unwrap();
         assert_eq!(db.schema_version().await.unwrap(), SCHEMA_VERSION);
+        assert_eq!(db.backend_name(), "sqlite");
         db.ping().await.unwrap();
-        let mode: String = db
+        let Backend::Sqlite(sqlite) = &db.backend else {
+            panic!("not SQLite")
+        };
+        let mode: String = sqlite
             .call(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
             .await
             .unwrap();
@@ -202,19 +338,11 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn every_table_exists() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = StateDb::open(dir.path().join("gateway.db")).unwrap();
-        let tables: Vec<String> = db
-            .call(|c| {
-                let mut stmt =
-                    c.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                Ok(rows.collect::<Result<_, _>>()?)
-            })
-            .await
-            .unwrap();
+    async fn every_table_exists(target: Target) {
+        let db = target.open().await;
+        db.ping().await.unwrap();
+        assert_eq!(db.schema_version().await.unwrap(), SCHEMA_VERSION);
+        let tables = target.tables().await;
         for table in [
             "credentials",
             "multipart_parts",
@@ -229,11 +357,8 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn reopening_keeps_data_and_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gateway.db");
-        let db = StateDb::open(&path).unwrap();
+    async fn reopening_keeps_data_and_version(target: Target) {
+        let db = target.open().await;
         db.create_credential(NewCredential {
             access_key_id: Some("AKIAKEEP".to_owned()),
             secret_access_key: None,
@@ -244,25 +369,77 @@ mod tests {
         .await
         .unwrap();
         drop(db);
-        let db = StateDb::open(&path).unwrap();
+        let db = target.open().await;
         assert_eq!(db.schema_version().await.unwrap(), SCHEMA_VERSION);
         assert!(db.get_credential("AKIAKEEP").await.unwrap().is_some());
     }
 
-    #[tokio::test]
-    async fn a_newer_schema_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("gateway.db");
-        {
-            let conn = Connection::open(&path).unwrap();
-            conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
-                .unwrap();
+    async fn a_newer_schema_is_refused(target: Target) {
+        if target.is_postgres() {
+            target.open().await;
+            target
+                .execute_raw(&format!(
+                    "UPDATE gateway_schema_version SET version = {}",
+                    SCHEMA_VERSION + 1
+                ))
+                .await;
+        } else {
+            target
+                .execute_raw(&format!("PRAGMA user_version = {}", SCHEMA_VERSION + 1))
+                .await;
         }
-        match StateDb::open(&path) {
+        match target.try_open().await {
             Err(StateError::SchemaTooNew { found, supported }) => {
                 assert_eq!((found, supported), (SCHEMA_VERSION + 1, SCHEMA_VERSION));
             }
             other => panic!("expected SchemaTooNew, got {other:?}"),
         }
+    }
+
+    /// Instances starting at once against a fresh PostgreSQL database migrate one after the
+    /// other under the advisory lock: all succeed, the schema is made once. (SQLite is one
+    /// instance's file.)
+    #[tokio::test]
+    async fn concurrent_opens_of_postgres_migrate_once() {
+        let target = Target::new_postgres().await;
+        let opens = (0..3).map(|_| target.try_open());
+        for db in futures::future::join_all(opens).await {
+            assert_eq!(db.unwrap().schema_version().await.unwrap(), SCHEMA_VERSION);
+        }
+        let db = target.open().await;
+        let Backend::Postgres(p) = &db.backend else {
+            panic!("not PostgreSQL")
+        };
+        let conn = p.conn().await.unwrap();
+        let rows: i64 = conn
+            .query_one("SELECT count(*) FROM gateway_schema_version", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(rows, 1);
+    }
+
+    both_backends! {
+        every_table_exists_on => every_table_exists;
+        reopening_keeps_data_and_version_on => reopening_keeps_data_and_version;
+        a_newer_schema_is_refused_on => a_newer_schema_is_refused;
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_postgres_fails_with_the_password_redacted() {
+        // A port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let location =
+            StateLocation::parse_state_url(&format!("postgres://gw:hunter2@127.0.0.1:{port}/db"))
+                .unwrap();
+        let err = StateDb::connect(&location, StateOptions::default())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
     }
 }

@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{StateDb, StateError};
+use super::{Backend, StateDb, StateError, pg};
 
 /// An upload in progress.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub struct MultipartPart {
     pub created_at: String,
 }
 
-fn to_i64(v: u64) -> i64 {
+pub(super) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
@@ -50,12 +50,17 @@ fn read_upload(r: &rusqlite::Row<'_>) -> rusqlite::Result<MultipartUpload> {
     })
 }
 
-const UPLOAD_COLUMNS: &str = "upload_id, access_key_id, principal, bucket, key, created_at, attrs";
+pub(super) const UPLOAD_COLUMNS: &str =
+    "upload_id, access_key_id, principal, bucket, key, created_at, attrs";
 
 impl StateDb {
     /// Records a new upload.
     pub async fn create_upload(&self, u: MultipartUpload) -> Result<(), StateError> {
-        self.call(move |c| {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::create_upload(p, &u).await,
+        };
+        sqlite.call(move |c| {
             c.execute(
                 &format!("INSERT INTO multipart_uploads ({UPLOAD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
                 params![u.upload_id, u.access_key_id, u.principal, u.bucket, u.key, u.created_at, u.attrs],
@@ -67,16 +72,21 @@ impl StateDb {
 
     /// One upload.
     pub async fn get_upload(&self, upload_id: &str) -> Result<Option<MultipartUpload>, StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::get_upload(p, upload_id).await,
+        };
         let id = upload_id.to_owned();
-        self.call(move |c| {
-            Ok(c.query_row(
-                &format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE upload_id = ?1"),
-                params![id],
-                read_upload,
-            )
-            .optional()?)
-        })
-        .await
+        sqlite
+            .call(move |c| {
+                Ok(c.query_row(
+                    &format!("SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE upload_id = ?1"),
+                    params![id],
+                    read_upload,
+                )
+                .optional()?)
+            })
+            .await
     }
 
     /// A user's uploads in a bucket, by key then creation time.
@@ -85,8 +95,12 @@ impl StateDb {
         principal: &str,
         bucket: &str,
     ) -> Result<Vec<MultipartUpload>, StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::list_uploads(p, principal, bucket).await,
+        };
         let (p, b) = (principal.to_owned(), bucket.to_owned());
-        self.call(move |c| {
+        sqlite.call(move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE principal = ?1 AND bucket = ?2 \
                  ORDER BY key, created_at, upload_id"
@@ -102,15 +116,20 @@ impl StateDb {
         &self,
         cutoff: &str,
     ) -> Result<Vec<MultipartUpload>, StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::uploads_created_before(p, cutoff).await,
+        };
         let cutoff = cutoff.to_owned();
-        self.call(move |c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE created_at < ?1"
-            ))?;
-            let rows = stmt.query_map(params![cutoff], read_upload)?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
+        sqlite
+            .call(move |c| {
+                let mut stmt = c.prepare(&format!(
+                    "SELECT {UPLOAD_COLUMNS} FROM multipart_uploads WHERE created_at < ?1"
+                ))?;
+                let rows = stmt.query_map(params![cutoff], read_upload)?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
     }
 
     /// Records (or replaces, for a retried part) a part; returns the spool file it replaced.
@@ -119,8 +138,12 @@ impl StateDb {
         upload_id: &str,
         part: MultipartPart,
     ) -> Result<Option<String>, StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::put_part(p, upload_id, &part).await,
+        };
         let id = upload_id.to_owned();
-        self.call(move |c| {
+        sqlite.call(move |c| {
             let tx = c.transaction()?;
             let old: Option<String> = tx
                 .query_row(
@@ -151,45 +174,55 @@ impl StateDb {
 
     /// The parts of an upload, by part number.
     pub async fn list_parts(&self, upload_id: &str) -> Result<Vec<MultipartPart>, StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::list_parts(p, upload_id).await,
+        };
         let id = upload_id.to_owned();
-        self.call(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT part_number, size, etag, checksums, spool_path, created_at \
+        sqlite
+            .call(move |c| {
+                let mut stmt = c.prepare(
+                    "SELECT part_number, size, etag, checksums, spool_path, created_at \
                  FROM multipart_parts WHERE upload_id = ?1 ORDER BY part_number",
-            )?;
-            let rows = stmt.query_map(params![id], |r| {
-                let size: i64 = r.get(1)?;
-                Ok(MultipartPart {
-                    part_number: r.get(0)?,
-                    size: u64::try_from(size).unwrap_or(0),
-                    etag: r.get(2)?,
-                    checksums: r.get(3)?,
-                    spool_path: r.get(4)?,
-                    created_at: r.get(5)?,
-                })
-            })?;
-            Ok(rows.collect::<Result<_, _>>()?)
-        })
-        .await
+                )?;
+                let rows = stmt.query_map(params![id], |r| {
+                    let size: i64 = r.get(1)?;
+                    Ok(MultipartPart {
+                        part_number: r.get(0)?,
+                        size: u64::try_from(size).unwrap_or(0),
+                        etag: r.get(2)?,
+                        checksums: r.get(3)?,
+                        spool_path: r.get(4)?,
+                        created_at: r.get(5)?,
+                    })
+                })?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
     }
 
     /// Forgets an upload and its parts; true when it existed.
     pub async fn delete_upload(&self, upload_id: &str) -> Result<bool, StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::delete_upload(p, upload_id).await,
+        };
         let id = upload_id.to_owned();
-        self.call(move |c| {
-            let tx = c.transaction()?;
-            tx.execute(
-                "DELETE FROM multipart_parts WHERE upload_id = ?1",
-                params![id],
-            )?;
-            let n = tx.execute(
-                "DELETE FROM multipart_uploads WHERE upload_id = ?1",
-                params![id],
-            )?;
-            tx.commit()?;
-            Ok(n > 0)
-        })
-        .await
+        sqlite
+            .call(move |c| {
+                let tx = c.transaction()?;
+                tx.execute(
+                    "DELETE FROM multipart_parts WHERE upload_id = ?1",
+                    params![id],
+                )?;
+                let n = tx.execute(
+                    "DELETE FROM multipart_uploads WHERE upload_id = ?1",
+                    params![id],
+                )?;
+                tx.commit()?;
+                Ok(n > 0)
+            })
+            .await
     }
 }
 
@@ -221,11 +254,15 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn uploads_and_parts_survive_reopening_and_retries_replace_parts() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("g.db");
-        let db = StateDb::open(&path).unwrap();
+    both_backends! {
+        uploads_and_parts_survive_reopening_and_retries_replace_parts_on =>
+            uploads_and_parts_survive_reopening_and_retries_replace_parts;
+    }
+
+    async fn uploads_and_parts_survive_reopening_and_retries_replace_parts(
+        target: crate::state::testdb::Target,
+    ) {
+        let db = target.open().await;
         db.create_upload(upload("u1", "2026-01-01T00:00:00Z"))
             .await
             .unwrap();
@@ -239,7 +276,7 @@ mod tests {
             Some("/a")
         );
         drop(db);
-        let db = StateDb::open(&path).unwrap();
+        let db = target.open().await;
         let parts = db.list_parts("u1").await.unwrap();
         assert_eq!(
             parts.iter().map(|p| p.part_number).collect::<Vec<_>>(),

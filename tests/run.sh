@@ -52,6 +52,17 @@ conformance/run-clients.sh --keep-going all || true
 conformance/check-baseline.py conformance/results/clients-all.txt conformance/baselines/clients.txt \
   || regressions+=(clients)
 
+# The cluster lane: three instances behind HAProxy on a throwaway PostgreSQL, one emulator; the
+# real clients through the balancer, cross-instance consistency pairs and faults (kill -9,
+# PostgreSQL restart, change-feed takeover).
+log "cluster (conformance/cluster.sh)"
+lane_start=$SECONDS
+rm -f conformance/results/cluster.txt
+conformance/cluster.sh || true
+conformance/check-baseline.py conformance/results/cluster.txt conformance/baselines/cluster.txt \
+  || regressions+=(cluster)
+echo "cluster lane wall time: $((SECONDS - lane_start)) s"
+
 # A 1 GiB object: aws cli multipart up and down, boto3 one streamed PutObject and GetObject,
 # SHA-256 compared, and the peak RSS of `serve` (gateway + embedded emulator) under 96 MiB.
 log "1 GiB object (conformance/s3/big-object.sh)"

@@ -399,7 +399,7 @@ fi
 {
     echo
     echo "# wall time per phase:"
-    sed 's/^/#   /' "$timings"
+    sed 's/^# /#   /' "$timings"
     echo "# lane wall time: $((SECONDS - lane_start)) s"
     echo "# results: $out (logs: $logs)"
     echo "$total_pass passed, $total_fail failed, $total_skip skipped"

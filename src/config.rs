@@ -65,6 +65,8 @@ pub const ENV_MAX_HEADER_BYTES: &str = "SCAIDRIVE_GATEWAY_MAX_HEADER_BYTES";
 pub const ENV_HEADER_READ_TIMEOUT_SECS: &str = "SCAIDRIVE_GATEWAY_HEADER_READ_TIMEOUT_SECS";
 /// Seconds without a byte in either direction after which a connection is closed.
 pub const ENV_IDLE_TIMEOUT_SECS: &str = "SCAIDRIVE_GATEWAY_IDLE_TIMEOUT_SECS";
+/// Environment variable of `limits.body_read_timeout_secs`.
+pub const ENV_BODY_READ_TIMEOUT_SECS: &str = "SCAIDRIVE_GATEWAY_BODY_READ_TIMEOUT_SECS";
 /// Open connections per listener; more are answered 503 and closed.
 pub const ENV_MAX_CONNECTIONS: &str = "SCAIDRIVE_GATEWAY_MAX_CONNECTIONS";
 /// Largest object (bytes) accepted; unset = ScaiDrive's `max_file_size_bytes`.
@@ -79,6 +81,8 @@ pub const MIN_MAX_HEADER_BYTES: usize = 8192;
 pub const DEFAULT_HEADER_READ_TIMEOUT_SECS: u64 = 30;
 /// Default idle timeout: 5 minutes.
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 300;
+/// Default of `limits.body_read_timeout_secs` (S3 answers `RequestTimeout` after about 20 s).
+pub const DEFAULT_BODY_READ_TIMEOUT_SECS: u64 = 20;
 /// Default open connections per listener.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Default shutdown grace period: 30 seconds.
@@ -271,6 +275,9 @@ pub struct LimitsConfig {
     /// Largest object accepted, in bytes; `None` = ScaiDrive's `max_file_size_bytes`. When
     /// both are known the smaller wins.
     pub max_object_size: Option<u64>,
+    /// Seconds a request body may send no byte while the gateway waits for one (S3
+    /// `RequestTimeout`, WebDAV 408; nothing of the upload is kept).
+    pub body_read_timeout_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -281,6 +288,7 @@ impl Default for LimitsConfig {
             idle_timeout_secs: DEFAULT_IDLE_TIMEOUT_SECS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_object_size: None,
+            body_read_timeout_secs: DEFAULT_BODY_READ_TIMEOUT_SECS,
         }
     }
 }
@@ -625,6 +633,10 @@ pub struct ConfigFlags {
     /// [env: SCAIDRIVE_GATEWAY_IDLE_TIMEOUT_SECS] [default: 300]
     #[arg(long, global = true, value_name = "SECS")]
     pub idle_timeout_secs: Option<u64>,
+    /// Seconds a request body may stall before the request is refused
+    /// [env: SCAIDRIVE_GATEWAY_BODY_READ_TIMEOUT_SECS] [default: 20]
+    #[arg(long, global = true, value_name = "SECS")]
+    pub body_read_timeout_secs: Option<u64>,
     /// Open connections per listener [env: SCAIDRIVE_GATEWAY_MAX_CONNECTIONS] [default: 1024]
     #[arg(long, global = true, value_name = "N")]
     pub max_connections: Option<usize>,
@@ -748,6 +760,7 @@ struct FileLimits {
     idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
     max_object_size: Option<u64>,
+    body_read_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -919,6 +932,7 @@ impl Config {
         set_value(&mut l.idle_timeout_secs, limits.idle_timeout_secs);
         set_value(&mut l.max_connections, limits.max_connections);
         set(&mut l.max_object_size, limits.max_object_size);
+        set_value(&mut l.body_read_timeout_secs, limits.body_read_timeout_secs);
         set_value(&mut self.shutdown.grace_secs, shutdown.grace_secs);
     }
 
@@ -949,6 +963,14 @@ impl Config {
         set(
             &mut l.max_object_size,
             parse_env(get, ENV_MAX_OBJECT_SIZE, "limits.max_object_size")?,
+        );
+        set_value(
+            &mut l.body_read_timeout_secs,
+            parse_env(
+                get,
+                ENV_BODY_READ_TIMEOUT_SECS,
+                "limits.body_read_timeout_secs",
+            )?,
         );
         set_value(
             &mut self.shutdown.grace_secs,
@@ -1070,6 +1092,7 @@ impl Config {
         set_value(&mut l.idle_timeout_secs, flags.idle_timeout_secs);
         set_value(&mut l.max_connections, flags.max_connections);
         set(&mut l.max_object_size, flags.max_object_size);
+        set_value(&mut l.body_read_timeout_secs, flags.body_read_timeout_secs);
         set_value(&mut self.shutdown.grace_secs, flags.shutdown_grace_secs);
     }
 
@@ -1090,6 +1113,11 @@ impl Config {
         if self.limits.header_read_timeout_secs == 0 {
             return Err(ConfigError::Inconsistent(
                 "limits.header_read_timeout_secs must be at least 1".to_owned(),
+            ));
+        }
+        if self.limits.body_read_timeout_secs == 0 {
+            return Err(ConfigError::Inconsistent(
+                "limits.body_read_timeout_secs must be at least 1".to_owned(),
             ));
         }
         if self.limits.max_connections == 0 {
@@ -1659,6 +1687,7 @@ mod tests {
         assert_eq!(cfg.limits.idle_timeout_secs, 300);
         assert_eq!(cfg.limits.max_connections, 1024);
         assert_eq!(cfg.limits.max_object_size, None);
+        assert_eq!(cfg.limits.body_read_timeout_secs, 20);
         assert_eq!(cfg.shutdown.grace_secs, 30);
         let file = write_config(
             r#"
@@ -1671,6 +1700,7 @@ mod tests {
             idle_timeout_secs = 0
             max_connections = 5
             max_object_size = 1000
+            body_read_timeout_secs = 11
             [shutdown]
             grace_secs = 3
             "#,
@@ -1689,29 +1719,34 @@ mod tests {
         assert_eq!(cfg.limits.idle_timeout_secs, 0);
         assert_eq!(cfg.limits.max_connections, 5);
         assert_eq!(cfg.limits.max_object_size, Some(1000));
+        assert_eq!(cfg.limits.body_read_timeout_secs, 11);
         assert_eq!(cfg.shutdown.grace_secs, 3);
         let env = [
             (ENV_TLS_CERT, "/env/cert.pem"),
             (ENV_MAX_CONNECTIONS, "6"),
             (ENV_MAX_OBJECT_SIZE, "2000"),
             (ENV_SHUTDOWN_GRACE_SECS, "4"),
+            (ENV_BODY_READ_TIMEOUT_SECS, "12"),
         ];
         let cfg = Config::load(&from_file, env_of(&env)).unwrap();
         assert_eq!(cfg.tls.cert.as_deref(), Some(Path::new("/env/cert.pem")));
         assert_eq!(cfg.limits.max_connections, 6);
         assert_eq!(cfg.limits.max_object_size, Some(2000));
+        assert_eq!(cfg.limits.body_read_timeout_secs, 12);
         assert_eq!(cfg.shutdown.grace_secs, 4);
         let flags = ConfigFlags {
             tls_key: Some(PathBuf::from("/flag/key.pem")),
             max_connections: Some(7),
             shutdown_grace_secs: Some(5),
             idle_timeout_secs: Some(9),
+            body_read_timeout_secs: Some(13),
             ..from_file
         };
         let cfg = Config::load(&flags, env_of(&env)).unwrap();
         assert_eq!(cfg.tls.key.as_deref(), Some(Path::new("/flag/key.pem")));
         assert_eq!(cfg.limits.max_connections, 7);
         assert_eq!(cfg.limits.idle_timeout_secs, 9);
+        assert_eq!(cfg.limits.body_read_timeout_secs, 13);
         assert_eq!(cfg.shutdown.grace_secs, 5);
     }
 

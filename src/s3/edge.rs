@@ -19,10 +19,10 @@ use bytes::{Bytes, BytesMut};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::{Body as _, Frame, SizeHint};
 use http_body_util::BodyExt as _;
-use hyper::body::Incoming;
 use s3s::service::S3Service;
 
 use crate::server::request::RequestId;
+use crate::server::{BodyError, RequestBody};
 
 /// Longest presigned URL lifetime S3 accepts, in seconds.
 const MAX_PRESIGNED_EXPIRES: i64 = 604_800;
@@ -197,12 +197,12 @@ async fn finish(
     }
 }
 
-impl hyper::service::Service<Request<Incoming>> for Edge {
+impl hyper::service::Service<Request<RequestBody>> for Edge {
     type Response = Response<s3s::Body>;
     type Error = s3s::HttpError;
     type Future = futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, req: Request<RequestBody>) -> Self::Future {
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
         if let Some(resp) = refuse_early(&req) {
             return Box::pin(async move { Ok(finish(resp, request_id, false).await) });
@@ -234,17 +234,17 @@ impl hyper::service::Service<Request<Incoming>> for Edge {
 /// A body that yields `prefix` first, then the rest of the request body.
 struct Prefixed {
     prefix: Option<Bytes>,
-    rest: Option<Incoming>,
+    rest: Option<RequestBody>,
 }
 
 impl http_body::Body for Prefixed {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BodyError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         if let Some(prefix) = self.prefix.take() {
             return Poll::Ready(Some(Ok(Frame::data(prefix))));
         }
@@ -310,7 +310,7 @@ fn form_fields(buf: &[u8], boundary: &str) -> Option<FormFields> {
 /// Reads a POST form up to the end of its file part's headers and substitutes `${filename}`
 /// in its `key` field; the rest of the body streams on untouched. Also tells what the fields
 /// say (`None` when the file part was not found within [`MAX_FORM_PREFIX`]).
-async fn read_form_fields(req: Request<Incoming>) -> (Request<s3s::Body>, Option<FormFields>) {
+async fn read_form_fields(req: Request<RequestBody>) -> (Request<s3s::Body>, Option<FormFields>) {
     let boundary = req
         .headers()
         .get(header::CONTENT_TYPE)

@@ -14,9 +14,11 @@
 //!   [`start_gateway`] / [`run_gateway`] are the entry points of `serve` and of the tests.
 
 pub mod admin;
+mod body;
 pub mod commands;
 mod conn;
 pub mod gateway;
+mod range;
 pub mod request;
 pub mod tls;
 
@@ -44,6 +46,7 @@ use crate::metrics::RequestMetrics;
 use conn::{Activity, Counted};
 use request::ListenerCtx;
 
+pub use body::{BodyError, RequestBody};
 pub use gateway::{GatewayContext, GatewayHandle, run_gateway, start_gateway};
 
 /// Boxed error of response bodies.
@@ -57,7 +60,7 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration =
     Duration::from_secs(config::DEFAULT_SHUTDOWN_GRACE_SECS);
 
 type HandlerFn =
-    dyn Fn(Request<Incoming>) -> BoxFuture<'static, Response<ResponseBody>> + Send + Sync;
+    dyn Fn(Request<RequestBody>) -> BoxFuture<'static, Response<ResponseBody>> + Send + Sync;
 
 /// One HTTP front end (S3, WebDAV, admin): a cheap-to-clone boxed hyper service.
 #[derive(Clone)]
@@ -79,7 +82,7 @@ impl FrontEnd {
     /// detail that should reach a client).
     pub fn new<S, B>(name: &'static str, service: S) -> Self
     where
-        S: hyper::service::Service<Request<Incoming>, Response = Response<B>>
+        S: hyper::service::Service<Request<RequestBody>, Response = Response<B>>
             + Send
             + Sync
             + 'static,
@@ -89,19 +92,20 @@ impl FrontEnd {
         B::Error: Into<BoxError>,
     {
         let service = Arc::new(service);
-        let handler = move |req: Request<Incoming>| -> BoxFuture<'static, Response<ResponseBody>> {
-            let fut = service.call(req);
-            Box::pin(async move {
-                match fut.await {
-                    Ok(resp) => resp.map(|body| body.map_err(Into::into).boxed_unsync()),
-                    Err(e) => {
-                        let e: BoxError = e.into();
-                        tracing::error!(front_end = name, error = %e, "front end failed");
-                        text_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+        let handler =
+            move |req: Request<RequestBody>| -> BoxFuture<'static, Response<ResponseBody>> {
+                let fut = service.call(req);
+                Box::pin(async move {
+                    match fut.await {
+                        Ok(resp) => resp.map(|body| body.map_err(Into::into).boxed_unsync()),
+                        Err(e) => {
+                            let e: BoxError = e.into();
+                            tracing::error!(front_end = name, error = %e, "front end failed");
+                            text_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+                        }
                     }
-                }
-            })
-        };
+                })
+            };
         Self {
             name,
             handler: Arc::new(handler),
@@ -119,9 +123,10 @@ impl FrontEnd {
     /// A front end that answers every request with 503 and `message` (a listener whose service
     /// is switched off; the listener tests use it as a fixed answer).
     pub fn placeholder(name: &'static str, message: &'static str) -> Self {
-        let handler = move |_req: Request<Incoming>| -> BoxFuture<'static, Response<ResponseBody>> {
-            Box::pin(async move { text_response(StatusCode::SERVICE_UNAVAILABLE, message) })
-        };
+        let handler =
+            move |_req: Request<RequestBody>| -> BoxFuture<'static, Response<ResponseBody>> {
+                Box::pin(async move { text_response(StatusCode::SERVICE_UNAVAILABLE, message) })
+            };
         Self {
             name,
             handler: Arc::new(handler),
@@ -134,12 +139,12 @@ impl FrontEnd {
     }
 }
 
-impl hyper::service::Service<Request<Incoming>> for FrontEnd {
+impl hyper::service::Service<Request<RequestBody>> for FrontEnd {
     type Response = Response<ResponseBody>;
     type Error = Infallible;
     type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
 
-    fn call(&self, req: Request<Incoming>) -> Self::Future {
+    fn call(&self, req: Request<RequestBody>) -> Self::Future {
         let fut = (self.handler)(req);
         Box::pin(async move { Ok(fut.await) })
     }
@@ -280,6 +285,7 @@ pub async fn serve_with(
             metrics: Arc::clone(&opts.metrics),
             max_object_size: opts.max_object_size,
             s3_domain: opts.s3_domain.clone(),
+            body_timeout: Duration::from_secs(opts.limits.body_read_timeout_secs.max(1)),
         });
         let tls = if protocol == "admin" {
             None
@@ -370,6 +376,7 @@ async fn serve_listener(
                     peer,
                     idle,
                     busy: permit.is_none(),
+                    silent: header_timeout,
                 };
                 let tls = tls.clone();
                 connections.spawn(async move {
@@ -408,6 +415,9 @@ struct Connection {
     idle: Option<Duration>,
     /// Over `limits.max_connections`: every request is answered 503 and the connection closes.
     busy: bool,
+    /// A connection that sends no byte at all within this is closed (the header read timeout;
+    /// hyper's own starts only with the first byte).
+    silent: Duration,
 }
 
 /// Decrements the open-connections gauge when dropped.
@@ -457,6 +467,7 @@ impl Connection {
             peer,
             idle,
             busy,
+            silent,
         } = self;
         let name = ctx.front_end.name();
         let activity = Arc::new(Activity::new());
@@ -482,6 +493,10 @@ impl Connection {
             () = stopped(&mut stop) => {
                 conn.as_mut().graceful_shutdown();
                 conn.await
+            }
+            () = Arc::clone(&activity).silent(silent) => {
+                tracing::debug!(front_end = name, %peer, "no request head in time, closing the connection");
+                return;
             }
             () = Arc::clone(&activity).idle(idle) => {
                 ctx.counters.connections_idle_closed.fetch_add(1, Ordering::Relaxed);
@@ -515,7 +530,7 @@ mod tests {
     fn slow_front_end(started: Arc<Notify>, release: Arc<Notify>) -> FrontEnd {
         FrontEnd::new(
             "slow",
-            hyper::service::service_fn(move |_req: Request<Incoming>| {
+            hyper::service::service_fn(move |_req: Request<RequestBody>| {
                 let started = Arc::clone(&started);
                 let release = Arc::clone(&release);
                 async move {

@@ -1,21 +1,24 @@
 //! Around every request of every listener: a request id (answered as `x-amz-request-id` on S3,
 //! `x-request-id` elsewhere) and a `tracing` span carrying it, the operation name for metrics,
-//! the object size limit checked before a body is read, and the metrics recorded once the
+//! the object size limit checked before a body is read, the body read timeout and the answer to
+//! a body that stalled or was cut short (the client's fault, whatever the front end made of
+//! it), WebDAV `Range` headers made safe ([`super::range`]), and the metrics recorded once the
 //! response body has been sent (or dropped).
 
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, Version, header};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use tracing::Instrument as _;
 
+use super::body::{BodyFault, Fault, RequestBody};
 use super::conn::Activity;
 use super::{BoxError, FrontEnd, ResponseBody};
 use crate::metrics::{ListenerCounters, RequestMetrics};
@@ -34,6 +37,8 @@ pub(crate) struct ListenerCtx {
     pub metrics: Arc<RequestMetrics>,
     pub max_object_size: Option<u64>,
     pub s3_domain: Option<String>,
+    /// How long a request body may send nothing while it is waited for.
+    pub body_timeout: Duration,
 }
 
 impl ListenerCtx {
@@ -56,8 +61,24 @@ fn request_id() -> String {
 pub(crate) async fn handle(
     ctx: Arc<ListenerCtx>,
     activity: Arc<Activity>,
-    mut req: Request<Incoming>,
+    req: Request<Incoming>,
 ) -> Response<ResponseBody> {
+    // hyper answers `Expect: 100-continue` when the body is first read, and never when the body
+    // is empty; botocore then takes the final answer for the interim one and falls out of step
+    // on the pooled connection. S3 sends `100 Continue` either way, so does the connection.
+    if req.version() == Version::HTTP_11
+        && req.body().is_end_stream()
+        && expects_continue(req.headers())
+    {
+        activity.owe_continue();
+    }
+    let fault = Arc::new(BodyFault::default());
+    let mut req = req.map(|body| RequestBody::new(body, ctx.body_timeout, Arc::clone(&fault)));
+    // WebDAV only: on S3 the header may be signed, and s3s answers what it cannot parse with
+    // a 400 of its own.
+    if ctx.protocol == "webdav" && matches!(*req.method(), Method::GET | Method::HEAD) {
+        super::range::make_safe(req.headers_mut(), super::range::MAX_DAV_RANGES);
+    }
     let id = request_id();
     req.extensions_mut().insert(RequestId(id.clone()));
     let operation = operation(&ctx, &req);
@@ -85,9 +106,13 @@ pub(crate) async fn handle(
             tracing::info!(parent: &span, "refused: object larger than the limit");
             resp
         }
-        None => (ctx.front_end.handler)(req).instrument(span).await,
+        None => (ctx.front_end.handler)(req).instrument(span.clone()).await,
     };
     drop(handling);
+    if let Some(answer) = fault_answer(&ctx, fault.get(), resp.status(), &id) {
+        tracing::info!(parent: &span, status = %resp.status(), fault = ?fault.get(), "request body failed: answering the client's fault");
+        resp = answer;
+    }
     let name = if ctx.is_s3() {
         S3_REQUEST_ID
     } else {
@@ -165,6 +190,51 @@ impl Body for FinishBody {
     }
 }
 
+fn expects_continue(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::EXPECT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("100-continue"))
+}
+
+/// The answer to a request whose body failed, in place of the front end's: a stall is S3
+/// `RequestTimeout` (400) / WebDAV 408 whatever the front end answered; a body cut short or
+/// malformed is S3 `IncompleteBody` / WebDAV 400 where the front end blamed itself (5xx). The
+/// connection is closed after it: what is left of the body is unknown.
+fn fault_answer(
+    ctx: &ListenerCtx,
+    fault: Option<Fault>,
+    status: StatusCode,
+    id: &str,
+) -> Option<Response<ResponseBody>> {
+    let mut resp = match fault? {
+        Fault::Stalled if ctx.is_s3() => s3_error(
+            StatusCode::BAD_REQUEST,
+            "RequestTimeout",
+            "Your socket connection to the server was not read from or written to within the timeout period. Idle connections will be closed.",
+            id,
+        ),
+        Fault::Stalled => super::text_response(
+            StatusCode::REQUEST_TIMEOUT,
+            "the request body stalled: no byte arrived within the body read timeout\n",
+        ),
+        Fault::Broken if !status.is_server_error() => return None,
+        Fault::Broken if ctx.is_s3() => s3_error(
+            StatusCode::BAD_REQUEST,
+            "IncompleteBody",
+            "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+            id,
+        ),
+        Fault::Broken => super::text_response(
+            StatusCode::BAD_REQUEST,
+            "the request body ended early or its chunked framing is malformed\n",
+        ),
+    };
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    Some(resp)
+}
+
 /// An S3 XML error answer.
 pub(crate) fn s3_error(
     status: StatusCode,
@@ -225,7 +295,7 @@ fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
 /// `EntityTooLarge` (400), WebDAV 413. Bodies of unannounced size are refused by ScaiDrive.
 fn too_large(
     ctx: &ListenerCtx,
-    req: &Request<Incoming>,
+    req: &Request<RequestBody>,
     id: &str,
 ) -> Option<Response<ResponseBody>> {
     let max = ctx.max_object_size?;
@@ -272,7 +342,7 @@ fn too_large(
 
 /// The operation name of a request, for metrics and logs: the S3 operation (path-style, or
 /// virtual-host style under `s3.domain`), the WebDAV method, or the admin path.
-fn operation(ctx: &ListenerCtx, req: &Request<Incoming>) -> &'static str {
+fn operation(ctx: &ListenerCtx, req: &Request<RequestBody>) -> &'static str {
     match ctx.protocol {
         "s3" => s3_operation(
             req.method(),

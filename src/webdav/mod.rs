@@ -30,12 +30,11 @@ use dav_server::davpath::DavPath;
 use dav_server::{DavConfig, DavHandler};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt as _, Full, Limited};
-use hyper::body::Incoming;
 
 use crate::auth::{AuthError, Authenticator, Session};
 use crate::namespace::{ShareRef, assign_collection_names};
 use crate::scaidrive::acl::ResourceType;
-use crate::server::{FrontEnd, GatewayContext};
+use crate::server::{FrontEnd, GatewayContext, RequestBody};
 use crate::store::{FolderRef, ShareInfo, Store};
 
 /// The realm of `WWW-Authenticate`.
@@ -76,7 +75,7 @@ pub fn front_end(ctx: &GatewayContext) -> FrontEnd {
     });
     FrontEnd::new(
         "webdav",
-        hyper::service::service_fn(move |req: Request<Incoming>| {
+        hyper::service::service_fn(move |req: Request<RequestBody>| {
             let shared = Arc::clone(&shared);
             async move { Ok::<_, Infallible>(shared.handle(req).await) }
         }),
@@ -101,7 +100,7 @@ fn unauthorized() -> Response<Body> {
     resp
 }
 
-fn header_str<'a>(req: &'a Request<Incoming>, name: &str) -> Option<&'a str> {
+fn header_str<'a>(req: &'a Request<RequestBody>, name: &str) -> Option<&'a str> {
     header_value(req.headers(), name)
 }
 
@@ -144,7 +143,7 @@ impl Shared {
             .is_ok_and(|e| e.can_write || e.can_create || e.can_delete)
     }
 
-    async fn authenticate(&self, req: &Request<Incoming>) -> Result<Session, Response<Body>> {
+    async fn authenticate(&self, req: &Request<RequestBody>) -> Result<Session, Response<Body>> {
         let Some(value) = header_str(req, "authorization") else {
             return Err(unauthorized());
         };
@@ -171,7 +170,7 @@ impl Shared {
         })
     }
 
-    async fn handle(&self, req: Request<Incoming>) -> Response<DavBody> {
+    async fn handle(&self, req: Request<RequestBody>) -> Response<DavBody> {
         let mut multistatus = None;
         match self.handle_dav(req, &mut multistatus).await {
             Answer::Own(resp) => resp,
@@ -186,7 +185,7 @@ impl Shared {
     /// multistatus, to be rewritten as it streams (`ctype`).
     async fn handle_dav(
         &self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         multistatus: &mut Option<Arc<fs::ReqCtx>>,
     ) -> Answer {
         let session = match self.authenticate(&req).await {

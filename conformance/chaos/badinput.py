@@ -6,6 +6,7 @@ stalled bodies and silent connections (item 4) and `Expect: 100-continue` with a
 (item 13). Every read is bounded by a timeout and a byte cap."""
 
 import os
+import re
 import socket
 import threading
 import time
@@ -23,8 +24,8 @@ AUTH = {"Authorization": basic(KEY, SECRET)}
 OBJ = os.urandom(1000)
 
 
-def signed(method, path, headers=None, region="us-east-1"):
-    return sign(method, S3URL + path, KEY, SECRET, headers, region=region)
+def signed(method, path, headers=None, region="us-east-1", body=b""):
+    return sign(method, S3URL + path, KEY, SECRET, headers, region=region, body=body)
 
 
 def rss_kib():
@@ -244,7 +245,9 @@ def expect_continue():
         s.sendall(req.encode())
         data = b""
         deadline = time.monotonic() + 5
-        while b"\r\n\r\n" not in data.split(b"HTTP/1.1 100")[-1] and time.monotonic() < deadline:
+        # Read until a final (non-1xx) answer head is complete; a `100 Continue` may come first.
+        final = re.compile(rb"HTTP/1\.1 [2-5]\d\d[^\r]*\r\n.*?\r\n\r\n", re.S)
+        while not final.search(data) and time.monotonic() < deadline:
             try:
                 chunk = s.recv(65536)
             except OSError:
@@ -254,7 +257,7 @@ def expect_continue():
             data += chunk
         check("expect-100-empty-body-sends-100", data.startswith(b"HTTP/1.1 100"), f"{data[:40]!r} (item 13)")
         check("expect-100-empty-body-answers-200", b"HTTP/1.1 200" in data, f"{data[:80]!r}")
-        h2 = signed("PUT", p2, {"Content-Length": "3"})
+        h2 = signed("PUT", p2, {"Content-Length": "3"}, body=b"abc")
         req = f"PUT {p2} HTTP/1.1\r\nHost: {u.netloc}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in h2.items()) + "\r\n"
         s.sendall(req.encode() + b"abc")
         more = b""

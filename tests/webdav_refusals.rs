@@ -1,6 +1,7 @@
 //! WebDAV answers clients must not misread, against the real gateway over TCP: dot segments and
 //! names ScaiDrive refuses (request path and `Destination`) answer 400 with the reason, a key
-//! pair whose ScaiDrive token expired answers 401, and a DELETE of OS junk succeeds.
+//! pair whose ScaiDrive token expired answers 401, a DELETE of OS junk succeeds, and the
+//! read-only check sees the decoded share name.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,7 +13,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use reqwest::{Client, Method, StatusCode};
 use scaidrive_gateway::config::Config;
-use scaidrive_gateway::emulator::{self, EmulatorConfig};
+use scaidrive_gateway::emulator::{self, EmulatorConfig, RunningEmulator};
 use scaidrive_gateway::server::{GatewayHandle, start_gateway};
 use scaidrive_gateway::state::NewCredential;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -342,36 +343,37 @@ async fn deleting_os_junk_succeeds_and_stores_nothing() {
     s3.gateway.shutdown().await;
 }
 
-fn gateway_config(dir: &std::path::Path, upstream: String) -> Config {
+/// An emulator seeded with `seed` and a gateway in front of it.
+async fn seeded_gateway(dir: &std::path::Path, seed: &str) -> (RunningEmulator, GatewayHandle) {
+    let seed_file = dir.join("seed.toml");
+    std::fs::write(&seed_file, seed).unwrap();
+    let emu = emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.join("emu"),
+        seed: Some(seed_file),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap();
     let mut cfg = Config {
-        data_dir: dir.to_owned(),
+        data_dir: dir.join("gw"),
         ..Config::default()
     };
     cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
     cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
     cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.scaidrive.url = Some(upstream);
-    cfg
+    cfg.scaidrive.url = Some(emu.url());
+    let gw = start_gateway(cfg).await.unwrap();
+    (emu, gw)
 }
 
 #[tokio::test]
 async fn a_key_pair_whose_scaidrive_token_expired_gets_401() {
     let dir = tempfile::tempdir().unwrap();
-    let seed = dir.path().join("seed.toml");
     let expired = "\n[[tokens]]\ntoken = \"expired-token\"\nuser = \"usr_01OWNER\"\n\
                    expires_at = \"2001-01-01T00:00:00Z\"\n";
-    std::fs::write(&seed, format!("{}{expired}", emulator_support::ROLES_SEED)).unwrap();
-    let emu = emulator::start(EmulatorConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().join("emu"),
-        seed: Some(seed),
-        ..EmulatorConfig::default()
-    })
-    .await
-    .unwrap();
-    let gw = start_gateway(gateway_config(&dir.path().join("gw"), emu.url()))
-        .await
-        .unwrap();
+    let seed = format!("{}{expired}", emulator_support::ROLES_SEED);
+    let (emu, gw) = seeded_gateway(dir.path(), &seed).await;
     // Key pairs stored while their tokens were good; one token has expired since.
     for (key, token) in [("AKVALID", "owner-token"), ("AKEXPIRED", "expired-token")] {
         gw.state_db()
@@ -418,6 +420,39 @@ async fn a_key_pair_whose_scaidrive_token_expired_gets_401() {
     assert_eq!(
         valid.get("/Team/doc.txt").await,
         (StatusCode::OK, "doc".into())
+    );
+    gw.shutdown().await;
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_reader_is_refused_writes_on_a_share_whose_name_is_percent_encoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = emulator_support::ROLES_SEED.replace("name = \"Team\"", "name = \"Team Room\"");
+    let (emu, gw) = seeded_gateway(dir.path(), &seed).await;
+    let owner = Dav::new(&gw, "anyone", "owner-token");
+    let reader = Dav::new(&gw, "anyone", "reader-token");
+    assert!(
+        owner
+            .send("PUT", "/Team%20Room/doc.txt", "doc")
+            .await
+            .is_success()
+    );
+    let lockinfo = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>r</D:owner></D:lockinfo>"#;
+    let proppatch = r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-test:"><D:set><D:prop><Z:color>red</Z:color></D:prop></D:set></D:propertyupdate>"#;
+    for (method, body) in [("LOCK", lockinfo), ("PROPPATCH", proppatch)] {
+        let a = reader
+            .raw(method, "/Team%20Room/doc.txt", &[], body.as_bytes())
+            .await;
+        assert_eq!(a.status, 403, "{method}: {}\n{}", a.head, a.body);
+    }
+    let a = owner
+        .raw("PROPFIND", "/Team%20Room/doc.txt", &[("Depth", "0")], b"")
+        .await;
+    assert!(
+        !a.body.contains("color") && !a.body.contains("locktoken"),
+        "{}",
+        a.body
     );
     gw.shutdown().await;
     emu.shutdown().await;

@@ -51,6 +51,8 @@ pub(crate) struct ReqCtx {
     /// The last upstream failure was ScaiDrive being unavailable or rate limiting (the front
     /// end turns dav-server's 500 into 503).
     pub unavailable: Mutex<Option<Option<std::time::Duration>>>,
+    /// ScaiDrive refused the session's token (expired or revoked): the front end answers 401.
+    pub token_refused: std::sync::atomic::AtomicBool,
     /// Media types of the files this request looked at, by path segments: the front end puts
     /// them in `getcontenttype` and `Content-Type` instead of dav-server's extension guess.
     pub content_types: Mutex<BTreeMap<Vec<String>, String>>,
@@ -124,8 +126,14 @@ pub(crate) fn fs_error(ctx: &ReqCtx, op: &str, e: &StoreError) -> FsError {
             tracing::debug!(op, error = %e, "not found");
             FsError::NotFound
         }
-        StoreError::AccessDenied(_) | StoreError::Unauthorized(_) => {
+        StoreError::AccessDenied(_) => {
             tracing::info!(op, error = %e, "refused by ScaiDrive");
+            FsError::Forbidden
+        }
+        StoreError::Unauthorized(_) => {
+            tracing::info!(op, error = %e, "token refused by ScaiDrive");
+            ctx.token_refused
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             FsError::Forbidden
         }
         StoreError::Conflict(_) | StoreError::NotEmpty => {
@@ -265,6 +273,11 @@ impl ScaiFs {
             )),
             Loc::Item { share, path } => {
                 if path.name().is_some_and(is_junk) {
+                    // Junk is discarded when written, so its DELETE succeeds (`remove_file`);
+                    // dav-server looks the path up first.
+                    if self.ctx().method == Method::DELETE {
+                        return Ok(Meta::pending_empty(std::time::SystemTime::now(), None));
+                    }
                     return Err(FsError::NotFound);
                 }
                 match self.find(share, path).await? {

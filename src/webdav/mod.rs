@@ -6,7 +6,8 @@
 //! - `fs.rs` maps paths to shares and folders, `file.rs` streams reads and writes with the
 //!   commit-at-flush rules, `meta.rs` builds metadata from listings, `pending.rs` holds empty
 //!   new files briefly, `props.rs` rewrites PROPPATCH of modification times, `locks.rs` keeps
-//!   locks, `propfind.rs` answers PROPFIND Depth 0 and 1 inside a share without dav-server.
+//!   locks, `propfind.rs` answers PROPFIND Depth 0 and 1 inside a share without dav-server,
+//!   `reqpath.rs` checks the path and `Destination` as sent (dot segments, refused names).
 //!   Decisions are recorded in `docs/webdav.md`.
 
 mod ctype;
@@ -17,6 +18,7 @@ mod meta;
 mod pending;
 mod propfind;
 mod props;
+mod reqpath;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -35,7 +37,7 @@ use crate::auth::{AuthError, Authenticator, Session};
 use crate::namespace::{ShareRef, assign_collection_names};
 use crate::scaidrive::acl::ResourceType;
 use crate::server::{FrontEnd, GatewayContext, RequestBody};
-use crate::store::{FolderRef, ShareInfo, Store};
+use crate::store::{FolderRef, ShareInfo, Store, StoreError};
 
 /// The realm of `WWW-Authenticate`.
 const REALM: &str = "ScaiDrive";
@@ -93,7 +95,12 @@ fn status_response(status: StatusCode, text: &str) -> Response<Body> {
 }
 
 fn unauthorized() -> Response<Body> {
-    let mut resp = status_response(StatusCode::UNAUTHORIZED, "authentication required\n");
+    unauthorized_because("authentication required\n")
+}
+
+/// 401 with the Basic challenge, so clients ask for credentials again.
+fn unauthorized_because(text: &str) -> Response<Body> {
+    let mut resp = status_response(StatusCode::UNAUTHORIZED, text);
     if let Ok(v) = HeaderValue::from_str(&format!("Basic realm=\"{REALM}\", charset=\"UTF-8\"")) {
         resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
@@ -108,14 +115,9 @@ fn header_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str>
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Decoded segments of `Destination` (an absolute URL or an absolute path).
-fn destination_segments(value: &str) -> Option<Vec<String>> {
-    let path = match url::Url::parse(value) {
-        Ok(u) => u.path().to_owned(),
-        Err(_) => value.to_owned(),
-    };
-    fs::segments(&DavPath::new(&path).ok()?)
-}
+/// The answer when ScaiDrive refuses the token behind the credentials (expired or revoked).
+const TOKEN_REFUSED: &str =
+    "the ScaiDrive token behind these credentials was refused (expired or revoked)\n";
 
 impl Shared {
     /// Whether ScaiDrive ACL entries let a user whose share role is read-only change something
@@ -192,8 +194,29 @@ impl Shared {
             Ok(s) => s,
             Err(resp) => return resp.into(),
         };
+        // The path and Destination as sent, before dav-server resolves dot segments.
+        let path = match reqpath::segments(req.uri().path()) {
+            Ok(p) => p,
+            Err(why) => {
+                return status_response(StatusCode::BAD_REQUEST, &format!("{why}\n")).into();
+            }
+        };
+        let destination = match header_str(&req, "destination")
+            .map(|d| reqpath::segments(reqpath::destination_path(d)))
+            .transpose()
+        {
+            Ok(d) => d,
+            Err(why) => {
+                return status_response(StatusCode::BAD_REQUEST, &format!("Destination: {why}\n"))
+                    .into();
+            }
+        };
         let shares = match self.store.shares(&session).await {
             Ok(s) => s,
+            Err(e @ StoreError::Unauthorized(_)) => {
+                tracing::info!(error = %e, "listing shares refused");
+                return unauthorized_because(TOKEN_REFUSED).into();
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "listing shares failed");
                 return status_response(StatusCode::SERVICE_UNAVAILABLE, "try again later\n")
@@ -234,11 +257,6 @@ impl Shared {
             return resp.into();
         }
 
-        let path = DavPath::from_uri(req.uri())
-            .ok()
-            .and_then(|p| fs::segments(&p))
-            .unwrap_or_default();
-        let destination = header_str(&req, "destination").and_then(destination_segments);
         // A share the user may only read refuses every method that would change it (LOCK and
         // PROPPATCH included: their state lives in the gateway, not upstream), unless ScaiDrive
         // ACL entries let the user write in the folder concerned (then noted in the request's
@@ -285,6 +303,7 @@ impl Shared {
             staging: self.staging.clone(),
             deferred_delete: Mutex::new(None),
             unavailable: Mutex::new(None),
+            token_refused: std::sync::atomic::AtomicBool::new(false),
             content_types: Mutex::new(BTreeMap::new()),
             listed: Mutex::new(None),
             path,
@@ -391,6 +410,11 @@ impl Shared {
                 .and_then(|ct| HeaderValue::from_str(&ct).ok())
         {
             resp.headers_mut().insert(header::CONTENT_TYPE, ct);
+        }
+        if ctx.token_refused.load(std::sync::atomic::Ordering::Relaxed)
+            && (resp.status().is_client_error() || resp.status().is_server_error())
+        {
+            return unauthorized_because(TOKEN_REFUSED).into();
         }
         let unavailable = ctx.unavailable.lock().ok().and_then(|u| *u);
         if resp.status() == StatusCode::INTERNAL_SERVER_ERROR

@@ -1,7 +1,7 @@
 //! S3 protocol details over real HTTP (a gateway with its embedded emulator on port 0):
 //! version ids on reads and on CompleteMultipartUpload, request ids in error bodies, POST
 //! policy violations and `${filename}` keys, presigned URL lifetimes, part numbers named twice
-//! in Complete.
+//! in Complete, SigV4 credential scopes naming another region.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,7 +9,9 @@ mod s3_support;
 
 use base64::Engine as _;
 use md5::Digest as _;
-use s3_support::{S3, post_policy_signature, start, xml_value, xml_values};
+use s3_support::{
+    S3, post_policy_signature, presign_v4, sign_v4_in, start, start_with, xml_value, xml_values,
+};
 
 /// The ScaiDrive version ids ListObjectVersions reports for `key` in `bucket`, newest first.
 async fn listed_versions(s3: &S3, bucket: &str, key: &str) -> Vec<String> {
@@ -462,5 +464,162 @@ async fn post_uploads_are_bounded_because_s3s_holds_them_in_memory() {
     );
     writer.abort();
     assert_eq!(s3.get("/documents/ok/big.bin").await.status, 404);
+    s3.gateway.shutdown().await;
+}
+
+/// A GET of `path` signed (SigV4 header) for `region`.
+async fn get_signed_for(s3: &S3, region: &str, path: &str) -> (u16, String) {
+    let (target, headers) = sign_v4_in(
+        region,
+        &s3.endpoint,
+        &s3.access_key,
+        &s3.secret,
+        "GET",
+        path,
+        &[],
+        &[],
+    );
+    let mut req = reqwest::Client::new().get(format!("{}{target}", s3.endpoint));
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Checks an S3 error body: its code, message and `<Region>`.
+fn assert_region_error(status: u16, text: &str, code: &str, message: &str, region: &str) {
+    assert_eq!(status, 400, "{text}");
+    assert_eq!(xml_value(text, "Code").as_deref(), Some(code), "{text}");
+    assert_eq!(
+        xml_value(text, "Message").as_deref(),
+        Some(message),
+        "{text}"
+    );
+    assert_eq!(xml_value(text, "Region").as_deref(), Some(region), "{text}");
+}
+
+#[tokio::test]
+async fn a_credential_scoped_to_another_region_is_refused_naming_the_right_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    s3.put("/documents/r.txt", b"r").await;
+    assert_eq!(
+        get_signed_for(&s3, "us-east-1", "/documents/r.txt").await.0,
+        200
+    );
+    // Header SigV4: eu-west-1, and s3cmd's default `US`, which S3 answers the same way (s3cmd
+    // then signs again with the region of the answer).
+    for region in ["eu-west-1", "US"] {
+        let (status, text) = get_signed_for(&s3, region, "/documents/r.txt").await;
+        assert_region_error(
+            status,
+            &text,
+            "AuthorizationHeaderMalformed",
+            &format!(
+                "The authorization header is malformed; the region '{region}' is wrong; expecting 'us-east-1'"
+            ),
+            "us-east-1",
+        );
+    }
+    // A region that is not a plain name comes back escaped.
+    let (status, text) = get_signed_for(&s3, "a<b>&", "/").await;
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("the region 'a&lt;b&gt;&amp;' is wrong"),
+        "{text}"
+    );
+
+    // Presigned SigV4.
+    let http = reqwest::Client::new();
+    let (key, secret) = (&s3.access_key, &s3.secret);
+    let good = presign_v4(
+        &s3.endpoint,
+        key,
+        secret,
+        "us-east-1",
+        "GET",
+        "/documents/r.txt",
+        60,
+    );
+    let r = http
+        .get(format!("{}{good}", s3.endpoint))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let bad = presign_v4(
+        &s3.endpoint,
+        key,
+        secret,
+        "eu-west-1",
+        "GET",
+        "/documents/r.txt",
+        60,
+    );
+    let r = http
+        .get(format!("{}{bad}", s3.endpoint))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert_region_error(
+        status,
+        &r.text().await.unwrap(),
+        "AuthorizationQueryParametersError",
+        "Error parsing the X-Amz-Credential parameter; the region 'eu-west-1' is wrong; expecting 'us-east-1'",
+        "us-east-1",
+    );
+
+    // A browser POST whose credential names another region (the policy, in Base64, keeps its
+    // own).
+    let (content_type, body) = signed_form(
+        &s3,
+        "documents",
+        "ok/r.txt",
+        &[("x-amz-meta-color", "blue")],
+        &[],
+        b"r",
+    );
+    let body = String::from_utf8(body)
+        .unwrap()
+        .replace("/us-east-1/s3/aws4_request", "/eu-west-1/s3/aws4_request");
+    let r = http
+        .post(format!("{}/documents", s3.endpoint))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert_region_error(
+        status,
+        &text,
+        "InvalidArgument",
+        "the region 'eu-west-1' is wrong; expecting 'us-east-1'",
+        "us-east-1",
+    );
+    assert_eq!(
+        xml_value(&text, "ArgumentName").as_deref(),
+        Some("X-Amz-Credential"),
+        "{text}"
+    );
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_configured_region_is_the_one_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start_with(dir.path(), |cfg| cfg.s3.region = "eu-central-1".to_owned()).await;
+    assert_eq!(get_signed_for(&s3, "eu-central-1", "/").await.0, 200);
+    let (status, text) = get_signed_for(&s3, "us-east-1", "/").await;
+    assert_region_error(
+        status,
+        &text,
+        "AuthorizationHeaderMalformed",
+        "The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-central-1'",
+        "eu-central-1",
+    );
     s3.gateway.shutdown().await;
 }

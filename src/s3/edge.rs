@@ -4,6 +4,9 @@
 //! - Before: a presigned URL whose `X-Amz-Signature` is not a SHA-256 hex digest is 403
 //!   `SignatureDoesNotMatch` (s3s: a 400); an `X-Amz-Expires` above 604800 (7 days) or below 0
 //!   is 400 `AuthorizationQueryParametersError` (s3s accepts any `u32`).
+//! - Before: a SigV4 credential scope (header, presigned `X-Amz-Credential`, POST form field)
+//!   naming another region than `s3.region` is S3's 400 naming the expected region
+//!   ([`auth::wrong_region`]; s3s accepts any region).
 //! - Before: in a browser POST, `${filename}` in the `key` field becomes the name of the
 //!   uploaded file (s3s does not substitute it). The form fields precede the file part, so
 //!   only they are read ahead (at most [`MAX_FORM_PREFIX`] bytes); the file streams on.
@@ -22,6 +25,7 @@ use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use s3s::service::S3Service;
 
+use super::auth::{self, CredentialSource, WrongRegion};
 use crate::server::request::RequestId;
 
 /// Longest presigned URL lifetime S3 accepts, in seconds.
@@ -38,11 +42,16 @@ const FILENAME_VARIABLE: &str = "${filename}";
 #[derive(Debug, Clone)]
 pub struct Edge {
     inner: S3Service,
+    /// The region every SigV4 credential scope must name (`s3.region`).
+    region: std::sync::Arc<str>,
 }
 
 impl Edge {
-    pub fn new(inner: S3Service) -> Self {
-        Self { inner }
+    pub fn new(inner: S3Service, region: &str) -> Self {
+        Self {
+            inner,
+            region: region.into(),
+        }
     }
 }
 
@@ -72,8 +81,18 @@ fn bad_expires(query: Option<&str>) -> Option<&'static str> {
 }
 
 fn xml_error(status: StatusCode, code: &str, message: &str) -> Response<s3s::Body> {
+    xml_error_with(status, code, message, "")
+}
+
+/// An S3 error body with `extra` (escaped XML elements) after the message.
+fn xml_error_with(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    extra: &str,
+) -> Response<s3s::Body> {
     let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message>{extra}</Error>"
     );
     let mut resp = Response::new(s3s::Body::from(body));
     *resp.status_mut() = status;
@@ -84,8 +103,14 @@ fn xml_error(status: StatusCode, code: &str, message: &str) -> Response<s3s::Bod
     resp
 }
 
+/// S3's answer to a credential scoped to another region.
+fn region_error(wrong: &WrongRegion) -> Response<s3s::Body> {
+    let (code, message, extra) = wrong.answer();
+    xml_error_with(StatusCode::BAD_REQUEST, code, &message, &extra)
+}
+
 /// Answers a request s3s would answer unlike S3, before s3s sees it.
-fn refuse_early<B>(req: &Request<B>) -> Option<Response<s3s::Body>> {
+fn refuse_early<B>(req: &Request<B>, region: &str) -> Option<Response<s3s::Body>> {
     let query = req.uri().query();
     if malformed_presigned_signature(query) {
         return Some(xml_error(
@@ -103,7 +128,11 @@ fn refuse_early<B>(req: &Request<B>) -> Option<Response<s3s::Body>> {
             message,
         ));
     }
-    None
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    auth::wrong_region(authorization, query, region).map(|wrong| region_error(&wrong))
 }
 
 /// A browser upload: `POST /bucket` (or `/` on a virtual host) with a form body.
@@ -204,11 +233,12 @@ impl hyper::service::Service<Request<Incoming>> for Edge {
 
     fn call(&self, req: Request<Incoming>) -> Self::Future {
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-        if let Some(resp) = refuse_early(&req) {
+        if let Some(resp) = refuse_early(&req, &self.region) {
             return Box::pin(async move { Ok(finish(resp, request_id, false).await) });
         }
         let post_form = is_post_form(&req);
         let inner = self.inner.clone();
+        let region = std::sync::Arc::clone(&self.region);
         Box::pin(async move {
             let (req, fields) = if post_form {
                 read_form_fields(req).await
@@ -217,7 +247,13 @@ impl hyper::service::Service<Request<Incoming>> for Edge {
             };
             // A policy means nothing unsigned: S3 refuses such a form (s3s would take it for
             // an anonymous upload and check the policy anyway).
-            if fields.is_some_and(|f| f.policy && !f.signed) {
+            if let Some(wrong) = fields.as_ref().and_then(|f| {
+                let credential = f.credential.as_deref()?;
+                auth::check_region(CredentialSource::Form, credential, &region)
+            }) {
+                return Ok(finish(region_error(&wrong), request_id, false).await);
+            }
+            if fields.as_ref().is_some_and(|f| f.policy && !f.signed) {
                 let resp = xml_error(
                     StatusCode::BAD_REQUEST,
                     "InvalidArgument",
@@ -225,7 +261,7 @@ impl hyper::service::Service<Request<Incoming>> for Edge {
                 );
                 return Ok(finish(resp, request_id, false).await);
             }
-            let signed_form = fields.is_some_and(|f| f.signed);
+            let signed_form = fields.as_ref().is_some_and(|f| f.signed);
             Ok(finish(inner.call(req).await?, request_id, signed_form).await)
         })
     }
@@ -284,26 +320,36 @@ fn form_boundary(content_type: &str) -> Option<String> {
 }
 
 /// What the fields of a POST form say, once they have been read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct FormFields {
     /// A `policy` field.
     policy: bool,
     /// A `signature` (SigV2) or `x-amz-signature` (SigV4) field.
     signed: bool,
+    /// The value of an `x-amz-credential` field (SigV4).
+    credential: Option<String>,
 }
 
 /// The fields before the file part, when its headers are in `buf`.
 fn form_fields(buf: &[u8], boundary: &str) -> Option<FormFields> {
     file_part_filename(buf, boundary)?;
-    let names: Vec<String> = form_parts(buf, boundary)
+    let parts = form_parts(buf, boundary);
+    let named: Vec<(String, Option<&[u8]>)> = parts
         .into_iter()
-        .filter_map(|(headers, _)| disposition_param(headers, "name"))
-        .map(|n| n.to_ascii_lowercase())
+        .filter_map(|(headers, value)| {
+            disposition_param(headers, "name").map(|n| (n.to_ascii_lowercase(), value))
+        })
         .collect();
-    let has = |n: &str| names.iter().any(|x| x == n);
+    let has = |n: &str| named.iter().any(|(x, _)| x == n);
+    let credential = named
+        .iter()
+        .find(|(n, _)| n == "x-amz-credential")
+        .and_then(|(_, value)| std::str::from_utf8((*value)?).ok())
+        .map(|v| v.trim().to_owned());
     Some(FormFields {
         policy: has("policy"),
         signed: has("signature") || has("x-amz-signature"),
+        credential,
     })
 }
 
@@ -531,7 +577,8 @@ mod tests {
             form_fields(&buf, "XyZ"),
             Some(FormFields {
                 policy: true,
-                signed: false
+                signed: false,
+                credential: None,
             })
         );
         assert_eq!(form_fields(&buf[..40], "XyZ"), None);

@@ -89,7 +89,10 @@ pub fn front_end_with(ctx: &GatewayContext, opts: S3Options) -> FrontEnd {
     if let Some(domain) = ctx.config.s3.domain.as_deref() {
         builder.set_host(auth::DomainHost::new(domain));
     }
-    FrontEnd::new("s3", edge::Edge::new(builder.build()))
+    FrontEnd::new(
+        "s3",
+        edge::Edge::new(builder.build(), &ctx.config.s3.region),
+    )
 }
 
 /// The largest file a browser POST (PostObject) may carry. s3s gathers a POST's file part in

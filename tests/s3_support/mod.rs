@@ -27,6 +27,11 @@ pub struct S3 {
 }
 
 pub async fn start(data_dir: &Path) -> S3 {
+    start_with(data_dir, |_| {}).await
+}
+
+/// [`start`] with `tweak` applied to the configuration.
+pub async fn start_with(data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> S3 {
     let mut cfg = Config {
         data_dir: data_dir.to_owned(),
         ..Config::default()
@@ -34,6 +39,7 @@ pub async fn start(data_dir: &Path) -> S3 {
     cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
     cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
     cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
+    tweak(&mut cfg);
     let gateway = scaidrive_gateway::server::start_gateway(cfg).await.unwrap();
     let cred = gateway.embedded_credential().unwrap().clone();
     S3 {

@@ -75,7 +75,8 @@ pub(super) struct WrongRegion {
 impl WrongRegion {
     /// S3's answer: (code, message, further elements of the error body, escaped).
     pub(super) fn answer(&self) -> (&'static str, String, String) {
-        let given = quick_xml::escape::escape(self.given.as_str());
+        let given = printable(&self.given);
+        let given = quick_xml::escape::escape(given.as_str());
         let expected = quick_xml::escape::escape(self.expected.as_str());
         let wrong = format!("the region '{given}' is wrong; expecting '{expected}'");
         let region = format!("<Region>{expected}</Region>");
@@ -95,11 +96,19 @@ impl WrongRegion {
                 wrong,
                 format!(
                     "<ArgumentName>X-Amz-Credential</ArgumentName><ArgumentValue>{}</ArgumentValue>{region}",
-                    quick_xml::escape::escape(self.credential.as_str())
+                    quick_xml::escape::escape(printable(&self.credential).as_str())
                 ),
             ),
         }
     }
+}
+
+/// `text` with control characters (which XML cannot carry; a presigned URL may hold `%00`)
+/// replaced by U+FFFD.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .collect()
 }
 
 /// The region of a SigV4 credential (`AKID/date/region/service/aws4_request`); `None` when it
@@ -224,6 +233,37 @@ mod tests {
             Some("AKID/20250101/US/s3/aws4_request")
         );
         assert_eq!(header_credential("AWS AKID:c2ln"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_scope_region_is_read_back_and_judged(
+            key in "[A-Z0-9]{1,20}",
+            region in "[^/,&= ]{1,24}",
+            expected in "[a-z0-9-]{1,16}",
+        ) {
+            let credential = format!("{key}/20250101/{region}/s3/aws4_request");
+            proptest::prop_assert_eq!(credential_region(&credential), Some(region.as_str()));
+            let header = format!(
+                "AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders=host, Signature=00"
+            );
+            let wrong = wrong_region(Some(&header), None, &expected);
+            proptest::prop_assert_eq!(wrong.is_some(), region != expected);
+            if let Some(wrong) = wrong {
+                // The answer is well-formed XML text whatever the region holds.
+                let (_, message, extra) = wrong.answer();
+                let body = format!("<E><M>{message}</M>{extra}</E>");
+                proptest::prop_assert!(xmltree::Element::parse(body.as_bytes()).is_ok());
+            }
+        }
+
+        #[test]
+        fn arbitrary_authorization_and_query_never_panic(
+            authorization in proptest::option::of(".{0,200}"),
+            query in proptest::option::of(".{0,200}"),
+        ) {
+            let _ = wrong_region(authorization.as_deref(), query.as_deref(), "us-east-1");
+        }
     }
 
     #[test]

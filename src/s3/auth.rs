@@ -175,9 +175,19 @@ pub(super) struct DomainHost {
 impl DomainHost {
     pub(super) fn new(domain: &str) -> Self {
         Self {
-            domain: domain.trim_end_matches('.').to_ascii_lowercase(),
+            domain: normalise_domain(domain),
         }
     }
+}
+
+/// `s3.domain` as hosts are compared with it: lower case, no trailing dot.
+pub(super) fn normalise_domain(domain: &str) -> String {
+    domain.trim_end_matches('.').to_ascii_lowercase()
+}
+
+/// The bucket a virtual-host style `host` names under `domain` (normalised), if it does.
+pub(super) fn host_bucket(domain: &str, host: &str) -> Option<String> {
+    parse_host(domain, host).bucket().map(str::to_owned)
 }
 
 impl S3Host for DomainHost {

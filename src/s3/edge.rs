@@ -7,6 +7,10 @@
 //! - Before: a SigV4 credential scope (header, presigned `X-Amz-Credential`, POST form field)
 //!   naming another region than `s3.region` is S3's 400 naming the expected region
 //!   ([`auth::wrong_region`]; s3s accepts any region).
+//! - Before: an XML body (everything but object data and POST forms) over
+//!   [`xml_cap::MAX_XML_BODY`] is 400 `MaxMessageLengthExceeded`, at once when its
+//!   `Content-Length` says so, else when the count passes it (s3s: up to 20 MiB in memory,
+//!   then 500).
 //! - Before: in a browser POST, `${filename}` in the `key` field becomes the name of the
 //!   uploaded file (s3s does not substitute it). The form fields precede the file part, so
 //!   only they are read ahead (at most [`MAX_FORM_PREFIX`] bytes); the file streams on.
@@ -26,6 +30,7 @@ use hyper::body::Incoming;
 use s3s::service::S3Service;
 
 use super::auth::{self, CredentialSource, WrongRegion};
+use super::xml_cap::{self, CapError};
 use crate::server::request::RequestId;
 
 /// Longest presigned URL lifetime S3 accepts, in seconds.
@@ -44,13 +49,66 @@ pub struct Edge {
     inner: S3Service,
     /// The region every SigV4 credential scope must name (`s3.region`).
     region: std::sync::Arc<str>,
+    /// `s3.domain`: `bucket.<domain>` hosts are virtual-host style.
+    domain: Option<std::sync::Arc<str>>,
 }
 
 impl Edge {
-    pub fn new(inner: S3Service, region: &str) -> Self {
+    pub fn new(inner: S3Service, region: &str, domain: Option<&str>) -> Self {
         Self {
             inner,
             region: region.into(),
+            domain: domain.map(|d| auth::normalise_domain(d).into()),
+        }
+    }
+
+    /// True when the request names an object (a key), not only a bucket or the service.
+    fn names_key<B>(&self, req: &Request<B>) -> bool {
+        let path = req.uri().path().trim_start_matches('/');
+        let virtual_host = self.domain.as_deref().is_some_and(|domain| {
+            req.headers()
+                .get(header::HOST)
+                .or_else(|| req.headers().get(":authority"))
+                .and_then(|v| v.to_str().ok())
+                .or_else(|| req.uri().host())
+                .is_some_and(|host| auth::host_bucket(domain, host).is_some())
+        });
+        if virtual_host {
+            !path.is_empty()
+        } else {
+            path.split_once('/').is_some_and(|(_, key)| !key.is_empty())
+        }
+    }
+}
+
+/// S3's answer to an XML body over the cap; the connection closes (the body is not read on).
+fn too_large() -> Response<s3s::Body> {
+    let mut resp = xml_error(
+        StatusCode::BAD_REQUEST,
+        "MaxMessageLengthExceeded",
+        "Your request was too big.",
+    );
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// Reads a capped XML body whole, or answers why it could not be.
+async fn capped_request(req: Request<Incoming>) -> Result<Request<s3s::Body>, Response<s3s::Body>> {
+    let (parts, body) = req.into_parts();
+    match xml_cap::read_capped(body).await {
+        Ok(bytes) => Ok(Request::from_parts(parts, s3s::Body::from(bytes))),
+        Err(CapError::TooLarge) => Err(too_large()),
+        Err(CapError::Broken(e)) => {
+            tracing::debug!(error = %e, "an XML request body broke off");
+            let mut resp = xml_error(
+                StatusCode::BAD_REQUEST,
+                "IncompleteBody",
+                "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+            );
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(resp)
         }
     }
 }
@@ -237,11 +295,21 @@ impl hyper::service::Service<Request<Incoming>> for Edge {
             return Box::pin(async move { Ok(finish(resp, request_id, false).await) });
         }
         let post_form = is_post_form(&req);
+        let capped =
+            !post_form && xml_cap::is_capped(req.method(), self.names_key(&req), req.uri().query());
+        if capped && xml_cap::announced_too_large(&req) {
+            return Box::pin(async move { Ok(finish(too_large(), request_id, false).await) });
+        }
         let inner = self.inner.clone();
         let region = std::sync::Arc::clone(&self.region);
         Box::pin(async move {
             let (req, fields) = if post_form {
                 read_form_fields(req).await
+            } else if capped {
+                match capped_request(req).await {
+                    Ok(req) => (req, None),
+                    Err(resp) => return Ok(finish(resp, request_id, false).await),
+                }
             } else {
                 (req.map(s3s::Body::from), None)
             };

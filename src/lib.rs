@@ -10,12 +10,13 @@
 //! - [`auth`] — S3 / WebDAV credentials → a session (principal + ScaiDrive token).
 //! - [`s3`] — the S3 front end (s3s).
 //! - [`webdav`] — the WebDAV front end (dav-server).
-//! - [`config`], [`state`], [`server`], [`metrics`] — configuration, the gateway's state database,
-//!   listeners, Prometheus counters.
+//! - [`config`], [`state`], [`server`], [`metrics`], [`logging`] — configuration, the gateway's
+//!   state database, listeners, Prometheus counters, log set-up.
 
 pub mod auth;
 pub mod config;
 pub mod emulator;
+pub mod logging;
 pub mod metrics;
 pub mod namespace;
 pub mod s3;

@@ -1,14 +1,14 @@
 //! `scaidrive-gateway`: command-line parsing, logging, dispatch. The work lives in the library
 //! (`server::{start_gateway, commands}`).
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use scaidrive_gateway::config::{Config, ConfigFlags, LogConfig, LogFormat};
+use scaidrive_gateway::config::{Config, ConfigFlags};
+use scaidrive_gateway::logging;
 use scaidrive_gateway::server::commands::{self, CreateCredentialArgs, EmulatorArgs};
 use scaidrive_gateway::server::start_gateway;
-use tracing_subscriber::EnvFilter;
 
 /// S3 and WebDAV gateway for ScaiDrive, with an embedded ScaiDrive emulator.
 #[derive(Debug, Parser)]
@@ -65,7 +65,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = init_logging(&cfg.log) {
+    if let Err(e) = logging::init(&cfg.log) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -139,19 +139,4 @@ fn print_flush(text: &str) {
     // Nothing sensible to do when stdout is closed; the exit code still tells.
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
-}
-
-/// Logs go to stderr, human-readable or JSON, filtered by `log.level`.
-fn init_logging(log: &LogConfig) -> anyhow::Result<()> {
-    let filter = EnvFilter::try_new(&log.level)
-        .map_err(|e| anyhow::anyhow!("invalid log.level {:?}: {e}", log.level))?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    match log.format {
-        LogFormat::Human => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
-    Ok(())
 }

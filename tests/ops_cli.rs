@@ -1,7 +1,7 @@
 //! Operations of the real `scaidrive-gateway` binary: SIGHUP reloads the TLS certificate,
 //! SIGTERM lets an upload in flight finish (or, past the grace period, leaves nothing upstream),
-//! and a run at debug level writes no secret or token to its log. Listeners bind port 0; every
-//! wait polls with a deadline.
+//! and a run at debug or trace level writes no secret, signature or token to its log. Listeners
+//! bind port 0; every wait polls with a deadline.
 
 #![allow(clippy::unwrap_used)]
 
@@ -337,8 +337,45 @@ fn signed(
     req
 }
 
-#[tokio::test]
-async fn no_secret_or_token_appears_in_a_debug_log() {
+/// HMAC-SHA1, for SigV2 signatures.
+fn hmac_sha1(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use sha1::{Digest as _, Sha1};
+    let mut k = [0u8; 64];
+    k[..key.len()].copy_from_slice(key);
+    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha1::new()
+        .chain_update(&ipad)
+        .chain_update(data)
+        .finalize();
+    Sha1::new()
+        .chain_update(&opad)
+        .chain_update(inner)
+        .finalize()
+        .to_vec()
+}
+
+/// The SigV2 signature (Base64) of a body-less request for `resource` (`/bucket/key`), with
+/// `date` the `Date` header or the `Expires` value.
+fn sign_v2(secret: &str, method: &str, date: &str, resource: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    b64.encode(hmac_sha1(
+        secret.as_bytes(),
+        format!("{method}\n\n\n{date}\n{resource}").as_bytes(),
+    ))
+}
+
+/// `sig` with its first character changed: a signature the gateway refuses (and whose correct
+/// value it knows).
+fn tampered(sig: &str) -> String {
+    let first = if sig.starts_with('0') { "1" } else { "0" };
+    format!("{first}{}", &sig[1..])
+}
+
+/// Runs `serve` at `level` in `format` (against a standalone emulator whose token the test
+/// knows), makes requests with every kind of credential, valid and refused, and returns the
+/// log and every secret value those requests carried.
+async fn log_of_credentialed_requests(level: &str, format: &str) -> (String, Vec<String>) {
     let dir = tempfile::tempdir().unwrap();
     // A standalone emulator: its token is known to the test.
     let emu_data = dir.path().join("emulator");
@@ -369,9 +406,9 @@ async fn no_secret_or_token_appears_in_a_debug_log() {
         "--admin-listen",
         "127.0.0.1:0",
         "--log-level",
-        "debug",
+        level,
         "--log-format",
-        "json",
+        format,
         "serve",
     ]);
     cmd.env("SCAIDRIVE_URL", &url)
@@ -391,7 +428,9 @@ async fn no_secret_or_token_appears_in_a_debug_log() {
         .to_owned();
 
     let http = Client::new();
-    // S3: signed writes, reads, listings; a wrong secret; an unknown key.
+    let mut secrets = vec![secret.to_owned(), token.clone()];
+    // S3, SigV4 header: signed writes, reads, listings; a wrong secret; an unknown key; a
+    // signature one character off (s3s knows the right one).
     let put = signed(&http, &s3, key, secret, Method::PUT, "/documents/log/a.txt")
         .body("hello")
         .send()
@@ -405,12 +444,76 @@ async fn no_secret_or_token_appears_in_a_debug_log() {
         (key, "wrong-secret", "/documents", 403),
         ("AKIAUNKNOWN000000000", secret, "/", 403),
     ] {
-        let resp = signed(&http, &s3, k, s, Method::GET, path)
+        let req = signed(&http, &s3, k, s, Method::GET, path).build().unwrap();
+        let auth = req.headers()["authorization"].to_str().unwrap();
+        secrets.push(auth.rsplit_once("Signature=").unwrap().1.to_owned());
+        let resp = http.execute(req).await.unwrap();
+        assert_eq!(resp.status(), want, "{path}");
+    }
+    let mut req = signed(&http, &s3, key, secret, Method::GET, "/documents/log/a.txt")
+        .build()
+        .unwrap();
+    let auth = req.headers()["authorization"].to_str().unwrap().to_owned();
+    let (head, sig) = auth.rsplit_once("Signature=").unwrap();
+    secrets.push(sig.to_owned());
+    let bad = format!("{head}Signature={}", tampered(sig));
+    req.headers_mut()
+        .insert("authorization", bad.parse().unwrap());
+    assert_eq!(http.execute(req).await.unwrap().status(), 403);
+
+    // S3, presigned SigV4: a good URL and the same URL one character off.
+    let presigned = s3_support::presign_v4(
+        &s3,
+        key,
+        secret,
+        "us-east-1",
+        "GET",
+        "/documents/log/a.txt",
+        300,
+    );
+    let sig = presigned
+        .rsplit_once("X-Amz-Signature=")
+        .unwrap()
+        .1
+        .to_owned();
+    let resp = http.get(format!("{s3}{presigned}")).send().await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let off = presigned.replace(&sig, &tampered(&sig));
+    let resp = http.get(format!("{s3}{off}")).send().await.unwrap();
+    assert_eq!(resp.status(), 403);
+    secrets.push(sig);
+
+    // S3, SigV2: a presigned query and a header, each good and one character off.
+    let expires = (chrono::Utc::now().timestamp() + 300).to_string();
+    let sig = sign_v2(secret, "GET", &expires, "/documents/log/a.txt");
+    for (s, want) in [(sig.clone(), 200), (tampered(&sig), 403)] {
+        let resp = http
+            .get(format!("{s3}/documents/log/a.txt"))
+            .query(&[
+                ("AWSAccessKeyId", key),
+                ("Expires", expires.as_str()),
+                ("Signature", s.as_str()),
+            ])
             .send()
             .await
             .unwrap();
-        assert_eq!(resp.status(), want, "{path}");
+        assert_eq!(resp.status(), want, "SigV2 query");
     }
+    secrets.push(sig);
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let sig = sign_v2(secret, "GET", &date, "/documents/log/a.txt");
+    for (s, want) in [(sig.clone(), 200), (tampered(&sig), 403)] {
+        let resp = http
+            .get(format!("{s3}/documents/log/a.txt"))
+            .header("date", &date)
+            .header("authorization", format!("AWS {key}:{s}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), want, "SigV2 header");
+    }
+    secrets.push(sig);
+
     // WebDAV: Basic with the key pair, Basic with the token, Bearer, and a wrong password.
     let dav = format!("{webdav}/Documents/log/b.txt");
     let resp = http
@@ -443,23 +546,46 @@ async fn no_secret_or_token_appears_in_a_debug_log() {
     emu.signal("-TERM");
     emu.wait().await;
 
-    let log = std::fs::read_to_string(&log_path).unwrap();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    secrets.push(b64.encode(format!("{key}:{secret}")));
+    secrets.push(b64.encode(format!("anyone:{token}")));
+    secrets.push(b64.encode(format!("{key}:not-the-secret")));
+    (std::fs::read_to_string(&log_path).unwrap(), secrets)
+}
+
+/// Fails when `log` holds one of `secrets`, or a signature parameter with a value.
+fn assert_no_secret(log: &str, secrets: &[String]) {
+    for secretish in secrets {
+        assert!(
+            !log.contains(secretish.as_str()),
+            "the log contains a secret ({} characters) in:\n{}",
+            secretish.len(),
+            log.lines()
+                .find(|l| l.contains(secretish.as_str()))
+                .unwrap_or_default()
+                .replace(secretish.as_str(), "<SECRET>")
+        );
+    }
+    for name in ["X-Amz-Signature=", "Signature="] {
+        assert!(!log.contains(name), "the log names {name}");
+    }
+}
+
+#[tokio::test]
+async fn no_secret_or_token_appears_in_a_debug_log() {
+    let (log, secrets) = log_of_credentialed_requests("debug", "json").await;
     // The run did log at debug level, with request spans.
     assert!(log.contains("\"level\":\"DEBUG\""), "{log}");
     assert!(log.contains("request done"), "{log}");
-    let b64 = base64::engine::general_purpose::STANDARD;
-    for secretish in [
-        secret.to_owned(),
-        token.clone(),
-        b64.encode(format!("{key}:{secret}")),
-        b64.encode(format!("anyone:{token}")),
-    ] {
-        assert!(
-            !log.contains(&secretish),
-            "the log contains a secret ({} characters)",
-            secretish.len()
-        );
-    }
+    assert_no_secret(&log, &secrets);
+}
+
+#[tokio::test]
+async fn no_signature_or_token_appears_in_a_trace_log() {
+    let (log, secrets) = log_of_credentialed_requests("trace", "human").await;
+    assert!(log.contains("TRACE") || log.contains("DEBUG"), "{log}");
+    assert!(log.contains("request done"), "{log}");
+    assert_no_secret(&log, &secrets);
 }
 
 /// Every `--flag` a help text lists.

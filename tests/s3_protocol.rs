@@ -1,7 +1,7 @@
 //! S3 protocol details over real HTTP (a gateway with its embedded emulator on port 0):
 //! version ids on reads and on CompleteMultipartUpload, request ids in error bodies, POST
 //! policy violations and `${filename}` keys, presigned URL lifetimes, part numbers named twice
-//! in Complete.
+//! in Complete, SigV4 credential scopes naming another region, XML bodies over the cap.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,7 +9,9 @@ mod s3_support;
 
 use base64::Engine as _;
 use md5::Digest as _;
-use s3_support::{S3, post_policy_signature, start, xml_value, xml_values};
+use s3_support::{
+    S3, post_policy_signature, presign_v4, sign_v4_in, start, start_with, xml_value, xml_values,
+};
 
 /// The ScaiDrive version ids ListObjectVersions reports for `key` in `bucket`, newest first.
 async fn listed_versions(s3: &S3, bucket: &str, key: &str) -> Vec<String> {
@@ -462,5 +464,371 @@ async fn post_uploads_are_bounded_because_s3s_holds_them_in_memory() {
     );
     writer.abort();
     assert_eq!(s3.get("/documents/ok/big.bin").await.status, 404);
+    s3.gateway.shutdown().await;
+}
+
+/// A GET of `path` signed (SigV4 header) for `region`.
+async fn get_signed_for(s3: &S3, region: &str, path: &str) -> (u16, String) {
+    let (target, headers) = sign_v4_in(
+        region,
+        &s3.endpoint,
+        &s3.access_key,
+        &s3.secret,
+        "GET",
+        path,
+        &[],
+        &[],
+    );
+    let mut req = reqwest::Client::new().get(format!("{}{target}", s3.endpoint));
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let r = req.send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+/// Checks an S3 error body: its code, message and `<Region>`.
+fn assert_region_error(status: u16, text: &str, code: &str, message: &str, region: &str) {
+    assert_eq!(status, 400, "{text}");
+    assert_eq!(xml_value(text, "Code").as_deref(), Some(code), "{text}");
+    assert_eq!(
+        xml_value(text, "Message").as_deref(),
+        Some(message),
+        "{text}"
+    );
+    assert_eq!(xml_value(text, "Region").as_deref(), Some(region), "{text}");
+}
+
+#[tokio::test]
+async fn a_credential_scoped_to_another_region_is_refused_naming_the_right_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    s3.put("/documents/r.txt", b"r").await;
+    assert_eq!(
+        get_signed_for(&s3, "us-east-1", "/documents/r.txt").await.0,
+        200
+    );
+    // Header SigV4: eu-west-1, and s3cmd's default `US`, which S3 answers the same way (s3cmd
+    // then signs again with the region of the answer).
+    for region in ["eu-west-1", "US"] {
+        let (status, text) = get_signed_for(&s3, region, "/documents/r.txt").await;
+        assert_region_error(
+            status,
+            &text,
+            "AuthorizationHeaderMalformed",
+            &format!(
+                "The authorization header is malformed; the region '{region}' is wrong; expecting 'us-east-1'"
+            ),
+            "us-east-1",
+        );
+    }
+    // A region that is not a plain name comes back escaped.
+    let (status, text) = get_signed_for(&s3, "a<b>&", "/").await;
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("the region 'a&lt;b&gt;&amp;' is wrong"),
+        "{text}"
+    );
+
+    // Presigned SigV4.
+    let http = reqwest::Client::new();
+    let (key, secret) = (&s3.access_key, &s3.secret);
+    let good = presign_v4(
+        &s3.endpoint,
+        key,
+        secret,
+        "us-east-1",
+        "GET",
+        "/documents/r.txt",
+        60,
+    );
+    let r = http
+        .get(format!("{}{good}", s3.endpoint))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let bad = presign_v4(
+        &s3.endpoint,
+        key,
+        secret,
+        "eu-west-1",
+        "GET",
+        "/documents/r.txt",
+        60,
+    );
+    let r = http
+        .get(format!("{}{bad}", s3.endpoint))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    assert_region_error(
+        status,
+        &r.text().await.unwrap(),
+        "AuthorizationQueryParametersError",
+        "Error parsing the X-Amz-Credential parameter; the region 'eu-west-1' is wrong; expecting 'us-east-1'",
+        "us-east-1",
+    );
+
+    // A browser POST whose credential names another region (the policy, in Base64, keeps its
+    // own).
+    let (content_type, body) = signed_form(
+        &s3,
+        "documents",
+        "ok/r.txt",
+        &[("x-amz-meta-color", "blue")],
+        &[],
+        b"r",
+    );
+    let body = String::from_utf8(body)
+        .unwrap()
+        .replace("/us-east-1/s3/aws4_request", "/eu-west-1/s3/aws4_request");
+    let r = http
+        .post(format!("{}/documents", s3.endpoint))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert_region_error(
+        status,
+        &text,
+        "InvalidArgument",
+        "the region 'eu-west-1' is wrong; expecting 'us-east-1'",
+        "us-east-1",
+    );
+    assert_eq!(
+        xml_value(&text, "ArgumentName").as_deref(),
+        Some("X-Amz-Credential"),
+        "{text}"
+    );
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_configured_region_is_the_one_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start_with(dir.path(), |cfg| cfg.s3.region = "eu-central-1".to_owned()).await;
+    assert_eq!(get_signed_for(&s3, "eu-central-1", "/").await.0, 200);
+    let (status, text) = get_signed_for(&s3, "us-east-1", "/").await;
+    assert_region_error(
+        status,
+        &text,
+        "AuthorizationHeaderMalformed",
+        "The authorization header is malformed; the region 'us-east-1' is wrong; expecting 'eu-central-1'",
+        "eu-central-1",
+    );
+    s3.gateway.shutdown().await;
+}
+
+/// A signed request head for `path` with `query` and `headers`, sent over TCP; `body` (already
+/// framed as `headers` say) is written by a task of its own while the answer is read, until the
+/// gateway closes the connection or 20 s pass. Returns the answer's text.
+async fn raw_exchange(
+    s3: &S3,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let (target, signed) = s3.sign(&s3.access_key, &s3.secret, method, path, query, headers);
+    let host = s3.endpoint.trim_start_matches("http://").to_owned();
+    let mut head = format!("{method} {target} HTTP/1.1\r\nhost: {host}\r\n");
+    for (k, v) in signed {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    let stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+    let (mut read, mut write) = stream.into_split();
+    write.write_all(head.as_bytes()).await.unwrap();
+    // The gateway may answer and close before the body is all sent: write errors are expected.
+    let writer = tokio::spawn(async move {
+        for chunk in body.chunks(64 << 10) {
+            if write.write_all(chunk).await.is_err() {
+                return;
+            }
+        }
+        // Keep the write side open: the answer must not wait for the client to finish.
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        drop(write);
+    });
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 8192];
+    let read_all = async {
+        loop {
+            match read.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => answer.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(20), read_all).await;
+    writer.abort();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// `body` in HTTP/1.1 chunked framing, 64 KiB a chunk.
+fn chunked(body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for chunk in body.chunks(64 << 10) {
+        out.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+/// A DeleteObjects body naming `n` keys of `len` characters.
+fn delete_body(n: usize, len: usize) -> Vec<u8> {
+    let mut xml = String::from("<Delete>");
+    for i in 0..n {
+        xml.push_str(&format!("<Object><Key>{i:0len$}</Key></Object>"));
+    }
+    xml.push_str("</Delete>");
+    xml.into_bytes()
+}
+
+/// Checks an answer read off the wire: 400 `MaxMessageLengthExceeded`, connection closed.
+fn assert_too_big(answer: &str, what: &str) {
+    assert!(answer.starts_with("HTTP/1.1 400"), "{what}: {answer}");
+    assert_eq!(
+        xml_value(answer, "Code").as_deref(),
+        Some("MaxMessageLengthExceeded"),
+        "{what}: {answer}"
+    );
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("\r\nconnection: close\r\n"),
+        "{what}: {answer}"
+    );
+}
+
+#[tokio::test]
+async fn xml_bodies_over_the_cap_are_max_message_length_exceeded_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let id = create_upload(&s3, "/documents/cap.bin").await;
+    let big = (20u64 << 20).to_string();
+    // Announced by Content-Length: answered before any of the body is sent.
+    for (method, path, query) in [
+        ("POST", "/documents", vec![("delete", "")]),
+        (
+            "POST",
+            "/documents/cap.bin",
+            vec![("uploadId", id.as_str())],
+        ),
+        ("PUT", "/documents/cap.bin", vec![("tagging", "")]),
+        ("PUT", "/documents", vec![("versioning", "")]),
+        ("PUT", "/newbucket-cap", vec![]),
+    ] {
+        let answer = raw_exchange(
+            &s3,
+            method,
+            path,
+            &query,
+            &[("content-length", big.as_str())],
+            Vec::new(),
+        )
+        .await;
+        assert_too_big(&answer, &format!("{method} {path} by Content-Length"));
+    }
+    // Chunked, no length announced: counted as it arrives.
+    let body = chunked(&delete_body(9_000, 1_000));
+    for (method, path, query) in [
+        ("POST", "/documents", vec![("delete", "")]),
+        (
+            "POST",
+            "/documents/cap.bin",
+            vec![("uploadId", id.as_str())],
+        ),
+    ] {
+        let answer = raw_exchange(
+            &s3,
+            method,
+            path,
+            &query,
+            &[("transfer-encoding", "chunked")],
+            body.clone(),
+        )
+        .await;
+        assert_too_big(&answer, &format!("{method} {path} chunked"));
+    }
+    // Objects and parts are not XML: a body over the cap goes through.
+    let object = vec![b'x'; 6 << 20];
+    assert_eq!(
+        s3.put("/documents/cap-object.bin", &object).await.status,
+        200
+    );
+    send_part(&s3, "/documents/cap.bin", &id, 1, &object).await;
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_largest_lists_s3_allows_pass_the_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    // Complete naming 10,000 parts, each with an ETag and a SHA-256 checksum: read and parsed
+    // (the parts were never sent, so InvalidPart).
+    let id = create_upload(&s3, "/documents/many.bin").await;
+    let checksum = "A".repeat(43) + "=";
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for n in 1..=10_000 {
+        xml.push_str(&format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>\"{}\"</ETag><ChecksumSHA256>{checksum}</ChecksumSHA256></Part>",
+            "0".repeat(32)
+        ));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    assert!(xml.len() > 1 << 20, "{}", xml.len());
+    let r = s3
+        .call(
+            "POST",
+            "/documents/many.bin",
+            &[("uploadId", &id)],
+            &[],
+            xml.into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        xml_value(&r.text(), "Code").as_deref(),
+        Some("InvalidPart"),
+        "{}",
+        r.text()
+    );
+    // DeleteObjects with 1,000 keys of 1,024 characters passes; 1,001 keys is MalformedXML.
+    let r = s3
+        .call(
+            "POST",
+            "/documents",
+            &[("delete", "")],
+            &[],
+            delete_body(1_000, 1_024),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = s3
+        .call(
+            "POST",
+            "/documents",
+            &[("delete", "")],
+            &[],
+            delete_body(1_001, 10),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        xml_value(&r.text(), "Code").as_deref(),
+        Some("MalformedXML"),
+        "{}",
+        r.text()
+    );
     s3.gateway.shutdown().await;
 }

@@ -4,6 +4,13 @@
 //! - Before: a presigned URL whose `X-Amz-Signature` is not a SHA-256 hex digest is 403
 //!   `SignatureDoesNotMatch` (s3s: a 400); an `X-Amz-Expires` above 604800 (7 days) or below 0
 //!   is 400 `AuthorizationQueryParametersError` (s3s accepts any `u32`).
+//! - Before: a SigV4 credential scope (header, presigned `X-Amz-Credential`, POST form field)
+//!   naming another region than `s3.region` is S3's 400 naming the expected region
+//!   ([`auth::wrong_region`]; s3s accepts any region).
+//! - Before: an XML body (everything but object data and POST forms) over
+//!   [`xml_cap::MAX_XML_BODY`] is 400 `MaxMessageLengthExceeded`, at once when its
+//!   `Content-Length` says so, else when the count passes it (s3s: up to 20 MiB in memory,
+//!   then 500).
 //! - Before: in a browser POST, `${filename}` in the `key` field becomes the name of the
 //!   uploaded file (s3s does not substitute it). The form fields precede the file part, so
 //!   only they are read ahead (at most [`MAX_FORM_PREFIX`] bytes); the file streams on.
@@ -21,6 +28,8 @@ use http_body::{Body as _, Frame, SizeHint};
 use http_body_util::BodyExt as _;
 use s3s::service::S3Service;
 
+use super::auth::{self, CredentialSource, WrongRegion};
+use super::xml_cap::{self, CapError};
 use crate::server::request::RequestId;
 use crate::server::{BodyError, RequestBody};
 
@@ -38,11 +47,69 @@ const FILENAME_VARIABLE: &str = "${filename}";
 #[derive(Debug, Clone)]
 pub struct Edge {
     inner: S3Service,
+    /// The region every SigV4 credential scope must name (`s3.region`).
+    region: std::sync::Arc<str>,
+    /// `s3.domain`: `bucket.<domain>` hosts are virtual-host style.
+    domain: Option<std::sync::Arc<str>>,
 }
 
 impl Edge {
-    pub fn new(inner: S3Service) -> Self {
-        Self { inner }
+    pub fn new(inner: S3Service, region: &str, domain: Option<&str>) -> Self {
+        Self {
+            inner,
+            region: region.into(),
+            domain: domain.map(|d| auth::normalise_domain(d).into()),
+        }
+    }
+
+    /// True when the request names an object (a key), not only a bucket or the service.
+    fn names_key<B>(&self, req: &Request<B>) -> bool {
+        let path = req.uri().path().trim_start_matches('/');
+        let virtual_host = self.domain.as_deref().is_some_and(|domain| {
+            req.headers()
+                .get(header::HOST)
+                .or_else(|| req.headers().get(":authority"))
+                .and_then(|v| v.to_str().ok())
+                .or_else(|| req.uri().host())
+                .is_some_and(|host| auth::host_bucket(domain, host).is_some())
+        });
+        if virtual_host {
+            !path.is_empty()
+        } else {
+            path.split_once('/').is_some_and(|(_, key)| !key.is_empty())
+        }
+    }
+}
+
+/// S3's answer to an XML body over the cap; the connection closes (the body is not read on).
+fn too_large() -> Response<s3s::Body> {
+    let mut resp = xml_error(
+        StatusCode::BAD_REQUEST,
+        "MaxMessageLengthExceeded",
+        "Your request was too big.",
+    );
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp
+}
+
+/// Reads a capped XML body whole, or answers why it could not be.
+async fn capped_request(req: Request<Incoming>) -> Result<Request<s3s::Body>, Response<s3s::Body>> {
+    let (parts, body) = req.into_parts();
+    match xml_cap::read_capped(body).await {
+        Ok(bytes) => Ok(Request::from_parts(parts, s3s::Body::from(bytes))),
+        Err(CapError::TooLarge) => Err(too_large()),
+        Err(CapError::Broken(e)) => {
+            tracing::debug!(error = %e, "an XML request body broke off");
+            let mut resp = xml_error(
+                StatusCode::BAD_REQUEST,
+                "IncompleteBody",
+                "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+            );
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(resp)
+        }
     }
 }
 
@@ -72,8 +139,18 @@ fn bad_expires(query: Option<&str>) -> Option<&'static str> {
 }
 
 fn xml_error(status: StatusCode, code: &str, message: &str) -> Response<s3s::Body> {
+    xml_error_with(status, code, message, "")
+}
+
+/// An S3 error body with `extra` (escaped XML elements) after the message.
+fn xml_error_with(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    extra: &str,
+) -> Response<s3s::Body> {
     let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message>{extra}</Error>"
     );
     let mut resp = Response::new(s3s::Body::from(body));
     *resp.status_mut() = status;
@@ -84,8 +161,14 @@ fn xml_error(status: StatusCode, code: &str, message: &str) -> Response<s3s::Bod
     resp
 }
 
+/// S3's answer to a credential scoped to another region.
+fn region_error(wrong: &WrongRegion) -> Response<s3s::Body> {
+    let (code, message, extra) = wrong.answer();
+    xml_error_with(StatusCode::BAD_REQUEST, code, &message, &extra)
+}
+
 /// Answers a request s3s would answer unlike S3, before s3s sees it.
-fn refuse_early<B>(req: &Request<B>) -> Option<Response<s3s::Body>> {
+fn refuse_early<B>(req: &Request<B>, region: &str) -> Option<Response<s3s::Body>> {
     let query = req.uri().query();
     if malformed_presigned_signature(query) {
         return Some(xml_error(
@@ -103,7 +186,11 @@ fn refuse_early<B>(req: &Request<B>) -> Option<Response<s3s::Body>> {
             message,
         ));
     }
-    None
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    auth::wrong_region(authorization, query, region).map(|wrong| region_error(&wrong))
 }
 
 /// A browser upload: `POST /bucket` (or `/` on a virtual host) with a form body.
@@ -204,20 +291,37 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
 
     fn call(&self, req: Request<RequestBody>) -> Self::Future {
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-        if let Some(resp) = refuse_early(&req) {
+        if let Some(resp) = refuse_early(&req, &self.region) {
             return Box::pin(async move { Ok(finish(resp, request_id, false).await) });
         }
         let post_form = is_post_form(&req);
+        let capped =
+            !post_form && xml_cap::is_capped(req.method(), self.names_key(&req), req.uri().query());
+        if capped && xml_cap::announced_too_large(&req) {
+            return Box::pin(async move { Ok(finish(too_large(), request_id, false).await) });
+        }
         let inner = self.inner.clone();
+        let region = std::sync::Arc::clone(&self.region);
         Box::pin(async move {
             let (req, fields) = if post_form {
                 read_form_fields(req).await
+            } else if capped {
+                match capped_request(req).await {
+                    Ok(req) => (req, None),
+                    Err(resp) => return Ok(finish(resp, request_id, false).await),
+                }
             } else {
                 (req.map(s3s::Body::from), None)
             };
             // A policy means nothing unsigned: S3 refuses such a form (s3s would take it for
             // an anonymous upload and check the policy anyway).
-            if fields.is_some_and(|f| f.policy && !f.signed) {
+            if let Some(wrong) = fields.as_ref().and_then(|f| {
+                let credential = f.credential.as_deref()?;
+                auth::check_region(CredentialSource::Form, credential, &region)
+            }) {
+                return Ok(finish(region_error(&wrong), request_id, false).await);
+            }
+            if fields.as_ref().is_some_and(|f| f.policy && !f.signed) {
                 let resp = xml_error(
                     StatusCode::BAD_REQUEST,
                     "InvalidArgument",
@@ -225,7 +329,7 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
                 );
                 return Ok(finish(resp, request_id, false).await);
             }
-            let signed_form = fields.is_some_and(|f| f.signed);
+            let signed_form = fields.as_ref().is_some_and(|f| f.signed);
             Ok(finish(inner.call(req).await?, request_id, signed_form).await)
         })
     }
@@ -284,26 +388,36 @@ fn form_boundary(content_type: &str) -> Option<String> {
 }
 
 /// What the fields of a POST form say, once they have been read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct FormFields {
     /// A `policy` field.
     policy: bool,
     /// A `signature` (SigV2) or `x-amz-signature` (SigV4) field.
     signed: bool,
+    /// The value of an `x-amz-credential` field (SigV4).
+    credential: Option<String>,
 }
 
 /// The fields before the file part, when its headers are in `buf`.
 fn form_fields(buf: &[u8], boundary: &str) -> Option<FormFields> {
     file_part_filename(buf, boundary)?;
-    let names: Vec<String> = form_parts(buf, boundary)
+    let parts = form_parts(buf, boundary);
+    let named: Vec<(String, Option<&[u8]>)> = parts
         .into_iter()
-        .filter_map(|(headers, _)| disposition_param(headers, "name"))
-        .map(|n| n.to_ascii_lowercase())
+        .filter_map(|(headers, value)| {
+            disposition_param(headers, "name").map(|n| (n.to_ascii_lowercase(), value))
+        })
         .collect();
-    let has = |n: &str| names.iter().any(|x| x == n);
+    let has = |n: &str| named.iter().any(|(x, _)| x == n);
+    let credential = named
+        .iter()
+        .find(|(n, _)| n == "x-amz-credential")
+        .and_then(|(_, value)| std::str::from_utf8((*value)?).ok())
+        .map(|v| v.trim().to_owned());
     Some(FormFields {
         policy: has("policy"),
         signed: has("signature") || has("x-amz-signature"),
+        credential,
     })
 }
 
@@ -531,7 +645,8 @@ mod tests {
             form_fields(&buf, "XyZ"),
             Some(FormFields {
                 policy: true,
-                signed: false
+                signed: false,
+                credential: None,
             })
         );
         assert_eq!(form_fields(&buf[..40], "XyZ"), None);

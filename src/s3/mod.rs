@@ -27,6 +27,7 @@ mod multipart;
 mod put;
 mod tagging;
 mod versions;
+mod xml_cap;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -89,7 +90,14 @@ pub fn front_end_with(ctx: &GatewayContext, opts: S3Options) -> FrontEnd {
     if let Some(domain) = ctx.config.s3.domain.as_deref() {
         builder.set_host(auth::DomainHost::new(domain));
     }
-    FrontEnd::new("s3", edge::Edge::new(builder.build()))
+    FrontEnd::new(
+        "s3",
+        edge::Edge::new(
+            builder.build(),
+            &ctx.config.s3.region,
+            ctx.config.s3.domain.as_deref(),
+        ),
+    )
 }
 
 /// The largest file a browser POST (PostObject) may carry. s3s gathers a POST's file part in
@@ -97,10 +105,12 @@ pub fn front_end_with(ctx: &GatewayContext, opts: S3Options) -> FrontEnd {
 /// s3s's default of 5 GB; larger files go up with PutObject or a multipart upload.
 pub const POST_OBJECT_MAX_BYTES: u64 = 32 << 20;
 
-/// s3s's settings: its defaults, with the PostObject bound above.
+/// s3s's settings: its defaults, with the PostObject bound above and XML bodies bounded as
+/// the edge bounds them.
 fn s3s_config() -> S3Config {
     let mut config = S3Config::default();
     config.post_object_max_file_size = POST_OBJECT_MAX_BYTES;
+    config.xml_max_body_size = usize::try_from(xml_cap::MAX_XML_BODY).unwrap_or(usize::MAX);
     config
 }
 

@@ -27,6 +27,11 @@ pub struct S3 {
 }
 
 pub async fn start(data_dir: &Path) -> S3 {
+    start_with(data_dir, |_| {}).await
+}
+
+/// [`start`] with `tweak` applied to the configuration.
+pub async fn start_with(data_dir: &Path, tweak: impl FnOnce(&mut Config)) -> S3 {
     let mut cfg = Config {
         data_dir: data_dir.to_owned(),
         ..Config::default()
@@ -34,6 +39,7 @@ pub async fn start(data_dir: &Path) -> S3 {
     cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
     cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
     cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
+    tweak(&mut cfg);
     let gateway = scaidrive_gateway::server::start_gateway(cfg).await.unwrap();
     let cred = gateway.embedded_credential().unwrap().clone();
     S3 {
@@ -182,6 +188,30 @@ pub fn sign_v4(
     query: &[(&str, &str)],
     headers: &[(&str, &str)],
 ) -> (String, Vec<(String, String)>) {
+    sign_v4_in(
+        "us-east-1",
+        endpoint,
+        access_key,
+        secret,
+        method,
+        path,
+        query,
+        headers,
+    )
+}
+
+/// [`sign_v4`] with `region` in the credential scope.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_v4_in(
+    region: &str,
+    endpoint: &str,
+    access_key: &str,
+    secret: &str,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> (String, Vec<(String, String)>) {
     let now = chrono::Utc::now();
     let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
     let date = now.format("%Y%m%d").to_string();
@@ -220,16 +250,8 @@ pub fn sign_v4(
     let canonical = format!(
         "{method}\n{uri}\n{query_string}\n{canonical_headers}\n{signed_names}\nUNSIGNED-PAYLOAD"
     );
-    let scope = format!("{date}/us-east-1/s3/aws4_request");
-    let to_sign = format!(
-        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
-        hex::encode(Sha256::digest(canonical.as_bytes()))
-    );
-    let mut key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
-    for part in ["us-east-1", "s3", "aws4_request"] {
-        key = hmac(&key, part.as_bytes());
-    }
-    let signature = hex::encode(hmac(&key, to_sign.as_bytes()));
+    let scope = format!("{date}/{region}/s3/aws4_request");
+    let signature = v4_signature(secret, &date, region, &amz_date, &canonical);
     let auth = format!(
         "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed_names}, Signature={signature}"
     );
@@ -252,6 +274,46 @@ pub fn sign_v4(
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     );
     (target, out)
+}
+
+/// The SigV4 signature of a canonical request made at `amz_date` (its day is `date`).
+fn v4_signature(secret: &str, date: &str, region: &str, amz_date: &str, canonical: &str) -> String {
+    let scope = format!("{date}/{region}/s3/aws4_request");
+    let to_sign = format!(
+        "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    );
+    let mut key = hmac(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    for part in [region, "s3", "aws4_request"] {
+        key = hmac(&key, part.as_bytes());
+    }
+    hex::encode(hmac(&key, to_sign.as_bytes()))
+}
+
+/// A presigned SigV4 URL (path and query, to append to `endpoint`) for `method` on `path`
+/// (unencoded, no query of its own), signed for `region` and valid for `expires` seconds.
+pub fn presign_v4(
+    endpoint: &str,
+    access_key: &str,
+    secret: &str,
+    region: &str,
+    method: &str,
+    path: &str,
+    expires: u32,
+) -> String {
+    let now = chrono::Utc::now();
+    let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
+    let date = now.format("%Y%m%d").to_string();
+    let host = endpoint.trim_start_matches("http://");
+    let uri = utf8_percent_encode(path, PATH).to_string();
+    let credential = format!("{access_key}/{date}/{region}/s3/aws4_request");
+    let query = format!(
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential={}&X-Amz-Date={amz_date}&X-Amz-Expires={expires}&X-Amz-SignedHeaders=host",
+        utf8_percent_encode(&credential, STRICT)
+    );
+    let canonical = format!("{method}\n{uri}\n{query}\nhost:{host}\n\nhost\nUNSIGNED-PAYLOAD");
+    let signature = v4_signature(secret, &date, region, &amz_date, &canonical);
+    format!("{uri}?{query}&X-Amz-Signature={signature}")
 }
 
 /// ScaiDrive's API behind the gateway as the embedded emulator's first user sees it, with the

@@ -94,7 +94,7 @@ fn too_large() -> Response<s3s::Body> {
 }
 
 /// Reads a capped XML body whole, or answers why it could not be.
-async fn capped_request(req: Request<Incoming>) -> Result<Request<s3s::Body>, Response<s3s::Body>> {
+async fn capped_request(req: Request<RequestBody>) -> Result<Request<s3s::Body>, Response<s3s::Body>> {
     let (parts, body) = req.into_parts();
     match xml_cap::read_capped(body).await {
         Ok(bytes) => Ok(Request::from_parts(parts, s3s::Body::from(bytes))),

@@ -13,7 +13,7 @@
 use bytes::{Bytes, BytesMut};
 use http::{Method, Request, header};
 use http_body_util::BodyExt as _;
-use hyper::body::Incoming;
+use crate::server::{BodyError, RequestBody};
 
 /// The largest XML body read: a few MiB, above the largest list S3 allows.
 pub(super) const MAX_XML_BODY: u64 = 5 << 20;
@@ -35,7 +35,7 @@ pub(super) enum CapError {
     /// Longer than [`MAX_XML_BODY`].
     TooLarge,
     /// The body broke off (the client went away or framed it wrongly).
-    Broken(hyper::Error),
+    Broken(BodyError),
 }
 
 /// True when the request's body is XML that s3s reads whole: everything but object data. `key`
@@ -66,7 +66,7 @@ pub(super) fn announced_too_large<B>(req: &Request<B>) -> bool {
 }
 
 /// Reads a capped body whole, counting as it arrives.
-pub(super) async fn read_capped(mut body: Incoming) -> Result<Bytes, CapError> {
+pub(super) async fn read_capped(mut body: RequestBody) -> Result<Bytes, CapError> {
     let mut buf = BytesMut::new();
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(CapError::Broken)?;

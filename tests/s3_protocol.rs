@@ -832,3 +832,86 @@ async fn the_largest_lists_s3_allows_pass_the_cap() {
     );
     s3.gateway.shutdown().await;
 }
+
+/// A request whose body is signed with `x-amz-content-sha256` = the SHA-256 of `signed_body`
+/// but carries `body`.
+async fn call_signed_over(
+    s3: &S3,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    signed_body: &[u8],
+    body: Vec<u8>,
+) -> (u16, String) {
+    use sha2::Digest as _;
+    let payload = hex::encode(sha2::Sha256::digest(signed_body));
+    let (target, headers) = s3_support::sign_v4_payload(
+        "us-east-1",
+        &s3.endpoint,
+        &s3.access_key,
+        &s3.secret,
+        method,
+        path,
+        query,
+        &[],
+        &payload,
+    );
+    let mut req = reqwest::Client::new()
+        .request(method.parse().unwrap(), format!("{}{target}", s3.endpoint))
+        .body(body);
+    for (k, v) in headers {
+        req = req.header(k, v);
+    }
+    let resp = req.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_body_that_differs_from_its_signed_sha256_is_x_amz_content_sha256_mismatch() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    // An object body: refused, nothing stored.
+    let (status, text) = call_signed_over(
+        &s3,
+        "PUT",
+        "/documents/sha.txt",
+        &[],
+        b"what was signed",
+        b"what was sent!!".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 400, "{text}");
+    assert_eq!(
+        xml_value(&text, "Code").as_deref(),
+        Some("XAmzContentSHA256Mismatch")
+    );
+    let head = s3
+        .call("HEAD", "/documents/sha.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(head.status, 404);
+    // The same body as signed is stored.
+    let (status, text) = call_signed_over(
+        &s3,
+        "PUT",
+        "/documents/sha.txt",
+        &[],
+        b"what was signed",
+        b"what was signed".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200, "{text}");
+    // An XML body (read whole): 400 as well, never a 500.
+    let delete = b"<Delete><Object><Key>sha.txt</Key></Object></Delete>".to_vec();
+    let (status, text) =
+        call_signed_over(&s3, "POST", "/documents", &[("delete", "")], b"", delete).await;
+    assert_eq!(status, 400, "{text}");
+    assert_eq!(
+        xml_value(&text, "Code").as_deref(),
+        Some("XAmzContentSHA256Mismatch")
+    );
+    let head = s3
+        .call("HEAD", "/documents/sha.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(head.status, 200);
+    s3.gateway.shutdown().await;
+}

@@ -101,10 +101,10 @@ def xml():
             + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(8))
             + ']><Delete><Object><Key>&i;</Key></Object></Delete>').encode()
     before = rss_kib()
-    a = raw(S3URL, "POST", path, signed("POST", path, {"Content-Length": str(len(bomb))}), bomb)
+    a = raw(S3URL, "POST", path, signed("POST", path, {"Content-Length": str(len(bomb))}, body=bomb), bomb)
     check("xml-entity-expansion", a.status == 400 and error_code(a.body) == "MalformedXML", f"{a!r} (item 5)")
     deep = b"<Delete>" + b"<a>" * 200_000 + b"</a>" * 200_000 + b"</Delete>"
-    a = raw(S3URL, "POST", path, signed("POST", path, {"Content-Length": str(len(deep))}), deep, timeout=30)
+    a = raw(S3URL, "POST", path, signed("POST", path, {"Content-Length": str(len(deep))}, body=deep), deep, timeout=30)
     check("xml-deep-nesting", a.status == 400 and error_code(a.body) in ("MalformedXML", "MaxMessageLengthExceeded"),
           f"{a!r} (item 5)")
     entry = b"<Object><Key>" + b"k" * 1000 + b"</Key></Object>"

@@ -281,7 +281,19 @@ fn check_shape(algo: &str, value: &str) -> S3Result<()> {
 
 /// Converts an s3s body into the store's body stream.
 pub(crate) fn body_stream(blob: s3s::dto::StreamingBlob) -> BodyStream {
-    blob.map(|r| r.map_err(std::io::Error::other)).boxed()
+    blob.map(|r| r.map_err(body_error)).boxed()
+}
+
+/// The error a body stream from s3s ends with. s3s checks a body against the SHA-256 in
+/// `x-amz-content-sha256` as it streams and ends it with its (private) `UploadStreamError`,
+/// whose only public face is its text: that mismatch becomes the store's own kind, answered
+/// `XAmzContentSHA256Mismatch` as S3 does.
+fn body_error(e: s3s::StdError) -> std::io::Error {
+    if e.to_string().contains("Sha256Mismatch") {
+        crate::store::BodyAbort::ContentSha256Mismatch.into_io()
+    } else {
+        std::io::Error::other(e)
+    }
 }
 
 /// A body that is exactly these bytes (empty directory markers, tests).

@@ -94,9 +94,16 @@ fn too_large() -> Response<s3s::Body> {
 }
 
 /// Reads a capped XML body whole, or answers why it could not be.
-async fn capped_request(req: Request<RequestBody>) -> Result<Request<s3s::Body>, Response<s3s::Body>> {
+async fn capped_request(
+    req: Request<RequestBody>,
+) -> Result<Request<s3s::Body>, Response<s3s::Body>> {
     let (parts, body) = req.into_parts();
     match xml_cap::read_capped(body).await {
+        Ok(bytes) if !xml_cap::matches_signed_sha256(&parts.headers, &bytes) => Err(xml_error(
+            StatusCode::BAD_REQUEST,
+            "XAmzContentSHA256Mismatch",
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        )),
         Ok(bytes) => Ok(Request::from_parts(parts, s3s::Body::from(bytes))),
         Err(CapError::TooLarge) => Err(too_large()),
         Err(CapError::Broken(e)) => {

@@ -14,6 +14,15 @@ fn custom(code: &'static str, status: StatusCode, msg: impl Into<String>) -> S3E
     e
 }
 
+/// S3's answer to a body that does not match the SHA-256 its signature covers.
+pub(crate) fn content_sha256_mismatch() -> S3Error {
+    custom(
+        "XAmzContentSHA256Mismatch",
+        StatusCode::BAD_REQUEST,
+        "The provided 'x-amz-content-sha256' header does not match what was computed.",
+    )
+}
+
 /// Maps a store error to its S3 error. `NotFound` becomes `NoSuchKey` (callers that look up
 /// buckets or uploads map it themselves).
 pub fn store_error(e: StoreError) -> S3Error {
@@ -70,6 +79,7 @@ pub fn store_error(e: StoreError) -> S3Error {
             BadDigest,
             "The Content-MD5 or checksum you specified did not match what we received."
         ),
+        StoreError::ContentSha256Mismatch => content_sha256_mismatch(),
         StoreError::IncompleteBody => s3_error!(
             IncompleteBody,
             "You did not provide the number of bytes specified by the Content-Length HTTP header."
@@ -174,6 +184,11 @@ mod tests {
                 416,
             ),
             (StoreError::BadDigest, "BadDigest", 400),
+            (
+                StoreError::ContentSha256Mismatch,
+                "XAmzContentSHA256Mismatch",
+                400,
+            ),
             (StoreError::IncompleteBody, "IncompleteBody", 400),
             (
                 StoreError::Unavailable("down".into()),

@@ -48,6 +48,9 @@ pub enum StoreError {
     /// The body did not match the digest the client sent.
     #[error("the body does not match the digest sent with it")]
     BadDigest,
+    /// The body did not match the SHA-256 its signature covers.
+    #[error("the body does not match the SHA-256 it was signed with")]
+    ContentSha256Mismatch,
     /// The body ended before its announced length, or the client went away.
     #[error("the body ended before its announced length")]
     IncompleteBody,

@@ -429,6 +429,7 @@ pub(crate) fn io_error(e: &std::io::Error) -> StoreError {
     {
         return match se {
             BodyAbort::BadDigest => StoreError::BadDigest,
+            BodyAbort::ContentSha256Mismatch => StoreError::ContentSha256Mismatch,
             BodyAbort::Invalid(m) => StoreError::Invalid(m.clone()),
         };
     }
@@ -476,6 +477,9 @@ fn watch_failure(body: BodyStream) -> (BodyStream, BodyFailure) {
 pub enum BodyAbort {
     #[error("the body does not match its digest")]
     BadDigest,
+    /// The body does not match the SHA-256 its signature covers (S3 `x-amz-content-sha256`).
+    #[error("the body does not match its signed SHA-256")]
+    ContentSha256Mismatch,
     #[error("{0}")]
     Invalid(String),
 }

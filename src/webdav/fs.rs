@@ -158,6 +158,7 @@ pub(crate) fn fs_error(ctx: &ReqCtx, op: &str, e: &StoreError) -> FsError {
         }
         StoreError::RangeNotSatisfiable { .. }
         | StoreError::BadDigest
+        | StoreError::ContentSha256Mismatch
         | StoreError::IncompleteBody
         | StoreError::Internal(_) => {
             tracing::warn!(op, error = %e, "store operation failed");

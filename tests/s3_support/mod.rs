@@ -212,6 +212,33 @@ pub fn sign_v4_in(
     query: &[(&str, &str)],
     headers: &[(&str, &str)],
 ) -> (String, Vec<(String, String)>) {
+    sign_v4_payload(
+        region,
+        endpoint,
+        access_key,
+        secret,
+        method,
+        path,
+        query,
+        headers,
+        "UNSIGNED-PAYLOAD",
+    )
+}
+
+/// [`sign_v4_in`] with `payload` (a hex SHA-256, or `UNSIGNED-PAYLOAD`) as
+/// `x-amz-content-sha256`.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_v4_payload(
+    region: &str,
+    endpoint: &str,
+    access_key: &str,
+    secret: &str,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    payload: &str,
+) -> (String, Vec<(String, String)>) {
     let now = chrono::Utc::now();
     let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
     let date = now.format("%Y%m%d").to_string();
@@ -234,7 +261,7 @@ pub fn sign_v4_in(
         .join("&");
     let mut signed: Vec<(String, String)> = vec![
         ("host".into(), host.clone()),
-        ("x-amz-content-sha256".into(), "UNSIGNED-PAYLOAD".into()),
+        ("x-amz-content-sha256".into(), payload.to_owned()),
         ("x-amz-date".into(), amz_date.clone()),
     ];
     for (k, v) in headers {
@@ -247,9 +274,8 @@ pub fn sign_v4_in(
         .map(|(k, _)| k.as_str())
         .collect::<Vec<_>>()
         .join(";");
-    let canonical = format!(
-        "{method}\n{uri}\n{query_string}\n{canonical_headers}\n{signed_names}\nUNSIGNED-PAYLOAD"
-    );
+    let canonical =
+        format!("{method}\n{uri}\n{query_string}\n{canonical_headers}\n{signed_names}\n{payload}");
     let scope = format!("{date}/{region}/s3/aws4_request");
     let signature = v4_signature(secret, &date, region, &amz_date, &canonical);
     let auth = format!(
@@ -262,10 +288,7 @@ pub fn sign_v4_in(
     };
     let mut out = vec![
         ("authorization".to_owned(), auth),
-        (
-            "x-amz-content-sha256".to_owned(),
-            "UNSIGNED-PAYLOAD".to_owned(),
-        ),
+        ("x-amz-content-sha256".to_owned(), payload.to_owned()),
         ("x-amz-date".to_owned(), amz_date),
     ];
     out.extend(

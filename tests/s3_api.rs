@@ -779,3 +779,42 @@ async fn object_tags_are_kept_with_the_object_and_limited_like_s3() {
     );
     s3.gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn delete_of_a_key_whose_folder_went_meanwhile_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let up = Upstream::documents(&s3).await;
+    let gone = up.mkdir(None, "gone").await;
+    let b = up.mkdir(Some(&gone), "b").await;
+    up.upload(Some(&b), "c.txt", b"c").await;
+    // The gateway knows `gone/` (and `b` in it) but has not listed `b` itself.
+    let r = s3
+        .call(
+            "GET",
+            "/documents",
+            &[("list-type", "2"), ("prefix", "gone/"), ("delimiter", "/")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert!(
+        r.text().contains("<Prefix>gone/b/</Prefix>"),
+        "{}",
+        r.text()
+    );
+    // Another client (a concurrent delete, say) removes `b` with everything in it.
+    let resp = up
+        .http
+        .delete(format!("{}/folders/{b}", up.base))
+        .bearer_auth(&up.token)
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success(), "{}", resp.status());
+    let r = s3
+        .call("DELETE", "/documents/gone/b/c.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    s3.gateway.shutdown().await;
+}

@@ -23,24 +23,23 @@ pub(crate) async fn prune_empty_parents(
     let store = gw.store();
     let mut depth = segments.len();
     while depth > bucket.base.len() {
-        let Some(folder) = store
+        // A folder a concurrent delete removed first (its listing answers 404) needs no
+        // pruning: nor do its parents, which that delete prunes.
+        let folder = match store
             .resolve_folder(s, &bucket.share_id, &segments[..depth])
             .await
-            .map_err(store_error)?
-        else {
-            return Ok(());
+        {
+            Ok(Some(folder)) => folder,
+            Ok(None) | Err(StoreError::NotFound | StoreError::Gone) => return Ok(()),
+            Err(e) => return Err(store_error(e)),
         };
         let Some(folder_id) = folder.folder_id.clone() else {
             return Ok(());
         };
-        if !store
-            .list(s, &folder)
-            .await
-            .map_err(store_error)?
-            .entries
-            .is_empty()
-        {
-            return Ok(());
+        match store.list(s, &folder).await {
+            Ok(listing) if listing.entries.is_empty() => {}
+            Ok(_) | Err(StoreError::NotFound | StoreError::Gone) => return Ok(()),
+            Err(e) => return Err(store_error(e)),
         }
         if store
             .attrs_of(&marker_probe(&folder_id))
@@ -85,12 +84,12 @@ pub(crate) async fn delete_one(
 ) -> S3Result<()> {
     let store = gw.store();
     let path: ObjectPath = bucket.path(key)?;
-    let Some(found) = store
-        .resolve(s, &bucket.share_id, &path, false)
-        .await
-        .map_err(store_error)?
-    else {
-        return Ok(());
+    // A folder on the way that a concurrent delete removed (its listing answers 404) means the
+    // key is gone: deleting a missing key succeeds in S3.
+    let found = match store.resolve(s, &bucket.share_id, &path, false).await {
+        Ok(Some(found)) => found,
+        Ok(None) | Err(StoreError::NotFound | StoreError::Gone) => return Ok(()),
+        Err(e) => return Err(store_error(e)),
     };
     match &found.entry {
         Entry::File(file) => {

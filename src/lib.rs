@@ -12,10 +12,12 @@
 //! - [`webdav`] — the WebDAV front end (dav-server).
 //! - [`config`], [`state`], [`server`], [`metrics`] — configuration, the gateway's state database,
 //!   listeners, Prometheus counters.
+//! - [`maintenance`] — sweeps at start and periodically: deletes a crash cut short, staging debris.
 
 pub mod auth;
 pub mod config;
 pub mod emulator;
+pub mod maintenance;
 pub mod metrics;
 pub mod namespace;
 pub mod s3;

@@ -168,3 +168,92 @@ async fn renaming_a_collection_keeps_the_attributes_of_everything_inside() {
     assert_eq!(head.header("content-type").as_deref(), Some("image/x-b"));
     s3.gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_long_name_can_be_written_again_after_its_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = gateway(dir.path()).await;
+    // 76 × `文` + `.txt` = 232 bytes: with ` (deleted …)` the old trash name was 263 bytes.
+    let name = "文".repeat(76) + ".txt";
+    let key = format!("/documents/{name}");
+    assert_eq!(s3.put(&key, b"one").await.status, 200);
+    let r = s3.call("DELETE", &key, &[], &[], Vec::new()).await;
+    assert_eq!(r.status, 204);
+    let r = s3.put(&key, b"two").await;
+    assert_eq!(r.status, 200, "S3 PUT after DeleteObject: {}", r.text());
+    assert_eq!(s3.get(&key).await.body, b"two");
+
+    let path = format!(
+        "/Documents/dav-{}",
+        percent_encoding::utf8_percent_encode(&name, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let r = dav(&s3, "PUT", &path).body("one").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let r = dav(&s3, "DELETE", &path).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let r = dav(&s3, "PUT", &path).body("two").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 201, "WebDAV PUT after DELETE");
+    // The deleted ones are in the trash, not live under another name.
+    let list = s3
+        .call("GET", "/documents", &[("list-type", "2")], &[], Vec::new())
+        .await;
+    assert!(!list.text().contains("(deleted "), "{}", list.text());
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn staging_debris_is_swept_at_start_and_known_uploads_keep_their_parts() {
+    let dir = tempfile::tempdir().unwrap();
+    // What a crash left: a spool file of a cut WebDAV PUT and the staging directory of a
+    // multipart upload the state DB does not know.
+    let spool = dir.path().join("staging/webdav");
+    std::fs::create_dir_all(&spool).unwrap();
+    std::fs::write(spool.join("put-01JCRASHED0000000000000000"), b"half a body").unwrap();
+    let orphan = dir.path().join("staging/01JCRASHED0000000000000001");
+    std::fs::create_dir_all(&orphan).unwrap();
+    std::fs::write(orphan.join("part-1"), b"part").unwrap();
+    let s3 = gateway(dir.path()).await;
+    assert_eq!(std::fs::read_dir(&spool).unwrap().count(), 0);
+    assert!(!orphan.exists());
+
+    // A multipart upload the state DB knows keeps its directory through a restart.
+    let r = s3
+        .call(
+            "POST",
+            "/documents/mp.bin",
+            &[("uploads", "")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let id = s3_support::xml_value(&r.text(), "UploadId").unwrap();
+    let r = s3
+        .call(
+            "PUT",
+            "/documents/mp.bin",
+            &[("partNumber", "1"), ("uploadId", &id)],
+            &[],
+            b"part one".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    s3.gateway.shutdown().await;
+    let s3 = gateway(dir.path()).await;
+    assert!(dir.path().join("staging").join(&id).is_dir());
+    let r = s3
+        .call(
+            "GET",
+            "/documents/mp.bin",
+            &[("uploadId", &id)],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert!(
+        r.text().contains("<PartNumber>1</PartNumber>"),
+        "{}",
+        r.text()
+    );
+    s3.gateway.shutdown().await;
+}

@@ -12,11 +12,13 @@
 //! - [`webdav`] — the WebDAV front end (dav-server).
 //! - [`config`], [`state`], [`server`], [`metrics`], [`logging`] — configuration, the gateway's
 //!   state database, listeners, Prometheus counters, log set-up.
+//! - [`maintenance`] — sweeps at start and periodically: deletes a crash cut short, staging debris.
 
 pub mod auth;
 pub mod config;
 pub mod emulator;
 pub mod logging;
+pub mod maintenance;
 pub mod metrics;
 pub mod namespace;
 pub mod s3;

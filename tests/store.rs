@@ -117,6 +117,19 @@ impl Fixture {
         }
     }
 
+    async fn folder(&self, k: &str) -> scaidrive_gateway::store::FolderInfo {
+        match self
+            .store
+            .resolve(&self.session, &self.share, &key(k), false)
+            .await
+            .unwrap()
+            .map(|r| r.entry)
+        {
+            Some(Entry::Folder(d)) => d,
+            other => panic!("{k}: {other:?}"),
+        }
+    }
+
     async fn exists(&self, k: &str) -> bool {
         self.store
             .resolve(&self.session, &self.share, &key(k), false)
@@ -576,4 +589,73 @@ async fn writes_made_elsewhere_show_up_through_the_change_feed_before_the_ttl() 
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// Live items of a folder as ScaiDrive lists them (not through the store's cache).
+async fn upstream_names(f: &Fixture, folder_id: &str) -> Vec<String> {
+    let listing = f
+        .store
+        .client()
+        .list_children(f.session.token(), &f.share, Some(folder_id))
+        .await
+        .unwrap();
+    listing
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            scaidrive_gateway::scaidrive::Item::File(x) if !x.is_deleted => Some(x.name.clone()),
+            scaidrive_gateway::scaidrive::Item::Folder(x) if !x.is_deleted => Some(x.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_delete_cut_between_rename_and_trash_is_finished_by_the_sweep_after_a_restart() {
+    use scaidrive_gateway::store::DeletedItem;
+    let f = fixture(StoreOptions::default()).await;
+    let name = "文".repeat(76) + ".txt";
+    f.put(&format!("dir/{name}"), b"one").await.unwrap();
+    f.put("dir/sub/x.txt", b"x").await.unwrap();
+    let file = f.file(&format!("dir/{name}")).await;
+    let dir = f.folder("dir/").await;
+    let sub = f.folder("dir/sub/").await;
+    // The process dies right after the first step of both deletes: the items are renamed to
+    // their trash names, the trash calls never happen.
+    assert!(
+        f.store
+            .rename_for_delete(&f.session, &f.share, DeletedItem::File(&file))
+            .await
+    );
+    assert!(
+        f.store
+            .rename_for_delete(&f.session, &f.share, DeletedItem::Folder(&sub))
+            .await
+    );
+    let live = upstream_names(&f, &dir.id).await;
+    assert_eq!(live.len(), 2, "{live:?}");
+    assert!(
+        live.iter()
+            .all(|n| n.contains(" (deleted ") && n.len() <= 255),
+        "{live:?}"
+    );
+
+    // The restart: a new store on the same state database sweeps at start.
+    let restarted = Store::new(
+        f.store.client().clone(),
+        f.store.db().clone(),
+        StoreOptions::default(),
+    );
+    let done = restarted.recover_deletes(true).await;
+    assert_eq!((done.finished, done.kept), (2, 0), "{done:?}");
+    assert_eq!(upstream_names(&f, &dir.id).await, Vec::<String>::new());
+    // Both are in the trash (recoverable), and their names are free.
+    let gone = f.store.client().get_file(f.session.token(), &file.id).await;
+    assert!(gone.is_err() || gone.is_ok_and(|x| x.is_deleted));
+    f.store.invalidate_share(&f.share).await;
+    f.put(&format!("dir/{name}"), b"two").await.unwrap();
+    f.put("dir/sub/x.txt", b"y").await.unwrap();
+    assert_eq!(f.get(&format!("dir/{name}")).await, b"two");
+    // Nothing is left to do.
+    assert_eq!(restarted.recover_deletes(true).await, Default::default());
 }

@@ -46,6 +46,8 @@ pub struct GatewayHandle {
     max_object_size: Option<u64>,
     stop: oneshot::Sender<()>,
     server: JoinHandle<()>,
+    /// The periodic sweep (stops when the handle is dropped).
+    _sweeper: crate::maintenance::Task,
 }
 
 impl std::fmt::Debug for GatewayHandle {
@@ -275,6 +277,13 @@ async fn finish_start(
         store: Store::new(upstream.clone(), db.clone(), cfg.store_options()),
         auth: Authenticator::new(db.clone(), &cfg.credentials, upstream.clone()),
     };
+    // Debris a crash left (deletes cut short, spool files) goes before the first request.
+    crate::maintenance::at_start(&ctx.store, &cfg.data_dir).await;
+    let sweeper = crate::maintenance::spawn(
+        ctx.store.clone(),
+        cfg.data_dir.clone(),
+        crate::maintenance::SWEEP_INTERVAL,
+    );
     let metrics = std::sync::Arc::new(RequestMetrics::default());
     let front_ends = FrontEnds {
         s3: crate::s3::front_end(&ctx),
@@ -335,6 +344,7 @@ async fn finish_start(
         max_object_size,
         stop,
         server,
+        _sweeper: sweeper,
     })
 }
 

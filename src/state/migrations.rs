@@ -158,6 +158,32 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     CREATE INDEX webdav_locks_by_timeout ON webdav_locks (timeout_at);
     "#,
     },
+    // 3: deletes in progress (the item renamed to its trash name, not yet in the trash), so a
+    // crash in between is finished by the sweep at the next start.
+    Migration {
+        sqlite: r#"
+    CREATE TABLE delete_intents (
+        resource_id TEXT PRIMARY KEY NOT NULL,   -- ScaiDrive fil_… / fld_…
+        kind        TEXT NOT NULL CHECK (kind IN ('file', 'folder')),
+        share_id    TEXT NOT NULL,
+        name        TEXT NOT NULL,               -- the name before the delete
+        trash_name  TEXT NOT NULL,               -- the name given just before the trash call
+        token       TEXT NOT NULL,               -- the deleting user's ScaiDrive token
+        created_at  TEXT NOT NULL                -- RFC 3339 UTC, milliseconds
+    ) STRICT;
+    "#,
+        postgres: r#"
+    CREATE TABLE delete_intents (
+        resource_id TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+        kind        TEXT NOT NULL CHECK (kind IN ('file', 'folder')),
+        share_id    TEXT NOT NULL,
+        name        TEXT NOT NULL,
+        trash_name  TEXT NOT NULL,
+        token       TEXT NOT NULL,
+        created_at  TEXT COLLATE "C" NOT NULL      -- RFC 3339 UTC, milliseconds
+    );
+    "#,
+    },
 ];
 
 /// Reads `PRAGMA user_version`.
@@ -227,6 +253,7 @@ mod tests {
             tables(&conn),
             vec![
                 "credentials",
+                "delete_intents",
                 "multipart_parts",
                 "multipart_uploads",
                 "object_attrs",

@@ -1,5 +1,5 @@
-//! The gateway's state database: credentials, object attributes, the multipart index and
-//! WebDAV locks.
+//! The gateway's state database: credentials, object attributes, the multipart index, WebDAV
+//! locks and deletes in progress.
 //!
 //! Two backends behind one handle, [`StateDb`]:
 //! - SQLite (`<data_dir>/gateway.db`, the default) through rusqlite, WAL mode, file mode 0600 (it
@@ -32,6 +32,7 @@ macro_rules! both_backends {
 
 mod attrs;
 mod credentials;
+mod intents;
 mod location;
 mod locks;
 mod migrations;
@@ -53,6 +54,7 @@ pub use attrs::{ObjectAttrs, StoredAttrs};
 pub use credentials::{
     Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
 };
+pub use intents::{DeleteIntent, IntentKind};
 pub use location::{PgUrl, StateLocation, redact as redact_url};
 pub use locks::StoredLock;
 pub use migrations::SCHEMA_VERSION;
@@ -345,6 +347,7 @@ mod tests {
         let tables = target.tables().await;
         for table in [
             "credentials",
+            "delete_intents",
             "multipart_parts",
             "multipart_uploads",
             "object_attrs",

@@ -85,6 +85,18 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("timeout_at", Kind::Text),
         ],
     ),
+    (
+        "delete_intents",
+        &[
+            ("resource_id", Kind::Text),
+            ("kind", Kind::Text),
+            ("share_id", Kind::Text),
+            ("name", Kind::Text),
+            ("trash_name", Kind::Text),
+            ("token", Kind::Text),
+            ("created_at", Kind::Text),
+        ],
+    ),
 ];
 
 /// One value read from SQLite, ready to bind on PostgreSQL.

@@ -22,7 +22,7 @@ use std::time::Duration;
 use std::time::Instant;
 
 use crate::auth::Session;
-use crate::scaidrive::{Change, Cursor, ErrorKind, ResourceType, Token};
+use crate::scaidrive::{Change, ChangeType, Cursor, ErrorKind, ResourceType, Token};
 
 use super::Inner;
 
@@ -166,10 +166,15 @@ impl OwnChanges {
 /// A file the gateway wrote moments ago keeps attributes not yet bound to ScaiDrive's
 /// `modified_at` (the upload answer has none; the next listing binds them). When a change made
 /// elsewhere touches such a file first, those attributes may no longer describe it: drop them
-/// (the file gets the opaque ETag), so they never bind to someone else's content.
+/// (the file gets the opaque ETag), so they never bind to someone else's content. A rename or
+/// move (the file's own, or the `renamed`/`moved` entries a folder's rename or move writes for
+/// everything inside it) keeps the content, and the attributes with it.
 async fn forget_overwritten_attrs(inner: &Inner, foreign: &[Change]) {
     for c in foreign {
-        if c.resource_type == ResourceType::File && inner.cache.take_provisional(&c.resource_id) {
+        if c.resource_type == ResourceType::File
+            && !matches!(c.change_type, ChangeType::Renamed | ChangeType::Moved)
+            && inner.cache.take_provisional(&c.resource_id)
+        {
             tracing::debug!(file = %c.resource_id, "changed elsewhere right after a write; dropping its attributes");
             if let Err(e) = inner.db.delete_attrs(&c.resource_id).await {
                 tracing::warn!(error = %e, "could not drop object attributes");

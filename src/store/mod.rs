@@ -8,6 +8,7 @@
 mod access;
 mod attrs;
 mod cache;
+mod delete;
 mod error;
 mod feed;
 mod write;
@@ -26,6 +27,7 @@ pub use access::Need;
 pub use attrs::opaque_etag;
 pub use cache::ListingKey;
 use cache::Patch;
+pub use delete::{DeletedItem, INTENT_GRACE, Recovered, trash_name};
 pub use error::{StoreError, StoreResult};
 pub(crate) use write::io_error;
 pub use write::{BodyAbort, BodyStream, WriteRequest, Written};
@@ -569,95 +571,7 @@ impl Store {
     }
 
     // ---------------------------------------------------------------------------------------
-    // Deletes, copies, moves
-
-    /// Deletes a file: to ScaiDrive's trash (unless configured permanent), under a fresh name
-    /// (see [`trash_name`]) so that the name is free again at once.
-    pub async fn delete_file(
-        &self,
-        s: &Session,
-        parent: &FolderRef,
-        file: &FileInfo,
-    ) -> StoreResult<()> {
-        let client = &self.inner.client;
-        let permanent = self.inner.opts.permanent_delete;
-        let _busy = self.inner.own_changes.busy(&parent.share_id);
-        let mut renamed = 0;
-        if !permanent {
-            let patch = crate::scaidrive::FilePatch {
-                name: Some(trash_name(&file.name)),
-                ..Default::default()
-            };
-            match client.update_file(s.token(), &file.id, &patch).await {
-                Ok(_) => renamed = 1,
-                Err(e) => {
-                    tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
-                }
-            }
-        }
-        let res = client.delete_file(s.token(), &file.id, permanent).await;
-        if let Err(e) = res {
-            // A refused or failed delete leaves the file as it was: under its own name.
-            if renamed == 1 {
-                let back = crate::scaidrive::FilePatch {
-                    name: Some(file.name.clone()),
-                    ..Default::default()
-                };
-                if let Err(e) = client.update_file(s.token(), &file.id, &back).await {
-                    tracing::error!(error = %e, file = %file.id, "restoring the name after a failed delete failed");
-                }
-            }
-            self.invalidate_folder(parent).await;
-            return Err(e.into());
-        }
-        self.expect_changes(&parent.share_id, &file.id, 1 + renamed, None);
-        self.inner.cache.patch(
-            s.principal(),
-            parent,
-            Patch::Remove {
-                name: file.name.clone(),
-                id: file.id.clone(),
-            },
-        );
-        self.forget_attrs(&file.id).await;
-        Ok(())
-    }
-
-    /// Deletes a folder and everything under it, in one upstream call (to the trash under a
-    /// fresh name, as files).
-    pub async fn delete_folder(
-        &self,
-        s: &Session,
-        parent: &FolderRef,
-        folder: &FolderInfo,
-    ) -> StoreResult<()> {
-        let client = &self.inner.client;
-        let permanent = self.inner.opts.permanent_delete;
-        let mut renamed = false;
-        if !permanent {
-            match client
-                .rename_folder(s.token(), &folder.id, &trash_name(&folder.name))
-                .await
-            {
-                Ok(_) => renamed = true,
-                Err(e) => {
-                    tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
-                }
-            }
-        }
-        let res = client.delete_folder(s.token(), &folder.id, permanent).await;
-        // A refused or failed delete leaves the folder as it was: under its own name.
-        if res.is_err()
-            && renamed
-            && let Err(e) = client
-                .rename_folder(s.token(), &folder.id, &folder.name)
-                .await
-        {
-            tracing::error!(error = %e, folder = %folder.id, "restoring the name after a failed delete failed");
-        }
-        self.invalidate_share(&parent.share_id).await;
-        res.map_err(StoreError::from)
-    }
+    // Copies, moves (deletes: delete.rs)
 
     /// Server-side copy of a file into `dest` as `name` (the name must be free there). The copy
     /// gets `attrs`, or, when `None`, the source's valid attributes.
@@ -886,18 +800,6 @@ pub fn reported_time(t: &Timestamp) -> Timestamp {
     } else {
         *t
     }
-}
-
-/// The name an item gets just before it goes to ScaiDrive's trash. ScaiDrive keeps a trashed
-/// item's name reserved in its folder, and S3 and WebDAV clients re-create names right after
-/// deleting them; the trash keeps the item, recoverable, as `name (deleted <UTC time>)`.
-pub fn trash_name(name: &str) -> String {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
-    let mut base: String = name.chars().take(180).collect();
-    if base.is_empty() {
-        base.push('_');
-    }
-    format!("{base} (deleted {stamp})")
 }
 
 #[cfg(test)]

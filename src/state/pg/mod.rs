@@ -4,6 +4,7 @@
 
 mod attrs;
 mod credentials;
+mod intents;
 mod locks;
 pub(super) mod migrate;
 mod multipart;
@@ -20,6 +21,7 @@ pub(super) use attrs::{bind_attrs_modified_at, delete_attrs, load_attrs, put_att
 pub(super) use credentials::{
     create_credential, get_credential, list_credentials, revoke_credential,
 };
+pub(super) use intents::{delete_intent, list_intents, put_intent};
 pub(super) use locks::{
     delete_lock, delete_locks_under, insert_lock, lock_by_token, locks_related, refresh_lock,
 };

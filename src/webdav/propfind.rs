@@ -54,7 +54,7 @@ impl PropName {
         self.ns.as_deref() == Some(ns) && self.name == name
     }
 
-    /// The key dead properties are stored under (`fs::prop_key`).
+    /// The key dead properties are stored under (`fs::deadprops::prop_key`).
     fn key(&self) -> String {
         format!("{{{}}}{}", self.ns.as_deref().unwrap_or(""), self.name)
     }

@@ -1000,10 +1000,13 @@ impl DavFileSystem for ScaiFs {
     ) -> FsFuture<'a, Vec<(StatusCode, DavProp)>> {
         async move {
             let ctx = self.ctx();
-            match self.locate(path)? {
-                Loc::Share(share) | Loc::Item { share, .. } => self.writable(&share)?,
-                Loc::Root => {}
-            }
+            let share_id = match self.locate(path)? {
+                Loc::Share(share) | Loc::Item { share, .. } => {
+                    self.writable(&share)?;
+                    share.id.clone()
+                }
+                Loc::Root => String::new(),
+            };
             let target = self.prop_target(path).await?;
             let mut out = Vec::with_capacity(patch.len());
             let mut mtime: Option<Option<String>> = None;
@@ -1050,7 +1053,7 @@ impl DavFileSystem for ScaiFs {
                     .collect());
             }
             ctx.store
-                .update_attrs(&target, |a| {
+                .update_attrs(&share_id, &target, |a| {
                     for (set, key, xml) in changes {
                         if set {
                             a.dead_props.insert(key, xml.unwrap_or_default());

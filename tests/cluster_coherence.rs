@@ -1,0 +1,283 @@
+//! Two gateway instances in one process sharing a throwaway PostgreSQL and one emulator: a write
+//! acknowledged by one is seen by the other at once (GET, HEAD, LIST, PROPFIND, tags, dead
+//! properties, the bucket list), even when the other had the listing cached; each share's change
+//! feed is followed by one instance, and another takes over when it stops.
+
+#![allow(clippy::unwrap_used)]
+
+mod emulator_support;
+mod s3_support;
+#[path = "../src/state/testpg.rs"]
+mod testpg;
+
+use std::path::Path;
+
+use s3_support::S3;
+use scaidrive_gateway::config::Config;
+use scaidrive_gateway::server::{GatewayHandle, start_gateway};
+use scaidrive_gateway::state::{NewCredential, StateDb, StateLocation, StateOptions};
+
+const AKID: &str = "AKIACLUSTERTEST00001";
+const SECRET: &str = "cluster-test-secret-0000000000000000000";
+
+/// One emulator, one PostgreSQL database, a credential in it, and a way to start instances.
+struct Cluster {
+    emu: emulator_support::Emu,
+    url: String,
+    dirs: Vec<tempfile::TempDir>,
+}
+
+impl Cluster {
+    async fn new() -> Cluster {
+        let emu = emulator_support::start().await;
+        let url = testpg::fresh_database_url().await;
+        let db = StateDb::connect(
+            &StateLocation::parse_state_url(&url).unwrap(),
+            StateOptions::default(),
+        )
+        .await
+        .unwrap();
+        let token = emu.emu.tokens()[0].clone();
+        db.create_credential(NewCredential {
+            access_key_id: Some(AKID.to_owned()),
+            secret_access_key: Some(SECRET.to_owned()),
+            token: token.token,
+            label: None,
+            user_id: token.user_id,
+        })
+        .await
+        .unwrap();
+        Cluster {
+            emu,
+            url,
+            dirs: Vec::new(),
+        }
+    }
+
+    /// Starts an instance; `feed_ms` is its change-feed interval.
+    async fn instance(&mut self, feed_ms: u64) -> GatewayHandle {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), &self.url, &self.emu.emu.url(), feed_ms);
+        self.dirs.push(dir);
+        start_gateway(cfg).await.unwrap()
+    }
+
+    /// Two instances (A, B) with S3 clients.
+    async fn pair(&mut self) -> (S3, S3) {
+        let a = self.instance(60_000).await;
+        let b = self.instance(60_000).await;
+        (s3(a), s3(b))
+    }
+}
+
+fn config(dir: &Path, state_url: &str, upstream: &str, feed_ms: u64) -> Config {
+    let mut cfg = Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
+    let any = "127.0.0.1:0".parse().unwrap();
+    cfg.s3.listen = any;
+    cfg.webdav.listen = any;
+    cfg.admin.listen = any;
+    cfg.scaidrive.url = Some(upstream.to_owned());
+    // Long enough that only coherence (not expiry) can make a write visible elsewhere.
+    cfg.cache.ttl_secs = 120;
+    cfg.cache.change_feed_interval_ms = feed_ms;
+    let StateLocation::Postgres(url) = StateLocation::parse_state_url(state_url).unwrap() else {
+        panic!("not a PostgreSQL URL")
+    };
+    cfg.state.url = Some(url);
+    cfg
+}
+
+fn s3(gw: GatewayHandle) -> S3 {
+    s3_support::client(gw, AKID, SECRET)
+}
+
+fn keys(s3_list: &s3_support::Resp) -> Vec<String> {
+    s3_support::xml_values(&s3_list.text(), "Key")
+}
+
+async fn list(s3: &S3, prefix: &str) -> Vec<String> {
+    let r = s3
+        .call("GET", "/documents", &[("prefix", prefix)], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    keys(&r)
+}
+
+async fn head(s3: &S3, path: &str) -> u16 {
+    s3.call("HEAD", path, &[], &[], Vec::new()).await.status
+}
+
+/// A WebDAV request to an instance.
+fn dav(s3: &S3, method: &str, path: &str) -> reqwest::RequestBuilder {
+    reqwest::Client::new()
+        .request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("http://{}{path}", s3.gateway.addrs().webdav),
+        )
+        .basic_auth(AKID, Some(SECRET))
+}
+
+async fn propfind(s3: &S3, path: &str) -> String {
+    let r = dav(s3, "PROPFIND", path)
+        .header("Depth", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 207);
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_put_through_one_instance_is_seen_through_another_at_once() {
+    let mut c = Cluster::new().await;
+    let (a, b) = c.pair().await;
+    // B caches the folder's listing first (the key is missing).
+    assert!(list(&b, "put/").await.is_empty());
+    assert_eq!(head(&b, "/documents/put/k.txt").await, 404);
+
+    let put = a.put("/documents/put/k.txt", b"first").await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    let got = b.get("/documents/put/k.txt").await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, b"first");
+    assert_eq!(head(&b, "/documents/put/k.txt").await, 200);
+    assert_eq!(list(&b, "put/").await, ["put/k.txt"]);
+
+    // An overwrite: the new body and ETag, not the cached ones.
+    let put = a.put("/documents/put/k.txt", b"second, longer").await;
+    let got = b.get("/documents/put/k.txt").await;
+    assert_eq!(got.body, b"second, longer");
+    assert_eq!(got.header("etag"), put.header("etag"));
+}
+
+#[tokio::test]
+async fn a_delete_through_one_instance_leaves_no_ghost_on_another() {
+    let mut c = Cluster::new().await;
+    let (a, b) = c.pair().await;
+    assert_eq!(a.put("/documents/del/k.txt", b"x").await.status, 200);
+    assert_eq!(head(&b, "/documents/del/k.txt").await, 200);
+    assert_eq!(list(&b, "del/").await, ["del/k.txt"]);
+
+    let del = a
+        .call("DELETE", "/documents/del/k.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(del.status, 204);
+    assert_eq!(head(&b, "/documents/del/k.txt").await, 404);
+    assert_eq!(b.get("/documents/del/k.txt").await.status, 404);
+    assert!(list(&b, "del/").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_webdav_move_through_one_instance_is_seen_through_another() {
+    let mut c = Cluster::new().await;
+    let (a, b) = c.pair().await;
+    assert_eq!(a.put("/documents/mv/old.txt", b"x").await.status, 200);
+    let before = propfind(&b, "/Documents/mv/").await;
+    assert!(before.contains("old.txt"), "{before}");
+
+    let moved = dav(&a, "MOVE", "/Documents/mv/old.txt")
+        .header(
+            "Destination",
+            format!("http://{}/Documents/mv/new.txt", a.gateway.addrs().webdav),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status().as_u16(), 201);
+    let after = propfind(&b, "/Documents/mv/").await;
+    assert!(
+        after.contains("new.txt") && !after.contains("old.txt"),
+        "{after}"
+    );
+    assert_eq!(head(&b, "/documents/mv/old.txt").await, 404);
+    assert_eq!(head(&b, "/documents/mv/new.txt").await, 200);
+}
+
+#[tokio::test]
+async fn metadata_written_through_one_instance_is_seen_through_another() {
+    let mut c = Cluster::new().await;
+    let (a, b) = c.pair().await;
+    assert_eq!(a.put("/documents/meta/k.txt", b"x").await.status, 200);
+    // B reads (and keeps in memory) the tags and dead properties first.
+    let tags = b
+        .call(
+            "GET",
+            "/documents/meta/k.txt",
+            &[("tagging", "")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(tags.status, 200);
+    assert!(s3_support::xml_values(&tags.text(), "Key").is_empty());
+    let props = |s3: &S3| {
+        dav(s3, "PROPFIND", "/Documents/meta/k.txt")
+            .header("Depth", "0")
+            .body(r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:" xmlns:Z="urn:x-test"><D:prop><Z:color/></D:prop></D:propfind>"#)
+            .send()
+    };
+    let before = props(&b).await.unwrap().text().await.unwrap();
+    assert!(!before.contains("teal"), "{before}");
+
+    let tagging =
+        r#"<Tagging><TagSet><Tag><Key>colour</Key><Value>teal</Value></Tag></TagSet></Tagging>"#;
+    let put = a
+        .call(
+            "PUT",
+            "/documents/meta/k.txt",
+            &[("tagging", "")],
+            &[],
+            tagging.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    let tags = b
+        .call(
+            "GET",
+            "/documents/meta/k.txt",
+            &[("tagging", "")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(s3_support::xml_values(&tags.text(), "Key"), ["colour"]);
+
+    let patch = dav(&a, "PROPPATCH", "/Documents/meta/k.txt")
+        .body(r#"<?xml version="1.0"?><D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-test"><D:set><D:prop><Z:color>teal</Z:color></D:prop></D:set></D:propertyupdate>"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status().as_u16(), 207);
+    let after = props(&b).await.unwrap().text().await.unwrap();
+    assert!(after.contains("teal"), "{after}");
+}
+
+async fn buckets(s3: &S3) -> Vec<String> {
+    let r = s3.call("GET", "/", &[], &[], Vec::new()).await;
+    assert_eq!(r.status, 200);
+    s3_support::xml_values(&r.text(), "Name")
+}
+
+#[tokio::test]
+async fn a_bucket_created_through_one_instance_is_listed_by_another() {
+    let mut c = Cluster::new().await;
+    let (a, b) = c.pair().await;
+    assert!(!buckets(&b).await.contains(&"fresh-bucket".to_owned()));
+    assert_eq!(
+        a.call("PUT", "/fresh-bucket", &[], &[], Vec::new())
+            .await
+            .status,
+        200
+    );
+    assert!(buckets(&b).await.contains(&"fresh-bucket".to_owned()));
+    assert_eq!(
+        a.call("DELETE", "/fresh-bucket", &[], &[], Vec::new())
+            .await
+            .status,
+        204
+    );
+    assert!(!buckets(&b).await.contains(&"fresh-bucket".to_owned()));
+}

@@ -14,6 +14,14 @@
 //! the gateway is writing into a share (or finished within the last interval), an entry not
 //! (yet) known is given one more poll before it counts as foreign. Writes made elsewhere are
 //! therefore seen within one interval, or two while the gateway itself writes into the share.
+//!
+//! With several instances on one PostgreSQL state database, each share's feed is followed by one
+//! instance at a time: the follower polls only while it holds the share's cluster lock (a session
+//! advisory lock, see `state/coherence.rs`); the others try to take it every few seconds while
+//! they use the share, so a leader that stops or dies is replaced within seconds. The leader
+//! fans what it sees out by bumping the share's generation, which every instance checks before
+//! it trusts its cache. A new leader drops and publishes the share first, since changes between
+//! the old leader's last poll and its own first one are not in its feed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -23,8 +31,9 @@ use std::time::Instant;
 
 use crate::auth::Session;
 use crate::scaidrive::{Change, Cursor, ErrorKind, ResourceType, Token};
+use crate::state::ClusterLease;
 
-use super::Inner;
+use super::{Inner, Store};
 
 /// The running followers, by share id.
 #[derive(Default)]
@@ -178,15 +187,89 @@ async fn forget_overwritten_attrs(inner: &Inner, foreign: &[Change]) {
     }
 }
 
+/// How often an instance that does not lead a share's feed tries to take it over.
+fn leader_retry(every: Duration) -> Duration {
+    every.clamp(Duration::from_millis(200), Duration::from_secs(3))
+}
+
+/// Leadership of one share's feed, kept while the follower runs.
+struct Leadership {
+    lease: Option<ClusterLease>,
+    name: String,
+}
+
+impl Leadership {
+    /// Whether this instance leads the share now, taking the lead when it is free. On taking
+    /// it over, drops and publishes the share (see the module text).
+    async fn lead(&mut self, inner: &Arc<Inner>, share_id: &str) -> bool {
+        let db = &inner.db;
+        if let Some(lease) = &self.lease {
+            if db.holds_cluster_lock(lease).await {
+                return true;
+            }
+            self.lease = None;
+            self.count(inner, -1);
+            tracing::info!(share = %share_id, "lost the lead of the change feed");
+        }
+        match db.try_cluster_lock(&self.name).await {
+            Ok(Some(lease)) => {
+                self.lease = Some(lease);
+                self.count(inner, 1);
+                if db.is_shared() {
+                    tracing::info!(share = %share_id, "leading the change feed");
+                    let store = Store {
+                        inner: Arc::clone(inner),
+                    };
+                    inner.cache.invalidate_share(share_id);
+                    store.publish_or_log(share_id).await;
+                }
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!(share = %share_id, error = %e, "cannot take the lead of the change feed");
+                false
+            }
+        }
+    }
+
+    fn count(&self, inner: &Inner, delta: i64) {
+        inner
+            .cache
+            .stats()
+            .feeds_led
+            .fetch_add(delta, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    async fn release(&mut self, inner: &Inner) {
+        if let Some(lease) = self.lease.take() {
+            self.count(inner, -1);
+            inner.db.release_cluster_lock(lease).await;
+        }
+    }
+}
+
 async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Duration) {
     let mut cursor: Option<Cursor> = None;
     let mut failures = 0u32;
     // Entries not recognised as the gateway's own during its writes: one more poll to match.
     let mut deferred: Vec<Change> = Vec::new();
+    let mut leadership = Leadership {
+        lease: None,
+        name: format!("feed {share_id}"),
+    };
     loop {
         let Some(inner) = store.upgrade() else {
             return;
         };
+        if !leadership.lead(&inner, &share_id).await {
+            // Another instance follows this feed; start afresh when taking over.
+            cursor = None;
+            deferred.clear();
+            drop(inner);
+            tokio::time::sleep(leader_retry(every)).await;
+            continue;
+        }
         let page = inner
             .client
             .changes(&token, &share_id, cursor.as_ref(), Some(1000))
@@ -222,6 +305,12 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
                             "changes upstream; dropping cached listings of the share"
                         );
                         inner.cache.invalidate_share(&share_id);
+                        // Other instances learn it from the share's generation.
+                        Store {
+                            inner: Arc::clone(&inner),
+                        }
+                        .publish_or_log(&share_id)
+                        .await;
                     }
                 }
                 cursor = Some(page.cursor);
@@ -234,6 +323,7 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
                 ) =>
             {
                 tracing::debug!(share = %share_id, error = %e, "stopped following the change feed");
+                leadership.release(&inner).await;
                 return;
             }
             Err(e) => {
@@ -243,6 +333,11 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
                 // for longer, so drop the share's listings after a failure.
                 deferred.clear();
                 inner.cache.invalidate_share(&share_id);
+                Store {
+                    inner: Arc::clone(&inner),
+                }
+                .publish_or_log(&share_id)
+                .await;
                 false
             }
         };

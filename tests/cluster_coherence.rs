@@ -396,3 +396,49 @@ async fn one_instance_follows_a_shares_feed_and_another_takes_over_when_it_stops
     }
     eprintln!("direct write seen through the survivor after {took:?}");
 }
+
+#[tokio::test]
+async fn the_multipart_clean_up_runs_on_one_instance_at_a_time() {
+    let mut c = Cluster::new().await;
+    // Another instance is sweeping right now.
+    let other = StateDb::connect(
+        &StateLocation::parse_state_url(&c.url).unwrap(),
+        StateOptions::default(),
+    )
+    .await
+    .unwrap();
+    let lease = other
+        .try_cluster_lock("multipart clean-up")
+        .await
+        .unwrap()
+        .unwrap();
+    other
+        .create_upload(scaidrive_gateway::state::MultipartUpload {
+            upload_id: "abandoned-1".to_owned(),
+            access_key_id: AKID.to_owned(),
+            principal: "usr_x".to_owned(),
+            bucket: "documents".to_owned(),
+            key: "old.bin".to_owned(),
+            created_at: "2000-01-01T00:00:00.000Z".to_owned(),
+            attrs: "{}".to_owned(),
+        })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), &c.url, &c.emu.emu.url(), 60_000);
+    // Rounds every second.
+    cfg.s3.multipart_max_age_secs = 1;
+    c.dirs.push(dir);
+    let gw = start_gateway(cfg).await.unwrap();
+    // A few rounds pass while the other instance holds the lock: the upload is left to it.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(other.get_upload("abandoned-1").await.unwrap().is_some());
+    // Released: this instance sweeps.
+    other.release_cluster_lock(lease).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while other.get_upload("abandoned-1").await.unwrap().is_some() {
+        assert!(tokio::time::Instant::now() < deadline, "never swept");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    gw.shutdown().await;
+}

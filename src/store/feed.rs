@@ -15,6 +15,9 @@
 //! (yet) known is given one more poll before it counts as foreign. Writes made elsewhere are
 //! therefore seen within one interval, or two while the gateway itself writes into the share.
 //!
+//! A poll is one attempt bounded by [`poll_timeout`], not retried by the client's policy: the
+//! loop is the retry, so a hanging ScaiDrive delays the feed by a few intervals, not minutes.
+//!
 //! With several instances on one PostgreSQL state database, each share's feed is followed by one
 //! instance at a time: the follower polls only while it holds the share's cluster lock (a session
 //! advisory lock, see `state/coherence.rs`); the others try to take it every few seconds while
@@ -187,6 +190,19 @@ async fn forget_overwritten_attrs(inner: &Inner, foreign: &[Change]) {
     }
 }
 
+/// How long one poll may take in all: a poll that hangs (a stuck connection, an overloaded
+/// ScaiDrive) is abandoned and the next one made, instead of being retried by the client's
+/// policy, each attempt up to the request timeout (that stalled the feed for minutes).
+fn poll_timeout(every: Duration) -> Duration {
+    (every * 2).clamp(Duration::from_secs(1), Duration::from_secs(10))
+}
+
+/// The pause before the next poll: the interval, doubled after each failure up to four times
+/// the interval (each failure drops the share's cached listings, so this bounds staleness too).
+fn poll_delay(every: Duration, failures: u32) -> Duration {
+    every * 2u32.pow(failures.min(2))
+}
+
 /// How often an instance that does not lead a share's feed tries to take it over.
 fn leader_retry(every: Duration) -> Duration {
     every.clamp(Duration::from_millis(200), Duration::from_secs(3))
@@ -272,7 +288,13 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
         }
         let page = inner
             .client
-            .changes(&token, &share_id, cursor.as_ref(), Some(1000))
+            .poll_changes(
+                &token,
+                &share_id,
+                cursor.as_ref(),
+                Some(1000),
+                poll_timeout(every),
+            )
             .await;
         let more = match page {
             Ok(page) => {
@@ -343,8 +365,7 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
         };
         drop(inner);
         if !more {
-            let backoff = every * 2u32.saturating_pow(failures.min(5));
-            tokio::time::sleep(backoff.min(Duration::from_secs(60))).await;
+            tokio::time::sleep(poll_delay(every, failures)).await;
         }
     }
 }

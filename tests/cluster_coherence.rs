@@ -442,3 +442,50 @@ async fn the_multipart_clean_up_runs_on_one_instance_at_a_time() {
     }
     gw.shutdown().await;
 }
+
+/// The value of one metrics series (first line starting with `series`).
+fn series(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_show_the_state_db_and_the_invalidations_received() {
+    let mut c = Cluster::new().await;
+    let (a, b) = c.pair().await;
+    list(&b, "").await;
+    assert_eq!(a.put("/documents/m.txt", b"x").await.status, 200);
+    list(&b, "").await;
+    let text = metrics(&b.gateway).await;
+    assert!(
+        series(&text, "scaidrive_gateway_invalidations_received_total").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        series(
+            &text,
+            "scaidrive_gateway_state_db_operations_total{backend=\"postgres\"}"
+        )
+        .unwrap_or(0.0)
+            > 0.0,
+        "{text}"
+    );
+    assert!(
+        series(
+            &text,
+            "scaidrive_gateway_state_db_pool_connections{state=\"open\"}"
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "{text}"
+    );
+    assert!(
+        series(
+            &text,
+            "scaidrive_gateway_state_db_pool_connections{state=\"in_use\"}"
+        )
+        .is_some()
+    );
+    assert!(series(&text, "scaidrive_gateway_feed_leaderships").is_some());
+}

@@ -350,6 +350,11 @@ pub struct CacheStats {
     pub listings_hits: AtomicU64,
     /// Folder-listing lookups that went upstream.
     pub listings_misses: AtomicU64,
+    /// Writes of other instances noticed (a newer share generation in the state DB), each
+    /// dropping this instance's cached listings of the share (or its share lists).
+    pub remote_invalidations: AtomicU64,
+    /// Shares whose change feed this instance follows now (it leads them).
+    pub feeds_led: AtomicI64,
 }
 
 impl CacheStats {
@@ -391,6 +396,17 @@ impl CacheStats {
                 c.load(Ordering::Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP scaidrive_gateway_invalidations_received_total Writes of other instances noticed through the state DB's share generations.\n\
+             # TYPE scaidrive_gateway_invalidations_received_total counter\n\
+             scaidrive_gateway_invalidations_received_total {}\n\
+             # HELP scaidrive_gateway_feed_leaderships Shares whose change feed this instance follows (leads) now.\n\
+             # TYPE scaidrive_gateway_feed_leaderships gauge\n\
+             scaidrive_gateway_feed_leaderships {}",
+            self.remote_invalidations.load(Ordering::Relaxed),
+            self.feeds_led.load(Ordering::Relaxed),
+        );
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Faults {
     pub reset_after_bytes: Option<u64>,
     /// How many downloads are cut (0 = 1); afterwards `reset_after_bytes` clears.
     pub reset_count: u32,
+    /// Path prefixes (`/api/v1/sync/changes`) the faults above apply to; empty = every API path.
+    pub paths: Vec<String>,
 }
 
 /// True for paths fault injection and rate limiting apply to.
@@ -46,6 +48,13 @@ enum Injected {
 /// Middleware applying latency, bursts and error rates.
 pub async fn middleware(State(st): State<AppState>, req: Request, next: Next) -> Response {
     if !is_api_path(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let elsewhere = {
+        let f = st.faults();
+        !f.paths.is_empty() && !f.paths.iter().any(|p| req.uri().path().starts_with(p))
+    };
+    if elsewhere {
         return next.run(req).await;
     }
     let (latency, injected) = {

@@ -239,7 +239,7 @@ pub(crate) async fn create_bucket(
                     },
                 )
                 .await;
-            store.invalidate_shares();
+            let published = store.invalidate_shares().await;
             match created.map_err(StoreError::from) {
                 Ok(_) => {}
                 Err(StoreError::Conflict(_)) => {
@@ -250,6 +250,7 @@ pub(crate) async fn create_bucket(
                 }
                 Err(e) => return Err(store_error(e)),
             }
+            published.map_err(store_error)?;
         }
         BucketMode::Folders => {
             let share = folders_share(gw, &s).await?;
@@ -307,9 +308,10 @@ async fn remove(gw: &Gateway, s: &Session, bucket: &BucketRef) -> S3Result<()> {
             .client()
             .delete_share(s.token(), &bucket.share_id)
             .await;
-        store.invalidate_shares();
+        let published = store.invalidate_shares().await;
         store.invalidate_share(&bucket.share_id).await;
         res.map_err(|e| store_error(e.into()))?;
+        published.map_err(store_error)?;
     } else {
         let root = FolderRef::root(bucket.share_id.clone());
         let folder = store

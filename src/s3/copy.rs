@@ -169,7 +169,7 @@ pub(crate) async fn copy_object(
             .map(|a| a.checksums.clone())
             .unwrap_or_default();
         let updated = store
-            .update_attrs(file, move |a| {
+            .update_attrs(&dest.share_id, file, move |a| {
                 attrs.etag = keep_etag;
                 attrs.checksums = checksums;
                 attrs.dead_props = std::mem::take(&mut a.dead_props);

@@ -693,7 +693,12 @@ pub(crate) async fn list_multipart_uploads(
     }))
 }
 
-/// Removes uploads older than the configured age, now and then every `cleanup_interval`.
+/// The cluster lock of the clean-up: one instance sweeps at a time.
+const CLEANUP_LOCK: &str = "multipart clean-up";
+
+/// Removes uploads older than the configured age, now and then every `cleanup_interval`. With
+/// several instances on one PostgreSQL state database a round runs only on the instance that
+/// gets the cluster lock; the others skip it.
 pub(crate) fn spawn_cleanup(gw: Gateway) {
     let Ok(handle) = tokio::runtime::Handle::try_current() else {
         tracing::warn!("no tokio runtime: abandoned multipart uploads will not be cleaned up");
@@ -704,14 +709,22 @@ pub(crate) fn spawn_cleanup(gw: Gateway) {
             let cutoff = chrono::Utc::now()
                 - chrono::Duration::from_std(gw.opts.multipart_max_age).unwrap_or(chrono::Duration::days(1));
             let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            match gw.store().db().uploads_created_before(&cutoff).await {
-                Ok(old) => {
-                    for up in old {
-                        tracing::info!(upload_id = %up.upload_id, key = %up.key, "removing an abandoned multipart upload");
-                        remove_upload(&gw, &up.upload_id).await;
+            let db = gw.store().db();
+            match db.try_cluster_lock(CLEANUP_LOCK).await {
+                Ok(Some(lease)) => {
+                    match db.uploads_created_before(&cutoff).await {
+                        Ok(old) => {
+                            for up in old {
+                                tracing::info!(upload_id = %up.upload_id, key = %up.key, "removing an abandoned multipart upload");
+                                remove_upload(&gw, &up.upload_id).await;
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, "multipart clean-up failed"),
                     }
+                    db.release_cluster_lock(lease).await;
                 }
-                Err(e) => tracing::warn!(error = %e, "multipart clean-up failed"),
+                Ok(None) => tracing::debug!("another instance cleans up multipart uploads"),
+                Err(e) => tracing::warn!(error = %e, "multipart clean-up skipped: no cluster lock"),
             }
             tokio::time::sleep(gw.opts.cleanup_interval).await;
         }

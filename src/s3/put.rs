@@ -61,7 +61,7 @@ pub(crate) async fn put_marker(
     attrs.client_mtime =
         Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
     store
-        .record_attrs(&id, 0, None, None, None, attrs)
+        .record_attrs(&bucket.share_id, &id, 0, None, None, None, attrs)
         .await
         .map_err(store_error)
 }
@@ -221,6 +221,7 @@ pub(crate) async fn put_object(
         attrs.checksums = checksums.clone();
         store
             .record_attrs(
+                &bucket.share_id,
                 &written.file_id,
                 written.size,
                 None,

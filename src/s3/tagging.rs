@@ -106,7 +106,7 @@ pub(crate) async fn put_object_tagging(
         ));
     };
     gw.store()
-        .update_attrs(file, |a| set(a, &tags))
+        .update_attrs(&bucket.share_id, file, |a| set(a, &tags))
         .await
         .map_err(store_error)?;
     Ok(S3Response::new(PutObjectTaggingOutput {
@@ -148,7 +148,7 @@ pub(crate) async fn delete_object_tagging(
         && !get(found.attrs.as_ref()).is_empty()
     {
         gw.store()
-            .update_attrs(file, |a| set(a, &[]))
+            .update_attrs(&bucket.share_id, file, |a| set(a, &[]))
             .await
             .map_err(store_error)?;
     }

@@ -155,6 +155,8 @@ pub(crate) struct Req<'a> {
     /// For deletes: a 404/410 right after a retried 5xx/transport failure means that failed
     /// attempt took effect; report success.
     pub absent_ok_on_retry: bool,
+    /// Retry failures by the policy of `retry.rs` (false: one attempt, the caller retries).
+    pub retries: bool,
 }
 
 /// A successful response, buffered or not.
@@ -280,6 +282,7 @@ impl Client {
             idempotent,
             timeout: Some(self.inner.opts.request_timeout),
             absent_ok_on_retry: false,
+            retries: true,
         }
     }
 
@@ -415,6 +418,9 @@ impl Client {
 
     /// Sleep before the next attempt, or hand the error back.
     async fn wait_or_fail(&self, req: &Req<'_>, err: Error, attempt: u32) -> Result<()> {
+        if !req.retries {
+            return Err(err);
+        }
         let class = RequestClass {
             idempotent: req.idempotent,
             replayable: true,

@@ -1,6 +1,6 @@
 //! The admin listener: `/healthz` (the process is up), `/readyz` (ScaiDrive answers
 //! `/api/v1/ready` and the state DB, SQLite or PostgreSQL, answers `SELECT 1`) and `/metrics` (Prometheus text: front-end
-//! requests, durations, bytes, connections, upstream calls, cache lookups).
+//! requests, durations, bytes, connections, upstream calls, cache lookups, the state DB).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -76,6 +76,7 @@ async fn metrics(
     state.metrics.render(&mut text);
     state.upstream.upstream_stats().render(&mut text);
     state.cache.render(&mut text);
+    render_state_db(&state.db, &mut text);
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -98,5 +99,28 @@ async fn check_db(db: &StateDb) -> Result<(), String> {
     match tokio::time::timeout(CHECK_TIMEOUT, db.ping()).await {
         Err(_) => Err("SELECT 1 timed out".to_owned()),
         Ok(result) => result.map_err(|e| e.to_string()),
+    }
+}
+
+/// The state database's series: operations run, and the PostgreSQL pool's connections.
+fn render_state_db(db: &StateDb, out: &mut String) {
+    use std::fmt::Write as _;
+    let backend = db.backend_name();
+    let _ = writeln!(
+        out,
+        "# HELP scaidrive_gateway_state_db_operations_total State-DB operations run (each one, or for a few, two or three round trips).\n\
+         # TYPE scaidrive_gateway_state_db_operations_total counter\n\
+         scaidrive_gateway_state_db_operations_total{{backend=\"{backend}\"}} {}",
+        db.operations()
+    );
+    if let Some((size, idle)) = db.pool_status() {
+        let _ = writeln!(
+            out,
+            "# HELP scaidrive_gateway_state_db_pool_connections PostgreSQL pool connections open and in use.\n\
+             # TYPE scaidrive_gateway_state_db_pool_connections gauge\n\
+             scaidrive_gateway_state_db_pool_connections{{state=\"open\"}} {size}\n\
+             scaidrive_gateway_state_db_pool_connections{{state=\"in_use\"}} {}",
+            size.saturating_sub(idle)
+        );
     }
 }

@@ -181,6 +181,8 @@ impl GatewayHandle {
         if let Err(e) = self.server.await {
             tracing::error!(error = %e, "gateway server task failed");
         }
+        // Hands every change-feed leadership and sweeper lock over to the other instances.
+        self.db.release_all_cluster_locks().await;
         if let Some(emulator) = self.emulator {
             emulator.shutdown().await;
         }

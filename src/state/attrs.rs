@@ -132,7 +132,7 @@ pub(crate) struct AttrsCache {
 
 impl AttrsCache {
     /// Applies a committed write (PostgreSQL).
-    fn write(&self, f: impl FnOnce(&moka::sync::Cache<String, Option<StoredAttrs>>)) {
+    pub(super) fn write(&self, f: impl FnOnce(&moka::sync::Cache<String, Option<StoredAttrs>>)) {
         let mut epoch = self.epoch.lock().unwrap_or_else(|p| p.into_inner());
         f(&self.entries);
         *epoch = epoch.wrapping_add(1);

@@ -165,12 +165,6 @@ impl StateDb {
             })
             .await
     }
-
-    /// Whether other gateway instances may share this database (PostgreSQL): then a delete
-    /// in progress may be another live instance's.
-    pub fn is_shared(&self) -> bool {
-        matches!(self.backend, Backend::Postgres(_))
-    }
 }
 
 #[cfg(test)]

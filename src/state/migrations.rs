@@ -184,6 +184,23 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     );
     "#,
     },
+    // 4 (share generations): per share, a counter every gateway write bumps, so that other
+    // instances know when their cached listings and attributes of the share are stale. The
+    // empty share id counts changes to the share list itself.
+    Migration {
+        sqlite: r#"
+    CREATE TABLE share_generations (
+        share_id   TEXT PRIMARY KEY NOT NULL,
+        generation INTEGER NOT NULL
+    ) STRICT;
+    "#,
+        postgres: r#"
+    CREATE TABLE share_generations (
+        share_id   TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+        generation BIGINT NOT NULL
+    );
+    "#,
+    },
 ];
 
 /// Reads `PRAGMA user_version`.
@@ -257,6 +274,7 @@ mod tests {
                 "multipart_parts",
                 "multipart_uploads",
                 "object_attrs",
+                "share_generations",
                 "webdav_locks"
             ]
         );

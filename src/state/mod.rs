@@ -31,6 +31,7 @@ macro_rules! both_backends {
 }
 
 mod attrs;
+mod coherence;
 mod credentials;
 mod intents;
 mod location;
@@ -51,6 +52,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use attrs::{ObjectAttrs, StoredAttrs};
+pub use coherence::ClusterLease;
 pub use credentials::{
     Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
 };
@@ -137,6 +139,8 @@ impl Default for StateOptions {
 pub(crate) struct SqliteBackend {
     conn: Arc<Mutex<Connection>>,
     path: Arc<PathBuf>,
+    /// Operations run (for the state-DB metrics).
+    operations: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl SqliteBackend {
@@ -146,6 +150,8 @@ impl SqliteBackend {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StateError> + Send + 'static,
     {
+        self.operations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
             // A panic while holding the lock leaves the connection itself usable (SQLite rolls
@@ -210,6 +216,7 @@ impl StateDb {
             backend: Backend::Sqlite(SqliteBackend {
                 conn: Arc::new(Mutex::new(conn)),
                 path: Arc::new(path),
+                operations: Arc::default(),
             }),
             attrs: None,
         })
@@ -351,6 +358,7 @@ mod tests {
             "multipart_parts",
             "multipart_uploads",
             "object_attrs",
+            "share_generations",
             "webdav_locks",
         ] {
             assert!(

@@ -188,8 +188,26 @@ impl Store {
         }
     }
 
-    /// Records attributes for a file as it is upstream now.
+    /// Records attributes for a file of `share_id` as it is upstream now, and tells other
+    /// instances (see `coherence.rs`).
+    #[allow(clippy::too_many_arguments)] // reason: the stored entry's fields, named at call sites
     pub async fn record_attrs(
+        &self,
+        share_id: &str,
+        file_id: &str,
+        size: u64,
+        modified_at: Option<&Timestamp>,
+        version_id: Option<String>,
+        sha256: Option<String>,
+        attrs: ObjectAttrs,
+    ) -> StoreResult<()> {
+        self.store_attrs(file_id, size, modified_at, version_id, sha256, attrs)
+            .await?;
+        self.publish(share_id).await
+    }
+
+    /// Stores attributes for a file as it is upstream now (the caller publishes).
+    pub(crate) async fn store_attrs(
         &self,
         file_id: &str,
         size: u64,
@@ -212,10 +230,11 @@ impl Store {
             .map_err(db_error)
     }
 
-    /// Updates only the attributes (metadata replaced in place, WebDAV PROPPATCH) of a file
-    /// whose entry is valid now; a file without one gets an entry with its opaque ETag.
+    /// Updates only the attributes (metadata replaced in place, WebDAV PROPPATCH) of a file in
+    /// `share_id` whose entry is valid now; a file without one gets an entry with its opaque ETag.
     pub async fn update_attrs(
         &self,
+        share_id: &str,
         file: &FileInfo,
         change: impl FnOnce(&mut ObjectAttrs),
     ) -> StoreResult<ObjectAttrs> {
@@ -236,6 +255,7 @@ impl Store {
             false => file.modified_at.as_ref(),
         };
         self.record_attrs(
+            share_id,
             &file.id,
             file.size,
             modified_at,
@@ -262,7 +282,7 @@ impl Store {
     ) {
         if let Some(attrs) = before {
             let res = self
-                .record_attrs(
+                .store_attrs(
                     &after.id,
                     after.size,
                     after.modified_at.as_ref(),

@@ -16,6 +16,12 @@
 //!   of this principal (replayed onto the fetched listing) or concerned other folders; after a
 //!   hard invalidation (folder moves and deletes, writes with an unclear outcome, changes seen
 //!   in the feed) it is refused.
+//! - With several instances on one PostgreSQL state database, each share also has a generation
+//!   in the database that every instance's writes bump (see `coherence.rs`). Per share the cache
+//!   remembers the database generation its contents are coherent with (`remote`): a higher one
+//!   read before a listing is trusted means another instance wrote, and the share is invalidated
+//!   hard (so fetches in flight are refused too); this instance's own bump keeps the cache when
+//!   it is the very next generation (nobody else wrote in between).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -112,11 +118,15 @@ struct ShareState {
     patches: VecDeque<LoggedPatch>,
     /// Principals that have cached listings of this share (for exact per-folder invalidation).
     principals: HashSet<String>,
+    /// The database generation of the share the cached listings are coherent with.
+    remote: u64,
 }
 
 #[derive(Default)]
 struct Generations {
     shares: u64,
+    /// The database generation of the share list the cached share lists are coherent with.
+    shares_remote: u64,
     listings: HashMap<String, ShareState>,
 }
 
@@ -206,8 +216,36 @@ impl Caches {
 
     pub fn invalidate_shares(&self) {
         let mut gens = self.gens();
+        self.invalidate_shares_locked(&mut gens);
+    }
+
+    fn invalidate_shares_locked(&self, gens: &mut Generations) {
         gens.shares += 1;
         self.shares.invalidate_all();
+    }
+
+    /// The share list's database generation read before a cached share list is trusted: a
+    /// newer one than known drops every cached share list. Whether it did.
+    pub fn observe_remote_shares(&self, seen: u64) -> bool {
+        let mut gens = self.gens();
+        if seen <= gens.shares_remote {
+            return false;
+        }
+        gens.shares_remote = seen;
+        self.invalidate_shares_locked(&mut gens);
+        true
+    }
+
+    /// This instance bumped the share list's database generation to `now` (its own change is
+    /// in the cache already): coherent when it is the next one, else dropped. Whether it was.
+    pub fn own_remote_shares_bump(&self, now: u64) -> bool {
+        let mut gens = self.gens();
+        let next = now == gens.shares_remote + 1;
+        gens.shares_remote = gens.shares_remote.max(now);
+        if !next {
+            self.invalidate_shares_locked(&mut gens);
+        }
+        !next
     }
 
     // --- folder listings -----------------------------------------------------------------
@@ -342,9 +380,40 @@ impl Caches {
         }
     }
 
+    /// The share's database generation read before its cached listings are trusted: a newer
+    /// one than known (another instance wrote) drops them all. Whether it did.
+    pub fn observe_remote(&self, share_id: &str, seen: u64) -> bool {
+        let mut gens = self.gens();
+        let share = gens.listings.entry(share_id.to_owned()).or_default();
+        if seen <= share.remote {
+            return false;
+        }
+        share.remote = seen;
+        self.invalidate_share_locked(&mut gens, share_id);
+        true
+    }
+
+    /// This instance bumped the share's database generation to `now` after a write it already
+    /// put into the cache: the cache stays when that is the next generation (nobody else wrote
+    /// in between); otherwise the share's listings are dropped. Whether they were.
+    pub fn own_remote_bump(&self, share_id: &str, now: u64) -> bool {
+        let mut gens = self.gens();
+        let share = gens.listings.entry(share_id.to_owned()).or_default();
+        let next = now == share.remote + 1;
+        share.remote = share.remote.max(now);
+        if !next {
+            self.invalidate_share_locked(&mut gens, share_id);
+        }
+        !next
+    }
+
     /// Drops every principal's listings of a whole share.
     pub fn invalidate_share(&self, share_id: &str) {
         let mut gens = self.gens();
+        self.invalidate_share_locked(&mut gens, share_id);
+    }
+
+    fn invalidate_share_locked(&self, gens: &mut Generations, share_id: &str) {
         let share = gens.listings.entry(share_id.to_owned()).or_default();
         share.generation += 1;
         share.invalidated = share.generation;
@@ -558,6 +627,41 @@ mod tests {
         let g = c.listing_generation("shr");
         c.put_listing(key.clone(), g, Arc::new(Listing::default()));
         assert!(c.listing(&key).is_some());
+    }
+
+    #[test]
+    fn another_instances_write_drops_the_share_and_refuses_fetches_in_flight() {
+        let c = caches();
+        let folder = FolderRef::root("shr");
+        let key = ListingKey::new("alice", &folder);
+        assert!(c.observe_remote("shr", 3));
+        let g = c.listing_generation("shr");
+        c.put_listing(key.clone(), g, Arc::new(Listing::default()));
+        // Same generation: trusted.
+        assert!(!c.observe_remote("shr", 3));
+        assert!(c.listing(&key).is_some());
+        // This instance's own write, the next generation: kept.
+        c.patch("alice", &folder, Patch::Upsert(file("1", "x")));
+        assert!(!c.own_remote_bump("shr", 4));
+        assert_eq!(names(&c.listing(&key).unwrap()), ["x"]);
+        // A fetch in flight while another instance's write is noticed is refused.
+        let g = c.listing_generation("shr");
+        assert!(c.observe_remote("shr", 5));
+        assert!(c.listing(&key).is_none());
+        c.put_listing(key.clone(), g, Arc::new(Listing::default()));
+        assert!(c.listing(&key).is_none());
+        // An own bump that skipped a generation: someone else wrote in between.
+        let g = c.listing_generation("shr");
+        c.put_listing(key.clone(), g, Arc::new(Listing::default()));
+        assert!(c.own_remote_bump("shr", 7));
+        assert!(c.listing(&key).is_none());
+        // The share list likewise.
+        assert!(c.observe_remote_shares(1));
+        c.put_shares("alice", c.shares_generation(), Arc::new(Vec::new()));
+        assert!(!c.own_remote_shares_bump(2));
+        assert!(c.shares("alice").is_some());
+        assert!(c.observe_remote_shares(3));
+        assert!(c.shares("alice").is_none());
     }
 
     #[tokio::test]

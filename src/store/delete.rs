@@ -124,7 +124,7 @@ impl Store {
             },
         );
         self.forget_attrs(&file.id).await;
-        Ok(())
+        self.publish(&parent.share_id).await
     }
 
     /// Deletes a folder and everything under it, in one upstream call (to the trash under its

@@ -14,6 +14,17 @@
 //! the gateway is writing into a share (or finished within the last interval), an entry not
 //! (yet) known is given one more poll before it counts as foreign. Writes made elsewhere are
 //! therefore seen within one interval, or two while the gateway itself writes into the share.
+//!
+//! A poll is one attempt bounded by [`poll_timeout`], not retried by the client's policy: the
+//! loop is the retry, so a hanging ScaiDrive delays the feed by a few intervals, not minutes.
+//!
+//! With several instances on one PostgreSQL state database, each share's feed is followed by one
+//! instance at a time: the follower polls only while it holds the share's cluster lock (a session
+//! advisory lock, see `state/coherence.rs`); the others try to take it every few seconds while
+//! they use the share, so a leader that stops or dies is replaced within seconds. The leader
+//! fans what it sees out by bumping the share's generation, which every instance checks before
+//! it trusts its cache. A new leader drops and publishes the share first, since changes between
+//! the old leader's last poll and its own first one are not in its feed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -23,8 +34,9 @@ use std::time::Instant;
 
 use crate::auth::Session;
 use crate::scaidrive::{Change, ChangeType, Cursor, ErrorKind, ResourceType, Token};
+use crate::state::ClusterLease;
 
-use super::Inner;
+use super::{Inner, Store};
 
 /// The running followers, by share id.
 #[derive(Default)]
@@ -183,18 +195,111 @@ async fn forget_overwritten_attrs(inner: &Inner, foreign: &[Change]) {
     }
 }
 
+/// How long one poll may take in all: a poll that hangs (a stuck connection, an overloaded
+/// ScaiDrive) is abandoned and the next one made, instead of being retried by the client's
+/// policy, each attempt up to the request timeout (that stalled the feed for minutes).
+fn poll_timeout(every: Duration) -> Duration {
+    (every * 2).clamp(Duration::from_secs(1), Duration::from_secs(10))
+}
+
+/// The pause before the next poll: the interval, doubled after each failure up to four times
+/// the interval (each failure drops the share's cached listings, so this bounds staleness too).
+fn poll_delay(every: Duration, failures: u32) -> Duration {
+    every * 2u32.pow(failures.min(2))
+}
+
+/// How often an instance that does not lead a share's feed tries to take it over.
+fn leader_retry(every: Duration) -> Duration {
+    every.clamp(Duration::from_millis(200), Duration::from_secs(3))
+}
+
+/// Leadership of one share's feed, kept while the follower runs.
+struct Leadership {
+    lease: Option<ClusterLease>,
+    name: String,
+}
+
+impl Leadership {
+    /// Whether this instance leads the share now, taking the lead when it is free. On taking
+    /// it over, drops and publishes the share (see the module text).
+    async fn lead(&mut self, inner: &Arc<Inner>, share_id: &str) -> bool {
+        let db = &inner.db;
+        if let Some(lease) = &self.lease {
+            if db.holds_cluster_lock(lease).await {
+                return true;
+            }
+            self.lease = None;
+            self.count(inner, -1);
+            tracing::info!(share = %share_id, "lost the lead of the change feed");
+        }
+        match db.try_cluster_lock(&self.name).await {
+            Ok(Some(lease)) => {
+                self.lease = Some(lease);
+                self.count(inner, 1);
+                if db.is_shared() {
+                    tracing::info!(share = %share_id, "leading the change feed");
+                    let store = Store {
+                        inner: Arc::clone(inner),
+                    };
+                    inner.cache.invalidate_share(share_id);
+                    store.publish_or_log(share_id).await;
+                }
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!(share = %share_id, error = %e, "cannot take the lead of the change feed");
+                false
+            }
+        }
+    }
+
+    fn count(&self, inner: &Inner, delta: i64) {
+        inner
+            .cache
+            .stats()
+            .feeds_led
+            .fetch_add(delta, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    async fn release(&mut self, inner: &Inner) {
+        if let Some(lease) = self.lease.take() {
+            self.count(inner, -1);
+            inner.db.release_cluster_lock(lease).await;
+        }
+    }
+}
+
 async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Duration) {
     let mut cursor: Option<Cursor> = None;
     let mut failures = 0u32;
     // Entries not recognised as the gateway's own during its writes: one more poll to match.
     let mut deferred: Vec<Change> = Vec::new();
+    let mut leadership = Leadership {
+        lease: None,
+        name: format!("feed {share_id}"),
+    };
     loop {
         let Some(inner) = store.upgrade() else {
             return;
         };
+        if !leadership.lead(&inner, &share_id).await {
+            // Another instance follows this feed; start afresh when taking over.
+            cursor = None;
+            deferred.clear();
+            drop(inner);
+            tokio::time::sleep(leader_retry(every)).await;
+            continue;
+        }
         let page = inner
             .client
-            .changes(&token, &share_id, cursor.as_ref(), Some(1000))
+            .poll_changes(
+                &token,
+                &share_id,
+                cursor.as_ref(),
+                Some(1000),
+                poll_timeout(every),
+            )
             .await;
         let more = match page {
             Ok(page) => {
@@ -227,6 +332,12 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
                             "changes upstream; dropping cached listings of the share"
                         );
                         inner.cache.invalidate_share(&share_id);
+                        // Other instances learn it from the share's generation.
+                        Store {
+                            inner: Arc::clone(&inner),
+                        }
+                        .publish_or_log(&share_id)
+                        .await;
                     }
                 }
                 cursor = Some(page.cursor);
@@ -239,6 +350,7 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
                 ) =>
             {
                 tracing::debug!(share = %share_id, error = %e, "stopped following the change feed");
+                leadership.release(&inner).await;
                 return;
             }
             Err(e) => {
@@ -248,13 +360,17 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
                 // for longer, so drop the share's listings after a failure.
                 deferred.clear();
                 inner.cache.invalidate_share(&share_id);
+                Store {
+                    inner: Arc::clone(&inner),
+                }
+                .publish_or_log(&share_id)
+                .await;
                 false
             }
         };
         drop(inner);
         if !more {
-            let backoff = every * 2u32.saturating_pow(failures.min(5));
-            tokio::time::sleep(backoff.min(Duration::from_secs(60))).await;
+            tokio::time::sleep(poll_delay(every, failures)).await;
         }
     }
 }

@@ -8,6 +8,7 @@
 mod access;
 mod attrs;
 mod cache;
+mod coherence;
 mod delete;
 mod error;
 mod feed;
@@ -319,6 +320,7 @@ impl Store {
 
     /// The shares this user can see (cached per principal).
     pub async fn shares(&self, s: &Session) -> StoreResult<Arc<Vec<ShareInfo>>> {
+        self.sync_shares().await;
         let cache = &self.inner.cache;
         if let Some(hit) = cache.shares(s.principal()) {
             return Ok(hit);
@@ -364,11 +366,6 @@ impl Store {
         }
     }
 
-    /// Forgets the cached share list of every user (after a share was created or deleted).
-    pub fn invalidate_shares(&self) {
-        self.inner.cache.invalidate_shares();
-    }
-
     // ---------------------------------------------------------------------------------------
     // Listing and resolution
 
@@ -381,6 +378,7 @@ impl Store {
                 .followers
                 .ensure(&self.inner, s, &folder.share_id, every);
         }
+        self.sync_share(&folder.share_id).await;
         let cache = &self.inner.cache;
         let key = ListingKey::new(s.principal(), folder);
         if let Some(hit) = cache.listing(&key) {
@@ -519,6 +517,7 @@ impl Store {
                     parent,
                     Patch::Upsert(Entry::Folder(info.clone())),
                 );
+                self.publish(&parent.share_id).await?;
                 Ok(info)
             }
             Err(e) if e.kind() == crate::scaidrive::ErrorKind::Conflict => {
@@ -606,6 +605,7 @@ impl Store {
             .cache
             .patch(s.principal(), dest, Patch::Upsert(file_entry(&copy)));
         self.rebind_attrs(attrs, &copy).await;
+        self.publish(&dest.share_id).await?;
         Ok(copy)
     }
 
@@ -660,6 +660,10 @@ impl Store {
         );
         cache.patch(s.principal(), dest, Patch::Upsert(file_entry(&moved)));
         self.rebind_attrs(attrs, &moved).await;
+        self.publish(&from.share_id).await?;
+        if dest.share_id != from.share_id {
+            self.publish(&dest.share_id).await?;
+        }
         Ok(moved)
     }
 
@@ -699,11 +703,13 @@ impl Store {
     /// Forgets every user's cached listing of this folder.
     pub async fn invalidate_folder(&self, folder: &FolderRef) {
         self.inner.cache.invalidate_folder(folder);
+        self.publish_or_log(&folder.share_id).await;
     }
 
     /// Forgets every user's cached listings of a share (after a folder-level change).
     pub async fn invalidate_share(&self, share_id: &str) {
         self.inner.cache.invalidate_share(share_id);
+        self.publish_or_log(share_id).await;
     }
 
     /// Tells the change-feed follower that `count` entries for `resource_id` are the gateway's

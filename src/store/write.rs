@@ -120,7 +120,7 @@ impl Store {
             attrs.etag = hex::encode(written.md5);
         }
         written.etag = attrs.etag.clone();
-        self.record_attrs(
+        self.store_attrs(
             &written.file_id,
             written.size,
             None,
@@ -129,6 +129,7 @@ impl Store {
             attrs,
         )
         .await?;
+        self.publish(&parent.share_id).await?;
         Ok(written)
     }
 

@@ -3,12 +3,15 @@
 //! operation where the SQL allows. The typed operations live in one file per table group.
 
 mod attrs;
+mod cluster;
 mod credentials;
 mod intents;
 mod locks;
 pub(super) mod migrate;
 mod multipart;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
@@ -18,6 +21,7 @@ use super::StateError;
 use super::location::PgUrl;
 
 pub(super) use attrs::{bind_attrs_modified_at, delete_attrs, load_attrs, put_attrs};
+pub(super) use cluster::{Dedicated, bump_share_generation, share_generation};
 pub(super) use credentials::{
     create_credential, get_credential, list_credentials, revoke_credential,
 };
@@ -42,6 +46,10 @@ pub(super) type Conn = deadpool_postgres::Object;
 #[derive(Clone)]
 pub(super) struct PgBackend {
     pool: Pool,
+    /// The connection holding this instance's advisory locks (see `cluster.rs`).
+    pub(super) dedicated: Arc<Dedicated>,
+    /// Operations run (each takes a pooled connection for one or a few round trips).
+    pub(super) operations: Arc<AtomicU64>,
 }
 
 impl PgBackend {
@@ -58,6 +66,7 @@ impl PgBackend {
         if config.get_application_name().is_none() {
             config.application_name("scaidrive-gateway");
         }
+        let dedicated = Dedicated::new(config.clone());
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -73,7 +82,11 @@ impl PgBackend {
             .recycle_timeout(Some(POOL_TIMEOUT))
             .build()
             .map_err(|e| StateError::Config(e.to_string()))?;
-        let backend = Self { pool };
+        let backend = Self {
+            pool,
+            dedicated,
+            operations: Arc::default(),
+        };
         let mut conn = backend.conn().await?;
         migrate::migrate(&mut conn).await?;
         Ok(backend)
@@ -81,6 +94,7 @@ impl PgBackend {
 
     /// A connection from the pool.
     pub(super) async fn conn(&self) -> Result<Conn, StateError> {
+        self.operations.fetch_add(1, Ordering::Relaxed);
         self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => StateError::Postgres(e),
             other => StateError::Pool(other.to_string()),

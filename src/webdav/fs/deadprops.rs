@@ -77,10 +77,13 @@ impl ScaiFs {
         patch: Vec<(bool, DavProp)>,
     ) -> FsResult<Vec<(StatusCode, DavProp)>> {
         let ctx = self.ctx();
-        match self.locate(path)? {
-            Loc::Share(share) | Loc::Item { share, .. } => self.writable(&share)?,
-            Loc::Root => {}
-        }
+        let share_id = match self.locate(path)? {
+            Loc::Share(share) | Loc::Item { share, .. } => {
+                self.writable(&share)?;
+                share.id.clone()
+            }
+            Loc::Root => String::new(),
+        };
         let target = self.prop_target(path).await?;
         let mut out = Vec::with_capacity(patch.len());
         let mut mtime: Option<Option<String>> = None;
@@ -127,7 +130,7 @@ impl ScaiFs {
                 .collect());
         }
         ctx.store
-            .update_attrs(&target, |a| {
+            .update_attrs(&share_id, &target, |a| {
                 for (set, key, xml) in changes {
                     if set {
                         a.dead_props.insert(key, xml.unwrap_or_default());

@@ -1,0 +1,139 @@
+//! What lets several instances share one PostgreSQL state database and stay coherent: share
+//! generations (see `docs/operations.md` § Several instances), cluster-wide advisory locks
+//! (change-feed leadership, sweepers) and the operation counter behind the state-DB metrics.
+//! On SQLite (one instance) generations are never read, and every lock is granted at once.
+
+use std::sync::atomic::Ordering;
+
+use sha2::{Digest, Sha256};
+
+use super::{Backend, StateDb, StateError, pg};
+
+/// A cluster-wide lock held by this instance ([`StateDb::try_cluster_lock`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterLease {
+    key: i64,
+    epoch: u64,
+}
+
+/// The advisory lock key of a name: the first 8 bytes of its SHA-256.
+fn lock_key(name: &str) -> i64 {
+    let digest = Sha256::digest(format!("scaidrive-gateway lock {name}").as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+impl StateDb {
+    /// Whether other instances may share this database (PostgreSQL): only then are caches
+    /// checked against share generations, and may a delete in progress be another live
+    /// instance's.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// The generation of a share (`""`: the share list), 0 when never bumped. SQLite: 0.
+    pub async fn share_generation(&self, key: &str) -> Result<u64, StateError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(0),
+            Backend::Postgres(p) => pg::share_generation(p, key).await,
+        }
+    }
+
+    /// Bumps the generation of a share (`""`: the share list); the new value. SQLite: 0.
+    pub async fn bump_share_generation(&self, key: &str) -> Result<u64, StateError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(0),
+            Backend::Postgres(p) => pg::bump_share_generation(p, key).await,
+        }
+    }
+
+    /// Drops every object attribute kept in memory (another instance changed some).
+    pub fn forget_cached_attrs(&self) {
+        if let Some(c) = &self.attrs {
+            c.write(|m| m.invalidate_all());
+        }
+    }
+
+    /// Takes the cluster-wide lock `name` if nobody holds it (PostgreSQL: a session advisory
+    /// lock on this instance's dedicated connection). SQLite: always granted.
+    pub async fn try_cluster_lock(&self, name: &str) -> Result<Option<ClusterLease>, StateError> {
+        let key = lock_key(name);
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(Some(ClusterLease { key, epoch: 0 })),
+            Backend::Postgres(p) => Ok(p
+                .dedicated
+                .try_lock(key)
+                .await?
+                .map(|epoch| ClusterLease { key, epoch })),
+        }
+    }
+
+    /// Whether this instance still holds `lease` (its connection did not drop).
+    pub async fn holds_cluster_lock(&self, lease: &ClusterLease) -> bool {
+        match &self.backend {
+            Backend::Sqlite(_) => true,
+            Backend::Postgres(p) => p.dedicated.holds(lease.epoch).await,
+        }
+    }
+
+    /// Releases a lock taken with [`StateDb::try_cluster_lock`].
+    pub async fn release_cluster_lock(&self, lease: ClusterLease) {
+        if let Backend::Postgres(p) = &self.backend
+            && let Err(e) = p.dedicated.unlock(lease.key, lease.epoch).await
+        {
+            tracing::warn!(error = %e, "releasing a cluster lock failed");
+        }
+    }
+
+    /// Releases every cluster lock of this instance and takes none any more (shutdown).
+    pub async fn release_all_cluster_locks(&self) {
+        if let Backend::Postgres(p) = &self.backend {
+            p.dedicated.close().await;
+        }
+    }
+
+    /// State-DB operations run so far by this handle and its clones.
+    pub fn operations(&self) -> u64 {
+        match &self.backend {
+            Backend::Sqlite(s) => s.operations.load(Ordering::Relaxed),
+            Backend::Postgres(p) => p.operations.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::state::testdb::Target;
+
+    #[tokio::test]
+    async fn generations_count_bumps_per_share_on_postgres() {
+        let target = Target::new_postgres().await;
+        let db = target.open().await;
+        assert!(db.is_shared());
+        assert_eq!(db.share_generation("shr_a").await.unwrap(), 0);
+        assert_eq!(db.bump_share_generation("shr_a").await.unwrap(), 1);
+        assert_eq!(db.bump_share_generation("shr_a").await.unwrap(), 2);
+        assert_eq!(db.bump_share_generation("").await.unwrap(), 1);
+        let other = target.open().await;
+        assert_eq!(other.share_generation("shr_a").await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_cluster_lock_has_one_holder_until_released_or_closed() {
+        let target = Target::new_postgres().await;
+        let a = target.open().await;
+        let b = target.open().await;
+        let lease = a.try_cluster_lock("feed shr_x").await.unwrap().unwrap();
+        assert!(b.try_cluster_lock("feed shr_x").await.unwrap().is_none());
+        assert!(b.try_cluster_lock("feed shr_y").await.unwrap().is_some());
+        assert!(a.holds_cluster_lock(&lease).await);
+        a.release_cluster_lock(lease).await;
+        let lease = b.try_cluster_lock("feed shr_x").await.unwrap().unwrap();
+        b.release_all_cluster_locks().await;
+        assert!(!b.holds_cluster_lock(&lease).await);
+        assert!(b.try_cluster_lock("feed shr_x").await.unwrap().is_none());
+        assert!(a.try_cluster_lock("feed shr_x").await.unwrap().is_some());
+    }
+}

@@ -31,6 +31,7 @@ macro_rules! both_backends {
 }
 
 mod attrs;
+mod completed;
 mod credentials;
 mod location;
 mod locks;
@@ -50,13 +51,14 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use attrs::{ObjectAttrs, StoredAttrs};
+pub use completed::CompletedUpload;
 pub use credentials::{
     Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
 };
 pub use location::{PgUrl, StateLocation, redact as redact_url};
 pub use locks::StoredLock;
 pub use migrations::SCHEMA_VERSION;
-pub use multipart::{MultipartPart, MultipartUpload};
+pub use multipart::{MultipartPart, MultipartUpload, PartLocation};
 pub use transfer::{TransferCounts, copy_state};
 
 /// Default size of the PostgreSQL connection pool (`state.pool_size`).
@@ -345,6 +347,7 @@ mod tests {
         let tables = target.tables().await;
         for table in [
             "credentials",
+            "multipart_completed",
             "multipart_parts",
             "multipart_uploads",
             "object_attrs",

@@ -3,6 +3,7 @@
 //! operation where the SQL allows. The typed operations live in one file per table group.
 
 mod attrs;
+mod completed;
 mod credentials;
 mod locks;
 pub(super) mod migrate;
@@ -17,6 +18,7 @@ use super::StateError;
 use super::location::PgUrl;
 
 pub(super) use attrs::{bind_attrs_modified_at, delete_attrs, load_attrs, put_attrs};
+pub(super) use completed::{finish_upload, get_completed};
 pub(super) use credentials::{
     create_credential, get_credential, list_credentials, revoke_credential,
 };

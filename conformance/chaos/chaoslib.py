@@ -241,11 +241,13 @@ def s3(endpoint, key, secret, retries=1, read_timeout=30):
     )
 
 
-def sign(method, url, key, secret, headers=None, region=REGION, payload="UNSIGNED-PAYLOAD"):
-    """Headers of a SigV4-signed request (the path is signed as given, already encoded)."""
+def sign(method, url, key, secret, headers=None, region=REGION, payload="UNSIGNED-PAYLOAD",
+         body=None):
+    """Headers of a SigV4-signed request (the path is signed as given, already encoded). Over
+    plain HTTP botocore signs the payload's SHA-256: pass the `body` that will be sent."""
     h = dict(headers or {})
     h["x-amz-content-sha256"] = payload
-    req = AWSRequest(method=method, url=url, headers=h)
+    req = AWSRequest(method=method, url=url, headers=h, data=body)
     S3SigV4Auth(Credentials(key, secret), "s3", region).add_auth(req)
     return dict(req.headers.items())
 

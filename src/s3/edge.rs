@@ -106,6 +106,14 @@ fn refuse_early<B>(req: &Request<B>) -> Option<Response<s3s::Body>> {
     None
 }
 
+/// CompleteMultipartUpload: `POST` with `uploadId`. It runs detached from the connection: when
+/// the client hangs up while its request is still being read, hyper drops the request's future
+/// before the operation is even called, and a Complete must finish whether or not its client
+/// is still there (the operation's own work runs in a task too, see `complete.rs`).
+fn is_complete<B>(req: &Request<B>) -> bool {
+    req.method() == Method::POST && query_values(req.uri().query(), "uploadId").next().is_some()
+}
+
 /// A browser upload: `POST /bucket` (or `/` on a virtual host) with a form body.
 fn is_post_form<B>(req: &Request<B>) -> bool {
     req.method() == Method::POST
@@ -208,6 +216,7 @@ impl hyper::service::Service<Request<Incoming>> for Edge {
             return Box::pin(async move { Ok(finish(resp, request_id, false).await) });
         }
         let post_form = is_post_form(&req);
+        let detach = is_complete(&req);
         let inner = self.inner.clone();
         Box::pin(async move {
             let (req, fields) = if post_form {
@@ -226,7 +235,22 @@ impl hyper::service::Service<Request<Incoming>> for Edge {
                 return Ok(finish(resp, request_id, false).await);
             }
             let signed_form = fields.is_some_and(|f| f.signed);
-            Ok(finish(inner.call(req).await?, request_id, signed_form).await)
+            let resp = if detach {
+                match tokio::spawn(async move { inner.call(req).await }).await {
+                    Ok(resp) => resp?,
+                    Err(e) => {
+                        tracing::error!(error = %e, "the CompleteMultipartUpload task failed");
+                        xml_error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            "InternalError",
+                            "We encountered an internal error. Please try again.",
+                        )
+                    }
+                }
+            } else {
+                inner.call(req).await?
+            };
+            Ok(finish(resp, request_id, signed_form).await)
         })
     }
 }

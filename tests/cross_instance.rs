@@ -1,7 +1,8 @@
 //! What any instance can serve: two gateways on one throwaway PostgreSQL and one emulator, each
 //! with its own data directory (nothing shared but PostgreSQL and ScaiDrive). Multipart uploads
 //! with parts spread over both, staging files in ScaiDrive never shown and removed for good; a
-//! Complete that outlives its client's connection, answered again to a retry.
+//! Complete that outlives its client's connection, answered again to a retry; a WebDAV empty
+//! file created through one instance seen through the other.
 
 #![allow(clippy::unwrap_used)]
 
@@ -440,4 +441,37 @@ async fn a_retried_complete_gets_the_first_answer_and_abort_after_it_no_such_upl
         .await;
     assert_eq!(aborted.status, 404, "{}", aborted.text());
     s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_empty_webdav_file_put_through_one_instance_is_seen_through_the_other() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = two_instances(a_dir.path(), b_dir.path()).await;
+    let http = reqwest::Client::new();
+    let dav = |s3: &S3, path: &str| format!("http://{}{path}", s3.gateway.addrs().webdav);
+    let put = http
+        .put(dav(&a, "/Documents/empty.txt"))
+        .basic_auth(&a.access_key, Some(&a.secret))
+        .body(Vec::new())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status().as_u16(), 201);
+    // In ScaiDrive at once (not held in A's memory), so B serves it.
+    let up = Upstream::documents(&a).await;
+    assert!(
+        upstream_names(&up, "root", false)
+            .await
+            .contains(&"empty.txt".to_owned())
+    );
+    let got = http
+        .get(dav(&b, "/Documents/empty.txt"))
+        .basic_auth(&b.access_key, Some(&b.secret))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status().as_u16(), 200);
+    assert!(got.bytes().await.unwrap().is_empty());
+    a.gateway.shutdown().await;
+    b.gateway.shutdown().await;
 }

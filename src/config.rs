@@ -41,6 +41,8 @@ pub const ENV_S3_FOLDERS_SHARE: &str = "SCAIDRIVE_GATEWAY_S3_FOLDERS_SHARE";
 pub const ENV_S3_DOMAIN: &str = "SCAIDRIVE_GATEWAY_S3_DOMAIN";
 /// Age (seconds) after which an abandoned S3 multipart upload is removed.
 pub const ENV_S3_MULTIPART_MAX_AGE_SECS: &str = "SCAIDRIVE_GATEWAY_S3_MULTIPART_MAX_AGE_SECS";
+/// Environment variable for `s3.multipart_staging`.
+pub const ENV_S3_MULTIPART_STAGING: &str = "SCAIDRIVE_GATEWAY_S3_MULTIPART_STAGING";
 /// WebDAV listen address.
 pub const ENV_WEBDAV_LISTEN: &str = "SCAIDRIVE_GATEWAY_WEBDAV_LISTEN";
 /// Admin (health, metrics) listen address.
@@ -186,6 +188,27 @@ impl std::str::FromStr for BucketMode {
             "share" => Ok(Self::Share),
             "folders" => Ok(Self::Folders),
             other => Err(format!("expected `share` or `folders`, got `{other}`")),
+        }
+    }
+}
+
+/// Where multipart parts wait for CompleteMultipartUpload (`s3.multipart_staging`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MultipartStaging {
+    /// Spool files under `<data_dir>/staging/` (one instance).
+    Local,
+    /// Hidden files in the share's `.scaidrive-gateway-uploads` folder (any instance).
+    ScaiDrive,
+}
+
+impl std::str::FromStr for MultipartStaging {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "local" => Ok(Self::Local),
+            "scaidrive" => Ok(Self::ScaiDrive),
+            other => Err(format!("expected `local` or `scaidrive`, got `{other}`")),
         }
     }
 }
@@ -426,6 +449,8 @@ pub struct S3Config {
     /// Multipart uploads neither completed nor aborted within this many seconds are removed
     /// (state and spooled parts).
     pub multipart_max_age_secs: u64,
+    /// Where parts wait for Complete; `None` = local with SQLite, ScaiDrive with PostgreSQL.
+    pub multipart_staging: Option<MultipartStaging>,
 }
 
 /// WebDAV front end settings.
@@ -526,6 +551,7 @@ impl Default for Config {
                 folders_share: None,
                 domain: None,
                 multipart_max_age_secs: DEFAULT_S3_MULTIPART_MAX_AGE_SECS,
+                multipart_staging: None,
             },
             webdav: WebDavConfig {
                 listen: parse_default(DEFAULT_WEBDAV_LISTEN),
@@ -807,6 +833,7 @@ struct FileS3 {
     folders_share: Option<String>,
     domain: Option<String>,
     multipart_max_age_secs: Option<u64>,
+    multipart_staging: Option<MultipartStaging>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -907,6 +934,7 @@ impl Config {
             &mut self.s3.multipart_max_age_secs,
             file.s3.multipart_max_age_secs,
         );
+        set(&mut self.s3.multipart_staging, file.s3.multipart_staging);
         set_value(&mut self.webdav.listen, file.webdav.listen);
         set_value(&mut self.admin.listen, file.admin.listen);
         set_value(&mut self.embedded.listen, file.embedded.listen);
@@ -1206,6 +1234,10 @@ impl Config {
                 ENV_S3_MULTIPART_MAX_AGE_SECS,
                 "s3.multipart_max_age_secs",
             )?,
+        );
+        set(
+            &mut self.s3.multipart_staging,
+            parse_env(&get, ENV_S3_MULTIPART_STAGING, "s3.multipart_staging")?,
         );
         set_value(
             &mut self.webdav.listen,

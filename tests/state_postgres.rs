@@ -266,6 +266,7 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
                     checksums: "{}".into(),
                     spool_path: format!("/spool/{n}"),
                     created_at: "2026-01-01T00:00:00Z".into(),
+                    file_id: None,
                 },
             )
             .await

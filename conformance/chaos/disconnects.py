@@ -18,8 +18,8 @@ B = f"disc-{int(time.time()) % 100000}"
 c = s3(S3URL, KEY, SECRET)
 
 
-def signed(method, path, headers=None):
-    return sign(method, S3URL + path, KEY, SECRET, headers)
+def signed(method, path, headers=None, body=None):
+    return sign(method, S3URL + path, KEY, SECRET, headers, body=body)
 
 
 def head_status(key):
@@ -89,7 +89,7 @@ def mid_complete():
              for i, p in enumerate(parts, 1)]
     body = complete_body(etags)
     path = f"/{B}/{key}?uploadId={urllib.parse.quote(up)}"
-    h = signed("POST", path, {"Content-Length": str(len(body))})
+    h = signed("POST", path, {"Content-Length": str(len(body))}, body)
     raw(S3URL, "POST", path, h, body, close_after_send=True)
     want = multipart_etag(parts)
     present = wait_until(lambda: head_status(key) == 200, 20)

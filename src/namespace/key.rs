@@ -10,6 +10,9 @@ use std::fmt;
 pub const MAX_KEY_BYTES: usize = 1024;
 /// Longest single name ScaiDrive accepts, in bytes (the emulator's strict reading).
 pub const MAX_SEGMENT_BYTES: usize = 255;
+/// The folder at a share's root where the gateway stages multipart parts: hidden from every
+/// listing and refused as the first segment of a path.
+pub const STAGING_FOLDER: &str = ".scaidrive-gateway-uploads";
 
 /// Why a key or name cannot be mapped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +31,16 @@ pub enum NameError {
     DotSegment,
     #[error("the key contains a character ScaiDrive does not accept in names ({0:?})")]
     ForbiddenChar(char),
+    #[error("'{STAGING_FOLDER}' at the top of a share is reserved for the gateway's uploads")]
+    Reserved,
+}
+
+/// Refuses a path whose first segment is the staging folder.
+fn check_reserved(segments: &[String]) -> Result<(), NameError> {
+    match segments.first() {
+        Some(first) if first == STAGING_FOLDER => Err(NameError::Reserved),
+        _ => Ok(()),
+    }
 }
 
 /// A validated key: its folder segments and, unless it is a directory marker, the file name.
@@ -54,6 +67,7 @@ impl ObjectPath {
             None => (key, false),
         };
         let segments = split_segments(body)?;
+        check_reserved(&segments)?;
         Ok(Self { segments, dir })
     }
 
@@ -72,6 +86,7 @@ impl ObjectPath {
             });
         }
         let segments = split_segments(body)?;
+        check_reserved(&segments)?;
         Ok(Self {
             segments,
             dir: dir || trailing,
@@ -83,6 +98,7 @@ impl ObjectPath {
         for s in &segments {
             validate_segment(s)?;
         }
+        check_reserved(&segments)?;
         Ok(Self { segments, dir })
     }
 
@@ -136,6 +152,7 @@ impl ObjectPath {
         validate_segment(name)?;
         let mut segments = self.segments.clone();
         segments.push(name.to_owned());
+        check_reserved(&segments)?;
         Ok(Self { segments, dir })
     }
 }
@@ -187,6 +204,23 @@ mod tests {
         assert_eq!(p.name(), Some("c.txt"));
         assert!(!p.is_dir());
         assert_eq!(p.to_key(), "a/b/c.txt");
+    }
+
+    #[test]
+    fn the_staging_folder_is_refused_at_the_top_only() {
+        let top = format!("{STAGING_FOLDER}/x");
+        assert_eq!(ObjectPath::from_key(&top), Err(NameError::Reserved));
+        assert_eq!(
+            ObjectPath::from_rel_path(&format!("/{STAGING_FOLDER}/"), false),
+            Err(NameError::Reserved)
+        );
+        assert_eq!(
+            ObjectPath::from_segments(vec![STAGING_FOLDER.to_owned()], true),
+            Err(NameError::Reserved)
+        );
+        let root = ObjectPath::from_rel_path("", true).unwrap();
+        assert_eq!(root.join(STAGING_FOLDER, true), Err(NameError::Reserved));
+        assert!(ObjectPath::from_key(&format!("a/{STAGING_FOLDER}/x")).is_ok());
     }
 
     #[test]

@@ -5,7 +5,9 @@ pub mod bucket;
 pub mod key;
 
 pub use bucket::{ShareRef, assign_bucket_names, assign_collection_names, slugify};
-pub use key::{MAX_KEY_BYTES, MAX_SEGMENT_BYTES, NameError, ObjectPath, validate_segment};
+pub use key::{
+    MAX_KEY_BYTES, MAX_SEGMENT_BYTES, NameError, ObjectPath, STAGING_FOLDER, validate_segment,
+};
 
 #[cfg(test)]
 mod proptests;

@@ -200,6 +200,14 @@ fn refuse_early<B>(req: &Request<B>, region: &str) -> Option<Response<s3s::Body>
     auth::wrong_region(authorization, query, region).map(|wrong| region_error(&wrong))
 }
 
+/// CompleteMultipartUpload: `POST` with `uploadId`. It runs detached from the connection: when
+/// the client hangs up while its request is still being read, hyper drops the request's future
+/// before the operation is even called, and a Complete must finish whether or not its client
+/// is still there (the operation's own work runs in a task too, see `complete.rs`).
+fn is_complete<B>(req: &Request<B>) -> bool {
+    req.method() == Method::POST && query_values(req.uri().query(), "uploadId").next().is_some()
+}
+
 /// A browser upload: `POST /bucket` (or `/` on a virtual host) with a form body.
 fn is_post_form<B>(req: &Request<B>) -> bool {
     req.method() == Method::POST
@@ -307,9 +315,10 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
         if capped && xml_cap::announced_too_large(&req) {
             return Box::pin(async move { Ok(finish(too_large(), request_id, false).await) });
         }
+        let detach = is_complete(&req);
         let inner = self.inner.clone();
         let region = std::sync::Arc::clone(&self.region);
-        Box::pin(async move {
+        let work = async move {
             let (req, fields) = if post_form {
                 read_form_fields(req).await
             } else if capped {
@@ -338,6 +347,25 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
             }
             let signed_form = fields.as_ref().is_some_and(|f| f.signed);
             Ok(finish(inner.call(req).await?, request_id, signed_form).await)
+        };
+        if !detach {
+            return Box::pin(work);
+        }
+        // CompleteMultipartUpload runs in a task of its own, body read included, so that a
+        // client hanging up does not drop it half done (hyper drops a request's future when
+        // its connection closes): the object is finished with its attributes either way.
+        Box::pin(async move {
+            match tokio::spawn(work).await {
+                Ok(res) => res,
+                Err(e) => {
+                    tracing::error!(error = %e, "the CompleteMultipartUpload task failed");
+                    Ok(xml_error(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "InternalError",
+                        "We encountered an internal error. Please try again.",
+                    ))
+                }
+            }
         })
     }
 }

@@ -4,8 +4,8 @@
 //!   (SigV4/SigV2 secrets from the [`Authenticator`](crate::auth::Authenticator)), virtual-host
 //!   parsing when `s3.domain` is set (path style always works).
 //! - The dispatch point is the `impl S3 for Gateway` below; each operation lives in its group's
-//!   file (`bucket`, `get`, `put`, `list`, `delete`, `copy`, `multipart`, `versions`,
-//!   `tagging`, `acl`).
+//!   file (`bucket`, `get`, `put`, `list`, `delete`, `copy`, `multipart` with `complete` and
+//!   `staging`, `versions`, `tagging`, `acl`).
 //! - [`error`] maps every store error kind to its S3 code, once; [`edge`] wraps the s3s
 //!   service for what s3s itself answers unlike S3 (and puts the request id in error bodies).
 //!
@@ -17,6 +17,7 @@ mod attrs;
 mod auth;
 mod bucket;
 mod checksum;
+mod complete;
 mod copy;
 mod delete;
 mod edge;
@@ -25,6 +26,7 @@ mod get;
 mod list;
 mod multipart;
 mod put;
+mod staging;
 mod tagging;
 mod versions;
 mod xml_cap;
@@ -52,6 +54,9 @@ pub struct S3Options {
     pub multipart_max_age: Duration,
     /// How often the clean-up of abandoned uploads runs.
     pub cleanup_interval: Duration,
+    /// Where new uploads stage their parts (`s3.multipart_staging`; by default local with
+    /// SQLite, ScaiDrive with PostgreSQL).
+    pub staging: crate::config::MultipartStaging,
 }
 
 impl Default for S3Options {
@@ -65,9 +70,14 @@ impl S3Options {
     /// maximum age is shorter than an hour.
     pub fn from_config(cfg: &crate::config::Config) -> Self {
         let secs = cfg.s3.multipart_max_age_secs.max(1);
+        let staging = cfg.s3.multipart_staging.unwrap_or(match cfg.state.url {
+            Some(_) => crate::config::MultipartStaging::ScaiDrive,
+            None => crate::config::MultipartStaging::Local,
+        });
         Self {
             multipart_max_age: Duration::from_secs(secs),
             cleanup_interval: Duration::from_secs(secs.min(3600)),
+            staging,
         }
     }
 }
@@ -122,6 +132,8 @@ pub struct Gateway {
     staging: PathBuf,
     /// ScaiDrive user id → display name (S3 Owner and grantee DisplayName).
     names: moka::future::Cache<String, String>,
+    /// Upload id → the lock Completes of that upload take in turn on this instance.
+    completing: moka::sync::Cache<String, std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -167,6 +179,9 @@ impl Gateway {
             names: moka::future::Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(300))
+                .build(),
+            completing: moka::sync::Cache::builder()
+                .time_to_idle(complete::COMPLETED_KEEP)
                 .build(),
         }
     }
@@ -448,7 +463,7 @@ impl S3 for Gateway {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        multipart::complete_multipart_upload(self, req).await
+        complete::complete_multipart_upload(self, req).await
     }
     async fn abort_multipart_upload(
         &self,

@@ -1,82 +1,79 @@
-//! Multipart uploads. Parts are spooled to `<data_dir>/staging/<upload_id>/` (streamed, MD5
-//! computed on the way) and indexed in the state DB, so uploads survive a restart; retried and
-//! out-of-order parts simply replace or fill their slot. Complete checks the part list
-//! (InvalidPart, InvalidPartOrder, EntityTooSmall), then streams the concatenation into the
-//! store while s3s keeps the client connection alive. Uploads older than
+//! Multipart uploads. Parts are staged (streamed, MD5 computed on the way; [`super::staging`]:
+//! local spool files or hidden ScaiDrive files) and indexed in the state DB, so uploads survive
+//! a restart and, with ScaiDrive staging, any instance serves any request of an upload; retried
+//! and out-of-order parts simply replace or fill their slot. Complete is in
+//! [`super::complete`]. Uploads older than
 //! [`S3Options::multipart_max_age`](super::S3Options) are removed by a background task.
-
-use std::path::{Path, PathBuf};
 
 use futures::StreamExt as _;
 use md5::Digest as _;
 use s3s::dto::*;
 use s3s::{S3Error, S3Request, S3Response, S3Result, s3_error};
-use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt as _;
 
 use super::attrs::{StdHeaders, from_headers};
 use super::checksum::{Integrity, body_stream};
 use super::copy::source;
 use super::error::{internal, store_error};
 use super::get::Conditions;
-use super::put::check_write_conditions;
+use super::staging::{Staged, UploadMeta};
 use super::{Gateway, etag, timestamp};
 use crate::auth::Session;
-use crate::state::{MultipartPart, MultipartUpload as Upload, ObjectAttrs};
-use crate::store::{BodyStream, WriteRequest};
+use crate::state::{MultipartPart, MultipartUpload as Upload};
+use crate::store::BodyStream;
 
 /// Smallest part size, except for the last part.
 pub(crate) const MIN_PART_SIZE: u64 = 5 << 20;
 /// Highest part number.
 const MAX_PART_NUMBER: i32 = 10_000;
-/// How long CompleteMultipartUpload waits for the upload to ScaiDrive before it answers with
-/// s3s's keep-alive body (whitespace until the result); well below SDK read timeouts (60 s).
-const COMPLETE_INLINE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// What an upload keeps until Complete.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct UploadMeta {
-    attrs: ObjectAttrs,
-}
-
-fn db_err(e: crate::state::StateError) -> S3Error {
+pub(super) fn db_err(e: crate::state::StateError) -> S3Error {
     internal("multipart state failed", e)
 }
 
-fn no_such_upload() -> S3Error {
+pub(super) fn no_such_upload() -> S3Error {
     s3_error!(
         NoSuchUpload,
         "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
     )
 }
 
-fn now() -> String {
+pub(super) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl Gateway {
-    fn upload_dir(&self, upload_id: &str) -> PathBuf {
-        self.staging.join(upload_id)
+    /// The upload, if it exists, belongs to this user and names this bucket and key.
+    pub(super) async fn upload(
+        &self,
+        s: &Session,
+        id: &str,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<Upload> {
+        self.find_upload(s, id, bucket, key)
+            .await?
+            .ok_or_else(no_such_upload)
     }
 
-    /// The upload, if it exists, belongs to this user and names this bucket and key.
-    async fn upload(&self, s: &Session, id: &str, bucket: &str, key: &str) -> S3Result<Upload> {
+    /// [`Self::upload`], `None` when there is no such upload.
+    pub(super) async fn find_upload(
+        &self,
+        s: &Session,
+        id: &str,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<Option<Upload>> {
         // Upload ids are ULIDs; anything else cannot name a staging directory.
         if ulid::Ulid::from_string(id).is_err() {
-            return Err(no_such_upload());
+            return Ok(None);
         }
-        let up = self
-            .store()
-            .db()
-            .get_upload(id)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(no_such_upload)?;
-        if up.principal != s.principal() || up.bucket != bucket || up.key != key {
-            return Err(no_such_upload());
-        }
-        Ok(up)
+        let up = self.store().db().get_upload(id).await.map_err(db_err)?;
+        Ok(up.filter(|up| up.principal == s.principal() && up.bucket == bucket && up.key == key))
     }
+}
+
+/// An upload's staging and attributes.
+pub(super) fn meta_of(up: &Upload) -> UploadMeta {
+    serde_json::from_str(&up.attrs).unwrap_or_default()
 }
 
 pub(crate) async fn create_multipart_upload(
@@ -105,11 +102,13 @@ pub(crate) async fn create_multipart_upload(
         metadata: input.metadata,
     });
     let upload_id = ulid::Ulid::new().to_string();
-    tokio::fs::create_dir_all(gw.upload_dir(&upload_id))
-        .await
-        .map_err(|e| internal("creating the staging directory", e))?;
-    let meta = serde_json::to_string(&UploadMeta { attrs })
-        .map_err(|e| internal("encoding upload state", e))?;
+    let mut meta = UploadMeta {
+        attrs,
+        ..Default::default()
+    };
+    gw.stage_upload(&s, &bucket.share_id, &upload_id, &mut meta)
+        .await?;
+    let meta = serde_json::to_string(&meta).map_err(|e| internal("encoding upload state", e))?;
     gw.store()
         .db()
         .create_upload(Upload {
@@ -142,61 +141,21 @@ fn part_number(n: i32) -> S3Result<u32> {
     }
 }
 
-/// Streams a body into a new spool file; returns (path, size, md5 hex). The file is removed
-/// when the body fails or its MD5 is not `content_md5` (`BadDigest`).
-async fn spool(
-    dir: &Path,
-    part: u32,
-    mut body: BodyStream,
-    content_md5: Option<[u8; 16]>,
-) -> S3Result<(PathBuf, u64, String)> {
-    let path = dir.join(format!("part-{part:05}-{}", ulid::Ulid::new()));
-    let mut file = tokio::fs::File::create(&path)
-        .await
-        .map_err(|e| internal("creating a part file", e))?;
-    let mut md5 = md5::Md5::new();
-    let mut size = 0u64;
-    let result: S3Result<[u8; 16]> = async {
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| store_error(crate::store::io_error(&e)))?;
-            md5.update(&chunk);
-            size += chunk.len() as u64;
-            file.write_all(&chunk)
-                .await
-                .map_err(|e| internal("writing a part file", e))?;
-        }
-        let digest: [u8; 16] = md5.finalize().into();
-        if content_md5.is_some_and(|want| want != digest) {
-            tracing::info!(part, "Content-MD5 mismatch");
-            return Err(store_error(crate::store::StoreError::BadDigest));
-        }
-        file.flush()
-            .await
-            .map_err(|e| internal("writing a part file", e))?;
-        file.sync_data()
-            .await
-            .map_err(|e| internal("syncing a part file", e))?;
-        Ok(digest)
-    }
-    .await;
-    match result {
-        Ok(digest) => Ok((path, size, hex::encode(digest))),
-        Err(e) => {
-            drop(file);
-            let _ = tokio::fs::remove_file(&path).await;
-            Err(e)
-        }
-    }
-}
-
 async fn record_part(
     gw: &Gateway,
+    s: &Session,
     upload_id: &str,
     part: u32,
-    spooled: (PathBuf, u64, String),
+    staged: Staged,
     checksums: std::collections::BTreeMap<String, String>,
 ) -> S3Result<()> {
-    let (path, size, md5) = spooled;
+    let Staged {
+        spool_path,
+        file_id,
+        size,
+        md5,
+    } = staged;
+    let location = (spool_path.clone(), file_id.clone());
     let replaced = gw
         .store()
         .db()
@@ -207,19 +166,20 @@ async fn record_part(
                 size,
                 etag: md5,
                 checksums: serde_json::to_string(&checksums).unwrap_or_else(|_| "{}".into()),
-                spool_path: path.to_string_lossy().into_owned(),
+                spool_path,
                 created_at: now(),
+                file_id,
             },
         )
         .await;
     match replaced {
-        Ok(Some(old)) if Path::new(&old) != path => {
-            let _ = tokio::fs::remove_file(old).await;
+        Ok(Some(old)) if old != location => {
+            gw.discard_part(s, old).await;
             Ok(())
         }
         Ok(_) => Ok(()),
         Err(e) => {
-            let _ = tokio::fs::remove_file(&path).await;
+            gw.discard_part(s, location).await;
             Err(db_err(e))
         }
     }
@@ -235,23 +195,26 @@ pub(crate) async fn upload_part(
     let content_md5 = integrity.take_md5();
     let input = req.input;
     let part = part_number(input.part_number)?;
-    gw.upload(&s, &input.upload_id, &input.bucket, &input.key)
+    let up = gw
+        .upload(&s, &input.upload_id, &input.bucket, &input.key)
         .await?;
     let raw = match input.body {
         Some(b) => body_stream(b),
         None => futures::stream::empty().boxed(),
     };
     let (body, computed) = integrity.wrap(raw);
-    let spooled = spool(&gw.upload_dir(&input.upload_id), part, body, content_md5).await?;
-    if let Some(expected) = input.content_length
-        && u64::try_from(expected).ok() != Some(spooled.1)
-    {
-        let _ = tokio::fs::remove_file(&spooled.0).await;
+    let length = input.content_length.and_then(|n| u64::try_from(n).ok());
+    let staged = gw
+        .stage_part(&s, &up, part, body, length, content_md5)
+        .await?;
+    if length.is_some_and(|n| n != staged.size) {
+        gw.discard_part(&s, (staged.spool_path, staged.file_id))
+            .await;
         return Err(s3_error!(IncompleteBody));
     }
-    let md5 = spooled.2.clone();
+    let md5 = staged.md5.clone();
     let checksums = computed.get();
-    record_part(gw, &input.upload_id, part, spooled, checksums.clone()).await?;
+    record_part(gw, &s, &input.upload_id, part, staged, checksums.clone()).await?;
     let get = |k: &str| checksums.get(k).cloned();
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(etag(&md5)),
@@ -294,7 +257,8 @@ pub(crate) async fn upload_part_copy(
     let s = gw.session(&req).await?;
     let input = req.input;
     let part = part_number(input.part_number)?;
-    gw.upload(&s, &input.upload_id, &input.bucket, &input.key)
+    let up = gw
+        .upload(&s, &input.upload_id, &input.bucket, &input.key)
         .await?;
     let (_, found) = source(
         gw,
@@ -332,9 +296,12 @@ pub(crate) async fn upload_part_copy(
             .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())))
             .boxed()
     };
-    let spooled = spool(&gw.upload_dir(&input.upload_id), part, body, None).await?;
-    let md5 = spooled.2.clone();
-    record_part(gw, &input.upload_id, part, spooled, Default::default()).await?;
+    let length = range.map_or(found.size, |(a, b)| b - a + 1);
+    let staged = gw
+        .stage_part(&s, &up, part, body, Some(length), None)
+        .await?;
+    let md5 = staged.md5.clone();
+    record_part(gw, &s, &input.upload_id, part, staged, Default::default()).await?;
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(etag(&md5)),
@@ -404,147 +371,6 @@ pub(crate) fn multipart_etag(parts: &[&MultipartPart]) -> String {
     format!("{}-{}", hex::encode(md5.finalize()), parts.len())
 }
 
-/// The spooled parts, read one after another.
-fn concat(paths: Vec<PathBuf>) -> BodyStream {
-    futures::stream::iter(paths)
-        .then(|p| async move {
-            match tokio::fs::File::open(&p).await {
-                Ok(f) => tokio_util::io::ReaderStream::with_capacity(f, 256 << 10).boxed(),
-                Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
-            }
-        })
-        .flatten()
-        .boxed()
-}
-
-pub(crate) async fn complete_multipart_upload(
-    gw: &Gateway,
-    req: S3Request<CompleteMultipartUploadInput>,
-) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    let s = gw.session(&req).await?;
-    let input = req.input;
-    let up = gw
-        .upload(&s, &input.upload_id, &input.bucket, &input.key)
-        .await?;
-    let bucket = gw.bucket(&s, &input.bucket).await?;
-    let path = bucket.path(&input.key)?;
-    gw.require_write(&s, &bucket).await?;
-    let requested: Vec<(i32, String)> = input
-        .multipart_upload
-        .and_then(|m| m.parts)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|p| {
-            (
-                p.part_number.unwrap_or(0),
-                p.e_tag.map(|e| e.value().to_owned()).unwrap_or_default(),
-            )
-        })
-        .collect();
-    let stored = gw
-        .store()
-        .db()
-        .list_parts(&up.upload_id)
-        .await
-        .map_err(db_err)?;
-    let parts = validate_parts(&requested, &stored).map_err(|e| match e {
-        PartError::Empty => s3_error!(MalformedXML, "You must specify at least one part"),
-        PartError::Order => s3_error!(
-            InvalidPartOrder,
-            "The list of parts was not in ascending order. Parts must be ordered by part number."
-        ),
-        PartError::Missing(n) => s3_error!(
-            InvalidPart,
-            "One or more of the specified parts could not be found (part {n})."
-        ),
-        PartError::TooSmall(n) => s3_error!(
-            EntityTooSmall,
-            "Your proposed upload is smaller than the minimum allowed object size (part {n})."
-        ),
-    })?;
-    check_write_conditions(
-        gw,
-        &s,
-        &bucket,
-        &path,
-        input.if_match.as_ref(),
-        input.if_none_match.as_ref(),
-    )
-    .await?;
-    let etag_value = multipart_etag(&parts);
-    let size: u64 = parts.iter().map(|p| p.size).sum();
-    let paths: Vec<PathBuf> = parts.iter().map(|p| PathBuf::from(&p.spool_path)).collect();
-    let meta: UploadMeta = serde_json::from_str(&up.attrs).unwrap_or_default();
-    let mut attrs = meta.attrs;
-    attrs.etag = etag_value.clone();
-    // Every part's checksums were verified at UploadPart; the object keeps their composite.
-    let part_sums: Vec<std::collections::BTreeMap<String, String>> = parts
-        .iter()
-        .map(|p| serde_json::from_str(&p.checksums).unwrap_or_default())
-        .collect();
-    let composite = super::checksum::composite(&part_sums);
-    if !composite.is_empty() {
-        attrs.checksums = composite.clone();
-    }
-
-    let gw2 = gw.clone();
-    let bucket_name = input.bucket.clone();
-    let key = input.key.clone();
-    let upload_id = up.upload_id.clone();
-    let future = async move {
-        let written = gw2
-            .store()
-            .write(
-                &s,
-                WriteRequest {
-                    share_id: bucket.share_id.clone(),
-                    content_type: attrs.content_type.clone(),
-                    path,
-                    size,
-                    body: concat(paths),
-                    create_parents: true,
-                    attrs,
-                    content_md5: None,
-                },
-            )
-            .await
-            .map_err(store_error)?;
-        gw2.store()
-            .db()
-            .delete_upload(&upload_id)
-            .await
-            .map_err(db_err)?;
-        if let Err(e) = tokio::fs::remove_dir_all(gw2.upload_dir(&upload_id)).await {
-            tracing::warn!(error = %e, upload_id, "could not remove the staging directory");
-        }
-        let sum = |k: &str| composite.get(k).cloned();
-        Ok(CompleteMultipartUploadOutput {
-            bucket: Some(bucket_name),
-            key: Some(key),
-            e_tag: Some(etag(&etag_value)),
-            version_id: written.version_id,
-            checksum_crc32: sum("crc32"),
-            checksum_crc32c: sum("crc32c"),
-            checksum_sha1: sum("sha1"),
-            checksum_sha256: sum("sha256"),
-            ..Default::default()
-        })
-    };
-    // The version id is ScaiDrive's, known only once the file is stored, and a header must be
-    // sent before s3s's keep-alive body starts. So wait for the upload a while: most finish
-    // within it and get a complete answer (with `x-amz-version-id`, and a real error status);
-    // longer ones continue inside the keep-alive body, which has no room for the header.
-    let mut future: futures::future::BoxFuture<'static, S3Result<CompleteMultipartUploadOutput>> =
-        Box::pin(future);
-    match tokio::time::timeout(COMPLETE_INLINE_WAIT, &mut future).await {
-        Ok(done) => Ok(S3Response::new(done?)),
-        Err(_) => Ok(S3Response::new(CompleteMultipartUploadOutput {
-            future: Some(future),
-            ..Default::default()
-        })),
-    }
-}
-
 pub(crate) async fn abort_multipart_upload(
     gw: &Gateway,
     req: S3Request<AbortMultipartUploadInput>,
@@ -554,18 +380,24 @@ pub(crate) async fn abort_multipart_upload(
     let up = gw
         .upload(&s, &input.upload_id, &input.bucket, &input.key)
         .await?;
-    remove_upload(gw, &up.upload_id).await;
+    remove_upload(gw, Some(&s), &up).await;
     Ok(S3Response::new(AbortMultipartUploadOutput::default()))
 }
 
-async fn remove_upload(gw: &Gateway, upload_id: &str) {
-    if let Err(e) = gw.store().db().delete_upload(upload_id).await {
-        tracing::warn!(error = %e, upload_id, "could not forget a multipart upload");
-    }
-    match tokio::fs::remove_dir_all(gw.upload_dir(upload_id)).await {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(error = %e, upload_id, "could not remove a staging directory"),
+/// Forgets an upload and deletes what it staged. The clean-up passes no session: the
+/// uploader's is found from the upload's access key.
+async fn remove_upload(gw: &Gateway, s: Option<&Session>, up: &Upload) {
+    let found;
+    let s = match s {
+        Some(s) => Some(s),
+        None => {
+            found = gw.ctx.auth.by_access_key(&up.access_key_id).await.ok();
+            found.as_ref().map(|pair| &pair.session)
+        }
+    };
+    gw.discard_upload(s, &up.upload_id, &meta_of(up)).await;
+    if let Err(e) = gw.store().db().delete_upload(&up.upload_id).await {
+        tracing::warn!(error = %e, upload_id = %up.upload_id, "could not forget a multipart upload");
     }
 }
 
@@ -716,7 +548,7 @@ pub(crate) fn spawn_cleanup(gw: Gateway) {
                         Ok(old) => {
                             for up in old {
                                 tracing::info!(upload_id = %up.upload_id, key = %up.key, "removing an abandoned multipart upload");
-                                remove_upload(&gw, &up.upload_id).await;
+                                remove_upload(&gw, None, &up).await;
                             }
                         }
                         Err(e) => tracing::warn!(error = %e, "multipart clean-up failed"),
@@ -743,6 +575,7 @@ mod tests {
             checksums: "{}".into(),
             spool_path: format!("/tmp/{n}"),
             created_at: String::new(),
+            file_id: None,
         }
     }
 

@@ -201,6 +201,42 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     );
     "#,
     },
+    // 5: multipart parts staged as ScaiDrive files (any instance can reach them), and
+    // completed uploads kept a while so a retried Complete gets the first answer.
+    Migration {
+        sqlite: r#"
+    ALTER TABLE multipart_parts ADD COLUMN file_id TEXT;  -- staging file fil_…; NULL = spool_path
+
+    CREATE TABLE multipart_completed (
+        upload_id    TEXT PRIMARY KEY NOT NULL,
+        principal    TEXT NOT NULL,
+        bucket       TEXT NOT NULL,
+        key          TEXT NOT NULL,
+        etag         TEXT NOT NULL,              -- unquoted, `md5-of-md5s-N`
+        version_id   TEXT,
+        parts_digest TEXT NOT NULL,              -- SHA-256 of the part list the object was made of
+        result       TEXT NOT NULL DEFAULT '{}', -- JSON owned by the front end (checksums)
+        completed_at TEXT NOT NULL               -- RFC 3339 UTC, milliseconds
+    ) STRICT;
+    CREATE INDEX multipart_completed_by_age ON multipart_completed (completed_at);
+    "#,
+        postgres: r#"
+    ALTER TABLE multipart_parts ADD COLUMN file_id TEXT;
+
+    CREATE TABLE multipart_completed (
+        upload_id    TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+        principal    TEXT COLLATE "C" NOT NULL,
+        bucket       TEXT COLLATE "C" NOT NULL,
+        key          TEXT COLLATE "C" NOT NULL,
+        etag         TEXT NOT NULL,
+        version_id   TEXT,
+        parts_digest TEXT NOT NULL,
+        result       TEXT NOT NULL DEFAULT '{}',
+        completed_at TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX multipart_completed_by_age ON multipart_completed (completed_at);
+    "#,
+    },
 ];
 
 /// Reads `PRAGMA user_version`.
@@ -271,6 +307,7 @@ mod tests {
             vec![
                 "credentials",
                 "delete_intents",
+                "multipart_completed",
                 "multipart_parts",
                 "multipart_uploads",
                 "object_attrs",

@@ -32,6 +32,7 @@ macro_rules! both_backends {
 
 mod attrs;
 mod coherence;
+mod completed;
 mod credentials;
 mod intents;
 mod location;
@@ -53,6 +54,7 @@ use rusqlite::Connection;
 
 pub use attrs::{ObjectAttrs, StoredAttrs};
 pub use coherence::ClusterLease;
+pub use completed::CompletedUpload;
 pub use credentials::{
     Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
 };
@@ -60,7 +62,7 @@ pub use intents::{DeleteIntent, IntentKind};
 pub use location::{PgUrl, StateLocation, redact as redact_url};
 pub use locks::StoredLock;
 pub use migrations::SCHEMA_VERSION;
-pub use multipart::{MultipartPart, MultipartUpload};
+pub use multipart::{MultipartPart, MultipartUpload, PartLocation};
 pub use transfer::{TransferCounts, copy_state};
 
 /// Default size of the PostgreSQL connection pool (`state.pool_size`).
@@ -355,6 +357,7 @@ mod tests {
         for table in [
             "credentials",
             "delete_intents",
+            "multipart_completed",
             "multipart_parts",
             "multipart_uploads",
             "object_attrs",

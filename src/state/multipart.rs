@@ -1,5 +1,6 @@
-//! The S3 multipart index: uploads in progress and their parts (spooled on disk by the S3
-//! front end), so ListParts / ListMultipartUploads and Complete work across restarts.
+//! The S3 multipart index: uploads in progress and their parts (spooled on disk or staged as
+//! ScaiDrive files by the S3 front end), so ListParts / ListMultipartUploads and Complete work
+//! across restarts and instances.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -29,10 +30,16 @@ pub struct MultipartPart {
     pub etag: String,
     /// JSON: algorithm → base64 value.
     pub checksums: String,
+    /// The local spool file (empty when the part is staged in ScaiDrive).
     pub spool_path: String,
     /// RFC 3339.
     pub created_at: String,
+    /// The ScaiDrive staging file holding the part (`None`: the part is in `spool_path`).
+    pub file_id: Option<String>,
 }
+
+/// Where a replaced part was kept: (spool path, staging file id).
+pub type PartLocation = (String, Option<String>);
 
 pub(super) fn to_i64(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -132,12 +139,13 @@ impl StateDb {
             .await
     }
 
-    /// Records (or replaces, for a retried part) a part; returns the spool file it replaced.
+    /// Records (or replaces, for a retried part) a part; returns where the part it replaced
+    /// was kept.
     pub async fn put_part(
         &self,
         upload_id: &str,
         part: MultipartPart,
-    ) -> Result<Option<String>, StateError> {
+    ) -> Result<Option<PartLocation>, StateError> {
         let sqlite = match &self.backend {
             Backend::Sqlite(s) => s,
             Backend::Postgres(p) => return pg::put_part(p, upload_id, &part).await,
@@ -145,17 +153,17 @@ impl StateDb {
         let id = upload_id.to_owned();
         sqlite.call(move |c| {
             let tx = c.transaction()?;
-            let old: Option<String> = tx
+            let old: Option<PartLocation> = tx
                 .query_row(
-                    "SELECT spool_path FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2",
+                    "SELECT spool_path, file_id FROM multipart_parts WHERE upload_id = ?1 AND part_number = ?2",
                     params![id, part.part_number],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
             tx.execute(
                 "INSERT OR REPLACE INTO multipart_parts \
-                 (upload_id, part_number, size, etag, checksums, spool_path, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 (upload_id, part_number, size, etag, checksums, spool_path, created_at, file_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     id,
                     part.part_number,
@@ -163,7 +171,8 @@ impl StateDb {
                     part.etag,
                     part.checksums,
                     part.spool_path,
-                    part.created_at
+                    part.created_at,
+                    part.file_id
                 ],
             )?;
             tx.commit()?;
@@ -182,7 +191,7 @@ impl StateDb {
         sqlite
             .call(move |c| {
                 let mut stmt = c.prepare(
-                    "SELECT part_number, size, etag, checksums, spool_path, created_at \
+                    "SELECT part_number, size, etag, checksums, spool_path, created_at, file_id \
                  FROM multipart_parts WHERE upload_id = ?1 ORDER BY part_number",
                 )?;
                 let rows = stmt.query_map(params![id], |r| {
@@ -194,6 +203,7 @@ impl StateDb {
                         checksums: r.get(3)?,
                         spool_path: r.get(4)?,
                         created_at: r.get(5)?,
+                        file_id: r.get(6)?,
                     })
                 })?;
                 Ok(rows.collect::<Result<_, _>>()?)
@@ -251,6 +261,7 @@ mod tests {
             checksums: "{}".into(),
             spool_path: path.into(),
             created_at: "2026-01-01T00:00:00Z".into(),
+            file_id: None,
         }
     }
 
@@ -272,17 +283,32 @@ mod tests {
         assert_eq!(db.put_part("u1", part(2, "/a")).await.unwrap(), None);
         assert_eq!(db.put_part("u1", part(1, "/b")).await.unwrap(), None);
         assert_eq!(
-            db.put_part("u1", part(2, "/c")).await.unwrap().as_deref(),
-            Some("/a")
+            db.put_part("u1", part(2, "/c")).await.unwrap(),
+            Some(("/a".to_owned(), None))
+        );
+        let staged = MultipartPart {
+            spool_path: String::new(),
+            file_id: Some("fil_3".into()),
+            ..part(3, "")
+        };
+        assert_eq!(db.put_part("u1", staged.clone()).await.unwrap(), None);
+        assert_eq!(
+            db.put_part("u1", part(3, "/d")).await.unwrap(),
+            Some((String::new(), Some("fil_3".to_owned())))
+        );
+        assert_eq!(
+            db.put_part("u1", staged).await.unwrap(),
+            Some(("/d".to_owned(), None))
         );
         drop(db);
         let db = target.open().await;
         let parts = db.list_parts("u1").await.unwrap();
         assert_eq!(
             parts.iter().map(|p| p.part_number).collect::<Vec<_>>(),
-            [1, 2]
+            [1, 2, 3]
         );
         assert_eq!(parts[1].spool_path, "/c");
+        assert_eq!(parts[2].file_id.as_deref(), Some("fil_3"));
         assert_eq!(db.list_uploads("usr_1", "b").await.unwrap().len(), 2);
         let old = db
             .uploads_created_before("2026-02-01T00:00:00Z")

@@ -71,6 +71,21 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("checksums", Kind::Text),
             ("spool_path", Kind::Text),
             ("created_at", Kind::Text),
+            ("file_id", Kind::Text),
+        ],
+    ),
+    (
+        "multipart_completed",
+        &[
+            ("upload_id", Kind::Text),
+            ("principal", Kind::Text),
+            ("bucket", Kind::Text),
+            ("key", Kind::Text),
+            ("etag", Kind::Text),
+            ("version_id", Kind::Text),
+            ("parts_digest", Kind::Text),
+            ("result", Kind::Text),
+            ("completed_at", Kind::Text),
         ],
     ),
     (

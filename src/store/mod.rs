@@ -224,6 +224,22 @@ impl Listing {
     }
 }
 
+/// The listing without the multipart staging folder, which is never shown at a share root
+/// (the change feed may patch it into a cached root listing: it is taken out again here).
+fn without_staging(folder: &FolderRef, listing: Arc<Listing>) -> Arc<Listing> {
+    let staging = crate::namespace::STAGING_FOLDER;
+    if folder.folder_id.is_some() || listing.get(staging).is_none() {
+        return listing;
+    }
+    let entries = listing
+        .entries
+        .iter()
+        .filter(|e| e.name() != staging)
+        .cloned()
+        .collect();
+    Arc::new(Listing::new(entries))
+}
+
 /// Where a folder is: a share and a folder in it (`None` = the share root).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FolderRef {
@@ -382,14 +398,14 @@ impl Store {
         let cache = &self.inner.cache;
         let key = ListingKey::new(s.principal(), folder);
         if let Some(hit) = cache.listing(&key) {
-            return Ok(hit);
+            return Ok(without_staging(folder, hit));
         }
         let _gate = match cache.enabled() {
             true => Some(self.inner.listing_fetches.enter(&key).await),
             false => None,
         };
         if let Some(hit) = cache.listing(&key) {
-            return Ok(hit);
+            return Ok(without_staging(folder, hit));
         }
         let since = cache.listing_generation(&folder.share_id);
         let listing = self
@@ -397,7 +413,7 @@ impl Store {
             .client
             .list_children(s.token(), &folder.share_id, folder.folder_id.as_deref())
             .await?;
-        let listing = Arc::new(Listing::from_items(listing.items));
+        let listing = without_staging(folder, Arc::new(Listing::from_items(listing.items)));
         cache.put_listing(key, since, Arc::clone(&listing));
         Ok(listing)
     }

@@ -133,6 +133,42 @@ impl Store {
         Ok(written)
     }
 
+    /// Writes a new file `name` into `parent` outside the namespace: no listing, no cache, no
+    /// attributes (multipart parts staged in ScaiDrive). `size` is exact; the MD5 of the body
+    /// is returned in [`Written::md5`], and with `content_md5` a different digest ends the
+    /// body before the upload is committed ([`StoreError::BadDigest`]).
+    pub async fn write_hidden(
+        &self,
+        s: &Session,
+        parent: &FolderRef,
+        name: &str,
+        size: u64,
+        body: BodyStream,
+        content_md5: Option<[u8; 16]>,
+    ) -> StoreResult<Written> {
+        let (body, md5) = hash_md5(body, size, content_md5);
+        let req = WriteRequest {
+            share_id: parent.share_id.clone(),
+            path: ObjectPath::from_segments(vec![name.to_owned()], false)?,
+            size,
+            content_type: Some("application/octet-stream".to_owned()),
+            body,
+            create_parents: false,
+            attrs: ObjectAttrs::default(),
+            content_md5: None,
+        };
+        let mut written = if size < self.inner.opts.session_threshold {
+            self.post_new(s, parent, name, req).await?
+        } else {
+            self.via_session(s, parent, name, None, req).await?
+        };
+        written.md5 = md5.digest().ok_or_else(|| {
+            StoreError::Internal("the body was stored but not hashed to its end".into())
+        })?;
+        written.etag = hex::encode(written.md5);
+        Ok(written)
+    }
+
     async fn post_new(
         &self,
         s: &Session,

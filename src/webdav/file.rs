@@ -384,13 +384,17 @@ impl SpoolWriter {
         file.flush().await.map_err(io)?;
         file.seek(SeekFrom::Start(0)).await.map_err(io)?;
         if self.written == 0 && !self.target.exists {
-            self.ctx.pending.add(
-                &self.ctx.store,
-                &self.ctx.session,
-                &self.target.share_id,
-                &self.target.path,
-                self.ctx.oc_mtime.clone(),
-            );
+            self.ctx
+                .pending
+                .add(
+                    &self.ctx.store,
+                    &self.ctx.session,
+                    &self.target.share_id,
+                    &self.target.path,
+                    self.ctx.oc_mtime.clone(),
+                )
+                .await
+                .map_err(|e| fs_error(&self.ctx, "creating an empty file", &e))?;
             self.result = Some(Meta::pending_empty(std::time::SystemTime::now(), None));
             return Ok(());
         }
@@ -509,13 +513,16 @@ impl DavFile for Handle {
                 Handle::Spool(w) => w.flush().await,
                 Handle::Empty { ctx, target, len } => {
                     if *len == 0 && !target.was_pending {
-                        ctx.pending.add(
-                            &ctx.store,
-                            &ctx.session,
-                            &target.share_id,
-                            &target.path,
-                            ctx.oc_mtime.clone(),
-                        );
+                        ctx.pending
+                            .add(
+                                &ctx.store,
+                                &ctx.session,
+                                &target.share_id,
+                                &target.path,
+                                ctx.oc_mtime.clone(),
+                            )
+                            .await
+                            .map_err(|e| fs_error(ctx, "creating an empty file", &e))?;
                     }
                     Ok(())
                 }

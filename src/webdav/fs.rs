@@ -243,8 +243,10 @@ impl ScaiFs {
         if rest.is_empty() {
             return Ok(Loc::Share(share));
         }
-        let path =
-            ObjectPath::from_segments(rest.to_vec(), false).map_err(|_| FsError::NotFound)?;
+        let path = ObjectPath::from_segments(rest.to_vec(), false).map_err(|e| match e {
+            crate::namespace::NameError::Reserved => FsError::Forbidden,
+            _ => FsError::NotFound,
+        })?;
         Ok(Loc::Item { share, path })
     }
 
@@ -556,13 +558,16 @@ impl ScaiFs {
         if !oo.truncate {
             // LOCK on an unmapped URL: an empty resource (pending); or an existing file kept.
             if !exists && !was_pending {
-                ctx.pending.add(
-                    &ctx.store,
-                    &ctx.session,
-                    &target.share_id,
-                    &target.path,
-                    ctx.oc_mtime.clone(),
-                );
+                ctx.pending
+                    .add(
+                        &ctx.store,
+                        &ctx.session,
+                        &target.share_id,
+                        &target.path,
+                        ctx.oc_mtime.clone(),
+                    )
+                    .await
+                    .map_err(|e| fs_error(ctx, "creating an empty file", &e))?;
             }
             return Ok(Handle::Empty {
                 ctx: Arc::clone(ctx),

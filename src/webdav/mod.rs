@@ -72,7 +72,7 @@ pub fn front_end(ctx: &GatewayContext) -> FrontEnd {
             // default of 16 KiB would split each into several sends).
             .read_buf_size(READ_BUF_SIZE)
             .build_handler(),
-        pending: pending::Pending::default(),
+        pending: pending::Pending::new(ctx.config.state.url.is_some()),
         staging: ctx.config.data_dir.join("staging").join("webdav"),
     });
     FrontEnd::new(

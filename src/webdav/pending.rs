@@ -4,7 +4,10 @@
 //! version. The empty file is held here (and shown in listings) for [`EMPTY_GRACE`]; a content
 //! PUT in that window becomes the file's first version, otherwise the empty file is created.
 //!
-//! Held in memory by this gateway process (documented in `docs/webdav.md`).
+//! Held in memory by this gateway process, so only with the SQLite state database (one
+//! instance). With PostgreSQL (several instances behind a balancer) the content PUT may reach
+//! another instance, which could not see the pending file: there the empty file is created
+//! upstream at once (documented in `docs/webdav.md`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,7 +16,7 @@ use std::time::{Duration, SystemTime};
 use crate::auth::Session;
 use crate::namespace::ObjectPath;
 use crate::state::ObjectAttrs;
-use crate::store::{Store, WriteRequest};
+use crate::store::{Store, StoreError, WriteRequest};
 
 /// How long an empty new file waits for its content before it is created upstream.
 pub(crate) const EMPTY_GRACE: Duration = Duration::from_secs(10);
@@ -32,6 +35,8 @@ pub(crate) struct PendingFile {
 #[derive(Clone, Default)]
 pub(crate) struct Pending {
     inner: Arc<Mutex<PendingInner>>,
+    /// Create empty files upstream at once instead of holding them (several instances).
+    at_once: bool,
 }
 
 #[derive(Default)]
@@ -45,6 +50,14 @@ fn key(share_id: &str, path: &ObjectPath) -> (String, String) {
 }
 
 impl Pending {
+    /// Pending files held for [`EMPTY_GRACE`], or (`at_once`) none: created upstream at once.
+    pub fn new(at_once: bool) -> Self {
+        Self {
+            at_once,
+            ..Self::default()
+        }
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut PendingInner) -> T) -> T {
         let mut guard = self
             .inner
@@ -90,15 +103,22 @@ impl Pending {
         });
     }
 
-    /// Registers an empty file and schedules its creation upstream after [`EMPTY_GRACE`].
-    pub fn add(
+    /// Registers an empty file and schedules its creation upstream after [`EMPTY_GRACE`]; or,
+    /// when held files are off, creates it now.
+    pub async fn add(
         &self,
         store: &Store,
         session: &Session,
         share_id: &str,
         path: &ObjectPath,
         client_mtime: Option<String>,
-    ) {
+    ) -> Result<(), StoreError> {
+        if self.at_once {
+            return store
+                .write(session, empty_file(share_id, path, client_mtime))
+                .await
+                .map(|_| ());
+        }
         let generation = self.with(|p| {
             p.next += 1;
             let generation = p.next;
@@ -134,6 +154,7 @@ impl Pending {
             }
             this.materialize(&store, &session, &share_id, &path).await;
         });
+        Ok(())
     }
 
     /// Creates the pending empty file at `path` upstream now (before a MOVE, COPY, PROPPATCH…).
@@ -148,22 +169,27 @@ impl Pending {
         let Some(file) = self.with(|p| p.files.remove(&key(share_id, path))) else {
             return false;
         };
-        let req = WriteRequest {
-            share_id: share_id.to_owned(),
-            path: path.clone(),
-            size: 0,
-            content_type: None,
-            body: Box::pin(futures::stream::empty()),
-            create_parents: false,
-            attrs: ObjectAttrs {
-                client_mtime: file.client_mtime,
-                ..ObjectAttrs::default()
-            },
-            content_md5: None,
-        };
+        let req = empty_file(share_id, path, file.client_mtime);
         if let Err(e) = store.write(session, req).await {
             tracing::warn!(error = %e, share_id, path = %path.to_key(), "could not create an empty file");
         }
         true
+    }
+}
+
+/// The write of an empty file at `path`.
+fn empty_file(share_id: &str, path: &ObjectPath, client_mtime: Option<String>) -> WriteRequest {
+    WriteRequest {
+        share_id: share_id.to_owned(),
+        path: path.clone(),
+        size: 0,
+        content_type: None,
+        body: Box::pin(futures::stream::empty()),
+        create_parents: false,
+        attrs: ObjectAttrs {
+            client_mtime,
+            ..ObjectAttrs::default()
+        },
+        content_md5: None,
     }
 }

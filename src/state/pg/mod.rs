@@ -4,6 +4,7 @@
 
 mod attrs;
 mod cluster;
+mod completed;
 mod credentials;
 mod intents;
 mod locks;
@@ -22,6 +23,7 @@ use super::location::PgUrl;
 
 pub(super) use attrs::{bind_attrs_modified_at, delete_attrs, load_attrs, put_attrs};
 pub(super) use cluster::{Dedicated, bump_share_generation, share_generation};
+pub(super) use completed::{finish_upload, get_completed};
 pub(super) use credentials::{
     create_credential, get_credential, list_credentials, revoke_credential,
 };

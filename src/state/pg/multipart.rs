@@ -1,7 +1,9 @@
 //! The multipart index on PostgreSQL.
 
 use super::super::StateError;
-use super::super::multipart::{MultipartPart, MultipartUpload, UPLOAD_COLUMNS, to_i64};
+use super::super::multipart::{
+    MultipartPart, MultipartUpload, PartLocation, UPLOAD_COLUMNS, to_i64,
+};
 use super::{PgBackend, to_u64};
 
 fn read_upload(r: &tokio_postgres::Row) -> Result<MultipartUpload, StateError> {
@@ -101,26 +103,27 @@ pub(in crate::state) async fn uploads_created_before(
         .collect()
 }
 
-/// Upserts the part and returns the spool path it replaced, in one statement: the row is
-/// locked first (`FOR UPDATE`), so of two retries of one part each sees the other's path.
+/// Upserts the part and returns where the part it replaced was kept, in one statement: the
+/// row is locked first (`FOR UPDATE`), so of two retries of one part each sees the other's.
 pub(in crate::state) async fn put_part(
     db: &PgBackend,
     upload_id: &str,
     part: &MultipartPart,
-) -> Result<Option<String>, StateError> {
+) -> Result<Option<PartLocation>, StateError> {
     let conn = db.conn().await?;
     let stmt = conn
         .prepare_cached(
-            "WITH old AS (SELECT spool_path FROM multipart_parts \
+            "WITH old AS (SELECT spool_path, file_id FROM multipart_parts \
              WHERE upload_id = $1 AND part_number = $2 FOR UPDATE), \
              new AS (INSERT INTO multipart_parts \
-             (upload_id, part_number, size, etag, checksums, spool_path, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             (upload_id, part_number, size, etag, checksums, spool_path, created_at, file_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
              ON CONFLICT (upload_id, part_number) DO UPDATE SET size = EXCLUDED.size, \
              etag = EXCLUDED.etag, checksums = EXCLUDED.checksums, \
-             spool_path = EXCLUDED.spool_path, created_at = EXCLUDED.created_at \
-             RETURNING 1) \
-             SELECT (SELECT spool_path FROM old), (SELECT count(*) FROM new)",
+             spool_path = EXCLUDED.spool_path, created_at = EXCLUDED.created_at, \
+             file_id = EXCLUDED.file_id RETURNING 1) \
+             SELECT (SELECT spool_path FROM old), (SELECT file_id FROM old), \
+             (SELECT count(*) FROM new)",
         )
         .await?;
     let row = conn
@@ -134,10 +137,13 @@ pub(in crate::state) async fn put_part(
                 &part.checksums,
                 &part.spool_path,
                 &part.created_at,
+                &part.file_id,
             ],
         )
         .await?;
-    Ok(row.try_get(0)?)
+    let path: Option<String> = row.try_get(0)?;
+    let file_id: Option<String> = row.try_get(1)?;
+    Ok(path.map(|p| (p, file_id)))
 }
 
 pub(in crate::state) async fn list_parts(
@@ -147,7 +153,7 @@ pub(in crate::state) async fn list_parts(
     let conn = db.conn().await?;
     let stmt = conn
         .prepare_cached(
-            "SELECT part_number, size, etag, checksums, spool_path, created_at \
+            "SELECT part_number, size, etag, checksums, spool_path, created_at, file_id \
              FROM multipart_parts WHERE upload_id = $1 ORDER BY part_number",
         )
         .await?;
@@ -166,6 +172,7 @@ pub(in crate::state) async fn list_parts(
                 checksums: r.try_get(3)?,
                 spool_path: r.try_get(4)?,
                 created_at: r.try_get(5)?,
+                file_id: r.try_get(6)?,
             })
         })
         .collect()

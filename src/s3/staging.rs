@@ -1,0 +1,288 @@
+//! Where multipart parts wait for Complete (`s3.multipart_staging`, see `docs/operations.md`):
+//!
+//! - `local`: spool files under `<data_dir>/staging/<upload_id>/` (one instance);
+//! - `scaidrive`: hidden files in `<share root>/.scaidrive-gateway-uploads/<upload_id>/`, written
+//!   with the uploader's token, so any instance can take the next part or the Complete and the
+//!   parts outlive the loss of an instance.
+//!
+//! An upload keeps the staging it was created with. Parts are hashed (MD5, Content-MD5 check)
+//! on the way in either way; Complete reads them back in order; Complete, Abort and the
+//! clean-up delete them (ScaiDrive staging: permanently, never to the trash).
+
+use std::path::{Path, PathBuf};
+
+use futures::StreamExt as _;
+use md5::Digest as _;
+use s3s::{S3Result, s3_error};
+use serde::{Deserialize, Serialize};
+use tokio::io::AsyncWriteExt as _;
+
+use super::Gateway;
+use super::error::{internal, store_error};
+use crate::auth::Session;
+use crate::config::MultipartStaging;
+use crate::namespace::STAGING_FOLDER;
+use crate::state::{MultipartPart, MultipartUpload as Upload, ObjectAttrs, PartLocation};
+use crate::store::{BodyStream, FolderRef};
+
+/// What an upload keeps until Complete (JSON in `multipart_uploads.attrs`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(super) struct UploadMeta {
+    pub attrs: ObjectAttrs,
+    /// The share of the ScaiDrive staging folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share_id: Option<String>,
+    /// The upload's ScaiDrive staging folder (`None`: local spool files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staging_folder: Option<String>,
+}
+
+/// A part, stored.
+pub(super) struct Staged {
+    pub spool_path: String,
+    pub file_id: Option<String>,
+    pub size: u64,
+    /// MD5 hex.
+    pub md5: String,
+}
+
+impl Gateway {
+    pub(super) fn upload_dir(&self, upload_id: &str) -> PathBuf {
+        self.staging.join(upload_id)
+    }
+
+    /// Prepares the staging of a new upload in `share_id`; fills in `meta`.
+    pub(super) async fn stage_upload(
+        &self,
+        s: &Session,
+        share_id: &str,
+        upload_id: &str,
+        meta: &mut UploadMeta,
+    ) -> S3Result<()> {
+        if self.opts.staging == MultipartStaging::Local {
+            return tokio::fs::create_dir_all(self.upload_dir(upload_id))
+                .await
+                .map_err(|e| internal("creating the staging directory", e));
+        }
+        let client = self.store().client();
+        let top = match client
+            .create_folder(s.token(), share_id, None, STAGING_FOLDER)
+            .await
+        {
+            Ok(f) => f.id,
+            Err(e) if e.kind() == crate::scaidrive::ErrorKind::Conflict => {
+                let root = client.list_children(s.token(), share_id, None).await;
+                let found = root.ok().and_then(|l| {
+                    l.items.into_iter().find_map(|i| match i {
+                        crate::scaidrive::Item::Folder(f)
+                            if f.name == STAGING_FOLDER && !f.is_deleted =>
+                        {
+                            Some(f.id)
+                        }
+                        _ => None,
+                    })
+                });
+                found.ok_or_else(|| {
+                    s3_error!(
+                        InvalidRequest,
+                        "the share holds a file named '{STAGING_FOLDER}' at its top, where multipart parts are kept"
+                    )
+                })?
+            }
+            Err(e) => return Err(store_error(e.into())),
+        };
+        let folder = client
+            .create_folder(s.token(), share_id, Some(&top), upload_id)
+            .await
+            .map_err(|e| store_error(e.into()))?;
+        meta.share_id = Some(share_id.to_owned());
+        meta.staging_folder = Some(folder.id);
+        Ok(())
+    }
+
+    /// Stores one part's body (`size` bytes when known), hashing it; a body that fails or
+    /// whose MD5 is not `content_md5` (`BadDigest`) leaves nothing behind.
+    pub(super) async fn stage_part(
+        &self,
+        s: &Session,
+        up: &Upload,
+        part: u32,
+        body: BodyStream,
+        size: Option<u64>,
+        content_md5: Option<[u8; 16]>,
+    ) -> S3Result<Staged> {
+        let (upload_id, meta) = (&up.upload_id, super::multipart::meta_of(up));
+        let name = format!("part-{part:05}-{}", ulid::Ulid::new());
+        let (Some(share_id), Some(folder)) = (&meta.share_id, &meta.staging_folder) else {
+            let (path, size, md5) =
+                spool(&self.upload_dir(upload_id), &name, body, content_md5).await?;
+            return Ok(Staged {
+                spool_path: path.to_string_lossy().into_owned(),
+                file_id: None,
+                size,
+                md5,
+            });
+        };
+        let Some(size) = size else {
+            return Err(s3_error!(
+                MissingContentLength,
+                "You must provide the Content-Length HTTP header."
+            ));
+        };
+        let parent = FolderRef {
+            share_id: share_id.clone(),
+            folder_id: Some(folder.clone()),
+        };
+        let written = self
+            .store()
+            .write_hidden(s, &parent, &name, size, body, content_md5)
+            .await
+            .map_err(store_error)?;
+        Ok(Staged {
+            spool_path: String::new(),
+            file_id: Some(written.file_id),
+            size: written.size,
+            md5: hex::encode(written.md5),
+        })
+    }
+
+    /// The parts, read one after another.
+    pub(super) fn read_parts(&self, s: &Session, parts: &[&MultipartPart]) -> BodyStream {
+        let locations: Vec<PartLocation> = parts
+            .iter()
+            .map(|p| (p.spool_path.clone(), p.file_id.clone()))
+            .collect();
+        let store = self.store().clone();
+        let s = s.clone();
+        futures::stream::iter(locations)
+            .then(move |(path, file_id)| {
+                let (store, s) = (store.clone(), s.clone());
+                async move {
+                    match file_id {
+                        Some(id) => match store.read(&s, &id, None, None).await {
+                            Ok(dl) => dl
+                                .body
+                                .map(|r| r.map_err(|e| std::io::Error::other(e.to_string())))
+                                .boxed(),
+                            Err(e) => futures::stream::once(async move {
+                                Err(std::io::Error::other(format!("staged part {id}: {e}")))
+                            })
+                            .boxed(),
+                        },
+                        None => match tokio::fs::File::open(&path).await {
+                            Ok(f) => {
+                                tokio_util::io::ReaderStream::with_capacity(f, 256 << 10).boxed()
+                            }
+                            Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+                        },
+                    }
+                }
+            })
+            .flatten()
+            .boxed()
+    }
+
+    /// Deletes a part that was replaced or could not be recorded.
+    pub(super) async fn discard_part(&self, s: &Session, (path, file_id): PartLocation) {
+        match file_id {
+            Some(id) => {
+                if let Err(e) = self
+                    .store()
+                    .client()
+                    .delete_file(s.token(), &id, true)
+                    .await
+                {
+                    tracing::warn!(error = %e, file_id = %id, "could not delete a staged part");
+                }
+            }
+            None if !path.is_empty() => {
+                let _ = tokio::fs::remove_file(path).await;
+            }
+            None => {}
+        }
+    }
+
+    /// Deletes everything an upload staged (`s`: the uploader's session; without one the
+    /// ScaiDrive staging folder cannot be reached and is left for the next sweep).
+    pub(super) async fn discard_upload(
+        &self,
+        s: Option<&Session>,
+        upload_id: &str,
+        meta: &UploadMeta,
+    ) {
+        match tokio::fs::remove_dir_all(self.upload_dir(upload_id)).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, upload_id, "could not remove a staging directory"),
+        }
+        let Some(folder) = &meta.staging_folder else {
+            return;
+        };
+        let Some(s) = s else {
+            tracing::warn!(
+                upload_id,
+                "no credential to delete the upload's staging folder in ScaiDrive"
+            );
+            return;
+        };
+        match self
+            .store()
+            .client()
+            .delete_folder(s.token(), folder, true)
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.kind() == crate::scaidrive::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(error = %e, upload_id, "could not delete the upload's staging folder");
+            }
+        }
+    }
+}
+
+/// Streams a body into a new spool file `dir/name`; returns (path, size, md5 hex). The file is
+/// removed when the body fails or its MD5 is not `content_md5` (`BadDigest`).
+async fn spool(
+    dir: &Path,
+    name: &str,
+    mut body: BodyStream,
+    content_md5: Option<[u8; 16]>,
+) -> S3Result<(PathBuf, u64, String)> {
+    let path = dir.join(name);
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(|e| internal("creating a part file", e))?;
+    let mut md5 = md5::Md5::new();
+    let mut size = 0u64;
+    let result: S3Result<[u8; 16]> = async {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| store_error(crate::store::io_error(&e)))?;
+            md5.update(&chunk);
+            size += chunk.len() as u64;
+            file.write_all(&chunk)
+                .await
+                .map_err(|e| internal("writing a part file", e))?;
+        }
+        let digest: [u8; 16] = md5.finalize().into();
+        if content_md5.is_some_and(|want| want != digest) {
+            tracing::info!(name, "Content-MD5 mismatch");
+            return Err(store_error(crate::store::StoreError::BadDigest));
+        }
+        file.flush()
+            .await
+            .map_err(|e| internal("writing a part file", e))?;
+        file.sync_data()
+            .await
+            .map_err(|e| internal("syncing a part file", e))?;
+        Ok(digest)
+    }
+    .await;
+    match result {
+        Ok(digest) => Ok((path, size, hex::encode(digest))),
+        Err(e) => {
+            drop(file);
+            let _ = tokio::fs::remove_file(&path).await;
+            Err(e)
+        }
+    }
+}

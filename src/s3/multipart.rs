@@ -477,6 +477,7 @@ pub(crate) async fn complete_multipart_upload(
     let meta: UploadMeta = serde_json::from_str(&up.attrs).unwrap_or_default();
     let mut attrs = meta.attrs;
     attrs.etag = etag_value.clone();
+    attrs.part_sizes = Some(parts.iter().map(|p| p.size).collect());
     // Every part's checksums were verified at UploadPart; the object keeps their composite.
     let part_sums: Vec<std::collections::BTreeMap<String, String>> = parts
         .iter()

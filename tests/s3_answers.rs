@@ -1,0 +1,162 @@
+//! S3 answers the conformance suites expect, over real HTTP (a gateway with its embedded
+//! emulator on port 0): GET/HEAD `?partNumber=`.
+
+#![allow(clippy::unwrap_used)]
+
+mod s3_support;
+
+use s3_support::{Resp, S3, start, xml_value};
+
+/// The smallest size S3 allows for a part other than the last.
+const MIN_PART: usize = 5 << 20;
+
+/// Creates a multipart upload of `key` with `headers` and returns the answer.
+async fn create_upload(s3: &S3, key: &str, headers: &[(&str, &str)]) -> Resp {
+    let r = s3
+        .call("POST", key, &[("uploads", "")], headers, Vec::new())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r
+}
+
+/// Sends part `n` with `headers` and returns its ETag (quoted).
+async fn send_part(
+    s3: &S3,
+    key: &str,
+    id: &str,
+    n: u32,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> String {
+    let r = s3
+        .call(
+            "PUT",
+            key,
+            &[("partNumber", &n.to_string()), ("uploadId", id)],
+            headers,
+            body.to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.header("etag").unwrap()
+}
+
+async fn complete(s3: &S3, key: &str, id: &str, etags: &[String]) -> Resp {
+    let xml: String = etags
+        .iter()
+        .enumerate()
+        .map(|(i, etag)| {
+            format!(
+                "<Part><PartNumber>{}</PartNumber><ETag>{etag}</ETag></Part>",
+                i + 1
+            )
+        })
+        .collect();
+    let r = s3
+        .call(
+            "POST",
+            key,
+            &[("uploadId", id)],
+            &[],
+            format!("<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>").into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r
+}
+
+/// Uploads `parts` as one multipart object at `key`.
+async fn multipart(s3: &S3, key: &str, parts: &[&[u8]]) {
+    let id = xml_value(&create_upload(s3, key, &[]).await.text(), "UploadId").unwrap();
+    let mut etags = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        etags.push(send_part(s3, key, &id, u32::try_from(i + 1).unwrap(), &[], p).await);
+    }
+    complete(s3, key, &id, &etags).await;
+}
+
+fn code(r: &Resp) -> Option<String> {
+    xml_value(&r.text(), "Code")
+}
+
+async fn get_part(s3: &S3, method: &str, key: &str, n: &str) -> Resp {
+    s3.call(method, key, &[("partNumber", n)], &[], Vec::new())
+        .await
+}
+
+#[tokio::test]
+async fn get_and_head_with_part_number_serve_that_part() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let key = "/documents/parts.bin";
+    let first = vec![b'a'; MIN_PART];
+    multipart(&s3, key, &[&first, b"tail"]).await;
+    let total = MIN_PART + 4;
+    let whole_etag = s3
+        .call("HEAD", key, &[], &[], Vec::new())
+        .await
+        .header("etag")
+        .unwrap();
+
+    let r = get_part(&s3, "GET", key, "2").await;
+    assert_eq!(r.status, 206, "{:?}", code(&r));
+    assert_eq!(r.body, b"tail");
+    assert_eq!(
+        r.header("content-range").unwrap(),
+        format!("bytes {MIN_PART}-{}/{total}", total - 1)
+    );
+    assert_eq!(r.header("x-amz-mp-parts-count").as_deref(), Some("2"));
+    assert_eq!(r.header("etag").unwrap(), whole_etag);
+
+    let r = get_part(&s3, "GET", key, "1").await;
+    assert_eq!(r.status, 206);
+    assert_eq!(r.body, first);
+    assert_eq!(
+        r.header("content-range").unwrap(),
+        format!("bytes 0-{}/{total}", MIN_PART - 1)
+    );
+
+    let r = get_part(&s3, "HEAD", key, "1").await;
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-length").unwrap(), MIN_PART.to_string());
+    assert_eq!(r.header("x-amz-mp-parts-count").as_deref(), Some("2"));
+    assert_eq!(r.header("etag").unwrap(), whole_etag);
+
+    // A part the object does not have.
+    let r = get_part(&s3, "GET", key, "3").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(code(&r).as_deref(), Some("InvalidPart"));
+    assert_eq!(get_part(&s3, "HEAD", key, "3").await.status, 400);
+    let r = get_part(&s3, "GET", key, "0").await;
+    assert_eq!(r.status, 400, "{:?}", code(&r));
+    // A part and a range at once.
+    let r = s3
+        .call(
+            "GET",
+            key,
+            &[("partNumber", "1")],
+            &[("range", "bytes=0-1")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(code(&r).as_deref(), Some("InvalidRequest"));
+
+    // An object written whole is its own part 1, and has no other.
+    s3.put("/documents/whole.txt", b"whole").await;
+    let r = get_part(&s3, "GET", "/documents/whole.txt", "1").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, b"whole");
+    let r = get_part(&s3, "GET", "/documents/whole.txt", "2").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(code(&r).as_deref(), Some("InvalidPart"));
+
+    // The part sizes outlive a restart (they are kept in the state database).
+    s3.gateway.shutdown().await;
+    let s3 = start(dir.path()).await;
+    let r = get_part(&s3, "GET", key, "2").await;
+    assert_eq!(r.status, 206, "{:?}", code(&r));
+    assert_eq!(r.body, b"tail");
+    assert_eq!(r.header("x-amz-mp-parts-count").as_deref(), Some("2"));
+    s3.gateway.shutdown().await;
+}

@@ -1,11 +1,14 @@
 //! S3 answers the conformance suites expect, over real HTTP (a gateway with its embedded
-//! emulator on port 0): GET/HEAD `?partNumber=`.
+//! emulator on port 0): GET/HEAD `?partNumber=`, and the checksum algorithm and type of
+//! multipart uploads.
 
 #![allow(clippy::unwrap_used)]
 
 mod s3_support;
 
+use base64::Engine as _;
 use s3_support::{Resp, S3, start, xml_value};
+use sha2::Digest as _;
 
 /// The smallest size S3 allows for a part other than the last.
 const MIN_PART: usize = 5 << 20;
@@ -158,5 +161,77 @@ async fn get_and_head_with_part_number_serve_that_part() {
     assert_eq!(r.status, 206, "{:?}", code(&r));
     assert_eq!(r.body, b"tail");
     assert_eq!(r.header("x-amz-mp-parts-count").as_deref(), Some("2"));
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn multipart_uploads_answer_their_checksum_algorithm_and_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let key = "/documents/summed.bin";
+    let r = create_upload(&s3, key, &[("x-amz-checksum-algorithm", "SHA256")]).await;
+    assert_eq!(
+        r.header("x-amz-checksum-algorithm").as_deref(),
+        Some("SHA256")
+    );
+    assert_eq!(
+        r.header("x-amz-checksum-type").as_deref(),
+        Some("COMPOSITE")
+    );
+    let id = xml_value(&r.text(), "UploadId").unwrap();
+    let body = b"checksummed part";
+    let sum = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(body));
+    let etag = send_part(&s3, key, &id, 1, &[("x-amz-checksum-sha256", &sum)], body).await;
+    let done = complete(&s3, key, &id, &[etag]).await;
+    let text = done.text();
+    assert!(
+        xml_value(&text, "ChecksumSHA256").is_some_and(|v| v.ends_with("-1")),
+        "{text}"
+    );
+    assert_eq!(
+        xml_value(&text, "ChecksumType").as_deref(),
+        Some("COMPOSITE"),
+        "{text}"
+    );
+    let head = s3
+        .call(
+            "HEAD",
+            key,
+            &[],
+            &[("x-amz-checksum-mode", "ENABLED")],
+            Vec::new(),
+        )
+        .await;
+    assert!(head.header("x-amz-checksum-sha256").is_some());
+    assert_eq!(
+        head.header("x-amz-checksum-type").as_deref(),
+        Some("COMPOSITE")
+    );
+
+    // An object written whole has a full-object checksum.
+    let r = s3
+        .call(
+            "PUT",
+            "/documents/whole.bin",
+            &[],
+            &[("x-amz-checksum-sha256", &sum)],
+            body.to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let head = s3
+        .call(
+            "HEAD",
+            "/documents/whole.bin",
+            &[],
+            &[("x-amz-checksum-mode", "ENABLED")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(head.header("x-amz-checksum-sha256").as_deref(), Some(&*sum));
+    assert_eq!(
+        head.header("x-amz-checksum-type").as_deref(),
+        Some("FULL_OBJECT")
+    );
     s3.gateway.shutdown().await;
 }

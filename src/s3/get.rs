@@ -235,6 +235,17 @@ fn checksum_enabled(m: Option<&ChecksumMode>) -> bool {
     m.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED))
 }
 
+/// What `x-amz-checksum-type` answers for the checksums sent: `COMPOSITE` for a multipart
+/// object's (their values end in `-N`), else `FULL_OBJECT`.
+fn checksum_type(sums: &[Option<String>; 5]) -> Option<ChecksumType> {
+    let first = sums.iter().flatten().next()?;
+    Some(ChecksumType::from_static(if first.contains('-') {
+        ChecksumType::COMPOSITE
+    } else {
+        ChecksumType::FULL_OBJECT
+    }))
+}
+
 /// The part `?partNumber=n` selects: its byte range and the object's part count for an object
 /// written by a multipart upload; the whole object (no range, no count) for part 1 of one
 /// written whole, as S3 answers. A part the object does not have is `InvalidPart`.
@@ -364,10 +375,12 @@ pub(crate) async fn get_object(
         }
     };
     let h = found.attrs.as_ref().map(to_headers).unwrap_or_default();
-    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksums_into(
+    let sums = checksums_into(
         found.attrs.as_ref(),
         range.is_none() && checksum_enabled(input.checksum_mode.as_ref()),
     );
+    let checksum_type = checksum_type(&sums);
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = sums;
     let content_type = found.content_type();
     Ok(S3Response::new(GetObjectOutput {
         body: Some(body),
@@ -375,6 +388,7 @@ pub(crate) async fn get_object(
         content_length: i64::try_from(content_length).ok(),
         content_range: content_range(range.as_ref(), found.size),
         parts_count,
+        checksum_type,
         e_tag: Some(etag(&found.etag)),
         last_modified: found.modified.as_ref().map(timestamp),
         content_type,
@@ -421,6 +435,7 @@ pub(crate) async fn head_object(
         found.attrs.as_ref(),
         input.range.is_none() && range.is_none() && checksum_enabled(input.checksum_mode.as_ref()),
     );
+    let checksum_type = checksum_type(&sums);
     let [crc32, crc32c, crc64nvme, sha1, sha256] = sums;
     let content_type = found.content_type();
     let tag_count = super::tagging::count_header(found.attrs.as_ref());
@@ -431,6 +446,7 @@ pub(crate) async fn head_object(
         // With a Content-Range the edge layer answers 206 (s3s keeps no status of ours).
         content_range: content_range(range.as_ref(), found.size),
         parts_count,
+        checksum_type,
         e_tag: Some(etag(&found.etag)),
         last_modified: found.modified.as_ref().map(timestamp),
         content_type,

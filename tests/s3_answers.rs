@@ -1,13 +1,14 @@
 //! S3 answers the conformance suites expect, over real HTTP (a gateway with its embedded
-//! emulator on port 0): GET/HEAD `?partNumber=`, and the checksum algorithm and type of
-//! multipart uploads.
+//! emulator on port 0): GET/HEAD `?partNumber=`, ListBuckets pages, the v1 listing's `Prefix`,
+//! ListObjectVersions' next version marker, and the checksum algorithm and type of multipart
+//! uploads.
 
 #![allow(clippy::unwrap_used)]
 
 mod s3_support;
 
 use base64::Engine as _;
-use s3_support::{Resp, S3, start, xml_value};
+use s3_support::{Resp, S3, start, xml_value, xml_values};
 use sha2::Digest as _;
 
 /// The smallest size S3 allows for a part other than the last.
@@ -161,6 +162,123 @@ async fn get_and_head_with_part_number_serve_that_part() {
     assert_eq!(r.status, 206, "{:?}", code(&r));
     assert_eq!(r.body, b"tail");
     assert_eq!(r.header("x-amz-mp-parts-count").as_deref(), Some("2"));
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_buckets_pages_by_max_buckets_and_continuation_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    for b in ["page-c", "page-a", "page-b"] {
+        let r = s3.call("PUT", &format!("/{b}"), &[], &[], Vec::new()).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let list = |query: Vec<(&'static str, String)>| {
+        let s3 = &s3;
+        async move {
+            let q: Vec<(&str, &str)> = query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            s3.call("GET", "/", &q, &[], Vec::new()).await
+        }
+    };
+    let r = list(vec![
+        ("prefix", "page-".into()),
+        ("max-buckets", "2".into()),
+    ])
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.text();
+    assert_eq!(xml_values(&body, "Name"), ["page-a", "page-b"]);
+    assert_eq!(xml_value(&body, "Prefix").as_deref(), Some("page-"));
+    let token = xml_value(&body, "ContinuationToken").expect("a continuation token");
+
+    let r = list(vec![
+        ("prefix", "page-".into()),
+        ("max-buckets", "2".into()),
+        ("continuation-token", token),
+    ])
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(xml_values(&r.text(), "Name"), ["page-c"]);
+    assert_eq!(xml_value(&r.text(), "ContinuationToken"), None);
+
+    let r = list(vec![("max-buckets", "0".into())]).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(code(&r).as_deref(), Some("InvalidArgument"), "{}", r.text());
+    let r = list(vec![("continuation-token", "%%%".into())]).await;
+    assert_eq!(r.status, 400);
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_objects_v1_echoes_the_prefix_unencoded() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    s3.put("/documents/dir x/a+b.txt", b"x").await;
+    let r = s3
+        .call(
+            "GET",
+            "/documents",
+            &[("prefix", "dir x/a+"), ("encoding-type", "url")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.text();
+    assert_eq!(xml_value(&body, "Prefix").as_deref(), Some("dir x/a+"));
+    // Keys are still encoded.
+    assert_eq!(
+        xml_value(&body, "Key").as_deref(),
+        Some("dir%20x/a%2Bb.txt")
+    );
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_truncated_version_listing_names_the_next_version_id_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    s3.put("/documents/a.txt", b"one").await;
+    s3.put("/documents/a.txt", b"two").await;
+    s3.put("/documents/b.txt", b"three").await;
+    let r = s3
+        .call(
+            "GET",
+            "/documents",
+            &[("versions", ""), ("max-keys", "1")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.text();
+    assert_eq!(xml_value(&body, "IsTruncated").as_deref(), Some("true"));
+    assert_eq!(xml_value(&body, "NextKeyMarker").as_deref(), Some("a.txt"));
+    let versions = xml_values(&body, "VersionId");
+    assert_eq!(versions.len(), 2, "{body}");
+    assert_eq!(
+        xml_value(&body, "NextVersionIdMarker").as_ref(),
+        versions.last(),
+        "{body}"
+    );
+    // The next page, asked for with both markers, goes on with b.txt.
+    let next = s3
+        .call(
+            "GET",
+            "/documents",
+            &[
+                ("versions", ""),
+                ("key-marker", "a.txt"),
+                ("version-id-marker", versions.last().unwrap()),
+            ],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(next.status, 200, "{}", next.text());
+    let keys: Vec<String> = xml_values(&next.text(), "Key");
+    assert!(keys.iter().all(|k| k == "b.txt"), "{}", next.text());
+    assert_eq!(xml_value(&next.text(), "NextVersionIdMarker"), None);
     s3.gateway.shutdown().await;
 }
 

@@ -1,7 +1,8 @@
 //! S3 protocol details over real HTTP (a gateway with its embedded emulator on port 0):
-//! version ids on reads and on CompleteMultipartUpload, request ids in error bodies, POST
-//! policy violations and `${filename}` keys, presigned URL lifetimes, part numbers named twice
-//! in Complete, SigV4 credential scopes naming another region, XML bodies over the cap.
+//! version ids on reads and on CompleteMultipartUpload, request ids and messages in error
+//! bodies, POST policy violations (a `bucket` field naming another bucket among them) and
+//! `${filename}` keys, presigned URL lifetimes, part numbers named twice in Complete, SigV4
+//! credential scopes naming another region, XML bodies over the cap.
 
 #![allow(clippy::unwrap_used)]
 
@@ -231,6 +232,36 @@ async fn error_bodies_carry_the_request_id_of_the_answer() {
 }
 
 #[tokio::test]
+async fn errors_s3s_answers_without_a_message_get_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let wrong_secret = s3
+        .call_as(
+            &s3.access_key,
+            "not-the-secret",
+            "GET",
+            "/documents/missing.txt",
+            &[],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    let bad_bucket = s3.get("/Bad_Bucket!/x.txt").await;
+    for (r, code) in [
+        (wrong_secret, "SignatureDoesNotMatch"),
+        (bad_bucket, "InvalidBucketName"),
+    ] {
+        let text = r.text();
+        assert_eq!(xml_value(&text, "Code").as_deref(), Some(code), "{text}");
+        assert!(
+            xml_value(&text, "Message").is_some_and(|m| !m.is_empty()),
+            "{code} without a message: {text}"
+        );
+    }
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
 async fn presigned_urls_living_longer_than_a_week_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let s3 = start(dir.path()).await;
@@ -416,6 +447,34 @@ async fn post_uploads_that_break_their_policy_are_access_denied() {
         "{text}"
     );
     assert_eq!(s3.get("/documents/ok/unsigned.txt").await.status, 404);
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_post_whose_bucket_field_names_another_bucket_is_access_denied() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let (status, text) = post_form(
+        &s3,
+        "documents",
+        "ok/elsewhere.txt",
+        &[("x-amz-meta-color", "blue"), ("bucket", "other-bucket")],
+        &[],
+    )
+    .await;
+    assert_eq!(status, 403, "{text}");
+    assert_eq!(
+        xml_value(&text, "Code").as_deref(),
+        Some("AccessDenied"),
+        "{text}"
+    );
+    assert!(
+        xml_value(&text, "Message")
+            .unwrap()
+            .starts_with("Invalid according to Policy"),
+        "{text}"
+    );
+    assert_eq!(s3.get("/documents/ok/elsewhere.txt").await.status, 404);
     s3.gateway.shutdown().await;
 }
 

@@ -60,6 +60,7 @@ pub(crate) fn from_headers(h: StdHeaders) -> ObjectAttrs {
         checksums: BTreeMap::new(),
         client_mtime,
         dead_props: BTreeMap::new(),
+        part_sizes: None,
     }
 }
 

@@ -5,6 +5,9 @@
 
 use std::collections::HashMap;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
@@ -118,20 +121,61 @@ pub(crate) async fn resolve(gw: &Gateway, s: &Session, name: &str) -> S3Result<O
     }))
 }
 
+/// The most buckets one ListBuckets page may ask for (`max-buckets`), as in S3.
+const MAX_BUCKETS: i32 = 10_000;
+
+/// ListBuckets, in name order; with `max-buckets` it pages, the continuation token naming (in
+/// base64url) the last bucket of the page.
 pub(crate) async fn list_buckets(
     gw: &Gateway,
     req: S3Request<ListBucketsInput>,
 ) -> S3Result<S3Response<ListBucketsOutput>> {
     let s = gw.session(&req).await?;
-    let buckets = list_all(gw, &s)
+    let input = &req.input;
+    let page = match input.max_buckets {
+        None => usize::MAX,
+        Some(n) if (1..=MAX_BUCKETS).contains(&n) => usize::try_from(n).unwrap_or(usize::MAX),
+        Some(_) => {
+            return Err(s3_error!(
+                InvalidArgument,
+                "max-buckets must be an integer between 1 and 10000"
+            ));
+        }
+    };
+    let after = match input.continuation_token.as_deref() {
+        None => None,
+        Some(t) => Some(
+            B64URL
+                .decode(t)
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .ok_or_else(|| {
+                    s3_error!(
+                        InvalidArgument,
+                        "The continuation token provided is incorrect"
+                    )
+                })?,
+        ),
+    };
+    let mut all: Vec<Listed> = list_all(gw, &s)
         .await?
         .into_iter()
         .filter(|b| {
-            req.input
+            input
                 .prefix
                 .as_deref()
                 .is_none_or(|p| b.name.starts_with(p))
         })
+        .filter(|b| after.as_deref().is_none_or(|a| b.name.as_str() > a))
+        .collect();
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    let more = all.len() > page;
+    all.truncate(page);
+    let next = more
+        .then(|| all.last().map(|b| B64URL.encode(&b.name)))
+        .flatten();
+    let buckets = all
+        .into_iter()
         .map(|b| Bucket {
             creation_date: b.share.created_at.as_ref().map(timestamp),
             name: Some(b.name),
@@ -141,7 +185,8 @@ pub(crate) async fn list_buckets(
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(buckets),
         owner: Some(gw.owner(&s).await),
-        ..Default::default()
+        continuation_token: next,
+        prefix: req.input.prefix.clone(),
     }))
 }
 

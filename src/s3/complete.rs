@@ -79,6 +79,8 @@ fn output(
         checksum_crc32c: sum("crc32c"),
         checksum_sha1: sum("sha1"),
         checksum_sha256: sum("sha256"),
+        checksum_type: (!sums.is_empty())
+            .then(|| ChecksumType::from_static(ChecksumType::COMPOSITE)),
         ..Default::default()
     }
 }
@@ -248,6 +250,7 @@ async fn complete(
     let meta = meta_of(&up);
     let mut attrs = meta.attrs.clone();
     attrs.etag = etag_value.clone();
+    attrs.part_sizes = Some(parts.iter().map(|p| p.size).collect());
     // Every part's checksums were verified at UploadPart; the object keeps their composite.
     let part_sums: Vec<Checksums> = parts
         .iter()

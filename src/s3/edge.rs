@@ -16,8 +16,12 @@
 //!   only they are read ahead (at most [`MAX_FORM_PREFIX`] bytes); the file streams on.
 //!   A form with a policy but no signature is 400 `InvalidArgument` (s3s: an anonymous upload).
 //! - After: a signed browser POST whose form breaks a condition of its policy is 403
-//!   `AccessDenied` (s3s: 400 `InvalidPolicyDocument`), and every XML error body carries `<RequestId>`, the
-//!   request's `x-amz-request-id` (s3s renders none).
+//!   `AccessDenied` (s3s: 400 `InvalidPolicyDocument`), as is one whose `bucket` field names
+//!   another bucket than the URL; every XML error body carries `<RequestId>`, the request's
+//!   `x-amz-request-id` (s3s renders none), and a `<Message>` where s3s sends only a code
+//!   (`SignatureDoesNotMatch`, `InvalidBucketName`, …).
+//! - After: a HEAD answering one part of an object (`?partNumber=`, with a Content-Range) is
+//!   206, as GET is (s3s sends 200 whatever the handler's status).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -232,23 +236,37 @@ pub(crate) fn rewrite_error_body(
     let end = text.rfind("</Error>")?;
     let mut out = text.to_owned();
     let mut status = status;
-    // A form field that breaks its policy: S3 answers 403 "Invalid according to Policy".
-    if signed_form
-        && out.contains("<Code>InvalidPolicyDocument</Code>")
-        && out.contains("<Message>Policy condition")
+    // A form field that breaks its policy, or a `bucket` field naming another bucket than the
+    // URL: S3 answers 403 "Invalid according to Policy".
+    if signed_form && out.contains("<Code>InvalidPolicyDocument</Code>") {
+        for cause in ["Policy condition", "Bucket in form field"] {
+            let from = format!("<Message>{cause}");
+            if out.contains(&from) {
+                out = out
+                    .replacen(
+                        "<Code>InvalidPolicyDocument</Code>",
+                        "<Code>AccessDenied</Code>",
+                        1,
+                    )
+                    .replacen(
+                        &from,
+                        &format!("<Message>Invalid according to Policy: {cause}"),
+                        1,
+                    );
+                status = StatusCode::FORBIDDEN;
+                break;
+            }
+        }
+    }
+    // s3s answers some errors without a message; S3 always says what is wrong.
+    if !out.contains("<Message>")
+        && let Some(message) = default_message(&out)
+        && let Some(at) = out.find("</Code>")
     {
-        out = out
-            .replacen(
-                "<Code>InvalidPolicyDocument</Code>",
-                "<Code>AccessDenied</Code>",
-                1,
-            )
-            .replacen(
-                "<Message>Policy condition",
-                "<Message>Invalid according to Policy: Policy condition",
-                1,
-            );
-        status = StatusCode::FORBIDDEN;
+        out.insert_str(
+            at + "</Code>".len(),
+            &format!("<Message>{message}</Message>"),
+        );
     }
     if let Some(id) = request_id
         && !out.contains("<RequestId>")
@@ -257,6 +275,31 @@ pub(crate) fn rewrite_error_body(
         out.insert_str(end, &format!("<RequestId>{id}</RequestId>"));
     }
     Some((out, status))
+}
+
+/// S3's message for an error code s3s may send without one.
+fn default_message(body: &str) -> Option<&'static str> {
+    const MESSAGES: &[(&str, &str)] = &[
+        (
+            "SignatureDoesNotMatch",
+            "The request signature we calculated does not match the signature you provided. \
+             Check your key and signing method.",
+        ),
+        ("InvalidBucketName", "The specified bucket is not valid."),
+        (
+            "InvalidAccessKeyId",
+            "The AWS access key Id you provided does not exist in our records.",
+        ),
+        ("AccessDenied", "Access Denied"),
+        (
+            "MissingSecurityHeader",
+            "Your request is missing a required header.",
+        ),
+    ];
+    MESSAGES
+        .iter()
+        .find(|(code, _)| body.contains(&format!("<Code>{code}</Code>")))
+        .map(|(_, m)| *m)
 }
 
 async fn finish(
@@ -346,7 +389,17 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
                 return Ok(finish(resp, request_id, false).await);
             }
             let signed_form = fields.as_ref().is_some_and(|f| f.signed);
-            Ok(finish(inner.call(req).await?, request_id, signed_form).await)
+            let head = req.method() == Method::HEAD;
+            let mut resp = inner.call(req).await?;
+            // s3s drops a handler's status; a HEAD answering one part (it alone carries a
+            // Content-Range) is 206, as S3 answers it.
+            if head
+                && resp.status() == StatusCode::OK
+                && resp.headers().contains_key(header::CONTENT_RANGE)
+            {
+                *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+            }
+            Ok(finish(resp, request_id, signed_form).await)
         };
         if !detach {
             return Box::pin(work);

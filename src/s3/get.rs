@@ -1,7 +1,8 @@
 //! GetObject and HeadObject: lookups through cached folder listings, conditional requests
 //! (If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since → 412 / 304), ranges
 //! (including suffix ranges) passed through to ScaiDrive, `?versionId=` from ScaiDrive
-//! versions, and the stored headers, metadata and checksums.
+//! versions, `?partNumber=` (a part of a multipart-written object, from the part sizes kept at
+//! Complete), and the stored headers, metadata and checksums.
 
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -234,6 +235,76 @@ fn checksum_enabled(m: Option<&ChecksumMode>) -> bool {
     m.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED))
 }
 
+/// What `x-amz-checksum-type` answers for the checksums sent: `COMPOSITE` for a multipart
+/// object's (their values end in `-N`), else `FULL_OBJECT`.
+fn checksum_type(sums: &[Option<String>; 5]) -> Option<ChecksumType> {
+    let first = sums.iter().flatten().next()?;
+    Some(ChecksumType::from_static(if first.contains('-') {
+        ChecksumType::COMPOSITE
+    } else {
+        ChecksumType::FULL_OBJECT
+    }))
+}
+
+/// The part `?partNumber=n` selects: its byte range and the object's part count for an object
+/// written by a multipart upload; the whole object (no range, no count) for part 1 of one
+/// written whole, as S3 answers. A part the object does not have is `InvalidPart`.
+fn part_of(found: &Found, n: i32) -> S3Result<(Option<std::ops::Range<u64>>, Option<i32>)> {
+    if !(1..=10_000).contains(&n) {
+        return Err(s3_error!(
+            InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive"
+        ));
+    }
+    let missing = || {
+        s3_error!(
+            InvalidPart,
+            "The object has no part {n}: one or more of the specified parts could not be found."
+        )
+    };
+    let index = usize::try_from(n - 1).map_err(|_| missing())?;
+    match found.attrs.as_ref().and_then(|a| a.part_sizes.as_ref()) {
+        Some(sizes) => {
+            let size = *sizes.get(index).ok_or_else(missing)?;
+            let start: u64 = sizes[..index].iter().sum();
+            Ok((Some(start..start + size), i32::try_from(sizes.len()).ok()))
+        }
+        None if n == 1 => Ok((None, None)),
+        None => Err(missing()),
+    }
+}
+
+/// The byte range a GET or HEAD serves: from `Range` or from `?partNumber=` (not both), with
+/// the part count to announce.
+fn selected_range(
+    found: &Found,
+    range: Option<&Range>,
+    part_number: Option<i32>,
+) -> S3Result<(Option<std::ops::Range<u64>>, Option<i32>)> {
+    match (range, part_number) {
+        (Some(_), Some(_)) => Err(s3_error!(
+            InvalidRequest,
+            "Cannot specify both Range header and partNumber query parameter"
+        )),
+        (Some(r), None) => {
+            Ok((
+                Some(r.check(found.size).map_err(|_| {
+                    s3_error!(InvalidRange, "The requested range is not satisfiable")
+                })?),
+                None,
+            ))
+        }
+        (None, Some(n)) => part_of(found, n),
+        (None, None) => Ok((None, None)),
+    }
+}
+
+fn content_range(range: Option<&std::ops::Range<u64>>, size: u64) -> Option<String> {
+    range
+        .filter(|r| !r.is_empty())
+        .map(|r| format!("bytes {}-{}/{}", r.start, r.end - 1, size))
+}
+
 /// An upstream body as an s3s body. s3s wants a `Sync` stream; the mutex only provides that
 /// bound (the stream is polled by one task).
 struct SyncBody(Mutex<BoxStream<'static, Result<Bytes, std::io::Error>>>);
@@ -269,15 +340,13 @@ pub(crate) async fn get_object(
         },
         &found,
     )?;
-    let range = match &input.range {
-        Some(r) => Some(
-            r.check(found.size)
-                .map_err(|_| s3_error!(InvalidRange, "The requested range is not satisfiable"))?,
-        ),
-        None => None,
-    };
+    let (range, parts_count) = selected_range(&found, input.range.as_ref(), input.part_number)?;
     let (body, content_length) = match &found.file {
         None => (blob(futures::stream::empty().boxed()), 0u64),
+        // An empty part: nothing to read.
+        Some(_) if range.as_ref().is_some_and(|r| r.is_empty()) => {
+            (blob(futures::stream::empty().boxed()), 0u64)
+        }
         Some(file) => {
             let upstream_range = range
                 .as_ref()
@@ -306,23 +375,20 @@ pub(crate) async fn get_object(
         }
     };
     let h = found.attrs.as_ref().map(to_headers).unwrap_or_default();
-    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksums_into(
+    let sums = checksums_into(
         found.attrs.as_ref(),
         range.is_none() && checksum_enabled(input.checksum_mode.as_ref()),
     );
+    let checksum_type = checksum_type(&sums);
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = sums;
     let content_type = found.content_type();
     Ok(S3Response::new(GetObjectOutput {
         body: Some(body),
         accept_ranges: Some("bytes".to_owned()),
         content_length: i64::try_from(content_length).ok(),
-        content_range: range.as_ref().map(|r| {
-            format!(
-                "bytes {}-{}/{}",
-                r.start,
-                r.end.saturating_sub(1),
-                found.size
-            )
-        }),
+        content_range: content_range(range.as_ref(), found.size),
+        parts_count,
+        checksum_type,
         e_tag: Some(etag(&found.etag)),
         last_modified: found.modified.as_ref().map(timestamp),
         content_type,
@@ -362,16 +428,25 @@ pub(crate) async fn head_object(
         },
         &found,
     )?;
+    // HEAD answers the whole object's length for a `Range` (as before); a part is its own.
+    let (range, parts_count) = selected_range(&found, None, input.part_number)?;
     let h = found.attrs.as_ref().map(to_headers).unwrap_or_default();
-    let [crc32, crc32c, crc64nvme, sha1, sha256] = checksums_into(
+    let sums = checksums_into(
         found.attrs.as_ref(),
-        input.range.is_none() && checksum_enabled(input.checksum_mode.as_ref()),
+        input.range.is_none() && range.is_none() && checksum_enabled(input.checksum_mode.as_ref()),
     );
+    let checksum_type = checksum_type(&sums);
+    let [crc32, crc32c, crc64nvme, sha1, sha256] = sums;
     let content_type = found.content_type();
     let tag_count = super::tagging::count_header(found.attrs.as_ref());
+    let content_length = range.as_ref().map_or(found.size, |r| r.end - r.start);
     let mut resp = S3Response::new(HeadObjectOutput {
         accept_ranges: Some("bytes".to_owned()),
-        content_length: i64::try_from(found.size).ok(),
+        content_length: i64::try_from(content_length).ok(),
+        // With a Content-Range the edge layer answers 206 (s3s keeps no status of ours).
+        content_range: content_range(range.as_ref(), found.size),
+        parts_count,
+        checksum_type,
         e_tag: Some(etag(&found.etag)),
         last_modified: found.modified.as_ref().map(timestamp),
         content_type,
@@ -393,6 +468,7 @@ pub(crate) async fn head_object(
     if let Some(n) = tag_count {
         resp.headers.insert("x-amz-tagging-count", n);
     }
+
     Ok(resp)
 }
 

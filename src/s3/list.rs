@@ -501,7 +501,9 @@ pub(crate) async fn list_objects(
     let (objects, prefixes) = contents(page.items, url, Some(&gw.owner(&s).await));
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(input.bucket),
-        prefix: Some(encode_key(&params.prefix, url)),
+        // v1 echoes the prefix as given even with `encoding-type=url` (S3 does; botocore
+        // decodes every other v1 field but not this one).
+        prefix: Some(params.prefix.clone()),
         marker: Some(encode_key(params.after.as_deref().unwrap_or_default(), url)),
         max_keys: input.max_keys.or(Some(1000)),
         is_truncated: Some(page.truncated),

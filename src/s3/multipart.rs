@@ -92,6 +92,11 @@ pub(crate) async fn create_multipart_upload(
         ));
     }
     gw.require_write(&s, &bucket).await?;
+    let checksum_type = composite_type(
+        input.checksum_algorithm.as_ref(),
+        input.checksum_type.as_ref(),
+    );
+    let checksum_algorithm = input.checksum_algorithm.clone();
     let attrs = from_headers(StdHeaders {
         content_type: input.content_type,
         cache_control: input.cache_control,
@@ -126,8 +131,29 @@ pub(crate) async fn create_multipart_upload(
         bucket: Some(input.bucket),
         key: Some(input.key),
         upload_id: Some(upload_id),
+        checksum_algorithm,
+        checksum_type,
         ..Default::default()
     }))
+}
+
+/// The checksum type a CreateMultipartUpload answers for the algorithm it asks for: the
+/// object's checksum is the `COMPOSITE` of its parts' checksums (see `checksum::composite`),
+/// which S3 defines for CRC32, CRC32C, SHA-1 and SHA-256. Another type or algorithm
+/// (`FULL_OBJECT`, CRC64NVME) is accepted as before, with no type announced: every part is
+/// still verified, and Complete answers no checksum it cannot give.
+fn composite_type(
+    algorithm: Option<&ChecksumAlgorithm>,
+    kind: Option<&ChecksumType>,
+) -> Option<ChecksumType> {
+    let composable = algorithm.is_some_and(|a| {
+        ["CRC32", "CRC32C", "SHA1", "SHA256"]
+            .iter()
+            .any(|x| a.as_str().eq_ignore_ascii_case(x))
+    });
+    let asked_composite =
+        kind.is_none_or(|k| k.as_str().eq_ignore_ascii_case(ChecksumType::COMPOSITE));
+    (composable && asked_composite).then(|| ChecksumType::from_static(ChecksumType::COMPOSITE))
 }
 
 fn part_number(n: i32) -> S3Result<u32> {

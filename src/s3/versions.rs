@@ -154,6 +154,14 @@ pub(crate) async fn list_object_versions(
         .truncated
         .then(|| page.last_key().map(|k| encode_key(k, url)))
         .flatten();
+    // A page holds every version of its keys, so the next one starts after the last key; the
+    // last version listed of it is the version marker S3 pairs with the key marker.
+    let next_version = next.as_ref().and_then(|k| {
+        versions
+            .last()
+            .filter(|v| v.key.as_ref() == Some(k))
+            .and_then(|v| v.version_id.clone())
+    });
     Ok(S3Response::new(ListObjectVersionsOutput {
         name: Some(input.bucket),
         prefix: Some(encode_key(&params.prefix, url)),
@@ -162,6 +170,7 @@ pub(crate) async fn list_object_versions(
         max_keys: Some(i32::try_from(max_keys).unwrap_or(1000)),
         is_truncated: Some(page.truncated),
         next_key_marker: next,
+        next_version_id_marker: next_version,
         versions: Some(versions),
         common_prefixes: Some(prefixes),
         delimiter: input.delimiter.filter(|d| !d.is_empty()),

@@ -31,6 +31,10 @@ pub struct ObjectAttrs {
     pub client_mtime: Option<String>,
     /// WebDAV dead properties: `{namespace}name` → XML value.
     pub dead_props: BTreeMap<String, String>,
+    /// The part sizes of an object written by a multipart upload, in part order (GET/HEAD
+    /// `?partNumber=`); `None` for an object written whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_sizes: Option<Vec<u64>>,
 }
 
 /// A stored entry with what validates it.
@@ -47,6 +51,45 @@ pub struct StoredAttrs {
 
 pub(super) fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "{}".to_owned())
+}
+
+/// The key under which the `headers` column also carries [`ObjectAttrs::part_sizes`] (a colon
+/// cannot start a header name, so it meets no stored header). The schema stays as it is.
+const PART_SIZES_KEY: &str = ":part-sizes";
+
+/// The `headers` column: the stored headers and, for a multipart-written object, its part
+/// sizes (comma-separated).
+pub(super) fn headers_json(a: &ObjectAttrs) -> String {
+    match &a.part_sizes {
+        None => json(&a.headers),
+        Some(sizes) => {
+            let mut headers = a.headers.clone();
+            let list: Vec<String> = sizes.iter().map(u64::to_string).collect();
+            headers.insert(PART_SIZES_KEY.to_owned(), list.join(","));
+            json(&headers)
+        }
+    }
+}
+
+/// The `headers` column read back: the stored headers and the part sizes.
+type SplitHeaders = (BTreeMap<String, String>, Option<Vec<u64>>);
+
+/// The stored headers and the part sizes out of the `headers` column.
+fn split_headers(text: &str) -> Result<SplitHeaders, StateError> {
+    let mut headers: BTreeMap<String, String> = from_json("headers", text)?;
+    let part_sizes = match headers.remove(PART_SIZES_KEY) {
+        None => None,
+        Some(list) => Some(
+            list.split(',')
+                .map(|n| n.parse::<u64>())
+                .collect::<Result<Vec<u64>, _>>()
+                .map_err(|e| StateError::BadValue {
+                    column: "headers",
+                    message: format!("part sizes: {e}"),
+                })?,
+        ),
+    };
+    Ok((headers, part_sizes))
 }
 
 fn from_json<T: for<'de> Deserialize<'de> + Default>(
@@ -96,6 +139,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 
 pub(super) fn decode(row: Row) -> Result<StoredAttrs, StateError> {
     let (file_id, size, modified_at, version_id, sha256, etag, content_type, h, m, c, mt, d) = row;
+    let (headers, part_sizes) = split_headers(&h)?;
     Ok(StoredAttrs {
         file_id,
         size: u64::try_from(size).map_err(|_| StateError::BadValue {
@@ -108,7 +152,8 @@ pub(super) fn decode(row: Row) -> Result<StoredAttrs, StateError> {
         attrs: ObjectAttrs {
             etag,
             content_type,
-            headers: from_json("headers", &h)?,
+            headers,
+            part_sizes,
             user_meta: from_json("user_meta", &m)?,
             checksums: from_json("checksums", &c)?,
             client_mtime: mt,
@@ -186,7 +231,7 @@ impl StateDb {
                     entry.sha256,
                     a.etag,
                     a.content_type,
-                    json(&a.headers),
+                    headers_json(a),
                     json(&a.user_meta),
                     json(&a.checksums),
                     a.client_mtime,
@@ -423,6 +468,11 @@ mod tests {
             ..Default::default()
         };
         attrs.user_meta.insert("mtime".into(), "1700000000".into());
+        attrs
+            .headers
+            .insert("cache-control".into(), "no-cache".into());
+        // A multipart object's part sizes ride in the headers column and come back apart.
+        attrs.part_sizes = Some(vec![5_242_880, 4]);
         db.put_attrs(StoredAttrs {
             file_id: "fil_1".into(),
             size: 5,

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::super::StateError;
-use super::super::attrs::{COLUMNS, Row, StoredAttrs, decode, json};
+use super::super::attrs::{COLUMNS, Row, StoredAttrs, decode, headers_json, json};
 use super::PgBackend;
 
 fn read_row(r: &tokio_postgres::Row) -> Result<Row, StateError> {
@@ -54,7 +54,7 @@ pub(in crate::state) async fn put_attrs(
             &entry.sha256,
             &a.etag,
             &a.content_type,
-            &json(&a.headers),
+            &headers_json(a),
             &json(&a.user_meta),
             &json(&a.checksums),
             &a.client_mtime,

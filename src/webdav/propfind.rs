@@ -645,6 +645,49 @@ mod tests {
         assert_eq!(parse(b"<propfind xmlns=\"DAV:\"><allprop/>"), None);
     }
 
+    proptest::proptest! {
+        /// Any body: an answer or `None`, never a panic.
+        #[test]
+        fn any_body_is_read_without_panicking(body in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
+            let _ = parse(&body);
+        }
+
+        /// A `prop` request for any names in any namespaces (escaped as a client would) reads
+        /// back as those names, in order, each once; an empty-name write of each parses back.
+        #[test]
+        fn named_properties_read_back_in_order_each_once(
+            props in proptest::collection::vec(
+                ("[A-Za-z_][A-Za-z0-9._-]{0,12}", proptest::option::of("[ -~]{1,24}")),
+                0..12,
+            ),
+        ) {
+            let mut body = String::from(r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop>"#);
+            let mut want: Vec<PropName> = Vec::new();
+            for (name, ns) in &props {
+                match ns {
+                    Some(ns) => body.push_str(&format!("<{name} xmlns=\"{}\"/>", escape(ns))),
+                    None => body.push_str(&format!("<{name} xmlns=\"\"/>")),
+                }
+                let p = PropName { ns: ns.clone(), name: name.clone() };
+                if !want.contains(&p) {
+                    want.push(p);
+                }
+            }
+            body.push_str("</D:prop></D:propfind>");
+            proptest::prop_assert_eq!(parse(body.as_bytes()), Some(Wanted::Named(want.clone())));
+            // The 404 propstat names each property so that it parses back as itself.
+            for p in &want {
+                let mut out = String::from(r#"<D:prop xmlns:D="DAV:">"#);
+                p.write_empty(&mut out);
+                out.push_str("</D:prop>");
+                let e = xmltree::Element::parse(out.as_bytes()).unwrap();
+                let c = e.children[0].as_element().unwrap();
+                proptest::prop_assert_eq!(&c.name, &p.name);
+                proptest::prop_assert_eq!(c.namespace.clone().filter(|n| !n.is_empty()), p.ns.clone());
+            }
+        }
+    }
+
     #[test]
     fn stored_dead_properties_lose_only_their_declaration() {
         assert_eq!(

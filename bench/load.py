@@ -16,6 +16,12 @@ Options: --token T (direct), --share S (direct), --folder F (direct: folder id; 
 --ids FILE (direct get/head: file ids, one a line), --key K --secret S (s3, dav),
 --prefix P (s3: bucket/prefix; dav: collection path), --body FILE (put: the body).
 Every response is checked (status, and for GET the length); a failure aborts the run.
+
+ENDPOINT may list several servers, comma-separated (instances of one cluster): each client keeps a
+connection to every one of them and request i goes to server (i + ROTATE) mod n (--rotate ROTATE,
+default 0), page i of a listing to server i mod n, counted across the repeats: round-robin as a
+balancer without stickiness would spread it. A different --rotate per phase sends the GET and HEAD
+of an object to another instance than the one that wrote it.
 """
 
 import argparse
@@ -166,8 +172,7 @@ def run_small(a):
     failures = []
 
     def worker():
-        conn = Conn(a.endpoint)
-        fn = build_op(a, conn, a.op, body)
+        fns = [build_op(a, Conn(e), a.op, body) for e in a.endpoint.split(",")]
         mine = []
         while True:
             with lock:
@@ -175,7 +180,7 @@ def run_small(a):
             if i is None or failures:
                 break
             t0 = time.perf_counter()
-            (status, _resp, data), ok = fn(i)
+            (status, _resp, data), ok = fns[(i + a.rotate) % len(fns)](i)
             mine.append((time.perf_counter() - t0) * 1000)
             if status not in ok or (a.op == "get" and a.body and len(data) != len(body)):
                 failures.append(f"request {i}: status {status}, {len(data)} bytes: {data[:200]!r}")
@@ -195,9 +200,11 @@ def run_small(a):
     return summary(lat, wall)
 
 
-def list_once(a, conn):
+def list_once(a, conns, turn):
     """One full listing; returns the number of entries (or a callable counting them, called after
-    the clock stops) and the requests it took."""
+    the clock stops) and the requests it took. `turn` counts requests across listings: request
+    `turn` goes to conns[turn mod n]."""
+    conn = conns[turn % len(conns)]
     if a.dialect == "direct":
         path = conn.base + f"/api/v1/folders/{a.folder or 'root'}/children"
         status, _, data = conn.request("GET", path, {"Authorization": f"Bearer {a.token}"}, query=[("share_id", a.share)])
@@ -213,6 +220,7 @@ def list_once(a, conn):
             q = [("list-type", "2"), ("prefix", prefix + "/"), ("max-keys", "1000")]
             if token:
                 q.append(("continuation-token", token))
+            conn = conns[(turn + len(pages)) % len(conns)]
             h, qs = sigv4_headers("GET", conn.host, path, q, a.key, a.secret)
             status, _, data = conn.request("GET", path + "?" + qs, h)
             if status != 200:
@@ -236,12 +244,13 @@ def list_once(a, conn):
 
 
 def run_list(a):
-    conn = Conn(a.endpoint)
-    lat, entries, reqs = [], None, None
+    conns = [Conn(e) for e in a.endpoint.split(",")]
+    lat, entries, reqs, turn = [], None, None, 0
     t_all = time.perf_counter()
     for _ in range(a.repeat):
         t0 = time.perf_counter()
-        entries, reqs = list_once(a, conn)
+        entries, reqs = list_once(a, conns, turn)
+        turn += reqs
         lat.append((time.perf_counter() - t0) * 1000)
         if callable(entries):
             entries = entries()
@@ -257,6 +266,7 @@ def main():
     p.add_argument("rest", nargs="*")
     for opt in ("token", "share", "folder", "ids", "key", "secret", "prefix", "body"):
         p.add_argument(f"--{opt}")
+    p.add_argument("--rotate", type=int, default=0)
     a = p.parse_args()
     if a.mode == "small":
         a.op, a.count, a.parallel = a.rest[0], int(a.rest[1]), int(a.rest[2])

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Turns the benchmark's result lines (results.jsonl, one measurement a line) into
 report.json, report.md and chart.png, every number beside its ratio to the direct API measured in
-the same run. Appends bench/notes.md (the hand-written reading of the numbers) to report.md.
+the same run; the PostgreSQL targets (s3-pg, s3-pg3) also beside SQLite (s3), with state-DB
+operations per operation. Appends bench/notes.md (the hand-written reading of the numbers) to
+report.md.
 
 usage: report.py RESULTS.jsonl OUTDIR key=value...
 """
@@ -13,8 +15,13 @@ import platform
 import statistics
 import sys
 
-VIAS = ["direct", "s3", "dav", "rclone-s3", "rclone-dav"]
-GATEWAY = ("s3", "dav")
+VIAS = ["direct", "s3", "dav", "rclone-s3", "rclone-dav", "s3-pg", "s3-pg3"]
+GATEWAY = ("s3", "dav", "s3-pg", "s3-pg3")
+# the gateway rows held to the targets against the direct API (one instance each)
+TARGETED = ("s3", "dav", "s3-pg")
+# state DB: SQLite, PostgreSQL with one instance, PostgreSQL with three
+STATE_VIAS = ("s3", "s3-pg", "s3-pg3")
+PG_SMALL_TARGET = 0.85  # PostgreSQL small ops / SQLite small ops
 # workload: (title, unit key, higher is better, target ratio for the gateway or None)
 THROUGHPUT = {
     "put_large": ("{size} MiB single PUT", "mib_per_s", 0.9),
@@ -78,10 +85,11 @@ def main():
                 "samples": [x[unit] for x in samples], "p50_ms": s.get("p50_ms"), "p99_ms": s.get("p99_ms"),
                 "gateway_peak_rss_mib": max((x.get("rss_mib", 0) for x in samples), default=None) if via in GATEWAY else None,
                 "upstream_calls_per_op": s.get("upstream_per_op"),
+                "state_db_ops_per_op": s.get("state_db_per_op"),
             }
             summary["throughput"].setdefault(wl, {})[via] = entry
-            tgt = f"≥ {target}x" if target and via in GATEWAY else ""
-            if target and via in GATEWAY and ratio < target:
+            tgt = f"≥ {target}x" if target and via in TARGETED else ""
+            if target and via in TARGETED and ratio < target:
                 missed.append(f"{title} via {via}: {ratio:.2f}x, {target - ratio:.2f} short of {target}x")
             md_t.append(
                 f"| {title} | {via} | {fmt(v)} {entry['unit']} | {ratio:.2f}x | {fmt(entry['p50_ms'], 2)} | {fmt(entry['p99_ms'], 2)} | "
@@ -106,16 +114,17 @@ def main():
                 "entries": samples[-1].get("entries"), "requests_per_listing": samples[-1].get("requests_per_listing"),
                 "gateway_peak_rss_mib": max((x.get("rss_mib", 0) for x in samples), default=None) if via in GATEWAY else None,
                 "upstream_calls_per_listing": median(x.get("upstream_per_op") for x in samples),
+                "state_db_ops_per_listing": median(x.get("state_db_per_op") for x in samples),
             }
             if entry["entries"] is not None and str(entry["entries"]) != lcount:
                 sys.exit(f"report.py: {via} listed {entry['entries']} entries, not {lcount}")
             summary["listing"].setdefault(wl, {})[via] = entry
             tgt = ""
-            if via in GATEWAY and ratio_target:
+            if via in TARGETED and ratio_target:
                 tgt = f"≤ {ratio_target}x"
                 if ratio > ratio_target:
                     missed.append(f"{title} via {via}: {ratio:.2f}x the direct time, {ratio - ratio_target:.2f} over {ratio_target}x")
-            if via in GATEWAY and abs_target:
+            if via in TARGETED and abs_target:
                 tgt = f"< {abs_target:.0f} ms"
                 if v >= abs_target:
                     missed.append(f"{title} via {via}: {v:.0f} ms, {v - abs_target:.0f} ms over {abs_target:.0f} ms")
@@ -123,6 +132,9 @@ def main():
                 f"| {title} | {via} | {fmt(v)} | {ratio:.2f}x | {entry['requests_per_listing']} | {fmt(entry['gateway_peak_rss_mib'])} | "
                 f"{fmt(entry['upstream_calls_per_listing'], 2)} | {tgt} |"
             )
+    md_s, md_sl, state = state_tables(summary, missed, count, par, lcount)
+    pg_rtt = "; ".join(f"{k[len('pg_select1_'):].replace('_', ' ')}: {v}" for k, v in meta.items() if k.startswith("pg_select1_"))
+    summary["state_db"] = state
     rss = [r["rss_mib"] for r in rows if "rss_mib" in r]
     peak = max(rss) if rss else None
     if peak is not None and peak > 64:
@@ -172,6 +184,24 @@ def main():
         "",
         f"Gateway peak RSS (VmHWM, reset at the start of each phase): {fmt(peak)} MiB at most (target 64 MiB).",
         "",
+        *(["## State DB: PostgreSQL beside SQLite, 1 and 3 instances",
+           "",
+           "S3 only. `s3` = the gateway on its SQLite state DB, `s3-pg` = one instance with `state.url` on a throwaway "
+           f"PostgreSQL {meta.get('postgresql', '')} cluster on this machine (loopback, fsync off), `s3-pg3` = three instances "
+           "sharing it, every request (and every listing page) sent round-robin over their three S3 endpoints, the GET and "
+           "HEAD of an object to another instance than its PUT. Small objects: best of the rounds, each round on freshly "
+           "started gateways, SQLite and PostgreSQL alternating. State-DB ops per op: "
+           "`scaidrive_gateway_state_db_operations_total` over the phase (summed over the instances, background work "
+           "included) divided by its operations; upstream calls per op as above (by method and endpoint in "
+           "report.json, `raw[].upstream_by_endpoint`). A trivial PostgreSQL round trip (pgbench, `SELECT 1`) on this "
+           f"machine in this run: {pg_rtt}.",
+           "",
+           *md_s,
+           "",
+           "Listings: ratios of times (lower is better); p50 over the cold rounds and over every warm listing.",
+           "",
+           *md_sl,
+           ""] if md_s or md_sl else []),
         "## Targets missed in this run",
         "",
         *([f"- {m}" for m in missed] or ["- none"]),
@@ -186,23 +216,82 @@ def main():
     print("\n".join(lines[: lines.index("![ratios to the direct API](chart.png)")]))
 
 
+def state_tables(summary, missed, count, par, lcount):
+    """The state-DB tables (markdown lines) and their summary; appends missed goals."""
+    md_s = ["| workload | via | ops/s | ratio to direct | ratio to SQLite | state-DB ops per op | upstream calls per op | target |",
+            "|---|---|---|---|---|---|---|---|"]
+    state = {}
+    for wl in ("small_put", "small_get", "small_head"):
+        t = summary["throughput"].get(wl, {})
+        if not any(v in t for v in STATE_VIAS[1:]):
+            continue
+        title = THROUGHPUT[wl][0].format(size="", count=count, par=par)
+        sqlite, pg1 = t.get("s3"), t.get("s3-pg")
+        for via in STATE_VIAS:
+            e = t.get(via)
+            if not e:
+                continue
+            to_sqlite = e["value"] / sqlite["value"] if sqlite else None
+            row = {"ops_per_s": e["value"], "ratio_to_direct": e["ratio_to_direct"],
+                   "ratio_to_sqlite": None if to_sqlite is None else round(to_sqlite, 3),
+                   "state_db_ops_per_op": e["state_db_ops_per_op"], "upstream_calls_per_op": e["upstream_calls_per_op"]}
+            tgt = ""
+            if via == "s3-pg" and to_sqlite is not None:
+                tgt = f"≥ {PG_SMALL_TARGET}x SQLite"
+                if to_sqlite < PG_SMALL_TARGET:
+                    missed.append(f"{title} via s3-pg: {to_sqlite:.2f}x SQLite, {PG_SMALL_TARGET - to_sqlite:.2f} short of {PG_SMALL_TARGET}x")
+            if via == "s3-pg3" and pg1 and e["upstream_calls_per_op"] is not None:
+                extra = e["upstream_calls_per_op"] - pg1["upstream_calls_per_op"]
+                row["extra_upstream_calls_per_op"] = round(extra, 4)
+                tgt = f"0 extra upstream (here {extra:+.3f})"
+                if round(extra, 3) > 0:
+                    missed.append(f"{title} via s3-pg3: {extra:+.3f} upstream calls per op over one instance (goal 0)")
+            state.setdefault(wl, {})[via] = row
+            md_s.append(f"| {title} | {via} | {fmt(e['value'])} | {e['ratio_to_direct']:.2f}x | {fmt(to_sqlite, 2)}x | "
+                        f"{fmt(e['state_db_ops_per_op'], 2)} | {fmt(e['upstream_calls_per_op'], 3)} | {tgt} |")
+    md_sl = ["| workload | via | p50 ms | ratio to direct (time) | ratio to SQLite (time) | state-DB ops per listing | upstream calls per listing |",
+             "|---|---|---|---|---|---|---|"]
+    for wl in ("list_cold", "list_warm"):
+        t = summary["listing"].get(wl, {})
+        if not any(v in t for v in STATE_VIAS[1:]):
+            continue
+        title = LISTING[wl][0].format(lcount=lcount)
+        sqlite = t.get("s3")
+        for via in STATE_VIAS:
+            e = t.get(via)
+            if not e:
+                continue
+            to_sqlite = e["p50_ms"] / sqlite["p50_ms"] if sqlite else None
+            state.setdefault(wl, {})[via] = {
+                "p50_ms": e["p50_ms"], "ratio_to_direct": e["ratio_to_direct"],
+                "ratio_to_sqlite": None if to_sqlite is None else round(to_sqlite, 3),
+                "state_db_ops_per_listing": e["state_db_ops_per_listing"],
+                "upstream_calls_per_listing": e["upstream_calls_per_listing"]}
+            md_sl.append(f"| {title} | {via} | {fmt(e['p50_ms'])} | {e['ratio_to_direct']:.2f}x | {fmt(to_sqlite, 2)}x | "
+                         f"{fmt(e['state_db_ops_per_listing'], 1)} | {fmt(e['upstream_calls_per_listing'], 2)} |")
+    return (md_s if len(md_s) > 2 else []), (md_sl if len(md_sl) > 2 else []), state
+
+
 def chart(summary, path, size, count, lcount):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"s3": "#1f77b4", "dav": "#2ca02c", "rclone-s3": "#aec7e8", "rclone-dav": "#98df8a"}
+    colors = {"s3": "#1f77b4", "dav": "#2ca02c", "rclone-s3": "#aec7e8", "rclone-dav": "#98df8a",
+              "s3-pg": "#9467bd", "s3-pg3": "#c5b0d5"}
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(14, 5.5), gridspec_kw={"width_ratios": [3, 1.3]})
     wls = [w for w in THROUGHPUT if w in summary["throughput"]]
-    vias = [v for v in VIAS if v != "direct"]
-    width = 0.2
+    present = {v for t in (*summary["throughput"].values(), *summary["listing"].values()) for v in t}
+    vias = [v for v in VIAS if v != "direct" and v in present]
+    width = 0.8 / len(vias)
+    mid = (len(vias) - 1) / 2
     for j, via in enumerate(vias):
         xs, ys = [], []
         for i, wl in enumerate(wls):
             e = summary["throughput"][wl].get(via)
             if e:
-                xs.append(i + (j - 1.5) * width)
+                xs.append(i + (j - mid) * width)
                 ys.append(e["ratio_to_direct"])
         ax1.bar(xs, ys, width, label=via, color=colors[via])
     labels = {"put_large": f"{size} MiB PUT", "get_large": f"{size} MiB GET", "multipart_large": f"{size} MiB multipart",
@@ -222,7 +311,7 @@ def chart(summary, path, size, count, lcount):
         for i, wl in enumerate(lw):
             e = summary["listing"][wl].get(via)
             if e:
-                xs.append(i + (j - 1.5) * width)
+                xs.append(i + (j - mid) * width)
                 ys.append(e["ratio_to_direct"])
         ax2.bar(xs, ys, width, label=via, color=colors[via])
     ax2.set_xticks(range(len(lw)), [f"{lcount} entries, {w.split('_')[1]}" for w in lw])

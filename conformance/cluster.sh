@@ -33,18 +33,10 @@ phase() { # NAME: prints the wall time of the phase that ends here
 # --- what the lane needs ------------------------------------------------------------------------
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
-pg_bin=""
-find_pg() {
-    local d
-    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
-        [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && { pg_bin="$d"; return 0; }
-    done
-    command -v initdb >/dev/null && command -v pg_ctl >/dev/null && pg_bin="$(dirname "$(command -v initdb)")"
-    [ -n "$pg_bin" ]
-}
+. "$CONF/lib/pg.sh"
 apt_pkgs=()
 command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || apt_pkgs+=(haproxy)
-find_pg || apt_pkgs+=(postgresql)
+pg_find || apt_pkgs+=(postgresql)
 command -v psql >/dev/null || apt_pkgs+=(postgresql-client)
 if ((${#apt_pkgs[@]})); then
     echo "cluster.sh: installing ${apt_pkgs[*]}"
@@ -59,7 +51,7 @@ if ((${#apt_pkgs[@]})); then
     $sudo_cmd apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${apt_pkgs[@]}" >/dev/null
     [ -z "$policy_added" ] || $sudo_cmd rm -f /usr/sbin/policy-rc.d
-    find_pg || { echo "cluster.sh: no initdb/pg_ctl after installing postgresql" >&2; exit 2; }
+    pg_find || { echo "cluster.sh: no initdb/pg_ctl after installing postgresql" >&2; exit 2; }
 fi
 haproxy_bin="$(command -v haproxy || echo /usr/sbin/haproxy)"
 "$CONF/install.sh" >/dev/null || { echo "cluster.sh: install.sh failed" >&2; exit 2; }
@@ -89,7 +81,6 @@ chmod 755 "$tmp"
 declare -A gw_pid=()
 emu_pid=""; lb_pid=""; pg_started=""
 bg_pids=()   # clients the fault phase runs in the background
-as_pg() { if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
 stop_pid() { # PID: TERM, up to 10 s, then KILL
     local p="$1"
     [ -n "$p" ] || return 0
@@ -104,9 +95,7 @@ cleanup() {
     for i in "${!gw_pid[@]}"; do stop_pid "${gw_pid[$i]}"; done
     stop_pid "$lb_pid"
     stop_pid "$emu_pid"
-    if [ -n "$pg_started" ]; then
-        as_pg "$pg_bin/pg_ctl" -D "$tmp/pg/data" -m immediate -w stop >/dev/null 2>&1 || true
-    fi
+    [ -z "$pg_started" ] || pg_stop "$tmp/pg"
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -128,19 +117,11 @@ wait_http() { # URL SECONDS: until URL answers 2xx
 note() { echo "# $*" | tee -a "$out"; }
 
 # --- PostgreSQL: a throwaway cluster in the temp dir, its own port and socket dir -----------------
-pg_port="$(free_port)"
-mkdir -p "$tmp/pg"
-[ "$(id -u)" -ne 0 ] || chown postgres: "$tmp/pg"
-as_pg "$pg_bin/initdb" -D "$tmp/pg/data" -U postgres -A trust -E UTF8 --no-sync >"$logs/initdb.log" 2>&1 \
-    || { echo "cluster.sh: initdb failed:" >&2; tail -n 20 "$logs/initdb.log" >&2; exit 2; }
-as_pg "$pg_bin/pg_ctl" -D "$tmp/pg/data" -l "$tmp/pg/postgres.log" -w -t 60 \
-    -o "-p $pg_port -k $tmp/pg -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null \
-    || { echo "cluster.sh: PostgreSQL did not start:" >&2; tail -n 20 "$tmp/pg/postgres.log" >&2; exit 2; }
+pg_start "$tmp/pg" "$(free_port)" "$logs/initdb.log" || exit 2
 pg_started=1
-psql_pg() { as_pg psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$pg_port" -U postgres "$@"; }
-psql_pg -d postgres -c "CREATE ROLE scaidrive LOGIN PASSWORD 'scaidrive'" \
+pg_psql -d postgres -c "CREATE ROLE scaidrive LOGIN PASSWORD 'scaidrive'" \
     -c "CREATE DATABASE scaidrive OWNER scaidrive" >/dev/null
-pg_version="$(psql_pg -d postgres -At -c 'SHOW server_version')"
+pg_version="$(pg_psql -d postgres -At -c 'SHOW server_version')"
 state_url="postgres://scaidrive:scaidrive@127.0.0.1:$pg_port/scaidrive"
 if "$bin" serve --help 2>/dev/null | grep -q -- '--state-url'; then
     note "state DB: PostgreSQL $pg_version on port $pg_port (state.url), shared by the three instances"

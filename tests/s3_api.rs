@@ -818,3 +818,32 @@ async fn delete_of_a_key_whose_folder_went_meanwhile_succeeds() {
     assert_eq!(r.status, 204, "{}", r.text());
     s3.gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_put_over_a_name_written_meanwhile_elsewhere_asks_for_a_retry_then_replaces() {
+    let dir = tempfile::tempdir().unwrap();
+    // No change feed: the gateway's listing stays as it was fetched (another instance's write
+    // that was not published looks the same).
+    let s3 = s3_support::start_with(dir.path(), |c| c.cache.change_feed_interval_ms = 0).await;
+    let up = Upstream::documents(&s3).await;
+    let folder = up.mkdir(None, "meanwhile").await;
+    let r = s3
+        .call(
+            "GET",
+            "/documents",
+            &[("list-type", "2"), ("prefix", "meanwhile/")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(xml_values(&r.text(), "Key"), Vec::<String>::new());
+    // Written straight into ScaiDrive: the gateway's cached listing does not show it.
+    up.upload(Some(&folder), "k.txt", b"elsewhere").await;
+    let first = s3.put("/documents/meanwhile/k.txt", b"mine").await;
+    assert_eq!(first.status, 503, "{}", first.text());
+    // The retry an SDK makes replaces the file.
+    let retry = s3.put("/documents/meanwhile/k.txt", b"mine").await;
+    assert_eq!(retry.status, 200, "{}", retry.text());
+    assert_eq!(s3.get("/documents/meanwhile/k.txt").await.body, b"mine");
+    s3.gateway.shutdown().await;
+}

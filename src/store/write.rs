@@ -102,6 +102,7 @@ impl Store {
         };
         let declared_type = req.content_type.clone();
         let busy = self.busy(&parent.share_id);
+        let created = existing.is_none();
         let result = match existing {
             None if req.size < self.inner.opts.session_threshold => {
                 self.post_new(s, &parent, &name, req).await
@@ -110,6 +111,9 @@ impl Store {
         };
         self.after_file_write(s, &parent, &name, declared_type.as_deref(), &result);
         drop(busy);
+        if created && matches!(result, Err(StoreError::Conflict(_))) {
+            self.stale_create(s, &parent, &name).await?;
+        }
         let mut written = result?;
         if let Some(md5) = md5 {
             written.md5 = md5.digest().ok_or_else(|| {
@@ -131,6 +135,23 @@ impl Store {
         .await?;
         self.publish(&parent.share_id).await?;
         Ok(written)
+    }
+
+    /// After ScaiDrive refused to create `name` because the name exists: when a fresh listing
+    /// shows a file of that name, the listing this write trusted was stale (another instance
+    /// or client wrote it, for example a retried PUT whose first attempt was stored but not
+    /// published while the state DB restarted). The other instances are told and the client is
+    /// asked to retry (503), which then replaces the file; otherwise the conflict stands.
+    async fn stale_create(&self, s: &Session, parent: &FolderRef, name: &str) -> StoreResult<()> {
+        if let Ok(listing) = self.list(s, parent).await
+            && matches!(listing.get(name), Some(Entry::File(_)))
+        {
+            self.publish_or_log(&parent.share_id).await;
+            return Err(StoreError::Unavailable(format!(
+                "'{name}' was written meanwhile by another client; retry"
+            )));
+        }
+        Ok(())
     }
 
     /// Writes a new file `name` into `parent` outside the namespace: no listing, no cache, no

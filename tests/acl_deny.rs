@@ -74,19 +74,21 @@ async fn setup() -> (emulator_support::Emu, S3) {
         .unwrap();
     assert_eq!(r.status(), StatusCode::MULTI_STATUS);
 
+    deny_reader(&emu, "docs", "secret.txt").await;
+    (emu, s3)
+}
+
+/// Denies the reader READ on `folder/name` (in the share root) straight on ScaiDrive.
+async fn deny_reader(emu: &emulator_support::Emu, folder: &str, name: &str) {
     let api = sd::Client::new(&emu.emu.url(), ClientOptions::default()).unwrap();
     let owner = Token::new("owner-token".to_owned());
     let root = api.list_children(&owner, "shr_01TEAM", None).await.unwrap();
-    let docs = root.items.iter().find(|i| i.name() == "docs").unwrap();
+    let parent = root.items.iter().find(|i| i.name() == folder).unwrap();
     let listing = api
-        .list_children(&owner, "shr_01TEAM", Some(docs.id()))
+        .list_children(&owner, "shr_01TEAM", Some(parent.id()))
         .await
         .unwrap();
-    let secret = listing
-        .items
-        .iter()
-        .find(|i| i.name() == "secret.txt")
-        .unwrap();
+    let file = listing.items.iter().find(|i| i.name() == name).unwrap();
     let deny = sd::acl::NewAce {
         principal_type: "user".into(),
         principal_id: Some("usr_01READER".into()),
@@ -94,10 +96,9 @@ async fn setup() -> (emulator_support::Emu, S3) {
         ace_type: "deny".into(),
         inherit_to_children: true,
     };
-    api.add_ace(&owner, sd::acl::ResourceType::File, secret.id(), &deny)
+    api.add_ace(&owner, sd::acl::ResourceType::File, file.id(), &deny)
         .await
         .unwrap();
-    (emu, s3)
 }
 
 fn dav(s3: &S3, token: &str, method: &str, path: &str) -> reqwest::RequestBuilder {
@@ -284,29 +285,7 @@ async fn a_deny_entry_is_honoured_in_a_listing_that_needs_several_batch_checks()
             .await;
         assert_eq!(r.status, 200, "{}", r.text());
     }
-    let api = sd::Client::new(&emu.emu.url(), ClientOptions::default()).unwrap();
-    let owner = Token::new("owner-token".to_owned());
-    let root = api.list_children(&owner, "shr_01TEAM", None).await.unwrap();
-    let many = root.items.iter().find(|i| i.name() == "many").unwrap();
-    let listing = api
-        .list_children(&owner, "shr_01TEAM", Some(many.id()))
-        .await
-        .unwrap();
-    let denied = listing
-        .items
-        .iter()
-        .find(|i| i.name() == "f-240.txt")
-        .unwrap();
-    let deny = sd::acl::NewAce {
-        principal_type: "user".into(),
-        principal_id: Some("usr_01READER".into()),
-        permissions: vec!["READ"],
-        ace_type: "deny".into(),
-        inherit_to_children: true,
-    };
-    api.add_ace(&owner, sd::acl::ResourceType::File, denied.id(), &deny)
-        .await
-        .unwrap();
+    deny_reader(&emu, "many", "f-240.txt").await;
 
     let r = reader(
         &s3,

@@ -228,6 +228,37 @@ async fn empty_put_expecting_100_continue_gets_it_and_the_connection_stays_in_st
 }
 
 #[tokio::test]
+async fn a_refusal_before_an_expected_body_closes_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = s3_support::start(dir.path()).await;
+    assert_eq!(
+        s3.put("/documents/refuse/file", b"a file").await.status,
+        200
+    );
+    let mut raw = Raw::connect(s3_addr(&s3)).await;
+    // `file` is a file, so a key below it is refused before its body is read; the client,
+    // waiting for `100 Continue`, never sends the body.
+    let head = s3_head(
+        &s3,
+        "PUT",
+        "/documents/refuse/file/below.txt",
+        &[],
+        "Content-Length: 5\r\nExpect: 100-continue\r\n",
+    );
+    raw.send(head.as_bytes()).await;
+    let done = raw.answer().await;
+    assert_eq!(done.status, 409, "{}\n{}", done.head, done.text());
+    assert_eq!(
+        done.header("connection").as_deref(),
+        Some("close"),
+        "{}",
+        done.head
+    );
+    assert!(raw.closed_within(Duration::from_secs(5)).await);
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_connection_that_sends_nothing_is_closed_after_the_header_timeout() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = base_config(dir.path());

@@ -72,6 +72,11 @@ pub(crate) async fn handle(
     {
         activity.owe_continue();
     }
+    // A client waiting for `100 Continue` before it sends a body does not send it when the
+    // answer comes first (a refusal before the body is read): what hyper would then read as
+    // that body is the client's next request on the connection. Such an answer closes the
+    // connection (RFC 9110 §10.1.1), so the next request starts on a fresh one.
+    let close_unless_success = !req.body().is_end_stream() && expects_continue(req.headers());
     let fault = Arc::new(BodyFault::default());
     let mut req = req.map(|body| RequestBody::new(body, ctx.body_timeout, Arc::clone(&fault)));
     // WebDAV only: on S3 the header may be signed, and s3s answers what it cannot parse with
@@ -112,6 +117,10 @@ pub(crate) async fn handle(
     if let Some(answer) = fault_answer(&ctx, fault.get(), resp.status(), &id) {
         tracing::info!(parent: &span, status = %resp.status(), fault = ?fault.get(), "request body failed: answering the client's fault");
         resp = answer;
+    }
+    if close_unless_success && !resp.status().is_success() {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     let name = if ctx.is_s3() {
         S3_REQUEST_ID

@@ -350,9 +350,12 @@ pub struct CacheStats {
     pub listings_hits: AtomicU64,
     /// Folder-listing lookups that went upstream.
     pub listings_misses: AtomicU64,
-    /// Writes of other instances noticed (a newer share generation in the state DB), each
-    /// dropping this instance's cached listings of the share (or its share lists).
+    /// Times this instance dropped what it caches of a share (or its share lists) because it
+    /// could not apply the other instances' changes (records missing or unreadable, the state
+    /// DB unreachable).
     pub remote_invalidations: AtomicU64,
+    /// Changes of other instances applied to this instance's caches (see `store/coherence.rs`).
+    pub remote_changes: AtomicU64,
     /// Shares whose change feed this instance follows now (it leads them).
     pub feeds_led: AtomicI64,
 }
@@ -398,12 +401,16 @@ impl CacheStats {
         }
         let _ = writeln!(
             out,
-            "# HELP scaidrive_gateway_invalidations_received_total Writes of other instances noticed through the state DB's share generations.\n\
+            "# HELP scaidrive_gateway_changes_received_total Changes of other instances applied to this instance's caches.\n\
+             # TYPE scaidrive_gateway_changes_received_total counter\n\
+             scaidrive_gateway_changes_received_total {}\n\
+             # HELP scaidrive_gateway_invalidations_received_total Times this instance dropped its cache of a share because it could not apply other instances' changes.\n\
              # TYPE scaidrive_gateway_invalidations_received_total counter\n\
              scaidrive_gateway_invalidations_received_total {}\n\
              # HELP scaidrive_gateway_feed_leaderships Shares whose change feed this instance follows (leads) now.\n\
              # TYPE scaidrive_gateway_feed_leaderships gauge\n\
              scaidrive_gateway_feed_leaderships {}",
+            self.remote_changes.load(Ordering::Relaxed),
             self.remote_invalidations.load(Ordering::Relaxed),
             self.feeds_led.load(Ordering::Relaxed),
         );

@@ -450,8 +450,61 @@ fn series(text: &str, series: &str) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
 
+/// Upstream calls an instance has made whose endpoint contains `needle`.
+async fn upstream_calls(gw: &GatewayHandle, needle: &str) -> u64 {
+    metrics(gw)
+        .await
+        .lines()
+        .filter(|l| {
+            l.starts_with("scaidrive_gateway_upstream_requests_total") && l.contains(needle)
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
 #[tokio::test]
-async fn metrics_show_the_state_db_and_the_invalidations_received() {
+async fn writes_through_one_instance_patch_the_others_cache_without_asking_scaidrive_again() {
+    let mut c = Cluster::new().await;
+    let (a, b) = c.pair().await;
+    // B caches the folder's listing (and the share list) first.
+    assert_eq!(a.put("/documents/eco/seed", b"").await.status, 200);
+    assert_eq!(list(&b, "eco/").await, ["eco/seed"]);
+    assert_eq!(head(&b, "/documents/eco/k0.txt").await, 404);
+    let listings = upstream_calls(&b.gateway, "/children").await;
+    let shares = upstream_calls(&b.gateway, "/users/me/shares").await;
+    for i in 0..5 {
+        let key = format!("/documents/eco/k{i}.txt");
+        assert_eq!(
+            a.put(&key, format!("body {i}").as_bytes()).await.status,
+            200
+        );
+        assert_eq!(head(&b, &key).await, 200);
+        assert_eq!(b.get(&key).await.body, format!("body {i}").as_bytes());
+    }
+    assert_eq!(list(&b, "eco/").await.len(), 6);
+    let del = a
+        .call("DELETE", "/documents/eco/k0.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(del.status, 204);
+    assert_eq!(head(&b, "/documents/eco/k0.txt").await, 404);
+    assert_eq!(list(&b, "eco/").await.len(), 5);
+    // A's writes reached B as the same patches A made: no listing fetched again.
+    assert_eq!(upstream_calls(&b.gateway, "/children").await, listings);
+    assert_eq!(upstream_calls(&b.gateway, "/users/me/shares").await, shares);
+    let text = metrics(&b.gateway).await;
+    assert!(
+        series(&text, "scaidrive_gateway_changes_received_total").unwrap_or(0.0) >= 6.0,
+        "{text}"
+    );
+    assert_eq!(
+        series(&text, "scaidrive_gateway_invalidations_received_total"),
+        Some(0.0),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_show_the_state_db_and_the_changes_received() {
     let mut c = Cluster::new().await;
     let (a, b) = c.pair().await;
     list(&b, "").await;
@@ -459,7 +512,7 @@ async fn metrics_show_the_state_db_and_the_invalidations_received() {
     list(&b, "").await;
     let text = metrics(&b.gateway).await;
     assert!(
-        series(&text, "scaidrive_gateway_invalidations_received_total").unwrap_or(0.0) >= 1.0,
+        series(&text, "scaidrive_gateway_changes_received_total").unwrap_or(0.0) >= 1.0,
         "{text}"
     );
     assert!(

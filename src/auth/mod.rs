@@ -17,11 +17,14 @@ use crate::config::StaticCredential;
 use crate::scaidrive::{Client, ErrorKind, Token};
 use crate::state::StateDb;
 
-/// Who is calling, and the ScaiDrive token their calls go upstream with.
+/// Who is calling, and the ScaiDrive token their calls go upstream with. One per request.
 #[derive(Clone)]
 pub struct Session {
     principal: String,
     token: Token,
+    /// What the store has checked once for this request (the share generations of several
+    /// instances, see `store/coherence.rs`), shared by clones.
+    checked: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Session {
@@ -30,7 +33,18 @@ impl Session {
         Self {
             principal: principal.into(),
             token,
+            checked: Arc::default(),
         }
+    }
+
+    /// Marks `key` as checked in this request; `false` when it was already.
+    pub fn check_once(&self, key: &str) -> bool {
+        let mut checked = self.checked.lock().unwrap_or_else(|p| p.into_inner());
+        if checked.iter().any(|k| k == key) {
+            return false;
+        }
+        checked.push(key.to_owned());
+        true
     }
 
     /// The ScaiDrive user id; every cache entry is keyed by it.

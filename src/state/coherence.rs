@@ -9,6 +9,37 @@ use sha2::{Digest, Sha256};
 
 use super::{Backend, StateDb, StateError, pg};
 
+/// Records kept per share: an instance further behind than this drops its cache of the share.
+pub(super) const CHANGES_KEPT: i64 = 1024;
+/// The older records of a share are pruned when its generation is a multiple of this.
+pub(super) const PRUNE_EVERY: i64 = 256;
+/// Most records read per share in one [`StateDb::share_news`]; further behind, the cache of
+/// the share is dropped instead.
+pub(super) const CHANGES_READ: i64 = 256;
+
+/// What changed in one share since a generation ([`StateDb::share_news`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShareNews {
+    pub share_id: String,
+    /// The share's generation now.
+    pub generation: u64,
+    /// (generation, change) recorded after the known generation, oldest first; complete only
+    /// when they run from the known generation + 1 up to `generation`.
+    pub changes: Vec<(u64, String)>,
+}
+
+impl ShareNews {
+    /// Whether `changes` cover every generation from `known + 1` to `generation`.
+    pub fn complete_since(&self, known: u64) -> bool {
+        self.changes.len() as u64 == self.generation.saturating_sub(known)
+            && self
+                .changes
+                .iter()
+                .enumerate()
+                .all(|(i, (g, _))| *g == known + 1 + i as u64)
+    }
+}
+
 /// A cluster-wide lock held by this instance ([`StateDb::try_cluster_lock`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterLease {
@@ -40,11 +71,29 @@ impl StateDb {
         }
     }
 
-    /// Bumps the generation of a share (`""`: the share list); the new value. SQLite: 0.
-    pub async fn bump_share_generation(&self, key: &str) -> Result<u64, StateError> {
+    /// Bumps the generation of a share (`""`: the share list) and records `change` (the
+    /// store's description of what changed) under the new generation; the new value. SQLite: 0.
+    pub async fn bump_share_generation(&self, key: &str, change: &str) -> Result<u64, StateError> {
         match &self.backend {
             Backend::Sqlite(_) => Ok(0),
-            Backend::Postgres(p) => pg::bump_share_generation(p, key).await,
+            Backend::Postgres(p) => pg::bump_share_generation(p, key, change).await,
+        }
+    }
+
+    /// Of the shares in `known` (share id, generation known), those whose generation moved on,
+    /// with the changes recorded since: one round trip, no rows when nothing changed. SQLite:
+    /// none.
+    pub async fn share_news(&self, known: &[(String, u64)]) -> Result<Vec<ShareNews>, StateError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(Vec::new()),
+            Backend::Postgres(p) => pg::share_news(p, known).await,
+        }
+    }
+
+    /// Forgets one file's object attributes kept in memory (another instance changed them).
+    pub fn forget_cached_attr(&self, file_id: &str) {
+        if let Some(c) = &self.attrs {
+            c.write(|m| m.invalidate(file_id));
         }
     }
 
@@ -113,11 +162,67 @@ mod tests {
         let db = target.open().await;
         assert!(db.is_shared());
         assert_eq!(db.share_generation("shr_a").await.unwrap(), 0);
-        assert_eq!(db.bump_share_generation("shr_a").await.unwrap(), 1);
-        assert_eq!(db.bump_share_generation("shr_a").await.unwrap(), 2);
-        assert_eq!(db.bump_share_generation("").await.unwrap(), 1);
+        assert_eq!(db.bump_share_generation("shr_a", "a1").await.unwrap(), 1);
+        assert_eq!(db.bump_share_generation("shr_a", "a2").await.unwrap(), 2);
+        assert_eq!(db.bump_share_generation("", "l1").await.unwrap(), 1);
         let other = target.open().await;
         assert_eq!(other.share_generation("shr_a").await.unwrap(), 2);
+    }
+
+    #[tokio::test]
+    async fn news_name_only_changed_shares_with_their_records_in_order() {
+        let target = Target::new_postgres().await;
+        let db = target.open().await;
+        for c in ["a1", "a2", "a3"] {
+            db.bump_share_generation("shr_a", c).await.unwrap();
+        }
+        db.bump_share_generation("", "l1").await.unwrap();
+        let known = |a: u64, b: u64, l: u64| {
+            vec![
+                ("shr_a".to_owned(), a),
+                ("shr_b".to_owned(), b),
+                (String::new(), l),
+            ]
+        };
+        assert!(db.share_news(&known(3, 0, 1)).await.unwrap().is_empty());
+        let news = db.share_news(&known(1, 0, 0)).await.unwrap();
+        assert_eq!(news.len(), 2, "{news:?}");
+        assert_eq!(news[0].share_id, "");
+        assert_eq!(news[0].changes, vec![(1, "l1".to_owned())]);
+        assert_eq!(news[1].share_id, "shr_a");
+        assert_eq!(news[1].generation, 3);
+        assert_eq!(
+            news[1].changes,
+            vec![(2, "a2".to_owned()), (3, "a3".to_owned())]
+        );
+        assert!(news[1].complete_since(1));
+        assert!(!news[1].complete_since(0));
+    }
+
+    #[tokio::test]
+    async fn old_records_are_pruned_and_reads_are_bounded() {
+        let target = Target::new_postgres().await;
+        let db = target.open().await;
+        let total = super::CHANGES_KEPT + super::PRUNE_EVERY;
+        for i in 1..=total {
+            db.bump_share_generation("shr_p", &i.to_string())
+                .await
+                .unwrap();
+        }
+        let news = db.share_news(&[("shr_p".to_owned(), 0)]).await.unwrap();
+        assert_eq!(news[0].generation, total as u64);
+        // The first records were pruned: what is read starts past them and is not complete.
+        let first = news[0].changes[0].0;
+        assert_eq!(first as i64, total - super::CHANGES_KEPT + 1);
+        assert_eq!(news[0].changes.len() as i64, super::CHANGES_READ);
+        assert!(!news[0].complete_since(0));
+        let recent = (total - 10) as u64;
+        let news = db
+            .share_news(&[("shr_p".to_owned(), recent)])
+            .await
+            .unwrap();
+        assert!(news[0].complete_since(recent));
+        assert_eq!(news[0].changes.last().unwrap().1, total.to_string());
     }
 
     #[tokio::test]

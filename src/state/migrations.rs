@@ -237,6 +237,27 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     CREATE INDEX multipart_completed_by_age ON multipart_completed (completed_at);
     "#,
     },
+    // 6: what each generation of a share changed (several instances): an instance that sees a
+    // newer generation applies these to its cache instead of dropping it. Only the latest
+    // records of each share are kept; an instance further behind drops its cache of the share.
+    Migration {
+        sqlite: r#"
+    CREATE TABLE share_changes (
+        share_id   TEXT NOT NULL,
+        generation INTEGER NOT NULL,
+        change     TEXT NOT NULL,  -- JSON owned by the store
+        PRIMARY KEY (share_id, generation)
+    ) STRICT;
+    "#,
+        postgres: r#"
+    CREATE TABLE share_changes (
+        share_id   TEXT COLLATE "C" NOT NULL,
+        generation BIGINT NOT NULL,
+        change     TEXT NOT NULL,
+        PRIMARY KEY (share_id, generation)
+    );
+    "#,
+    },
 ];
 
 /// Reads `PRAGMA user_version`.
@@ -311,6 +332,7 @@ mod tests {
                 "multipart_parts",
                 "multipart_uploads",
                 "object_attrs",
+                "share_changes",
                 "share_generations",
                 "webdav_locks"
             ]

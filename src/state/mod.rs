@@ -53,7 +53,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use attrs::{ObjectAttrs, StoredAttrs};
-pub use coherence::ClusterLease;
+pub use coherence::{ClusterLease, ShareNews};
 pub use completed::CompletedUpload;
 pub use credentials::{
     Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
@@ -361,6 +361,7 @@ mod tests {
             "multipart_parts",
             "multipart_uploads",
             "object_attrs",
+            "share_changes",
             "share_generations",
             "webdav_locks",
         ] {

@@ -203,7 +203,8 @@ impl Store {
     ) -> StoreResult<()> {
         self.store_attrs(file_id, size, modified_at, version_id, sha256, attrs)
             .await?;
-        self.publish(share_id).await
+        let change = super::coherence::ShareChange::anonymous().attrs(file_id);
+        self.publish(share_id, change).await
     }
 
     /// Stores attributes for a file as it is upstream now (the caller publishes).

@@ -17,11 +17,10 @@
 //!   hard invalidation (folder moves and deletes, writes with an unclear outcome, changes seen
 //!   in the feed) it is refused.
 //! - With several instances on one PostgreSQL state database, each share also has a generation
-//!   in the database that every instance's writes bump (see `coherence.rs`). Per share the cache
-//!   remembers the database generation its contents are coherent with (`remote`): a higher one
-//!   read before a listing is trusted means another instance wrote, and the share is invalidated
-//!   hard (so fetches in flight are refused too); this instance's own bump keeps the cache when
-//!   it is the very next generation (nobody else wrote in between).
+//!   in the database that every instance's writes bump, recording what they changed (see
+//!   `coherence.rs`). Per share the cache remembers the database generation its contents are
+//!   coherent with (`remote`); the changes of other instances since are applied as the same
+//!   patches and invalidations their writers made here.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -56,7 +55,7 @@ impl ListingKey {
 }
 
 /// A change the gateway itself made to one folder's entries.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) enum Patch {
     /// The entry (created or replaced) as the gateway knows it now.
     Upsert(Entry),
@@ -224,30 +223,6 @@ impl Caches {
         self.shares.invalidate_all();
     }
 
-    /// The share list's database generation read before a cached share list is trusted: a
-    /// newer one than known drops every cached share list. Whether it did.
-    pub fn observe_remote_shares(&self, seen: u64) -> bool {
-        let mut gens = self.gens();
-        if seen <= gens.shares_remote {
-            return false;
-        }
-        gens.shares_remote = seen;
-        self.invalidate_shares_locked(&mut gens);
-        true
-    }
-
-    /// This instance bumped the share list's database generation to `now` (its own change is
-    /// in the cache already): coherent when it is the next one, else dropped. Whether it was.
-    pub fn own_remote_shares_bump(&self, now: u64) -> bool {
-        let mut gens = self.gens();
-        let next = now == gens.shares_remote + 1;
-        gens.shares_remote = gens.shares_remote.max(now);
-        if !next {
-            self.invalidate_shares_locked(&mut gens);
-        }
-        !next
-    }
-
     // --- folder listings -----------------------------------------------------------------
 
     pub fn listing(&self, key: &ListingKey) -> Option<Arc<Listing>> {
@@ -380,31 +355,37 @@ impl Caches {
         }
     }
 
-    /// The share's database generation read before its cached listings are trusted: a newer
-    /// one than known (another instance wrote) drops them all. Whether it did.
-    pub fn observe_remote(&self, share_id: &str, seen: u64) -> bool {
-        let mut gens = self.gens();
-        let share = gens.listings.entry(share_id.to_owned()).or_default();
-        if seen <= share.remote {
-            return false;
+    /// The database generation of `key` (a share id, `""` the share list) the cache is
+    /// coherent with: every change up to it is applied here (see `coherence.rs`).
+    pub fn remote(&self, key: &str) -> u64 {
+        let gens = self.gens();
+        match key {
+            "" => gens.shares_remote,
+            share => gens.listings.get(share).map_or(0, |s| s.remote),
         }
-        share.remote = seen;
-        self.invalidate_share_locked(&mut gens, share_id);
-        true
     }
 
-    /// This instance bumped the share's database generation to `now` after a write it already
-    /// put into the cache: the cache stays when that is the next generation (nobody else wrote
-    /// in between); otherwise the share's listings are dropped. Whether they were.
-    pub fn own_remote_bump(&self, share_id: &str, now: u64) -> bool {
+    /// Records that every change of `key` up to `generation` is applied here.
+    pub fn set_remote(&self, key: &str, generation: u64) {
         let mut gens = self.gens();
-        let share = gens.listings.entry(share_id.to_owned()).or_default();
-        let next = now == share.remote + 1;
-        share.remote = share.remote.max(now);
-        if !next {
-            self.invalidate_share_locked(&mut gens, share_id);
+        let remote = match key {
+            "" => &mut gens.shares_remote,
+            share => &mut gens.listings.entry(share.to_owned()).or_default().remote,
+        };
+        *remote = (*remote).max(generation);
+    }
+
+    /// This instance's own change got `generation` (it is applied here already): when it is
+    /// the next one, the cache is coherent with it without reading it back.
+    pub fn own_remote(&self, key: &str, generation: u64) {
+        let mut gens = self.gens();
+        let remote = match key {
+            "" => &mut gens.shares_remote,
+            share => &mut gens.listings.entry(share.to_owned()).or_default().remote,
+        };
+        if generation == *remote + 1 {
+            *remote = generation;
         }
-        !next
     }
 
     /// Drops every principal's listings of a whole share.
@@ -630,38 +611,20 @@ mod tests {
     }
 
     #[test]
-    fn another_instances_write_drops_the_share_and_refuses_fetches_in_flight() {
+    fn the_remote_generation_moves_on_with_applied_and_next_own_changes_only() {
         let c = caches();
-        let folder = FolderRef::root("shr");
-        let key = ListingKey::new("alice", &folder);
-        assert!(c.observe_remote("shr", 3));
-        let g = c.listing_generation("shr");
-        c.put_listing(key.clone(), g, Arc::new(Listing::default()));
-        // Same generation: trusted.
-        assert!(!c.observe_remote("shr", 3));
-        assert!(c.listing(&key).is_some());
-        // This instance's own write, the next generation: kept.
-        c.patch("alice", &folder, Patch::Upsert(file("1", "x")));
-        assert!(!c.own_remote_bump("shr", 4));
-        assert_eq!(names(&c.listing(&key).unwrap()), ["x"]);
-        // A fetch in flight while another instance's write is noticed is refused.
-        let g = c.listing_generation("shr");
-        assert!(c.observe_remote("shr", 5));
-        assert!(c.listing(&key).is_none());
-        c.put_listing(key.clone(), g, Arc::new(Listing::default()));
-        assert!(c.listing(&key).is_none());
-        // An own bump that skipped a generation: someone else wrote in between.
-        let g = c.listing_generation("shr");
-        c.put_listing(key.clone(), g, Arc::new(Listing::default()));
-        assert!(c.own_remote_bump("shr", 7));
-        assert!(c.listing(&key).is_none());
-        // The share list likewise.
-        assert!(c.observe_remote_shares(1));
-        c.put_shares("alice", c.shares_generation(), Arc::new(Vec::new()));
-        assert!(!c.own_remote_shares_bump(2));
-        assert!(c.shares("alice").is_some());
-        assert!(c.observe_remote_shares(3));
-        assert!(c.shares("alice").is_none());
+        assert_eq!(c.remote("shr"), 0);
+        c.set_remote("shr", 3);
+        c.set_remote("shr", 2);
+        assert_eq!(c.remote("shr"), 3);
+        // The next generation is this instance's own: nothing to read back.
+        c.own_remote("shr", 4);
+        assert_eq!(c.remote("shr"), 4);
+        // Another instance's change came in between: read it (and this one) next time.
+        c.own_remote("shr", 6);
+        assert_eq!(c.remote("shr"), 4);
+        c.own_remote("", 1);
+        assert_eq!((c.remote(""), c.remote("other")), (1, 0));
     }
 
     #[tokio::test]

@@ -14,6 +14,7 @@ use crate::scaidrive::{ErrorKind, FilePatch, Token};
 use crate::state::{DeleteIntent, IntentKind};
 
 use super::cache::Patch;
+use super::coherence::ShareChange;
 use super::{FileInfo, FolderInfo, FolderRef, Store, StoreError, StoreResult};
 
 /// ScaiDrive's longest name, in bytes.
@@ -114,17 +115,19 @@ impl Store {
             self.invalidate_folder(parent).await;
             return Err(e.into());
         }
-        self.expect_changes(&parent.share_id, &file.id, 1 + u32::from(renamed), None);
-        self.inner.cache.patch(
-            s.principal(),
-            parent,
-            Patch::Remove {
-                name: file.name.clone(),
-                id: file.id.clone(),
-            },
-        );
+        let change = ShareChange::by(s)
+            .expect(&file.id, 1 + u32::from(renamed), None)
+            .patch(
+                parent,
+                Patch::Remove {
+                    name: file.name.clone(),
+                    id: file.id.clone(),
+                },
+            )
+            .attrs(&file.id);
+        self.apply_here(&parent.share_id, &change, false);
         self.forget_attrs(&file.id).await;
-        self.publish(&parent.share_id).await
+        self.publish(&parent.share_id, change).await
     }
 
     /// Deletes a folder and everything under it, in one upstream call (to the trash under its

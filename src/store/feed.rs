@@ -24,7 +24,9 @@
 //! they use the share, so a leader that stops or dies is replaced within seconds. The leader
 //! fans what it sees out by bumping the share's generation, which every instance checks before
 //! it trusts its cache. A new leader drops and publishes the share first, since changes between
-//! the old leader's last poll and its own first one are not in its feed.
+//! the old leader's last poll and its own first one are not in its feed. Writes through the
+//! other instances are recorded with their generation (see `coherence.rs`): the leader reads
+//! them before each poll and registers their entries as the gateway's own, with the same grace.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -36,6 +38,7 @@ use crate::auth::Session;
 use crate::scaidrive::{Change, ChangeType, Cursor, ErrorKind, ResourceType, Token};
 use crate::state::ClusterLease;
 
+use super::coherence::ShareChange;
 use super::{Inner, Store};
 
 /// The running followers, by share id.
@@ -118,6 +121,16 @@ impl OwnChanges {
             own: self,
             share_id: share_id.to_owned(),
         }
+    }
+
+    /// Marks a write into `share_id` that just ended elsewhere (another instance's, read from
+    /// the state DB): its feed entries get the same grace as this instance's own.
+    pub(crate) fn touch(&self, share_id: &str) {
+        let mut act = self.activity.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = act
+            .entry(share_id.to_owned())
+            .or_insert((0, Instant::now()));
+        slot.1 = Instant::now();
     }
 
     /// Whether the gateway writes into the share now or did within `within`.
@@ -241,8 +254,9 @@ impl Leadership {
                     let store = Store {
                         inner: Arc::clone(inner),
                     };
-                    inner.cache.invalidate_share(share_id);
-                    store.publish_or_log(share_id).await;
+                    store
+                        .apply_and_publish_or_log(share_id, ShareChange::anonymous().drop_share())
+                        .await;
                 }
                 true
             }
@@ -291,6 +305,13 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
             tokio::time::sleep(leader_retry(every)).await;
             continue;
         }
+        // Other instances' writes are recorded in the state DB: known before the poll, their
+        // entries are theirs, not foreign.
+        Store {
+            inner: Arc::clone(&inner),
+        }
+        .catch_up(vec![share_id.clone()])
+        .await;
         let page = inner
             .client
             .poll_changes(
@@ -331,12 +352,11 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
                             foreign,
                             "changes upstream; dropping cached listings of the share"
                         );
-                        inner.cache.invalidate_share(&share_id);
                         // Other instances learn it from the share's generation.
                         Store {
                             inner: Arc::clone(&inner),
                         }
-                        .publish_or_log(&share_id)
+                        .apply_and_publish_or_log(&share_id, ShareChange::anonymous().drop_share())
                         .await;
                     }
                 }
@@ -359,11 +379,10 @@ async fn follow(store: Weak<Inner>, token: Token, share_id: String, every: Durat
                 // The cache TTL still bounds staleness; a failing feed must not hide writes
                 // for longer, so drop the share's listings after a failure.
                 deferred.clear();
-                inner.cache.invalidate_share(&share_id);
                 Store {
                     inner: Arc::clone(&inner),
                 }
-                .publish_or_log(&share_id)
+                .apply_and_publish_or_log(&share_id, ShareChange::anonymous().drop_share())
                 .await;
                 false
             }

@@ -28,6 +28,7 @@ pub use access::Need;
 pub use attrs::opaque_etag;
 pub use cache::ListingKey;
 use cache::Patch;
+use coherence::ShareChange;
 pub use delete::{DeletedItem, INTENT_GRACE, Recovered, trash_name};
 pub use error::{StoreError, StoreResult};
 pub(crate) use write::io_error;
@@ -112,14 +113,14 @@ impl From<MyShare> for ShareInfo {
 }
 
 /// A folder as listed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FolderInfo {
     pub id: String,
     pub name: String,
 }
 
 /// A file as listed: what a folder listing carries, nothing more (no per-file call).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FileInfo {
     pub id: String,
     pub name: String,
@@ -129,7 +130,7 @@ pub struct FileInfo {
 }
 
 /// One entry of a folder.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Entry {
     Folder(FolderInfo),
     File(FileInfo),
@@ -290,6 +291,7 @@ struct Inner {
     /// Folder creations one at a time, so that concurrent writers into a new folder create it
     /// once (the others find it in the patched listing).
     creating_folders: tokio::sync::Mutex<()>,
+    coherence: coherence::Coherence,
 }
 
 impl Store {
@@ -307,6 +309,7 @@ impl Store {
                 listing_fetches: cache::Gates::default(),
                 share_fetches: cache::Gates::default(),
                 creating_folders: tokio::sync::Mutex::new(()),
+                coherence: coherence::Coherence::default(),
             }),
         }
     }
@@ -336,7 +339,7 @@ impl Store {
 
     /// The shares this user can see (cached per principal).
     pub async fn shares(&self, s: &Session) -> StoreResult<Arc<Vec<ShareInfo>>> {
-        self.sync_shares().await;
+        self.sync_shares(s).await;
         let cache = &self.inner.cache;
         if let Some(hit) = cache.shares(s.principal()) {
             return Ok(hit);
@@ -394,7 +397,7 @@ impl Store {
                 .followers
                 .ensure(&self.inner, s, &folder.share_id, every);
         }
-        self.sync_share(&folder.share_id).await;
+        self.sync_share(s, &folder.share_id).await;
         let cache = &self.inner.cache;
         let key = ListingKey::new(s.principal(), folder);
         if let Some(hit) = cache.listing(&key) {
@@ -527,13 +530,10 @@ impl Store {
                     id: f.id,
                     name: f.name,
                 };
-                self.expect_changes(&parent.share_id, &info.id, 1, None);
-                self.inner.cache.patch(
-                    s.principal(),
-                    parent,
-                    Patch::Upsert(Entry::Folder(info.clone())),
-                );
-                self.publish(&parent.share_id).await?;
+                let change = ShareChange::by(s)
+                    .expect(&info.id, 1, None)
+                    .patch(parent, Patch::Upsert(Entry::Folder(info.clone())));
+                self.apply_and_publish(&parent.share_id, change).await?;
                 Ok(info)
             }
             Err(e) if e.kind() == crate::scaidrive::ErrorKind::Conflict => {
@@ -616,12 +616,13 @@ impl Store {
                 return Err(e.into());
             }
         };
-        self.expect_changes(&dest.share_id, &copy.id, 1, copy.version_id.clone());
-        self.inner
-            .cache
-            .patch(s.principal(), dest, Patch::Upsert(file_entry(&copy)));
+        let change = ShareChange::by(s)
+            .expect(&copy.id, 1, copy.version_id.clone())
+            .patch(dest, Patch::Upsert(file_entry(&copy)))
+            .attrs(&copy.id);
+        self.apply_here(&dest.share_id, &change, false);
         self.rebind_attrs(attrs, &copy).await;
-        self.publish(&dest.share_id).await?;
+        self.publish(&dest.share_id, change).await?;
         Ok(copy)
     }
 
@@ -661,24 +662,30 @@ impl Store {
                 return Err(e.into());
             }
         };
-        self.expect_changes(&from.share_id, &file.id, 1, None);
-        if dest.share_id != from.share_id {
-            self.expect_changes(&dest.share_id, &file.id, 1, None);
-        }
-        let cache = &self.inner.cache;
-        cache.patch(
-            s.principal(),
-            from,
-            Patch::Remove {
-                name: file.name.clone(),
-                id: file.id.clone(),
-            },
-        );
-        cache.patch(s.principal(), dest, Patch::Upsert(file_entry(&moved)));
-        self.rebind_attrs(attrs, &moved).await;
-        self.publish(&from.share_id).await?;
-        if dest.share_id != from.share_id {
-            self.publish(&dest.share_id).await?;
+        let removed = Patch::Remove {
+            name: file.name.clone(),
+            id: file.id.clone(),
+        };
+        let added = Patch::Upsert(file_entry(&moved));
+        let out = ShareChange::by(s)
+            .expect(&file.id, 1, None)
+            .patch(from, removed)
+            .attrs(&file.id);
+        if dest.share_id == from.share_id {
+            let change = out.patch(dest, added);
+            self.apply_here(&from.share_id, &change, false);
+            self.rebind_attrs(attrs, &moved).await;
+            self.publish(&from.share_id, change).await?;
+        } else {
+            let into = ShareChange::by(s)
+                .expect(&file.id, 1, None)
+                .patch(dest, added)
+                .attrs(&moved.id);
+            self.apply_here(&from.share_id, &out, false);
+            self.apply_here(&dest.share_id, &into, false);
+            self.rebind_attrs(attrs, &moved).await;
+            self.publish(&from.share_id, out).await?;
+            self.publish(&dest.share_id, into).await?;
         }
         Ok(moved)
     }
@@ -718,14 +725,15 @@ impl Store {
 
     /// Forgets every user's cached listing of this folder.
     pub async fn invalidate_folder(&self, folder: &FolderRef) {
-        self.inner.cache.invalidate_folder(folder);
-        self.publish_or_log(&folder.share_id).await;
+        let change = ShareChange::anonymous().drop_folder(folder);
+        self.apply_and_publish_or_log(&folder.share_id, change)
+            .await;
     }
 
     /// Forgets every user's cached listings of a share (after a folder-level change).
     pub async fn invalidate_share(&self, share_id: &str) {
-        self.inner.cache.invalidate_share(share_id);
-        self.publish_or_log(share_id).await;
+        let change = ShareChange::anonymous().drop_share();
+        self.apply_and_publish_or_log(share_id, change).await;
     }
 
     /// Tells the change-feed follower that `count` entries for `resource_id` are the gateway's
@@ -750,8 +758,9 @@ impl Store {
     }
 
     /// After a file write in `parent`: on success the writer's cached listing gets the entry
-    /// (with a provisional `modified_at`, as the upload answer carries none); on failure the
-    /// folder's listings are dropped (the outcome upstream may be unclear).
+    /// (with a provisional `modified_at`, as the upload answer carries none) and the change is
+    /// returned, to be published once the write is complete; on failure the folder's listings
+    /// are dropped here (the outcome upstream may be unclear).
     pub(crate) fn after_file_write(
         &self,
         s: &Session,
@@ -759,19 +768,16 @@ impl Store {
         name: &str,
         declared_type: Option<&str>,
         result: &StoreResult<Written>,
-    ) {
-        let cache = &self.inner.cache;
+    ) -> Option<ShareChange> {
         let w = match result {
             Ok(w) => w,
             Err(_) => {
-                cache.invalidate_folder(parent);
-                return;
+                self.inner.cache.invalidate_folder(parent);
+                return None;
             }
         };
-        self.expect_changes(&parent.share_id, &w.file_id, 1, w.version_id.clone());
         let now = chrono::Utc::now();
         let modified = now - chrono::Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos()));
-        cache.set_provisional(&w.file_id, modified);
         let mime_type = match declared_type {
             Some(t) if !t.is_empty() && t != "application/octet-stream" => t.to_owned(),
             _ => mime_guess::from_path(name)
@@ -779,17 +785,22 @@ impl Store {
                 .essence_str()
                 .to_owned(),
         };
-        cache.patch(
-            s.principal(),
-            parent,
-            Patch::Upsert(Entry::File(FileInfo {
-                id: w.file_id.clone(),
-                name: name.to_owned(),
-                size: w.size,
-                mime_type: Some(mime_type),
-                modified_at: Some(modified),
-            })),
-        );
+        let change = ShareChange::by(s)
+            .expect(&w.file_id, 1, w.version_id.clone())
+            .provisional(&w.file_id, modified)
+            .patch(
+                parent,
+                Patch::Upsert(Entry::File(FileInfo {
+                    id: w.file_id.clone(),
+                    name: name.to_owned(),
+                    size: w.size,
+                    mime_type: Some(mime_type),
+                    modified_at: Some(modified),
+                })),
+            )
+            .attrs(&w.file_id);
+        self.apply_here(&parent.share_id, &change, false);
+        Some(change)
     }
 
     /// Whether a file's listed `modified_at` is the gateway's own estimate (see

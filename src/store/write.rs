@@ -12,6 +12,7 @@
 use bytes::{Bytes, BytesMut};
 use futures::stream::{BoxStream, StreamExt};
 
+use super::coherence::ShareChange;
 use super::{Entry, FolderRef, Store, StoreError, StoreResult};
 use crate::auth::Session;
 use crate::namespace::ObjectPath;
@@ -109,7 +110,7 @@ impl Store {
             }
             replace => self.via_session(s, &parent, &name, replace, req).await,
         };
-        self.after_file_write(s, &parent, &name, declared_type.as_deref(), &result);
+        let change = self.after_file_write(s, &parent, &name, declared_type.as_deref(), &result);
         drop(busy);
         if created && matches!(result, Err(StoreError::Conflict(_))) {
             self.stale_create(s, &parent, &name).await?;
@@ -133,7 +134,9 @@ impl Store {
             attrs,
         )
         .await?;
-        self.publish(&parent.share_id).await?;
+        if let Some(change) = change {
+            self.publish(&parent.share_id, change).await?;
+        }
         Ok(written)
     }
 
@@ -146,7 +149,11 @@ impl Store {
         if let Ok(listing) = self.list(s, parent).await
             && matches!(listing.get(name), Some(Entry::File(_)))
         {
-            self.publish_or_log(&parent.share_id).await;
+            // Here the fresh listing replaced the stale one; elsewhere it is dropped.
+            let change = ShareChange::anonymous().drop_folder(parent);
+            if let Err(e) = self.publish(&parent.share_id, change).await {
+                tracing::warn!(error = %e, "publishing a stale listing failed");
+            }
             return Err(StoreError::Unavailable(format!(
                 "'{name}' was written meanwhile by another client; retry"
             )));

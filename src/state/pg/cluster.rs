@@ -1,5 +1,6 @@
 //! What several instances coordinate through PostgreSQL: share generations (one indexed row per
-//! share, bumped by every gateway write) and session advisory locks (change-feed leadership per
+//! share, bumped by every gateway write, with what the write changed recorded under each
+//! generation) and session advisory locks (change-feed leadership per
 //! share, the cluster-wide sweepers) held on one dedicated connection per instance, outside the
 //! pool, so that they live exactly as long as that connection: an instance that dies or shuts
 //! down releases them with it.
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio_postgres::NoTls;
 
 use super::super::StateError;
+use super::super::coherence::{CHANGES_KEPT, CHANGES_READ, PRUNE_EVERY, ShareNews};
 use super::PgBackend;
 
 /// The current generation of `key` (0 when never bumped): one primary-key lookup.
@@ -28,21 +30,88 @@ pub(in crate::state) async fn share_generation(
     }
 }
 
-/// Adds one to the generation of `key`; the new value.
+/// Adds one to the generation of `key` and records `change` under the new generation; the new
+/// value. Every [`PRUNE_EVERY`] generations the share's records older than the latest
+/// [`CHANGES_KEPT`] go.
 pub(in crate::state) async fn bump_share_generation(
     db: &PgBackend,
     key: &str,
+    change: &str,
 ) -> Result<u64, StateError> {
     let conn = db.conn().await?;
     let stmt = conn
         .prepare_cached(
-            "INSERT INTO share_generations (share_id, generation) VALUES ($1, 1) \
-             ON CONFLICT (share_id) DO UPDATE \
-             SET generation = share_generations.generation + 1 RETURNING generation",
+            "WITH g AS (\
+                INSERT INTO share_generations (share_id, generation) VALUES ($1, 1) \
+                ON CONFLICT (share_id) DO UPDATE \
+                SET generation = share_generations.generation + 1 RETURNING generation) \
+             INSERT INTO share_changes (share_id, generation, change) \
+             SELECT $1, generation, $2 FROM g RETURNING generation",
         )
         .await?;
-    let row = conn.query_one(&stmt, &[&key]).await?;
-    super::to_u64("generation", row.try_get(0)?)
+    let row = conn.query_one(&stmt, &[&key, &change]).await?;
+    let generation: i64 = row.try_get(0)?;
+    if generation % PRUNE_EVERY == 0 {
+        let stmt = conn
+            .prepare_cached("DELETE FROM share_changes WHERE share_id = $1 AND generation <= $2")
+            .await?;
+        conn.execute(&stmt, &[&key, &(generation - CHANGES_KEPT)])
+            .await?;
+    }
+    super::to_u64("generation", generation)
+}
+
+/// The shares of `known` whose generation moved past the one given, each with its current
+/// generation and the recorded changes after the given one (at most [`CHANGES_READ`], oldest
+/// first): one query, answering no rows when nothing changed.
+pub(in crate::state) async fn share_news(
+    db: &PgBackend,
+    known: &[(String, u64)],
+) -> Result<Vec<ShareNews>, StateError> {
+    let conn = db.conn().await?;
+    let stmt = conn
+        .prepare_cached(
+            "SELECT k.share_id, g.generation, c.generation, c.change \
+             FROM unnest($1::text[], $2::bigint[]) AS k(share_id, known) \
+             JOIN share_generations g \
+               ON g.share_id = k.share_id COLLATE \"C\" AND g.generation > k.known \
+             LEFT JOIN LATERAL ( \
+               SELECT s.generation, s.change FROM share_changes s \
+               WHERE s.share_id = k.share_id COLLATE \"C\" AND s.generation > k.known \
+               ORDER BY s.generation LIMIT $3) c ON true \
+             ORDER BY k.share_id, c.generation",
+        )
+        .await?;
+    let ids: Vec<&str> = known.iter().map(|(id, _)| id.as_str()).collect();
+    let gens = known
+        .iter()
+        .map(|(_, g)| i64::try_from(*g))
+        .collect::<Result<Vec<i64>, _>>()
+        .map_err(|_| StateError::BadValue {
+            column: "generation",
+            message: "too large".into(),
+        })?;
+    let rows = conn.query(&stmt, &[&ids, &gens, &CHANGES_READ]).await?;
+    let mut news: Vec<ShareNews> = Vec::new();
+    for row in rows {
+        let share_id: String = row.try_get(0)?;
+        let generation = super::to_u64("generation", row.try_get(1)?)?;
+        let change: Option<(i64, String)> = match row.try_get::<_, Option<i64>>(2)? {
+            Some(g) => Some((g, row.try_get(3)?)),
+            None => None,
+        };
+        if news.last().is_none_or(|n| n.share_id != share_id) {
+            news.push(ShareNews {
+                share_id,
+                generation,
+                changes: Vec::new(),
+            });
+        }
+        if let (Some(n), Some((g, change))) = (news.last_mut(), change) {
+            n.changes.push((super::to_u64("generation", g)?, change));
+        }
+    }
+    Ok(news)
 }
 
 /// The dedicated connection holding this instance's session advisory locks.

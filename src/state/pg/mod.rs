@@ -22,7 +22,7 @@ use super::StateError;
 use super::location::PgUrl;
 
 pub(super) use attrs::{bind_attrs_modified_at, delete_attrs, load_attrs, put_attrs};
-pub(super) use cluster::{Dedicated, bump_share_generation, share_generation};
+pub(super) use cluster::{Dedicated, bump_share_generation, share_generation, share_news};
 pub(super) use completed::{finish_upload, get_completed};
 pub(super) use credentials::{
     create_credential, get_credential, list_credentials, revoke_credential,

@@ -475,3 +475,68 @@ async fn an_empty_webdav_file_put_through_one_instance_is_seen_through_the_other
     a.gateway.shutdown().await;
     b.gateway.shutdown().await;
 }
+
+/// The file id of `name` at the share root, upstream.
+async fn upstream_file_id(up: &Upstream, name: &str) -> String {
+    let v: serde_json::Value = up
+        .http
+        .get(format!("{}/folders/root/children", up.base))
+        .bearer_auth(&up.token)
+        .query(&[("share_id", up.share.as_str())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["name"] == name)
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_same_complete_through_two_instances_at_once_writes_the_object_once() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = two_instances(a_dir.path(), b_dir.path()).await;
+    let key = "/documents/twice.bin";
+    let id = create(&a, key, &[]).await;
+    let p1 = pattern(5 * MIB, 1);
+    let p2 = pattern(3 * MIB, 2);
+    let etags = vec![
+        part(&a, key, &id, 1, &p1).await,
+        part(&b, key, &id, 2, &p2).await,
+    ];
+    // A client that retried through the balancer while its first Complete still ran.
+    let (first, second) = tokio::join!(
+        complete(&a, key, &id, &etags),
+        complete(&b, key, &id, &etags)
+    );
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(second.status, 200, "{}", second.text());
+    let want = multipart_etag(&[&p1, &p2]);
+    assert_eq!(xml_value(&first.text(), "ETag").unwrap(), want);
+    assert_eq!(xml_value(&second.text(), "ETag").unwrap(), want);
+    assert_eq!(
+        first.header("x-amz-version-id"),
+        second.header("x-amz-version-id")
+    );
+    let up = Upstream::documents(&a).await;
+    let file = upstream_file_id(&up, "twice.bin").await;
+    let versions: serde_json::Value = up
+        .http
+        .get(format!("{}/files/{file}/versions", up.base))
+        .bearer_auth(&up.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(versions["total"], 1, "written more than once: {versions}");
+    a.gateway.shutdown().await;
+    b.gateway.shutdown().await;
+}

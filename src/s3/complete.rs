@@ -4,8 +4,9 @@
 //! (ETag, metadata, version id) and the completed-upload record all land. The record (upload id
 //! → key, ETag, version id, part list digest) is kept [`COMPLETED_KEEP`] in the state DB, so a
 //! retried Complete through any instance gets the first answer, and Abort after Complete is
-//! NoSuchUpload. On one instance a retry that arrives while the first is still writing waits
-//! for it.
+//! NoSuchUpload. A retry that arrives while the first is still writing waits for it: on one
+//! instance behind a lock per upload, across instances sharing PostgreSQL behind a cluster-wide
+//! advisory lock per upload.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +23,7 @@ use super::multipart::{
 use super::put::check_write_conditions;
 use super::{Gateway, etag};
 use crate::auth::Session;
-use crate::state::{CompletedUpload, MultipartPart};
+use crate::state::{ClusterLease, CompletedUpload, MultipartPart, StateDb};
 use crate::store::WriteRequest;
 
 /// How long CompleteMultipartUpload waits for the upload to ScaiDrive before it answers with
@@ -96,6 +97,47 @@ impl Gateway {
         self.completing.get_with(upload_id.to_owned(), || {
             Arc::new(tokio::sync::Mutex::new(()))
         })
+    }
+}
+
+/// This instance's turn among the cluster's Completes of one upload: a cluster-wide lock while
+/// other instances may share the state DB (PostgreSQL), released when dropped. Without it, a
+/// Complete retried through another instance while the first still runs would write the object
+/// again (or fail on staged parts the first has just removed).
+struct ClusterTurn {
+    db: StateDb,
+    lease: Option<ClusterLease>,
+}
+
+/// How often a Complete waiting for another instance's Complete of the same upload looks again.
+const CLUSTER_TURN_POLL: Duration = Duration::from_millis(100);
+
+impl ClusterTurn {
+    async fn take(db: &StateDb, upload_id: &str) -> S3Result<Self> {
+        let mut turn = Self {
+            db: db.clone(),
+            lease: None,
+        };
+        if !db.is_shared() {
+            return Ok(turn);
+        }
+        let name = format!("complete {upload_id}");
+        loop {
+            if let Some(lease) = db.try_cluster_lock(&name).await.map_err(db_err)? {
+                turn.lease = Some(lease);
+                return Ok(turn);
+            }
+            tokio::time::sleep(CLUSTER_TURN_POLL).await;
+        }
+    }
+}
+
+impl Drop for ClusterTurn {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            let db = self.db.clone();
+            tokio::spawn(async move { db.release_cluster_lock(lease).await });
+        }
     }
 }
 
@@ -197,13 +239,15 @@ async fn complete(
                 .collect()
         })
         .unwrap_or_default();
-    // Held until the upload is written: a retry on this instance waits, then finds the record.
+    // Held until the upload is written: a retry on this instance (or, with PostgreSQL, on any
+    // instance) waits, then finds the record.
     let turn = gw.completing(&input.upload_id).lock_owned().await;
+    let cluster_turn = ClusterTurn::take(gw.store().db(), &input.upload_id).await?;
     let Some(up) = gw
         .find_upload(&s, &input.upload_id, &input.bucket, &input.key)
         .await?
     else {
-        drop(turn);
+        drop((turn, cluster_turn));
         return completed_again(gw, &s, &input, &requested).await;
     };
     let bucket = gw.bucket(&s, &input.bucket).await?;
@@ -301,7 +345,7 @@ async fn complete(
         )
         .await
         .map_err(db_err)?;
-    drop(turn);
+    drop((turn, cluster_turn));
     gw.discard_upload(Some(&s), &up.upload_id, &meta).await;
     Ok(output(
         bucket_name,

@@ -30,6 +30,9 @@ mod shares;
 mod uploads;
 mod users;
 
+/// ScaiDrive's documented hard limit of one multipart `POST /files` request.
+pub const SINGLE_POST_LIMIT: u64 = 5_368_709_120;
+
 pub use client::{Client, ClientOptions, RateLimitState, Token};
 pub use error::{Error, ErrorKind, Result};
 pub use files::{Download, UploadFile};

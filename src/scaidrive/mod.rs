@@ -7,7 +7,8 @@
 //! with exponential back-off and full jitter for idempotent ones only.
 //!
 //! Layout: [`client`] (core, retry loop, rate-limit bookkeeping), [`pace`] (waiting before a
-//! request when the token's rate-limit budget is low), [`error`], [`retry`],
+//! request when the token's rate-limit budget is low), `token` (the bearer token), [`error`],
+//! [`retry`],
 //! [`range`], [`types`], and one file per endpoint group: `users` (also platform probes),
 //! `shares`, `folders`, `files`, `uploads`, `changes`, `links`, `acl` (permissions and ACLs).
 //!
@@ -27,6 +28,7 @@ mod files;
 mod folders;
 mod links;
 mod shares;
+mod token;
 mod uploads;
 mod users;
 

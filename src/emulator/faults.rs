@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::error::ApiError;
-use super::ratelimit;
+use super::ratelimit::{self, is_api_path};
 
 /// Fault settings; every field is optional in JSON (missing = default).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -32,12 +32,6 @@ pub struct Faults {
     pub reset_count: u32,
     /// Path prefixes (`/api/v1/sync/changes`) the faults above apply to; empty = every API path.
     pub paths: Vec<String>,
-}
-
-/// True for paths fault injection and rate limiting apply to.
-pub fn is_api_path(path: &str) -> bool {
-    path.starts_with("/api/v1/")
-        && !matches!(path, "/api/v1/health" | "/api/v1/ready" | "/api/v1/config")
 }
 
 enum Injected {

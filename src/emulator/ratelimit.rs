@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::AppState;
-use super::faults::is_api_path;
 
 const WINDOW: Duration = Duration::from_secs(60);
 
@@ -80,6 +79,12 @@ impl RateLimiter {
             retry_after,
         }
     }
+}
+
+/// True for paths fault injection and rate limiting apply to.
+pub fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/v1/")
+        && !matches!(path, "/api/v1/health" | "/api/v1/ready" | "/api/v1/config")
 }
 
 fn epoch_secs() -> u64 {

@@ -380,7 +380,7 @@ async fn object_target(
     key: &str,
     version_id: Option<&str>,
 ) -> S3Result<Target> {
-    let found = super::get::find(gw, s, bucket, key, version_id).await?;
+    let found = super::found::find(gw, s, bucket, key, version_id).await?;
     let (rt, id) = match found.file {
         Some(f) => (ResourceType::File, f.id.clone()),
         None => {

@@ -17,10 +17,9 @@ use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
 
 use super::error::{internal, store_error};
-use super::multipart::{
-    PartError, db_err, meta_of, multipart_etag, no_such_upload, now, validate_parts,
-};
+use super::multipart::{PartError, db_err, multipart_etag, no_such_upload, now, validate_parts};
 use super::put::check_write_conditions;
+use super::staging::meta_of;
 use super::{Gateway, etag};
 use crate::auth::Session;
 use crate::state::{ClusterLease, CompletedUpload, MultipartPart, StateDb};

@@ -9,7 +9,8 @@ use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::attrs::{StdHeaders, from_headers};
 use super::error::store_error;
-use super::get::{Conditions, Found, Outcome, evaluate, find};
+use super::found::{Found, find};
+use super::get::{Conditions, Outcome, evaluate};
 use super::put::put_marker;
 use super::{BucketRef, Gateway, etag, timestamp};
 use crate::auth::Session;

@@ -22,6 +22,7 @@ mod copy;
 mod delete;
 mod edge;
 mod error;
+mod found;
 mod get;
 mod list;
 mod multipart;

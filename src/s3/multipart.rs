@@ -15,7 +15,7 @@ use super::checksum::{Integrity, body_stream};
 use super::copy::source;
 use super::error::{internal, store_error};
 use super::get::Conditions;
-use super::staging::{Staged, UploadMeta};
+use super::staging::{Staged, UploadMeta, meta_of};
 use super::{Gateway, etag, timestamp};
 use crate::auth::Session;
 use crate::state::{MultipartPart, MultipartUpload as Upload};
@@ -69,11 +69,6 @@ impl Gateway {
         let up = self.store().db().get_upload(id).await.map_err(db_err)?;
         Ok(up.filter(|up| up.principal == s.principal() && up.bucket == bucket && up.key == key))
     }
-}
-
-/// An upload's staging and attributes.
-pub(super) fn meta_of(up: &Upload) -> UploadMeta {
-    serde_json::from_str(&up.attrs).unwrap_or_default()
 }
 
 pub(crate) async fn create_multipart_upload(

@@ -25,6 +25,11 @@ use crate::namespace::STAGING_FOLDER;
 use crate::state::{MultipartPart, MultipartUpload as Upload, ObjectAttrs, PartLocation};
 use crate::store::{BodyStream, FolderRef};
 
+/// An upload's staging and attributes.
+pub(super) fn meta_of(up: &Upload) -> UploadMeta {
+    serde_json::from_str(&up.attrs).unwrap_or_default()
+}
+
 /// What an upload keeps until Complete (JSON in `multipart_uploads.attrs`).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(super) struct UploadMeta {
@@ -111,7 +116,7 @@ impl Gateway {
         size: Option<u64>,
         content_md5: Option<[u8; 16]>,
     ) -> S3Result<Staged> {
-        let (upload_id, meta) = (&up.upload_id, super::multipart::meta_of(up));
+        let (upload_id, meta) = (&up.upload_id, meta_of(up));
         let name = format!("part-{part:05}-{}", ulid::Ulid::new());
         let (Some(share_id), Some(folder)) = (&meta.share_id, &meta.staging_folder) else {
             let (path, size, md5) =

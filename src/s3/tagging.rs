@@ -9,7 +9,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::Gateway;
 use super::error::store_error;
-use super::get::find;
+use super::found::find;
 use crate::state::ObjectAttrs;
 
 /// Where the tag set lives in [`ObjectAttrs::headers`].

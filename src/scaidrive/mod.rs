@@ -7,7 +7,8 @@
 //! with exponential back-off and full jitter for idempotent ones only.
 //!
 //! Layout: [`client`] (core, retry loop, rate-limit bookkeeping), [`pace`] (waiting before a
-//! request when the token's rate-limit budget is low), [`error`], [`retry`],
+//! request when the token's rate-limit budget is low), `token` (the bearer token), [`error`],
+//! [`retry`],
 //! [`range`], [`types`], and one file per endpoint group: `users` (also platform probes),
 //! `shares`, `folders`, `files`, `uploads`, `changes`, `links`, `acl` (permissions and ACLs).
 //!
@@ -27,8 +28,12 @@ mod files;
 mod folders;
 mod links;
 mod shares;
+mod token;
 mod uploads;
 mod users;
+
+/// ScaiDrive's documented hard limit of one multipart `POST /files` request.
+pub const SINGLE_POST_LIMIT: u64 = 5_368_709_120;
 
 pub use client::{Client, ClientOptions, RateLimitState, Token};
 pub use error::{Error, ErrorKind, Result};

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::Method;
 
-use super::client::Token;
+use super::token::Token;
 
 /// The longest a request waits before it is sent.
 pub const MAX_PACE: Duration = Duration::from_secs(60);

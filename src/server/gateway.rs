@@ -18,7 +18,7 @@ use crate::emulator::{self, EmulatorConfig, RunningEmulator};
 use crate::metrics::RequestMetrics;
 use crate::scaidrive::Client;
 use crate::state::{Credential, NewCredential, StateDb};
-use crate::store::Store;
+use crate::store::{Store, StoreOptions};
 
 /// What the front ends are built from: the configuration, the store and the authenticator.
 #[derive(Clone)]
@@ -276,7 +276,7 @@ async fn finish_start(
 
     let ctx = GatewayContext {
         config: cfg.clone(),
-        store: Store::new(upstream.clone(), db.clone(), cfg.store_options()),
+        store: Store::new(upstream.clone(), db.clone(), StoreOptions::from_config(cfg)),
         auth: Authenticator::new(db.clone(), &cfg.credentials, upstream.clone()),
     };
     // Debris a crash left (deletes cut short, spool files) goes before the first request.

@@ -34,8 +34,7 @@ pub use error::{StoreError, StoreResult};
 pub(crate) use write::io_error;
 pub use write::{BodyAbort, BodyStream, WriteRequest, Written};
 
-/// ScaiDrive's documented hard limit of one multipart `POST /files` request.
-pub const SINGLE_POST_LIMIT: u64 = 5_368_709_120;
+pub use crate::scaidrive::SINGLE_POST_LIMIT;
 
 /// Tunables of the store.
 #[derive(Debug, Clone)]
@@ -74,6 +73,23 @@ impl Default for StoreOptions {
             chunk_size: 4 << 20,
             parallel_chunks: 3,
             change_feed_interval: Some(Duration::from_secs(2)),
+        }
+    }
+}
+
+impl StoreOptions {
+    /// The store's options from `[cache]` and `[upstream]`.
+    pub fn from_config(cfg: &crate::config::Config) -> Self {
+        Self {
+            cache_enabled: cfg.cache.enabled,
+            cache_ttl: Duration::from_secs(cfg.cache.ttl_secs),
+            cache_capacity: cfg.cache.capacity,
+            permanent_delete: cfg.upstream.permanent_delete,
+            session_threshold: cfg.upstream.session_threshold_bytes,
+            chunk_size: cfg.upstream.chunk_size_bytes,
+            parallel_chunks: cfg.upstream.parallel_chunks,
+            change_feed_interval: (cfg.cache.change_feed_interval_ms > 0)
+                .then(|| Duration::from_millis(cfg.cache.change_feed_interval_ms)),
         }
     }
 }
@@ -850,5 +866,25 @@ mod tests {
             .map(|t| t.with_timezone(&chrono::Utc))
             .ok();
         assert_eq!(precise.as_ref().map(reported_time), precise);
+    }
+
+    #[test]
+    fn options_follow_cache_and_upstream_config() {
+        let mut cfg = crate::config::Config::default();
+        let opts = StoreOptions::from_config(&cfg);
+        assert_eq!(opts.cache_ttl, Duration::from_secs(5));
+        assert_eq!(opts.change_feed_interval, Some(Duration::from_secs(2)));
+        assert_eq!(opts.session_threshold, SINGLE_POST_LIMIT);
+        cfg.cache.enabled = false;
+        cfg.cache.change_feed_interval_ms = 0;
+        cfg.upstream.chunk_size_bytes = 1 << 20;
+        cfg.upstream.parallel_chunks = 5;
+        cfg.upstream.permanent_delete = true;
+        let opts = StoreOptions::from_config(&cfg);
+        assert!(!opts.cache_enabled);
+        assert_eq!(opts.change_feed_interval, None);
+        assert_eq!(opts.chunk_size, 1 << 20);
+        assert_eq!(opts.parallel_chunks, 5);
+        assert!(opts.permanent_delete);
     }
 }

@@ -20,7 +20,7 @@ use tokio::io::{AsyncSeekExt as _, AsyncWriteExt as _};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::fs::{ReqCtx, fs_error};
+use super::fs::ctx::{ReqCtx, fs_error};
 use super::meta::Meta;
 use crate::namespace::ObjectPath;
 use crate::scaidrive::ByteRange;

@@ -204,6 +204,29 @@ impl StateDb {
     }
 
     /// Stores (replaces) the attributes of a file.
+    /// [`StateDb::put_attrs`] and [`StateDb::bump_share_generation`] of `key` with `change`, in
+    /// one round trip and one transaction on PostgreSQL (the new generation); SQLite: the entry
+    /// only, and 0.
+    pub async fn put_attrs_and_bump(
+        &self,
+        entry: StoredAttrs,
+        key: &str,
+        change: &str,
+    ) -> Result<u64, StateError> {
+        let Backend::Postgres(p) = &self.backend else {
+            self.put_attrs(entry).await?;
+            return Ok(0);
+        };
+        let generation = pg::put_attrs_and_bump(p, &entry, key, change).await?;
+        if let Some(c) = &self.attrs {
+            c.write(|m| m.insert(entry.file_id.clone(), Some(entry)));
+        }
+        u64::try_from(generation).map_err(|_| StateError::BadValue {
+            column: "generation",
+            message: "negative".into(),
+        })
+    }
+
     pub async fn put_attrs(&self, entry: StoredAttrs) -> Result<(), StateError> {
         let cache = self.attrs.clone();
         let sqlite = match &self.backend {

@@ -199,6 +199,35 @@ mod tests {
         assert!(!news[1].complete_since(0));
     }
 
+    async fn attrs_and_generation_land_together(target: Target) {
+        let db = target.open().await;
+        let entry = crate::state::StoredAttrs {
+            file_id: "fil_1".into(),
+            size: 3,
+            modified_at: None,
+            version_id: None,
+            sha256: None,
+            attrs: crate::state::ObjectAttrs {
+                etag: "abc".into(),
+                ..Default::default()
+            },
+        };
+        let g = db.put_attrs_and_bump(entry, "shr_a", "c1").await.unwrap();
+        let got = db.get_attrs("fil_1").await.unwrap().unwrap();
+        assert_eq!(got.attrs.etag, "abc");
+        if db.is_shared() {
+            assert_eq!(g, 1);
+            let news = db.share_news(&[("shr_a".to_owned(), 0)]).await.unwrap();
+            assert_eq!(news[0].changes, vec![(1, "c1".to_owned())]);
+        } else {
+            assert_eq!(g, 0);
+        }
+    }
+
+    both_backends! {
+        attrs_and_generation => attrs_and_generation_land_together;
+    }
+
     #[tokio::test]
     async fn old_records_are_pruned_and_reads_are_bounded() {
         let target = Target::new_postgres().await;

@@ -74,7 +74,7 @@ fn stamp_into<'a>(t: &Timestamp, buf: &'a mut [u8; 20]) -> Option<&'a [u8]> {
     Some(&buf[..])
 }
 
-fn db_error(e: crate::state::StateError) -> StoreError {
+pub(super) fn db_error(e: crate::state::StateError) -> StoreError {
     tracing::error!(error = %e, "state database failed");
     StoreError::Internal("state database failed".into())
 }
@@ -201,34 +201,16 @@ impl Store {
         sha256: Option<String>,
         attrs: ObjectAttrs,
     ) -> StoreResult<()> {
-        self.store_attrs(file_id, size, modified_at, version_id, sha256, attrs)
-            .await?;
+        let entry = StoredAttrs {
+            file_id: file_id.to_owned(),
+            size,
+            modified_at: modified_at.map(stamp),
+            version_id,
+            sha256,
+            attrs,
+        };
         let change = super::coherence::ShareChange::anonymous().attrs(file_id);
-        self.publish(share_id, change).await
-    }
-
-    /// Stores attributes for a file as it is upstream now (the caller publishes).
-    pub(crate) async fn store_attrs(
-        &self,
-        file_id: &str,
-        size: u64,
-        modified_at: Option<&Timestamp>,
-        version_id: Option<String>,
-        sha256: Option<String>,
-        attrs: ObjectAttrs,
-    ) -> StoreResult<()> {
-        self.inner
-            .db
-            .put_attrs(StoredAttrs {
-                file_id: file_id.to_owned(),
-                size,
-                modified_at: modified_at.map(stamp),
-                version_id,
-                sha256,
-                attrs,
-            })
-            .await
-            .map_err(db_error)
+        self.store_and_publish(share_id, entry, change).await
     }
 
     /// Updates only the attributes (metadata replaced in place, WebDAV PROPPATCH) of a file in
@@ -283,14 +265,16 @@ impl Store {
     ) {
         if let Some(attrs) = before {
             let res = self
-                .store_attrs(
-                    &after.id,
-                    after.size,
-                    after.modified_at.as_ref(),
-                    after.version_id.clone(),
-                    after.checksum_sha256.clone(),
+                .inner
+                .db
+                .put_attrs(StoredAttrs {
+                    file_id: after.id.clone(),
+                    size: after.size,
+                    modified_at: after.modified_at.as_ref().map(stamp),
+                    version_id: after.version_id.clone(),
+                    sha256: after.checksum_sha256.clone(),
                     attrs,
-                )
+                })
                 .await;
             if let Err(e) = res {
                 tracing::warn!(error = %e, "could not carry object attributes over a move");

@@ -24,7 +24,7 @@ use super::cache::Patch;
 use super::{FolderRef, Store, StoreError, StoreResult};
 use crate::auth::Session;
 use crate::scaidrive::Timestamp;
-use crate::state::ShareNews;
+use crate::state::{ShareNews, StoredAttrs};
 
 /// The generation key of the share list (created or deleted shares).
 const SHARE_LIST: &str = "";
@@ -299,26 +299,53 @@ impl Store {
 
     /// Tells the other instances what this one changed in the share (its own cache has it
     /// already). A failure is an error of the write: it would not be seen elsewhere at once.
-    pub(crate) async fn publish(&self, share_id: &str, mut change: ShareChange) -> StoreResult<()> {
+    pub(crate) async fn publish(&self, share_id: &str, change: ShareChange) -> StoreResult<()> {
         if !self.coherent_cluster() {
             return Ok(());
         }
-        change.origin = self.inner.coherence.origin;
-        let text = serde_json::to_string(&change)
-            .map_err(|e| StoreError::Internal(format!("cannot record a change: {e}")))?;
+        let text = self.record(change)?;
         let now = self
             .inner
             .db
             .bump_share_generation(share_id, &text)
             .await
-            .map_err(|e| {
-                StoreError::Unavailable(format!(
-                    "the change was made but could not be published to other gateway \
-                     instances: {e}"
-                ))
-            })?;
+            .map_err(unpublished)?;
         self.inner.cache.own_remote(share_id, now);
         Ok(())
+    }
+
+    /// Stores a file's attributes and publishes `change` (which names the file), in one
+    /// state-DB operation with PostgreSQL.
+    pub(crate) async fn store_and_publish(
+        &self,
+        share_id: &str,
+        entry: StoredAttrs,
+        change: ShareChange,
+    ) -> StoreResult<()> {
+        if !self.coherent_cluster() {
+            return self
+                .inner
+                .db
+                .put_attrs(entry)
+                .await
+                .map_err(super::attrs::db_error);
+        }
+        let text = self.record(change)?;
+        let now = self
+            .inner
+            .db
+            .put_attrs_and_bump(entry, share_id, &text)
+            .await
+            .map_err(unpublished)?;
+        self.inner.cache.own_remote(share_id, now);
+        Ok(())
+    }
+
+    /// The stored form of this instance's change.
+    fn record(&self, mut change: ShareChange) -> StoreResult<String> {
+        change.origin = self.inner.coherence.origin;
+        serde_json::to_string(&change)
+            .map_err(|e| StoreError::Internal(format!("cannot record a change: {e}")))
     }
 
     /// Applies `change` here and publishes it: for changes made while the write's outcome
@@ -346,6 +373,12 @@ impl Store {
         self.apply_and_publish(SHARE_LIST, ShareChange::anonymous().drop_share())
             .await
     }
+}
+
+fn unpublished(e: crate::state::StateError) -> StoreError {
+    StoreError::Unavailable(format!(
+        "the change was made but could not be published to other gateway instances: {e}"
+    ))
 }
 
 /// Most shares of a cached share list checked along with the list itself.

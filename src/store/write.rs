@@ -17,7 +17,7 @@ use super::{Entry, FolderRef, Store, StoreError, StoreResult};
 use crate::auth::Session;
 use crate::namespace::ObjectPath;
 use crate::scaidrive::{CreateUploadSession, UploadFile};
-use crate::state::ObjectAttrs;
+use crate::state::{ObjectAttrs, StoredAttrs};
 
 /// A body to store: a stream of chunks that ends with an error when the body must not be
 /// committed.
@@ -125,18 +125,17 @@ impl Store {
             attrs.etag = hex::encode(written.md5);
         }
         written.etag = attrs.etag.clone();
-        self.store_attrs(
-            &written.file_id,
-            written.size,
-            None,
-            written.version_id.clone(),
-            written.checksum_sha256.clone(),
+        let entry = StoredAttrs {
+            file_id: written.file_id.clone(),
+            size: written.size,
+            modified_at: None,
+            version_id: written.version_id.clone(),
+            sha256: written.checksum_sha256.clone(),
             attrs,
-        )
-        .await?;
-        if let Some(change) = change {
-            self.publish(&parent.share_id, change).await?;
-        }
+        };
+        let change = change.unwrap_or_default();
+        self.store_and_publish(&parent.share_id, entry, change)
+            .await?;
         Ok(written)
     }
 

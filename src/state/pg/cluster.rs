@@ -51,6 +51,17 @@ pub(in crate::state) async fn bump_share_generation(
         .await?;
     let row = conn.query_one(&stmt, &[&key, &change]).await?;
     let generation: i64 = row.try_get(0)?;
+    prune_changes(&conn, key, generation).await?;
+    super::to_u64("generation", generation)
+}
+
+/// After `key` reached `generation`: every [`PRUNE_EVERY`] generations, drops its records older
+/// than the latest [`CHANGES_KEPT`].
+pub(super) async fn prune_changes(
+    conn: &super::Conn,
+    key: &str,
+    generation: i64,
+) -> Result<(), StateError> {
     if generation % PRUNE_EVERY == 0 {
         let stmt = conn
             .prepare_cached("DELETE FROM share_changes WHERE share_id = $1 AND generation <= $2")
@@ -58,7 +69,7 @@ pub(in crate::state) async fn bump_share_generation(
         conn.execute(&stmt, &[&key, &(generation - CHANGES_KEPT)])
             .await?;
     }
-    super::to_u64("generation", generation)
+    Ok(())
 }
 
 /// The shares of `known` whose generation moved past the one given, each with its current

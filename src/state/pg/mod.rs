@@ -21,7 +21,9 @@ use tokio_postgres::NoTls;
 use super::StateError;
 use super::location::PgUrl;
 
-pub(super) use attrs::{bind_attrs_modified_at, delete_attrs, load_attrs, put_attrs};
+pub(super) use attrs::{
+    bind_attrs_modified_at, delete_attrs, load_attrs, put_attrs, put_attrs_and_bump,
+};
 pub(super) use cluster::{Dedicated, bump_share_generation, share_generation, share_news};
 pub(super) use completed::{finish_upload, get_completed};
 pub(super) use credentials::{

@@ -29,14 +29,17 @@ pub struct ShareNews {
 }
 
 impl ShareNews {
-    /// Whether `changes` cover every generation from `known + 1` to `generation`.
+    /// Whether `changes` cover every generation from `known + 1` to `generation` (`known` may
+    /// be newer than the generation they were read from: earlier records are then ignored).
     pub fn complete_since(&self, known: u64) -> bool {
-        self.changes.len() as u64 == self.generation.saturating_sub(known)
-            && self
-                .changes
-                .iter()
-                .enumerate()
-                .all(|(i, (g, _))| *g == known + 1 + i as u64)
+        let mut next = known + 1;
+        for (g, _) in self.changes.iter().filter(|(g, _)| *g > known) {
+            if *g != next {
+                return false;
+            }
+            next += 1;
+        }
+        next > self.generation
     }
 }
 
@@ -197,6 +200,9 @@ mod tests {
         );
         assert!(news[1].complete_since(1));
         assert!(!news[1].complete_since(0));
+        // Read from generation 1, applied meanwhile up to 2 here (an own change): still whole.
+        assert!(news[1].complete_since(2));
+        assert!(news[1].complete_since(3));
     }
 
     async fn attrs_and_generation_land_together(target: Target) {

@@ -277,7 +277,12 @@ async fn finish_start(
     let ctx = GatewayContext {
         config: cfg.clone(),
         store: Store::new(upstream.clone(), db.clone(), StoreOptions::from_config(cfg)),
-        auth: Authenticator::new(db.clone(), &cfg.credentials, upstream.clone()),
+        auth: Authenticator::with_sts(
+            db.clone(),
+            &cfg.credentials,
+            upstream.clone(),
+            cfg.sts.enabled,
+        ),
     };
     // Debris a crash left (deletes cut short, spool files) goes before the first request.
     crate::maintenance::at_start(&ctx.store, &cfg.data_dir).await;

@@ -114,6 +114,11 @@ pub fn front_end_with(ctx: &GatewayContext, opts: S3Options) -> FrontEnd {
     )
 }
 
+/// Whether `host` names a bucket, virtual-host style, under `domain` (`s3.domain`).
+pub fn names_bucket(domain: &str, host: &str) -> bool {
+    auth::host_bucket(&auth::normalise_domain(domain), host).is_some()
+}
+
 /// The largest file a browser POST (PostObject) may carry. s3s gathers a POST's file part in
 /// memory before it checks the policy (it cannot stream it), so the gateway bounds it far below
 /// s3s's default of 5 GB; larger files go up with PutObject or a multipart upload.

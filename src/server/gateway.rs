@@ -293,8 +293,12 @@ async fn finish_start(
     );
     let metrics = std::sync::Arc::new(RequestMetrics::default());
     let front_ends = FrontEnds {
-        s3: crate::s3::front_end(&ctx),
-        webdav: crate::webdav::front_end(&ctx),
+        s3: crate::keys_api::wrap(
+            crate::s3::front_end(&ctx),
+            ctx.auth.clone(),
+            cfg.s3.domain.clone(),
+        ),
+        webdav: crate::keys_api::wrap(crate::webdav::front_end(&ctx), ctx.auth.clone(), None),
         admin: FrontEnd::from_router(
             "admin",
             admin::router(AdminState {

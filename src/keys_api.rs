@@ -211,7 +211,13 @@ async fn handle(
             "authenticate with your ScaiDrive token (Authorization: Bearer, or Basic with the token as password)",
         );
     };
-    let session = match auth.by_token(&token).await {
+    // A key made now outlives the request: its token is asked about now.
+    let checked = if req.method() == Method::POST {
+        auth.by_token_now(&token).await
+    } else {
+        auth.by_token(&token).await
+    };
+    let session = match checked {
         Ok(s) => s,
         Err(AuthError::Unavailable(_)) => {
             return error(

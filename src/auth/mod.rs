@@ -375,6 +375,14 @@ impl Authenticator {
         }
     }
 
+    /// [`Authenticator::by_token`] asking ScaiDrive now, whatever was remembered (for what
+    /// outlives the request: issuing credentials).
+    pub async fn by_token_now(&self, token: &str) -> Result<Session, AuthError> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        self.inner.tokens.invalidate(&key).await;
+        self.by_token(token).await
+    }
+
     /// WebDAV Basic: an access key id and its secret, or any user name and a ScaiDrive token
     /// as the password.
     pub async fn basic(&self, user: &str, password: &str) -> Result<Session, AuthError> {

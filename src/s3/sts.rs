@@ -337,7 +337,7 @@ impl StsRoute {
         // The token must still be good: credentials behind a dead token would only fail later.
         let user = self
             .auth
-            .by_token(pair.session.token().expose())
+            .by_token_now(pair.session.token().expose())
             .await
             .map_err(from_auth)?;
         let mut not_after = token_expiry(pair.session.token().expose());
@@ -371,7 +371,7 @@ impl StsRoute {
                     "WebIdentityToken (the ScaiDrive token) is required",
                 )
             })?;
-        let session = self.auth.by_token(token).await.map_err(|e| match e {
+        let session = self.auth.by_token_now(token).await.map_err(|e| match e {
             AuthError::TokenRefused => StsError::sender(
                 "InvalidIdentityToken",
                 "ScaiDrive refused the WebIdentityToken (expired, revoked or not a ScaiDrive token)",

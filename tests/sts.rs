@@ -38,7 +38,11 @@ async fn start() -> (emulator_support::Emu, S3, tempfile::TempDir) {
         token: "owner-token".to_owned(),
     }];
     let gateway = scaidrive_gateway::server::start_gateway(cfg).await.unwrap();
-    (emu, client(gateway, "AKIAOWNER", "AKIAOWNER-secret"), gw_dir)
+    (
+        emu,
+        client(gateway, "AKIAOWNER", "AKIAOWNER-secret"),
+        gw_dir,
+    )
 }
 
 /// `AssumeRoleWithWebIdentity` with a ScaiDrive token: (status, body).
@@ -79,8 +83,16 @@ async fn call_temp(
     let headers: Vec<(&str, &str)> = token
         .map(|tok| vec![("x-amz-security-token", tok)])
         .unwrap_or_default();
-    s3.call_as(&t.key, &t.secret, method, path, &[], &headers, body.to_vec())
-        .await
+    s3.call_as(
+        &t.key,
+        &t.secret,
+        method,
+        path,
+        &[],
+        &headers,
+        body.to_vec(),
+    )
+    .await
 }
 
 fn code(r: &s3_support::Resp) -> String {
@@ -100,19 +112,51 @@ async fn temporary_credentials_act_as_their_user_need_their_token_and_end() {
     );
     let owner = temp_of(&body);
     assert!(owner.key.starts_with("ASIA"), "{}", owner.key);
-    let r = call_temp(&s3, &owner, Some(&owner.token), "PUT", "/team/sts.txt", b"via sts").await;
+    let r = call_temp(
+        &s3,
+        &owner,
+        Some(&owner.token),
+        "PUT",
+        "/team/sts.txt",
+        b"via sts",
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let r = call_temp(&s3, &owner, Some(&owner.token), "GET", "/team/sts.txt", b"").await;
     assert_eq!(r.body, b"via sts");
 
     // The session token is verified, not just present.
     let r = call_temp(&s3, &owner, None, "GET", "/team/sts.txt", b"").await;
-    assert_eq!((r.status, code(&r).as_str()), (400, "InvalidToken"), "{}", r.text());
-    let r = call_temp(&s3, &owner, Some("not-the-token"), "GET", "/team/sts.txt", b"").await;
-    assert_eq!((r.status, code(&r).as_str()), (400, "InvalidToken"), "{}", r.text());
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "InvalidToken"),
+        "{}",
+        r.text()
+    );
+    let r = call_temp(
+        &s3,
+        &owner,
+        Some("not-the-token"),
+        "GET",
+        "/team/sts.txt",
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "InvalidToken"),
+        "{}",
+        r.text()
+    );
     // A long-lived key with a session token is refused too.
     let r = s3
-        .call("GET", "/", &[], &[("x-amz-security-token", "x")], Vec::new())
+        .call(
+            "GET",
+            "/",
+            &[],
+            &[("x-amz-security-token", "x")],
+            Vec::new(),
+        )
         .await;
     assert_eq!(code(&r), "InvalidToken", "{}", r.text());
 
@@ -120,12 +164,46 @@ async fn temporary_credentials_act_as_their_user_need_their_token_and_end() {
     let (status, body) = web_identity(&s3, "reader-token", &[]).await;
     assert_eq!(status, 200, "{body}");
     let reader = temp_of(&body);
-    let r = call_temp(&s3, &reader, Some(&reader.token), "GET", "/team/sts.txt", b"").await;
+    let r = call_temp(
+        &s3,
+        &reader,
+        Some(&reader.token),
+        "GET",
+        "/team/sts.txt",
+        b"",
+    )
+    .await;
     assert_eq!(r.body, b"via sts");
-    let r = call_temp(&s3, &reader, Some(&reader.token), "PUT", "/team/r.txt", b"no").await;
-    assert_eq!((r.status, code(&r).as_str()), (403, "AccessDenied"), "{}", r.text());
-    let r = call_temp(&s3, &reader, Some(&reader.token), "DELETE", "/team/sts.txt", b"").await;
-    assert_eq!((r.status, code(&r).as_str()), (403, "AccessDenied"), "{}", r.text());
+    let r = call_temp(
+        &s3,
+        &reader,
+        Some(&reader.token),
+        "PUT",
+        "/team/r.txt",
+        b"no",
+    )
+    .await;
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "AccessDenied"),
+        "{}",
+        r.text()
+    );
+    let r = call_temp(
+        &s3,
+        &reader,
+        Some(&reader.token),
+        "DELETE",
+        "/team/sts.txt",
+        b"",
+    )
+    .await;
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "AccessDenied"),
+        "{}",
+        r.text()
+    );
 
     // A session of one second is refused with ExpiredToken once it is over.
     let (status, body) = web_identity(&s3, "owner-token", &[("DurationSeconds", "1")]).await;
@@ -133,7 +211,12 @@ async fn temporary_credentials_act_as_their_user_need_their_token_and_end() {
     let short = temp_of(&body);
     tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     let r = call_temp(&s3, &short, Some(&short.token), "GET", "/team/sts.txt", b"").await;
-    assert_eq!((r.status, code(&r).as_str()), (400, "ExpiredToken"), "{}", r.text());
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (400, "ExpiredToken"),
+        "{}",
+        r.text()
+    );
 
     // Out-of-range durations, bad tokens and unknown actions are STS errors.
     let (status, body) = web_identity(&s3, "owner-token", &[("DurationSeconds", "999999")]).await;
@@ -141,18 +224,34 @@ async fn temporary_credentials_act_as_their_user_need_their_token_and_end() {
     assert_eq!(xml_value(&body, "Code").as_deref(), Some("ValidationError"));
     let (status, body) = web_identity(&s3, "no-such-token", &[]).await;
     assert_eq!(status, 400, "{body}");
-    assert_eq!(xml_value(&body, "Code").as_deref(), Some("InvalidIdentityToken"));
+    assert_eq!(
+        xml_value(&body, "Code").as_deref(),
+        Some("InvalidIdentityToken")
+    );
 
     // Revoking the ScaiDrive token stops its temporary credentials at once, even for a
     // listing the gateway has cached.
-    let r = call_temp(&s3, &reader, Some(&reader.token), "GET", "/team/sts.txt", b"").await;
+    let r = call_temp(
+        &s3,
+        &reader,
+        Some(&reader.token),
+        "GET",
+        "/team/sts.txt",
+        b"",
+    )
+    .await;
     assert_eq!(r.status, 200);
     let db = rusqlite::Connection::open(emu.data_dir().join("scaidrive.db")).unwrap();
     db.execute("DELETE FROM tokens WHERE token = 'reader-token'", [])
         .unwrap();
     tokio::time::sleep(scaidrive_gateway::auth::LIVE_CHECK).await;
     let r = call_temp(&s3, &reader, Some(&reader.token), "GET", "/team", b"").await;
-    assert_eq!((r.status, code(&r).as_str()), (403, "AccessDenied"), "{}", r.text());
+    assert_eq!(
+        (r.status, code(&r).as_str()),
+        (403, "AccessDenied"),
+        "{}",
+        r.text()
+    );
 
     s3.gateway.shutdown().await;
     emu.emu.shutdown().await;
@@ -168,14 +267,24 @@ async fn assume_role_and_caller_identity_are_signed_with_a_key() {
     let temp = temp_of(&r.text());
     let expiration = xml_value(&r.text(), "Expiration").unwrap();
     let expiration = chrono::DateTime::parse_from_rfc3339(&expiration).unwrap();
-    let left = expiration.signed_duration_since(chrono::Utc::now()).num_seconds();
+    let left = expiration
+        .signed_duration_since(chrono::Utc::now())
+        .num_seconds();
     assert!((890..=900).contains(&left), "{left}");
 
     let who = "Action=GetCallerIdentity&Version=2011-06-15";
     let mut headers = ctype.to_vec();
     headers.push(("x-amz-security-token", &temp.token));
     let r = s3
-        .call_as(&temp.key, &temp.secret, "POST", "/", &[], &headers, who.into())
+        .call_as(
+            &temp.key,
+            &temp.secret,
+            "POST",
+            "/",
+            &[],
+            &headers,
+            who.into(),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(
@@ -228,7 +337,9 @@ async fn users_create_list_and_revoke_only_their_own_keys() {
     assert_eq!(made["label"], "backup job");
 
     // The key works, and its use is recorded.
-    let r = s3.call_as(&key, &secret, "GET", "/", &[], &[], Vec::new()).await;
+    let r = s3
+        .call_as(&key, &secret, "GET", "/", &[], &[], Vec::new())
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
@@ -249,7 +360,12 @@ async fn users_create_list_and_revoke_only_their_own_keys() {
     assert!(keys[0]["last_used"].is_string(), "{listed}");
 
     // The reader sees none of it and cannot revoke it.
-    let r = http.get(url(&webdav)).bearer_auth("reader-token").send().await.unwrap();
+    let r = http
+        .get(url(&webdav))
+        .bearer_auth("reader-token")
+        .send()
+        .await
+        .unwrap();
     let listed: serde_json::Value = r.json().await.unwrap();
     assert_eq!(listed["keys"].as_array().unwrap().len(), 0, "{listed}");
     let r = http
@@ -279,7 +395,9 @@ async fn users_create_list_and_revoke_only_their_own_keys() {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 204);
-    let r = s3.call_as(&key, &secret, "GET", "/", &[], &[], Vec::new()).await;
+    let r = s3
+        .call_as(&key, &secret, "GET", "/", &[], &[], Vec::new())
+        .await;
     assert_eq!(code(&r), "InvalidAccessKeyId", "{}", r.text());
 
     s3.gateway.shutdown().await;

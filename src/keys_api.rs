@@ -195,10 +195,10 @@ async fn handle(
     t: Target,
     req: Request<RequestBody>,
 ) -> Response<ResponseBody> {
-    let allowed = match (&t, req.method()) {
-        (Target::Keys, &Method::GET | &Method::POST) | (Target::Key(_), &Method::DELETE) => true,
-        _ => false,
-    };
+    let allowed = matches!(
+        (&t, req.method()),
+        (Target::Keys, &Method::GET | &Method::POST) | (Target::Key(_), &Method::DELETE)
+    );
     if !allowed {
         return error(
             StatusCode::METHOD_NOT_ALLOWED,

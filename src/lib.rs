@@ -17,7 +17,6 @@
 pub mod auth;
 pub mod config;
 pub mod emulator;
-pub mod keys_api;
 pub mod logging;
 pub mod maintenance;
 pub mod metrics;

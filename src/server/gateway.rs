@@ -293,12 +293,12 @@ async fn finish_start(
     );
     let metrics = std::sync::Arc::new(RequestMetrics::default());
     let front_ends = FrontEnds {
-        s3: crate::keys_api::wrap(
+        s3: super::keys::wrap(
             crate::s3::front_end(&ctx),
             ctx.auth.clone(),
             cfg.s3.domain.clone(),
         ),
-        webdav: crate::keys_api::wrap(crate::webdav::front_end(&ctx), ctx.auth.clone(), None),
+        webdav: super::keys::wrap(crate::webdav::front_end(&ctx), ctx.auth.clone(), None),
         admin: FrontEnd::from_router(
             "admin",
             admin::router(AdminState {

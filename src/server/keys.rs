@@ -30,8 +30,8 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt as _, Full, Limited};
 use serde_json::json;
 
+use super::{FrontEnd, RequestBody, ResponseBody};
 use crate::auth::{AuthError, Authenticator, Session};
-use crate::server::{FrontEnd, RequestBody, ResponseBody};
 use crate::state::NewCredential;
 
 /// Where the endpoint lives on both listeners.

@@ -403,3 +403,57 @@ async fn users_create_list_and_revoke_only_their_own_keys() {
     s3.gateway.shutdown().await;
     emu.emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn webdav_takes_temporary_credentials_with_their_session_token() {
+    let (emu, s3, _dir) = start().await;
+    let (status, body) = web_identity(&s3, "owner-token", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let t = temp_of(&body);
+    let url = format!("http://{}/Team/", s3.gateway.addrs().webdav);
+    let http = reqwest::Client::new();
+    let propfind = |token: Option<&str>| {
+        let mut req = http
+            .request(reqwest::Method::from_bytes(b"PROPFIND").unwrap(), &url)
+            .header("depth", "0")
+            .basic_auth(&t.key, Some(&t.secret));
+        if let Some(token) = token {
+            req = req.header("x-amz-security-token", token);
+        }
+        req.send()
+    };
+    assert_eq!(
+        propfind(Some(&t.token)).await.unwrap().status().as_u16(),
+        207
+    );
+    assert_eq!(propfind(None).await.unwrap().status().as_u16(), 401);
+    assert_eq!(
+        propfind(Some("wrong")).await.unwrap().status().as_u16(),
+        401
+    );
+    s3.gateway.shutdown().await;
+    emu.emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn with_sts_turned_off_no_credentials_are_issued() {
+    let emu = emulator_support::start_with(|_| {}, Some(emulator_support::ROLES_SEED)).await;
+    let gw_dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config {
+        data_dir: gw_dir.path().to_owned(),
+        ..Config::default()
+    };
+    cfg.scaidrive.url = Some(emu.emu.url());
+    cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.sts.enabled = false;
+    let gateway = scaidrive_gateway::server::start_gateway(cfg).await.unwrap();
+    let s3 = client(gateway, "AKIAOWNER", "AKIAOWNER-secret");
+    let (status, body) = web_identity(&s3, "owner-token", &[]).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(xml_value(&body, "Code").as_deref(), Some("AccessDenied"));
+    assert!(body.contains("sts.enabled"), "{body}");
+    s3.gateway.shutdown().await;
+    emu.emu.shutdown().await;
+}

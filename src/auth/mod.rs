@@ -213,7 +213,8 @@ impl Authenticator {
     }
 
     /// The secret of an access key and the session it opens (S3 signature checks need the
-    /// secret; the caller verifies the signature).
+    /// secret; the caller verifies the signature). Not a use of the key: [`Self::signed`] and
+    /// [`Self::basic`] record those.
     pub async fn by_access_key(&self, access_key_id: &str) -> Result<KeyPair, AuthError> {
         if let Some(c) = self.inner.statics.get(access_key_id) {
             let session = self.by_token(&c.token).await?;
@@ -236,7 +237,6 @@ impl Authenticator {
                 AuthError::Unavailable("state database".into())
             })?
             .ok_or(AuthError::UnknownAccessKey)?;
-        self.note_use(access_key_id);
         Ok(KeyPair {
             secret: stored.secret_access_key,
             session: Session::new(stored.user_id, Token::new(stored.token)),
@@ -283,6 +283,9 @@ impl Authenticator {
     ) -> Result<KeyPair, AuthError> {
         let pair = self.by_access_key(access_key_id).await?;
         self.check_session_token(&pair, session_token).await?;
+        if pair.temporary.is_none() {
+            self.note_use(access_key_id);
+        }
         Ok(pair)
     }
 
@@ -400,6 +403,9 @@ impl Authenticator {
         match self.by_access_key(user).await {
             Ok(pair) if constant_time_eq(pair.secret.as_bytes(), password.as_bytes()) => {
                 self.check_session_token(&pair, session_token).await?;
+                if pair.temporary.is_none() {
+                    self.note_use(user);
+                }
                 Ok(pair.session)
             }
             Ok(_) => Err(AuthError::BadCredentials),

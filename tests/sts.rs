@@ -457,3 +457,39 @@ async fn with_sts_turned_off_no_credentials_are_issued() {
     s3.gateway.shutdown().await;
     emu.emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_session_never_outlives_the_scaidrive_tokens_exp() {
+    use base64::Engine as _;
+    let exp = chrono::Utc::now().timestamp() + 120;
+    let b64 = |s: String| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+    let jwt = format!(
+        "{}.{}.signature",
+        b64(r#"{"alg":"RS256","typ":"JWT"}"#.to_owned()),
+        b64(format!(r#"{{"sub":"usr_01JWT","exp":{exp}}}"#))
+    );
+    let seed = format!(
+        "[tenant]\nname = \"Jwt\"\n\n[[users]]\nid = \"usr_01JWT\"\nemail = \"jwt@example.com\"\n\n\
+         [[tokens]]\ntoken = \"{jwt}\"\nuser = \"usr_01JWT\"\n"
+    );
+    let emu = emulator_support::start_with(|_| {}, Some(&seed)).await;
+    let gw_dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config {
+        data_dir: gw_dir.path().to_owned(),
+        ..Config::default()
+    };
+    cfg.scaidrive.url = Some(emu.emu.url());
+    cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
+    let gateway = scaidrive_gateway::server::start_gateway(cfg).await.unwrap();
+    let s3 = client(gateway, "-", "-");
+    // An hour is asked for; the token has two minutes left.
+    let (status, body) = web_identity(&s3, &jwt, &[("DurationSeconds", "3600")]).await;
+    assert_eq!(status, 200, "{body}");
+    let expiration = xml_value(&body, "Expiration").unwrap();
+    let expiration = chrono::DateTime::parse_from_rfc3339(&expiration).unwrap();
+    assert_eq!(expiration.timestamp(), exp, "{body}");
+    s3.gateway.shutdown().await;
+    emu.emu.shutdown().await;
+}

@@ -260,6 +260,31 @@ async fn temporary_credentials_act_as_their_user_need_their_token_and_end() {
 #[tokio::test]
 async fn assume_role_and_caller_identity_are_signed_with_a_key() {
     let (emu, s3, _dir) = start().await;
+    // A stored long-lived key an operator named `ASIA…` is still found.
+    let stored = s3
+        .gateway
+        .state_db()
+        .create_credential(scaidrive_gateway::state::NewCredential {
+            access_key_id: Some("ASIACHOSENBYOPERATOR".to_owned()),
+            secret_access_key: Some("chosen-secret".to_owned()),
+            token: "owner-token".to_owned(),
+            label: None,
+            user_id: "usr_01OWNER".to_owned(),
+        })
+        .await
+        .unwrap();
+    let r = s3
+        .call_as(
+            &stored.access_key_id,
+            "chosen-secret",
+            "GET",
+            "/",
+            &[],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
     let form = "Action=AssumeRole&Version=2011-06-15&RoleArn=example&RoleSessionName=ci&DurationSeconds=900";
     let ctype = [("content-type", "application/x-www-form-urlencoded")];
     let r = s3.call("POST", "/", &[], &ctype, form.into()).await;

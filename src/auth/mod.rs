@@ -224,8 +224,11 @@ impl Authenticator {
                 temporary: None,
             });
         }
-        if access_key_id.starts_with(TEMPORARY_KEY_PREFIX) {
-            return self.temporary(access_key_id).await;
+        // An `ASIA…` id is a temporary credential, unless an operator chose it for a stored key.
+        if access_key_id.starts_with(TEMPORARY_KEY_PREFIX)
+            && let Some(pair) = self.temporary(access_key_id).await?
+        {
+            return Ok(pair);
         }
         let stored = self
             .inner
@@ -244,9 +247,10 @@ impl Authenticator {
         })
     }
 
-    /// A temporary credential: refused when unknown, expired or STS is off.
-    async fn temporary(&self, access_key_id: &str) -> Result<KeyPair, AuthError> {
-        let stored = self
+    /// A temporary credential (`None` when there is none of this id): refused when expired or
+    /// STS is off.
+    async fn temporary(&self, access_key_id: &str) -> Result<Option<KeyPair>, AuthError> {
+        let Some(stored) = self
             .inner
             .db
             .get_sts_session(access_key_id)
@@ -255,14 +259,16 @@ impl Authenticator {
                 tracing::error!(error = %e, "temporary credential lookup failed");
                 AuthError::Unavailable("state database".into())
             })?
-            .ok_or(AuthError::UnknownAccessKey)?;
+        else {
+            return Ok(None);
+        };
         if !self.inner.sts_enabled {
             return Err(AuthError::StsDisabled);
         }
         if Utc::now() >= stored.expires_at {
             return Err(AuthError::Expired);
         }
-        Ok(KeyPair {
+        Ok(Some(KeyPair {
             secret: stored.secret_access_key,
             session: Session::new(stored.user_id, Token::new(stored.token)),
             temporary: Some(Temporary {
@@ -270,7 +276,7 @@ impl Authenticator {
                 expires_at: stored.expires_at,
                 session_name: stored.session_name,
             }),
-        })
+        }))
     }
 
     /// The session of a signed request: the key's, once the session token it carried (if any)

@@ -30,6 +30,38 @@ fn assert_denied(r: &s3_support::Resp, what: &str) {
 
 #[tokio::test]
 async fn a_reader_can_read_but_every_write_is_access_denied() {
+    reader_matrix(false).await;
+}
+
+/// The same matrix with the reader's temporary credentials (STS, from its ScaiDrive token):
+/// they carry the reader's rights and no more.
+#[tokio::test]
+async fn a_reader_with_temporary_credentials_is_refused_the_same_writes() {
+    reader_matrix(true).await;
+}
+
+/// AssumeRoleWithWebIdentity with `token`: (access key, secret, session token).
+async fn temporary_credentials(s3: &S3, token: &str) -> (String, String, String) {
+    let resp = reqwest::Client::new()
+        .post(format!("{}/", s3.endpoint))
+        .form(&[
+            ("Action", "AssumeRoleWithWebIdentity"),
+            ("Version", "2011-06-15"),
+            ("WebIdentityToken", token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let body = resp.text().await.unwrap();
+    let field = |tag| xml_value(&body, tag).unwrap_or_else(|| panic!("{tag} in {body}"));
+    (
+        field("AccessKeyId"),
+        field("SecretAccessKey"),
+        field("SessionToken"),
+    )
+}
+
+async fn reader_matrix(temporary: bool) {
     let emu = emulator_support::start_with(|_| {}, Some(emulator_support::ROLES_SEED)).await;
     let gw_dir = tempfile::tempdir().unwrap();
     let mut cfg = Config {
@@ -46,20 +78,31 @@ async fn a_reader_can_read_but_every_write_is_access_denied() {
     ];
     let gateway = scaidrive_gateway::server::start_gateway(cfg).await.unwrap();
     let s3: S3 = client(gateway, "AKIAOWNER", "AKIAOWNER-secret");
+    let (key, secret, session_token) = if temporary {
+        let (k, s, t) = temporary_credentials(&s3, "reader-token").await;
+        (k, s, Some(t))
+    } else {
+        (
+            "AKIAREADER".to_owned(),
+            "AKIAREADER-secret".to_owned(),
+            None,
+        )
+    };
+    let (key, secret, session_token) = (&key, &secret, &session_token);
     let reader = |method: &'static str,
                   path: &'static str,
                   query: &'static [(&'static str, &'static str)],
                   headers: &'static [(&'static str, &'static str)],
                   body: &'static [u8]| {
-        s3.call_as(
-            "AKIAREADER",
-            "AKIAREADER-secret",
-            method,
-            path,
-            query,
-            headers,
-            body.to_vec(),
-        )
+        let mut headers = headers.to_vec();
+        if let Some(t) = session_token {
+            headers.push(("x-amz-security-token", t.as_str()));
+        }
+        let s3 = &s3;
+        async move {
+            s3.call_as(key, secret, method, path, query, &headers, body.to_vec())
+                .await
+        }
     };
 
     // Both see the share as a bucket; the owner writes the object the reader then reads.

@@ -25,6 +25,7 @@ mod ops;
 mod s3;
 mod scaidrive;
 mod state;
+mod sts;
 #[cfg(test)]
 mod tests;
 mod upstream;
@@ -37,6 +38,10 @@ pub use ops::*;
 pub use s3::*;
 pub use scaidrive::*;
 pub use state::{ENV_STATE_POOL_SIZE, ENV_STATE_URL, StateConfig, StateFlags};
+pub use sts::{
+    DEFAULT_SESSION_SECS, ENV_STS_ENABLED, ENV_STS_MAX_SESSION_SECS, ENV_STS_MIN_SESSION_SECS,
+    StsConfig,
+};
 pub use upstream::*;
 
 /// Environment variable naming the configuration file (the `--config` flag wins over it).
@@ -112,6 +117,8 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// The state database.
     pub state: StateConfig,
+    /// Temporary credentials (STS).
+    pub sts: StsConfig,
 }
 
 impl fmt::Debug for Config {
@@ -132,6 +139,7 @@ impl fmt::Debug for Config {
             .field("cache", &self.cache)
             .field("upstream", &self.upstream)
             .field("state", &self.state)
+            .field("sts", &self.sts)
             .finish()
     }
 }
@@ -171,6 +179,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             upstream: UpstreamConfig::default(),
             state: StateConfig::default(),
+            sts: StsConfig::default(),
         }
     }
 }
@@ -214,6 +223,8 @@ struct FileConfig {
     upstream: FileUpstream,
     #[serde(default)]
     state: state::FileState,
+    #[serde(default)]
+    sts: sts::FileSts,
 }
 
 impl Config {
@@ -235,13 +246,16 @@ impl Config {
         };
         let mut cfg = Self::default();
         cfg.state.apply_file(std::mem::take(&mut file.state))?;
+        cfg.sts.apply_file(std::mem::take(&mut file.sts));
         cfg.apply_file(file);
         cfg.apply_env(&env)?;
         cfg.state.apply_env(&env)?;
+        cfg.sts.apply_env(&env)?;
         cfg.apply_flags(flags);
         cfg.state.apply_flags(&flags.state)?;
         cfg.validate()?;
         cfg.state.validate()?;
+        cfg.sts.validate()?;
         Ok(cfg)
     }
 
@@ -253,9 +267,11 @@ impl Config {
         })?;
         let mut cfg = Self::default();
         cfg.state.apply_file(std::mem::take(&mut file.state))?;
+        cfg.sts.apply_file(std::mem::take(&mut file.sts));
         cfg.apply_file(file);
         cfg.validate()?;
         cfg.state.validate()?;
+        cfg.sts.validate()?;
         Ok(cfg)
     }
 

@@ -46,6 +46,53 @@ pub(super) fn auth_error(e: AuthError) -> S3Error {
             ServiceUnavailable,
             "authentication is unavailable, please retry"
         ),
+        AuthError::Expired => s3_error!(ExpiredToken, "The provided token has expired."),
+        AuthError::InvalidToken(why) => s3_error!(InvalidToken, "{why}"),
+        AuthError::StsDisabled => s3_error!(
+            AccessDenied,
+            "temporary credentials are turned off on this gateway"
+        ),
+    }
+}
+
+/// The session token of a request signed with temporary credentials: the
+/// `x-amz-security-token` header, or the parameter of that name in a presigned URL's query
+/// (any case).
+pub(super) fn session_token<'a>(
+    headers: &'a http::HeaderMap,
+    uri: &'a http::Uri,
+) -> Option<std::borrow::Cow<'a, str>> {
+    if let Some(v) = headers.get("x-amz-security-token") {
+        return v.to_str().ok().map(std::borrow::Cow::Borrowed);
+    }
+    uri.query()?.split('&').find_map(|pair| {
+        let (name, value) = pair.split_once('=')?;
+        name.eq_ignore_ascii_case("x-amz-security-token")
+            .then(|| percent_encoding::percent_decode_str(value).decode_utf8_lossy())
+    })
+}
+
+/// A SigV2 presigned URL (`AWSAccessKeyId` and `Signature` in the query) signs its
+/// `x-amz-security-token` parameter as an `x-amz-` header (botocore, AWS); s3s reads only
+/// headers there, so the parameter is copied into the header when the request has none.
+pub(super) fn v2_presigned_session_token_as_header<B>(req: &mut http::Request<B>) {
+    let Some(query) = req.uri().query() else {
+        return;
+    };
+    let has = |name: &str| {
+        query
+            .split('&')
+            .any(|p| p.split_once('=').map_or(p, |(n, _)| n) == name)
+    };
+    if !has("AWSAccessKeyId")
+        || !has("Signature")
+        || req.headers().contains_key("x-amz-security-token")
+    {
+        return;
+    }
+    let token = session_token(req.headers(), req.uri()).map(|t| t.into_owned());
+    if let Some(value) = token.and_then(|t| http::HeaderValue::from_str(&t).ok()) {
+        req.headers_mut().insert("x-amz-security-token", value);
     }
 }
 

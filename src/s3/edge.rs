@@ -20,6 +20,11 @@
 //!   another bucket than the URL; every XML error body carries `<RequestId>`, the request's
 //!   `x-amz-request-id` (s3s renders none), and a `<Message>` where s3s sends only a code
 //!   (`SignatureDoesNotMatch`, `InvalidBucketName`, …).
+//! - Before: a SigV2 presigned URL's `x-amz-security-token` parameter (temporary credentials)
+//!   is also given as the header of that name, so s3s signs it as the client did (s3s leaves
+//!   query parameters out of a SigV2 string to sign).
+//! - After: an S3 error body answering an STS request (a refused signature or key) is put in
+//!   STS's `<ErrorResponse>` envelope, which STS clients parse.
 //! - After: a HEAD answering one part of an object (`?partNumber=`, with a Content-Range) is
 //!   206, as GET is (s3s sends 200 whatever the handler's status).
 
@@ -347,8 +352,9 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
     type Error = s3s::HttpError;
     type Future = futures::future::BoxFuture<'static, Result<Self::Response, Self::Error>>;
 
-    fn call(&self, req: Request<RequestBody>) -> Self::Future {
+    fn call(&self, mut req: Request<RequestBody>) -> Self::Future {
         let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+        auth::v2_presigned_session_token_as_header(&mut req);
         if let Some(resp) = refuse_early(&req, &self.region) {
             return Box::pin(async move { Ok(finish(resp, request_id, false).await) });
         }
@@ -390,6 +396,7 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
             }
             let signed_form = fields.as_ref().is_some_and(|f| f.signed);
             let head = req.method() == Method::HEAD;
+            let sts = super::sts::is_sts(req.method(), req.uri(), req.headers());
             let mut resp = inner.call(req).await?;
             // s3s drops a handler's status; a HEAD answering one part (it alone carries a
             // Content-Range) is 206, as S3 answers it.
@@ -399,7 +406,12 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
             {
                 *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
             }
-            Ok(finish(resp, request_id, signed_form).await)
+            let resp = finish(resp, request_id, signed_form).await;
+            Ok(if sts {
+                super::sts::envelope(resp).await
+            } else {
+                resp
+            })
         };
         if !detach {
             return Box::pin(work);

@@ -2,7 +2,8 @@
 //!
 //! - [`front_end`] builds the s3s service: [`Gateway`] (the `S3` implementation), [`auth`]
 //!   (SigV4/SigV2 secrets from the [`Authenticator`](crate::auth::Authenticator)), virtual-host
-//!   parsing when `s3.domain` is set (path style always works).
+//!   parsing when `s3.domain` is set (path style always works), and [`sts`] (temporary
+//!   credentials, `POST /` with `Action=…`).
 //! - The dispatch point is the `impl S3 for Gateway` below; each operation lives in its group's
 //!   file (`bucket`, `get`, `put`, `list`, `delete`, `copy`, `multipart` with `complete` and
 //!   `staging`, `versions`, `tagging`, `acl`).
@@ -28,6 +29,7 @@ mod list;
 mod multipart;
 mod put;
 mod staging;
+mod sts;
 mod tagging;
 mod versions;
 mod xml_cap;
@@ -98,6 +100,7 @@ pub fn front_end_with(ctx: &GatewayContext, opts: S3Options) -> FrontEnd {
         std::sync::Arc::new(s3s_config()),
     )));
     builder.set_auth(auth::GatewayAuth::new(ctx.auth.clone()));
+    builder.set_route(sts::StsRoute::new(ctx.auth.clone(), ctx.config.sts.clone()));
     if let Some(domain) = ctx.config.s3.domain.as_deref() {
         builder.set_host(auth::DomainHost::new(domain));
     }
@@ -109,6 +112,11 @@ pub fn front_end_with(ctx: &GatewayContext, opts: S3Options) -> FrontEnd {
             ctx.config.s3.domain.as_deref(),
         ),
     )
+}
+
+/// Whether `host` names a bucket, virtual-host style, under `domain` (`s3.domain`).
+pub fn names_bucket(domain: &str, host: &str) -> bool {
+    auth::host_bucket(&auth::normalise_domain(domain), host).is_some()
 }
 
 /// The largest file a browser POST (PostObject) may carry. s3s gathers a POST's file part in
@@ -239,7 +247,13 @@ impl Gateway {
         let Some(cred) = req.credentials.as_ref() else {
             return Err(s3_error!(AccessDenied, "anonymous access is not allowed"));
         };
-        match self.ctx.auth.by_access_key(&cred.access_key).await {
+        let token = auth::session_token(&req.headers, &req.uri);
+        match self
+            .ctx
+            .auth
+            .signed(&cred.access_key, token.as_deref())
+            .await
+        {
             Ok(pair) => Ok(pair.session),
             Err(e) => Err(auth::auth_error(e)),
         }

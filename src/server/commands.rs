@@ -95,7 +95,8 @@ pub async fn list_credentials(cfg: &Config) -> anyhow::Result<Vec<Credential>> {
     Ok(db.list_credentials().await?)
 }
 
-/// The text `credentials list` prints: id, label, user, created — never a secret or token.
+/// The text `credentials list` prints: id, label, user, created, last used (to about a
+/// minute; `never` when unused since it was recorded) — never a secret or token.
 pub fn format_list(creds: &[Credential]) -> String {
     let mut out = String::new();
     if creds.is_empty() {
@@ -104,18 +105,22 @@ pub fn format_list(creds: &[Credential]) -> String {
     }
     let _ = writeln!(
         out,
-        "{:<24} {:<32} {:<32} CREATED",
-        "ACCESS KEY ID", "LABEL", "USER"
+        "{:<24} {:<32} {:<32} {:<20} LAST USED",
+        "ACCESS KEY ID", "LABEL", "USER", "CREATED"
     );
+    let time =
+        |t: &chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     for c in creds {
         let _ = writeln!(
             out,
-            "{:<24} {:<32} {:<32} {}",
+            "{:<24} {:<32} {:<32} {:<20} {}",
             c.access_key_id,
             c.label.as_deref().unwrap_or("-"),
             c.user_id,
-            c.created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            time(&c.created_at),
+            c.last_used_at
+                .as_ref()
+                .map_or_else(|| "never".to_owned(), time)
         );
     }
     out

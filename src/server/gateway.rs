@@ -277,7 +277,12 @@ async fn finish_start(
     let ctx = GatewayContext {
         config: cfg.clone(),
         store: Store::new(upstream.clone(), db.clone(), StoreOptions::from_config(cfg)),
-        auth: Authenticator::new(db.clone(), &cfg.credentials, upstream.clone()),
+        auth: Authenticator::with_sts(
+            db.clone(),
+            &cfg.credentials,
+            upstream.clone(),
+            cfg.sts.enabled,
+        ),
     };
     // Debris a crash left (deletes cut short, spool files) goes before the first request.
     crate::maintenance::at_start(&ctx.store, &cfg.data_dir).await;
@@ -288,8 +293,12 @@ async fn finish_start(
     );
     let metrics = std::sync::Arc::new(RequestMetrics::default());
     let front_ends = FrontEnds {
-        s3: crate::s3::front_end(&ctx),
-        webdav: crate::webdav::front_end(&ctx),
+        s3: super::keys::wrap(
+            crate::s3::front_end(&ctx),
+            ctx.auth.clone(),
+            cfg.s3.domain.clone(),
+        ),
+        webdav: super::keys::wrap(crate::webdav::front_end(&ctx), ctx.auth.clone(), None),
         admin: FrontEnd::from_router(
             "admin",
             admin::router(AdminState {

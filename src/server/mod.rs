@@ -10,6 +10,8 @@
 //!   cutting what is left. It speaks TLS on the S3 and WebDAV listeners when given a [`tls::Tls`],
 //!   enforces the connection limits (`limits.*`) and wraps every request ([`request`]): request
 //!   id and span, operation name, object size limit, metrics.
+//! - [`keys`] puts the self-service keys endpoint (`/.well-known/scaidrive-gateway/keys`) in
+//!   front of the S3 and WebDAV front ends.
 //! - [`gateway`] wires it all together: state DB, upstream or embedded emulator, front ends —
 //!   [`start_gateway`] / [`run_gateway`] are the entry points of `serve` and of the tests.
 
@@ -18,6 +20,7 @@ mod body;
 pub mod commands;
 mod conn;
 pub mod gateway;
+pub mod keys;
 mod range;
 pub mod request;
 pub mod tls;

@@ -23,6 +23,9 @@ pub struct Credential {
     pub user_id: String,
     /// When the credential was created (second precision).
     pub created_at: DateTime<Utc>,
+    /// When it last opened a request, to about a minute (`None` = never since this was
+    /// recorded). Written by [`StateDb::record_credential_use`].
+    pub last_used_at: Option<DateTime<Utc>>,
 }
 
 impl fmt::Debug for Credential {
@@ -34,6 +37,7 @@ impl fmt::Debug for Credential {
             .field("label", &self.label)
             .field("user_id", &self.user_id)
             .field("created_at", &self.created_at)
+            .field("last_used_at", &self.last_used_at)
             .finish()
     }
 }
@@ -82,16 +86,33 @@ pub fn generate_access_key_id() -> String {
     format!("AKIA{}", random_string(KEY_ID_ALPHABET, 16))
 }
 
+/// A new temporary (STS) access key id: `ASIA` followed by 16 base32 characters, as AWS marks
+/// temporary keys.
+pub fn generate_temporary_access_key_id() -> String {
+    format!("ASIA{}", random_string(KEY_ID_ALPHABET, 16))
+}
+
+/// A new session token of temporary credentials (96 characters, ~571 bits).
+pub fn generate_session_token() -> String {
+    random_string(SECRET_ALPHABET, 96)
+}
+
 /// A new 40-character secret access key (~238 bits from the OS-seeded CSPRNG).
 pub fn generate_secret_access_key() -> String {
     random_string(SECRET_ALPHABET, 40)
 }
 
-pub(super) const COLUMNS: &str =
+/// The columns a new credential is inserted with.
+pub(super) const INSERT_COLUMNS: &str =
     "access_key_id, secret_access_key, token, label, user_id, created_at";
+/// The columns a credential is read from.
+pub(super) const COLUMNS: &str =
+    "access_key_id, secret_access_key, token, label, user_id, created_at, last_used_at";
 
-fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Credential, String)> {
-    let created_at: String = row.get(5)?;
+/// A credential row and its time columns, not yet parsed.
+pub(super) type RawCredential = (Credential, String, Option<String>);
+
+fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawCredential> {
     Ok((
         Credential {
             access_key_id: row.get(0)?,
@@ -100,21 +121,36 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Credential, String)> {
             label: row.get(3)?,
             user_id: row.get(4)?,
             created_at: DateTime::<Utc>::UNIX_EPOCH,
+            last_used_at: None,
         },
-        created_at,
+        row.get(5)?,
+        row.get(6)?,
     ))
 }
 
-/// Parses the `created_at` column read by [`from_row`].
-pub(super) fn finish(row: (Credential, String)) -> Result<Credential, StateError> {
-    let (mut cred, created_at) = row;
-    cred.created_at = DateTime::parse_from_rfc3339(&created_at)
+/// Parses an RFC 3339 time column.
+pub(super) fn parse_time(column: &'static str, text: &str) -> Result<DateTime<Utc>, StateError> {
+    Ok(DateTime::parse_from_rfc3339(text)
         .map_err(|e| StateError::BadValue {
-            column: "credentials.created_at",
+            column,
             message: e.to_string(),
         })?
-        .with_timezone(&Utc);
+        .with_timezone(&Utc))
+}
+
+/// Parses the time columns read by [`from_row`].
+pub(super) fn finish(row: RawCredential) -> Result<Credential, StateError> {
+    let (mut cred, created_at, last_used_at) = row;
+    cred.created_at = parse_time("credentials.created_at", &created_at)?;
+    cred.last_used_at = last_used_at
+        .map(|t| parse_time("credentials.last_used_at", &t))
+        .transpose()?;
     Ok(cred)
+}
+
+/// A time as the credential and session tables keep it: RFC 3339 UTC, whole seconds.
+pub(super) fn time_text(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 impl StateDb {
@@ -132,6 +168,7 @@ impl StateDb {
             label: new.label,
             user_id: new.user_id,
             created_at,
+            last_used_at: None,
         };
         let stored = cred.clone();
         let sqlite = match &self.backend {
@@ -145,14 +182,16 @@ impl StateDb {
         sqlite
             .call(move |conn| {
                 let result = conn.execute(
-                    &format!("INSERT INTO credentials ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                    &format!(
+                        "INSERT INTO credentials ({INSERT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                    ),
                     params![
                         stored.access_key_id,
                         stored.secret_access_key,
                         stored.token,
                         stored.label,
                         stored.user_id,
-                        stored.created_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+                        time_text(&stored.created_at),
                     ],
                 );
                 match result {
@@ -228,6 +267,38 @@ impl StateDb {
         }
         Ok(removed)
     }
+
+    /// Records when keys were last used: each `(access key id, time)` moves `last_used_at`
+    /// forward (never back; unknown ids are ignored). One statement per key.
+    pub async fn record_credential_use(
+        &self,
+        uses: Vec<(String, DateTime<Utc>)>,
+    ) -> Result<(), StateError> {
+        let uses: Vec<(String, String)> = uses
+            .into_iter()
+            .map(|(id, t)| (id, time_text(&t.trunc_subsecs(0))))
+            .collect();
+        match &self.backend {
+            Backend::Sqlite(s) => {
+                s.call(move |conn| {
+                    let tx = conn.transaction()?;
+                    {
+                        let mut stmt = tx.prepare_cached(
+                            "UPDATE credentials SET last_used_at = ?2 WHERE access_key_id = ?1 \
+                             AND (last_used_at IS NULL OR last_used_at < ?2)",
+                        )?;
+                        for (id, at) in &uses {
+                            stmt.execute(params![id, at])?;
+                        }
+                    }
+                    tx.commit()?;
+                    Ok(())
+                })
+                .await
+            }
+            Backend::Postgres(p) => pg::record_credential_use(p, &uses).await,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -264,6 +335,30 @@ mod tests {
         create_get_list_revoke_round_trip_on => create_get_list_revoke_round_trip;
         duplicate_access_key_id_is_refused_on => duplicate_access_key_id_is_refused;
         unknown_access_key_is_none_on => unknown_access_key_is_none;
+        last_use_only_moves_forward_on => last_use_only_moves_forward;
+    }
+
+    async fn last_use_only_moves_forward(target: Target) {
+        let db = target.open().await;
+        let cred = db.create_credential(new_cred("t")).await.unwrap();
+        assert_eq!(cred.last_used_at, None);
+        let later = Utc::now().trunc_subsecs(0) + chrono::Duration::seconds(30);
+        let earlier = later - chrono::Duration::seconds(20);
+        db.record_credential_use(vec![
+            (cred.access_key_id.clone(), later),
+            ("AKIAUNKNOWN".to_owned(), later),
+        ])
+        .await
+        .unwrap();
+        db.record_credential_use(vec![(cred.access_key_id.clone(), earlier)])
+            .await
+            .unwrap();
+        let read = db
+            .get_credential(&cred.access_key_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.last_used_at, Some(later));
     }
 
     async fn create_get_list_revoke_round_trip(target: Target) {
@@ -327,6 +422,7 @@ mod tests {
             label: None,
             user_id: "usr_1".to_owned(),
             created_at: Utc::now(),
+            last_used_at: None,
         };
         let shown = format!("{cred:?}");
         assert!(shown.contains("AKIASHOWN"));

@@ -258,6 +258,41 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     );
     "#,
     },
+    // 7: temporary credentials (STS), and when each long-lived key was last used.
+    Migration {
+        sqlite: r#"
+    ALTER TABLE credentials ADD COLUMN last_used_at TEXT;  -- RFC 3339 UTC, seconds; NULL = never
+
+    CREATE TABLE sts_sessions (
+        access_key_id     TEXT PRIMARY KEY NOT NULL,  -- ASIA…
+        secret_access_key TEXT NOT NULL,
+        session_token     TEXT NOT NULL,              -- SHA-256 (hex) of the session token
+        token             TEXT NOT NULL,              -- the ScaiDrive token requests go with
+        user_id           TEXT NOT NULL,
+        source            TEXT NOT NULL,              -- `web-identity` or the parent access key id
+        session_name      TEXT NOT NULL,
+        created_at        TEXT NOT NULL,              -- RFC 3339 UTC, seconds
+        expires_at        TEXT NOT NULL               -- RFC 3339 UTC, seconds
+    ) STRICT;
+    CREATE INDEX sts_sessions_by_expiry ON sts_sessions (expires_at);
+    "#,
+        postgres: r#"
+    ALTER TABLE credentials ADD COLUMN last_used_at TEXT COLLATE "C";
+
+    CREATE TABLE sts_sessions (
+        access_key_id     TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+        secret_access_key TEXT NOT NULL,
+        session_token     TEXT NOT NULL,
+        token             TEXT NOT NULL,
+        user_id           TEXT COLLATE "C" NOT NULL,
+        source            TEXT NOT NULL,
+        session_name      TEXT NOT NULL,
+        created_at        TEXT COLLATE "C" NOT NULL,
+        expires_at        TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX sts_sessions_by_expiry ON sts_sessions (expires_at);
+    "#,
+    },
 ];
 
 /// Reads `PRAGMA user_version`.
@@ -334,6 +369,7 @@ mod tests {
                 "object_attrs",
                 "share_changes",
                 "share_generations",
+                "sts_sessions",
                 "webdav_locks"
             ]
         );

@@ -40,6 +40,7 @@ mod locks;
 mod migrations;
 mod multipart;
 mod pg;
+mod sts;
 #[cfg(test)]
 mod testdb;
 #[cfg(test)]
@@ -57,12 +58,14 @@ pub use coherence::{ClusterLease, ShareNews};
 pub use completed::CompletedUpload;
 pub use credentials::{
     Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
+    generate_session_token, generate_temporary_access_key_id,
 };
 pub use intents::{DeleteIntent, IntentKind};
 pub use location::{PgUrl, StateLocation, redact as redact_url};
 pub use locks::StoredLock;
 pub use migrations::SCHEMA_VERSION;
 pub use multipart::{MultipartPart, MultipartUpload, PartLocation};
+pub use sts::{EXPIRED_KEPT, StsSession, session_token_digest};
 pub use transfer::{TransferCounts, copy_state};
 
 /// Default size of the PostgreSQL connection pool (`state.pool_size`).

@@ -29,6 +29,21 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("label", Kind::Text),
             ("user_id", Kind::Text),
             ("created_at", Kind::Text),
+            ("last_used_at", Kind::Text),
+        ],
+    ),
+    (
+        "sts_sessions",
+        &[
+            ("access_key_id", Kind::Text),
+            ("secret_access_key", Kind::Text),
+            ("session_token", Kind::Text),
+            ("token", Kind::Text),
+            ("user_id", Kind::Text),
+            ("source", Kind::Text),
+            ("session_name", Kind::Text),
+            ("created_at", Kind::Text),
+            ("expires_at", Kind::Text),
         ],
     ),
     (

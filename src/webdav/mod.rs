@@ -157,7 +157,10 @@ impl Shared {
             let Some((user, pass)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
                 return Err(unauthorized());
             };
-            self.auth.basic(user, pass).await
+            let session_token = header_str(req, "x-amz-security-token");
+            self.auth
+                .basic_with_session_token(user, pass, session_token)
+                .await
         } else if let Some(token) = value.strip_prefix("Bearer ") {
             self.auth.by_token(token.trim()).await
         } else {

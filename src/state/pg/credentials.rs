@@ -3,7 +3,7 @@
 use chrono::SecondsFormat;
 
 use super::super::StateError;
-use super::super::credentials::{COLUMNS, Credential, finish};
+use super::super::credentials::{COLUMNS, Credential, INSERT_COLUMNS, finish};
 use super::{PgBackend, is_unique_violation};
 
 fn from_row(row: &tokio_postgres::Row) -> Result<Credential, StateError> {
@@ -14,8 +14,9 @@ fn from_row(row: &tokio_postgres::Row) -> Result<Credential, StateError> {
         label: row.try_get(3)?,
         user_id: row.try_get(4)?,
         created_at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH,
+        last_used_at: None,
     };
-    finish((cred, row.try_get(5)?))
+    finish((cred, row.try_get(5)?, row.try_get(6)?))
 }
 
 pub(in crate::state) async fn create_credential(
@@ -25,7 +26,7 @@ pub(in crate::state) async fn create_credential(
     let conn = db.conn().await?;
     let stmt = conn
         .prepare_cached(&format!(
-            "INSERT INTO credentials ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+            "INSERT INTO credentials ({INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
         ))
         .await?;
     let created_at = cred.created_at.to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -88,4 +89,21 @@ pub(in crate::state) async fn revoke_credential(
         .prepare_cached("DELETE FROM credentials WHERE access_key_id = $1")
         .await?;
     Ok(conn.execute(&stmt, &[&access_key_id]).await? > 0)
+}
+
+pub(in crate::state) async fn record_credential_use(
+    db: &PgBackend,
+    uses: &[(String, String)],
+) -> Result<(), StateError> {
+    let conn = db.conn().await?;
+    let stmt = conn
+        .prepare_cached(
+            "UPDATE credentials SET last_used_at = $2 WHERE access_key_id = $1 \
+             AND (last_used_at IS NULL OR last_used_at < $2)",
+        )
+        .await?;
+    for (id, at) in uses {
+        conn.execute(&stmt, &[id, at]).await?;
+    }
+    Ok(())
 }

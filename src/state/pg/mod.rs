@@ -10,6 +10,7 @@ mod intents;
 mod locks;
 pub(super) mod migrate;
 mod multipart;
+mod sts;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,7 +28,7 @@ pub(super) use attrs::{
 pub(super) use cluster::{Dedicated, bump_share_generation, share_generation, share_news};
 pub(super) use completed::{finish_upload, get_completed};
 pub(super) use credentials::{
-    create_credential, get_credential, list_credentials, revoke_credential,
+    create_credential, get_credential, list_credentials, record_credential_use, revoke_credential,
 };
 pub(super) use intents::{delete_intent, list_intents, put_intent};
 pub(super) use locks::{
@@ -37,6 +38,7 @@ pub(super) use multipart::{
     create_upload, delete_upload, get_upload, list_parts, list_uploads, put_part,
     uploads_created_before,
 };
+pub(super) use sts::{create_sts_session, get_sts_session};
 
 /// How long a caller waits for a free pooled connection, and for a new one to be made.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);

@@ -12,6 +12,7 @@ mod coherence;
 mod delete;
 mod error;
 mod feed;
+mod folder_dates;
 mod write;
 
 use std::sync::Arc;
@@ -31,6 +32,7 @@ use cache::Patch;
 use coherence::ShareChange;
 pub use delete::{DeletedItem, INTENT_GRACE, Recovered, trash_name};
 pub use error::{StoreError, StoreResult};
+pub use folder_dates::FolderDates;
 pub(crate) use write::io_error;
 pub use write::{BodyAbort, BodyStream, WriteRequest, Written};
 
@@ -308,12 +310,16 @@ struct Inner {
     /// once (the others find it in the patched listing).
     creating_folders: tokio::sync::Mutex<()>,
     coherence: coherence::Coherence,
+    /// Folder timestamps asked of ScaiDrive (`folder_dates.rs`).
+    folder_dates: folder_dates::DatesMemo,
 }
 
 impl Store {
     /// A store over `client`, keeping object attributes in `db`.
     pub fn new(client: Client, db: StateDb, opts: StoreOptions) -> Self {
         let cache = cache::Caches::new(&opts);
+        let folder_dates =
+            folder_dates::DatesMemo::new(opts.cache_enabled, opts.cache_ttl, opts.cache_capacity);
         Self {
             inner: Arc::new(Inner {
                 client,
@@ -326,6 +332,7 @@ impl Store {
                 share_fetches: cache::Gates::default(),
                 creating_folders: tokio::sync::Mutex::new(()),
                 coherence: coherence::Coherence::default(),
+                folder_dates,
             }),
         }
     }
@@ -731,6 +738,7 @@ impl Store {
                 .await
                 .map(drop);
         }
+        self.forget_folder_dates(folder_id);
         self.invalidate_share(&from.share_id).await;
         self.invalidate_share(&dest.share_id).await;
         result.map_err(StoreError::from)

@@ -144,3 +144,269 @@ async fn folders_show_their_scaidrive_dates_and_never_1970() {
     assert!(!html.contains("1970"), "{html}");
     d.gw.shutdown().await;
 }
+
+/// Upstream calls of one endpoint so far, from the admin listener's metrics.
+async fn upstream_calls(d: &Dav, method: &str, endpoint: &str) -> u64 {
+    let text = reqwest::get(format!("http://{}/metrics", d.gw.addrs().admin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let want = [
+        format!("method=\"{method}\""),
+        format!("endpoint=\"{endpoint}\""),
+    ];
+    text.lines()
+        .filter(|l| l.starts_with("scaidrive_gateway_upstream_requests_total{"))
+        .filter(|l| want.iter().all(|w| l.contains(w.as_str())))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+const VERSIONS: &str = "/Documents/.scaidrive-versions";
+const TRASH: &str = "/Documents/.scaidrive-trash";
+
+#[tokio::test]
+async fn versions_are_a_read_only_tree_and_copy_onto_the_file_restores() {
+    let d = start().await;
+    let r = d.req("MKCOL", "/Documents/docs/").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    for body in [&b"one"[..], b"two", b"three"] {
+        d.put("/Documents/docs/report.txt", body).await;
+    }
+
+    // Hidden from the share's listing; reachable by path, mirroring the share's folders.
+    let (_, xml) = d.propfind("/Documents/", "1").await;
+    assert!(!xml.contains("scaidrive-versions"), "{xml}");
+    let (status, xml) = d.propfind(&format!("{VERSIONS}/"), "1").await;
+    assert_eq!(status.as_u16(), 207, "{xml}");
+    assert!(
+        xml.contains("<D:href>/Documents/.scaidrive-versions/docs/</D:href>"),
+        "{xml}"
+    );
+    let (_, xml) = d.propfind(&format!("{VERSIONS}/docs/"), "1").await;
+    assert!(
+        xml.contains("<D:href>/Documents/.scaidrive-versions/docs/report.txt/</D:href>"),
+        "{xml}"
+    );
+
+    // A file's versions: one upstream call, newest first, with sizes, dates and ETags.
+    let before = upstream_calls(&d, "GET", "/api/v1/files/{id}/versions").await;
+    let (status, xml) = d
+        .propfind(&format!("{VERSIONS}/docs/report.txt/"), "1")
+        .await;
+    assert_eq!(status.as_u16(), 207, "{xml}");
+    let after = upstream_calls(&d, "GET", "/api/v1/files/{id}/versions").await;
+    assert_eq!(after - before, 1);
+    let versions: Vec<(String, String)> = responses(&xml).into_iter().skip(1).collect();
+    assert_eq!(versions.len(), 3, "{xml}");
+    let names: Vec<String> = versions
+        .iter()
+        .map(|(h, _)| {
+            let last = h.rsplit('/').next().unwrap();
+            percent_encoding::percent_decode_str(last)
+                .decode_utf8()
+                .unwrap()
+                .into_owned()
+        })
+        .collect();
+    for (name, n) in names.iter().zip(["v3 ", "v2 ", "v1 "]) {
+        assert!(name.starts_with(n) && name.ends_with("Z.txt"), "{names:?}");
+        assert!(!name.contains(':'), "{name}");
+    }
+    let sizes: Vec<&str> = versions
+        .iter()
+        .map(|(_, r)| prop(r, "getcontentlength").unwrap())
+        .collect();
+    assert_eq!(sizes, ["5", "3", "3"]);
+    for (_, r) in &versions {
+        assert!(prop(r, "getetag").is_some() && prop(r, "getlastmodified").is_some());
+    }
+
+    // GET of a version returns its bytes.
+    let v1 = versions[2].0.clone();
+    let (status, bytes) = d.get(&v1).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(bytes, b"one");
+
+    // Read-only: no PUT, no DELETE, no MKCOL; a COPY elsewhere is refused with a reason.
+    for (method, path) in [
+        ("PUT", v1.clone()),
+        ("DELETE", v1.clone()),
+        ("MKCOL", format!("{VERSIONS}/new/")),
+    ] {
+        let r = d.req(method, &path).body("x").send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        assert!(r.text().await.unwrap().contains("read-only"));
+    }
+    let r = d
+        .req("COPY", &v1)
+        .header(
+            "Destination",
+            format!("{}/Documents/docs/other.txt", d.base),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = d
+        .req("PUT", &format!("{}/Documents/.scaidrive-versions", ""))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // COPY of v1 onto the live file restores it as a new version.
+    let r = d
+        .req("COPY", &v1)
+        .header(
+            "Destination",
+            format!("{}/Documents/docs/report.txt", d.base),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::NO_CONTENT,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let (_, bytes) = d.get("/Documents/docs/report.txt").await;
+    assert_eq!(bytes, b"one");
+    let (_, xml) = d
+        .propfind(&format!("{VERSIONS}/docs/report.txt/"), "1")
+        .await;
+    assert_eq!(responses(&xml).len(), 5, "{xml}");
+    assert!(xml.contains("/v4%20"), "{xml}");
+    d.gw.shutdown().await;
+}
+
+/// The href of the one entry of a trash listing whose name starts with `stem`.
+fn trashed(xml: &str, stem: &str) -> String {
+    let found: Vec<String> = responses(xml)
+        .into_iter()
+        .skip(1)
+        .map(|(h, _)| h)
+        .filter(|h| {
+            h.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .is_some_and(|n| n.starts_with(stem))
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "{stem}: {xml}");
+    found[0].clone()
+}
+
+#[tokio::test]
+async fn trash_lists_deleted_items_move_out_restores_and_delete_purges() {
+    let d = start().await;
+    d.req("MKCOL", "/Documents/t/").send().await.unwrap();
+    d.put("/Documents/t/gone.txt", b"bye").await;
+    d.put("/Documents/t/kept.txt", b"here").await;
+    let r = d
+        .req("DELETE", "/Documents/t/gone.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    // The trash of `t` holds the deleted file (with its size and deletion time), not live ones.
+    let (_, xml) = d.propfind("/Documents/", "1").await;
+    assert!(!xml.contains("scaidrive-trash"), "{xml}");
+    let (status, xml) = d.propfind(&format!("{TRASH}/"), "1").await;
+    assert_eq!(status.as_u16(), 207, "{xml}");
+    assert!(
+        xml.contains("<D:href>/Documents/.scaidrive-trash/t/</D:href>"),
+        "{xml}"
+    );
+    let (_, xml) = d.propfind(&format!("{TRASH}/t/"), "1").await;
+    assert!(!xml.contains("kept.txt"), "{xml}");
+    let gone = trashed(&xml, "gone");
+    let entry = responses(&xml)
+        .into_iter()
+        .find(|(h, _)| *h == gone)
+        .unwrap()
+        .1;
+    assert_eq!(prop(&entry, "getcontentlength"), Some("3"));
+    assert!(year(prop(&entry, "getlastmodified").unwrap()) > 2000);
+
+    // MOVE out restores, under the Destination's name.
+    let r = d
+        .req("MOVE", &gone)
+        .header("Destination", format!("{}/Documents/t/gone.txt", d.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let (status, bytes) = d.get("/Documents/t/gone.txt").await;
+    assert_eq!((status, bytes.as_slice()), (StatusCode::OK, &b"bye"[..]));
+    let (_, xml) = d.propfind(&format!("{TRASH}/t/"), "1").await;
+    assert_eq!(responses(&xml).len(), 1, "{xml}");
+
+    // Onto a live name: refused, nothing lost.
+    d.req("DELETE", "/Documents/t/gone.txt")
+        .send()
+        .await
+        .unwrap();
+    d.put("/Documents/t/gone.txt", b"new").await;
+    let (_, xml) = d.propfind(&format!("{TRASH}/t/"), "1").await;
+    let gone = trashed(&xml, "gone");
+    let r = d
+        .req("MOVE", &gone)
+        .header("Destination", format!("{}/Documents/t/gone.txt", d.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+    assert_eq!(d.get("/Documents/t/gone.txt").await.1, b"new");
+
+    // DELETE in the trash purges; a live folder there is not in the trash.
+    let r = d.req("DELETE", &gone).send().await.unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::NO_CONTENT,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let (_, xml) = d.propfind(&format!("{TRASH}/t/"), "1").await;
+    assert_eq!(responses(&xml).len(), 1, "{xml}");
+    let r = d
+        .req("DELETE", &format!("{TRASH}/t/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // A deleted folder: listed with its content; MOVE out brings both back.
+    d.req("MKCOL", "/Documents/old/").send().await.unwrap();
+    d.put("/Documents/old/a.txt", b"a").await;
+    let r = d.req("DELETE", "/Documents/old/").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let (_, xml) = d.propfind(&format!("{TRASH}/"), "1").await;
+    let old = trashed(&xml, "old");
+    let (_, xml) = d.propfind(&old, "1").await;
+    assert!(xml.contains("a.txt"), "{xml}");
+    let r = d
+        .req("MOVE", &old)
+        .header("Destination", format!("{}/Documents/old/", d.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    assert_eq!(d.get("/Documents/old/a.txt").await.1, b"a");
+    d.gw.shutdown().await;
+}

@@ -1,6 +1,7 @@
 //! Folder dates: a folder listing names subfolders without any timestamp, so a folder's own
 //! `created_at` / `modified_at` come from `GET /folders/{id}`, asked when the folder itself is
-//! looked at and remembered per principal for the cache TTL. A listing shows a subfolder's dates
+//! looked at (or returned when the gateway creates it) and remembered per principal for the
+//! cache TTL. A listing shows a subfolder's dates
 //! only when they are already remembered: it never costs one call per folder (`docs/webdav.md`).
 
 use std::time::Duration;
@@ -9,7 +10,7 @@ use moka::sync::Cache;
 
 use super::{Store, StoreResult};
 use crate::auth::Session;
-use crate::scaidrive::Timestamp;
+use crate::scaidrive::{Folder, Timestamp};
 
 /// A folder's timestamps as ScaiDrive reports them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -40,14 +41,19 @@ impl Store {
             return Ok(d);
         }
         let f = self.inner.client.get_folder(s.token(), folder_id).await?;
+        Ok(self.remember_folder_dates(s, &f))
+    }
+
+    /// Remembers the dates of a folder ScaiDrive just described (read or created).
+    pub(crate) fn remember_folder_dates(&self, s: &Session, f: &Folder) -> FolderDates {
         let dates = FolderDates {
             created_at: f.created_at,
             modified_at: f.modified_at,
         };
         if let Some(memo) = &self.inner.folder_dates.0 {
-            memo.insert((s.principal().to_owned(), folder_id.to_owned()), dates);
+            memo.insert((s.principal().to_owned(), f.id.clone()), dates);
         }
-        Ok(dates)
+        dates
     }
 
     /// The dates of folder `folder_id` if they are remembered (no upstream call).

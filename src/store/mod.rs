@@ -13,6 +13,8 @@ mod delete;
 mod error;
 mod feed;
 mod folder_dates;
+mod trash;
+mod versions;
 mod write;
 
 use std::sync::Arc;
@@ -33,6 +35,7 @@ use coherence::ShareChange;
 pub use delete::{DeletedItem, INTENT_GRACE, Recovered, trash_name};
 pub use error::{StoreError, StoreResult};
 pub use folder_dates::FolderDates;
+pub use trash::{TrashListing, is_deleted};
 pub(crate) use write::io_error;
 pub use write::{BodyAbort, BodyStream, WriteRequest, Written};
 
@@ -549,6 +552,7 @@ impl Store {
             .await;
         match created {
             Ok(f) => {
+                self.remember_folder_dates(s, &f);
                 let info = FolderInfo {
                     id: f.id,
                     name: f.name,

@@ -7,7 +7,8 @@
 //!   commit-at-flush rules, `meta.rs` builds metadata from listings, `pending.rs` holds empty
 //!   new files briefly, `props.rs` rewrites PROPPATCH of modification times, `locks.rs` keeps
 //!   locks, `propfind.rs` answers PROPFIND Depth 0 and 1 inside a share without dav-server,
-//!   `reqpath.rs` checks the path and `Destination` as sent (dot segments, refused names).
+//!   `reqpath.rs` checks the path and `Destination` as sent (dot segments, refused names),
+//!   `views/` answers the read-only `.scaidrive-versions` and `.scaidrive-trash` trees.
 //!   Decisions are recorded in `docs/webdav.md`.
 
 mod ctype;
@@ -19,6 +20,7 @@ mod pending;
 mod propfind;
 mod props;
 mod reqpath;
+mod views;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -308,6 +310,11 @@ impl Shared {
             listed: Mutex::new(None),
             path,
         });
+        // The versions and trash views never reach dav-server.
+        if views::concerns(&ctx) {
+            let vreq = views::ViewReq::new(&method, req.headers());
+            return Answer::Own(views::answer(&ctx, &vreq).await);
+        }
         let ls = locks::DbLs {
             db: self.store.db().clone(),
             names: Arc::new(names),

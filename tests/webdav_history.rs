@@ -410,3 +410,76 @@ async fn trash_lists_deleted_items_move_out_restores_and_delete_purges() {
     assert_eq!(d.get("/Documents/old/a.txt").await.1, b"a");
     d.gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_browser_gets_the_page_for_a_collection_and_cross_site_writes_are_refused() {
+    let d = start().await;
+    d.put("/Documents/page.txt", b"plain").await;
+    let html = |path: &str| d.req("GET", path).header("Accept", "text/html,*/*;q=0.8");
+
+    let r = html("/Documents/").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("script-src 'sha256-") && csp.contains("frame-ancestors 'none'"));
+    let body = r.text().await.unwrap();
+    assert!(body.contains("<title>ScaiDrive</title>") && !body.contains("Parent Directory"));
+    for path in [
+        "/",
+        "/Documents/.scaidrive-versions/",
+        "/Documents/.scaidrive-trash/",
+    ] {
+        assert_eq!(
+            html(path).send().await.unwrap().status(),
+            StatusCode::OK,
+            "{path}"
+        );
+    }
+    // Without its slash a collection redirects; a file is the file; a missing path is 404.
+    let no_redirect = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirect
+        .get(format!("{}/Documents", d.base))
+        .header("Accept", "text/html")
+        .basic_auth(&d.user, Some(&d.pass))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
+    assert_eq!(r.headers()["location"], "/Documents/");
+    let r = html("/Documents/page.txt").send().await.unwrap();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"plain");
+    let r = html("/Documents/none/").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The page's GET changes nothing; a write from another site's page is refused.
+    let host = d.base.trim_start_matches("http://").to_owned();
+    for (method, path) in [
+        ("PUT", "/Documents/evil.txt"),
+        ("DELETE", "/Documents/page.txt"),
+        ("MKCOL", "/Documents/evil/"),
+    ] {
+        let r = d
+            .req(method, path)
+            .header("Origin", "https://evil.example")
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
+    }
+    assert_eq!(d.get("/Documents/page.txt").await.1, b"plain");
+    assert_eq!(d.get("/Documents/evil.txt").await.0, StatusCode::NOT_FOUND);
+    let r = d
+        .req("PUT", "/Documents/own.txt")
+        .header("Origin", format!("http://{host}"))
+        .body("mine")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    d.gw.shutdown().await;
+}

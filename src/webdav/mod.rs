@@ -8,9 +8,11 @@
 //!   new files briefly, `props.rs` rewrites PROPPATCH of modification times, `locks.rs` keeps
 //!   locks, `propfind.rs` answers PROPFIND Depth 0 and 1 inside a share without dav-server,
 //!   `reqpath.rs` checks the path and `Destination` as sent (dot segments, refused names),
-//!   `views/` answers the read-only `.scaidrive-versions` and `.scaidrive-trash` trees.
+//!   `views/` answers the read-only `.scaidrive-versions` and `.scaidrive-trash` trees,
+//!   `browser.rs` serves the page a browser gets for a collection and refuses cross-site writes.
 //!   Decisions are recorded in `docs/webdav.md`.
 
+mod browser;
 mod ctype;
 mod file;
 mod fs;
@@ -196,6 +198,13 @@ impl Shared {
             Ok(s) => s,
             Err(resp) => return resp.into(),
         };
+        if browser::cross_origin_write(req.method(), req.headers()) {
+            return status_response(
+                StatusCode::FORBIDDEN,
+                "a request from another site's page may not change anything here\n",
+            )
+            .into();
+        }
         // The path and Destination as sent, before dav-server resolves dot segments.
         let path = match reqpath::segments(req.uri().path()) {
             Ok(p) => p,
@@ -310,6 +319,27 @@ impl Shared {
             listed: Mutex::new(None),
             path,
         });
+        // A browser asking for a collection gets the page (`browser.rs`).
+        if browser::wants_page(&method, req.headers()) {
+            let is_dir = match views::view_of(&ctx.path) {
+                Some(_) => true,
+                None => {
+                    let fs = fs::ScaiFs(Arc::clone(&ctx));
+                    match fs.locate_segments(&ctx.path) {
+                        Ok(loc) => fs.meta_of(&loc).await.is_ok_and(|m| m.dir),
+                        Err(_) => false,
+                    }
+                }
+            };
+            if is_dir {
+                let uri = req.uri();
+                if !uri.path().ends_with('/') {
+                    let pq = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+                    return Answer::Own(browser::to_collection(pq));
+                }
+                return Answer::Own(browser::page(&method));
+            }
+        }
         // The versions and trash views never reach dav-server.
         if views::concerns(&ctx) {
             let vreq = views::ViewReq::new(&method, req.headers());

@@ -18,11 +18,21 @@ struct Dav {
 }
 
 async fn start() -> Dav {
+    start_with(None).await
+}
+
+/// A gateway whose embedded emulator is seeded with `seed` (TOML), or the built-in seed.
+async fn start_with(seed: Option<&str>) -> Dav {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config {
         data_dir: dir.path().to_owned(),
         ..Config::default()
     };
+    if let Some(seed) = seed {
+        let path = dir.path().join("seed.toml");
+        std::fs::write(&path, seed).unwrap();
+        cfg.embedded.seed = Some(path);
+    }
     cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
     cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
     cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
@@ -481,5 +491,62 @@ async fn a_browser_gets_the_page_for_a_collection_and_cross_site_writes_are_refu
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
+    d.gw.shutdown().await;
+}
+
+/// One user, a contributor of share "Documents" with a quota of 10,000,000 bytes.
+const QUOTA_SEED: &str = r#"
+[tenant]
+name = "Quota"
+
+[[users]]
+id = "usr_quota"
+email = "q@example.com"
+name = "Q"
+
+[[tokens]]
+token = "quota-token"
+user = "usr_quota"
+scopes = ["files:read", "files:write"]
+
+[[shares]]
+id = "shr_quota"
+name = "Documents"
+share_type = "personal"
+owner_id = "usr_quota"
+quota_bytes = 10000000
+members = [ { principal = "usr_quota", role = "owner" } ]
+"#;
+
+#[tokio::test]
+async fn quota_properties_come_from_the_share_quota() {
+    let d = start_with(Some(QUOTA_SEED)).await;
+    d.put("/Documents/q.bin", &[7u8; 4096]).await;
+    let quota = r#"<?xml version="1.0"?><D:propfind xmlns:D="DAV:"><D:prop><D:quota-available-bytes/><D:quota-used-bytes/></D:prop></D:propfind>"#;
+    // The share list (and its used bytes) is cached for the TTL: ask until the write shows.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let r = d
+            .req("PROPFIND", "/Documents/")
+            .header("Depth", "0")
+            .body(quota)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 207);
+        let xml = r.text().await.unwrap();
+        let (_, me) = &responses(&xml)[0];
+        let used: u64 = prop(me, "quota-used-bytes").unwrap().parse().unwrap();
+        let free: u64 = prop(me, "quota-available-bytes").unwrap().parse().unwrap();
+        assert_eq!(used + free, 10_000_000, "{xml}");
+        if used >= 4096 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "used never counted the write: {xml}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     d.gw.shutdown().await;
 }

@@ -239,6 +239,23 @@ async fn versions_are_a_read_only_tree_and_copy_onto_the_file_restores() {
     let (status, bytes) = d.get(&v1).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(bytes, b"one");
+    let r = d
+        .req("GET", &versions[0].0)
+        .header("Range", "bytes=1-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.headers()["content-range"], "bytes 1-3/5");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"hre");
+    let r = d
+        .req("GET", &v1)
+        .header("Range", "bytes=10-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::RANGE_NOT_SATISFIABLE);
+    assert_eq!(r.headers()["content-range"], "bytes */3");
 
     // Read-only: no PUT, no DELETE, no MKCOL; a COPY elsewhere is refused with a reason.
     for (method, path) in [

@@ -23,6 +23,7 @@ use http_body_util::BodyExt as _;
 use super::DavBody;
 use super::fs::ReqCtx;
 use crate::namespace::{TRASH_DIR, VERSIONS_DIR};
+use crate::scaidrive::ByteRange;
 use crate::store::{ShareInfo, StoreError};
 
 /// Which view a path is in.
@@ -55,6 +56,8 @@ pub(crate) struct ViewReq {
     pub method: Method,
     pub depth_one: bool,
     pub overwrite: bool,
+    /// A single byte range asked for (several ranges, or none: the whole body).
+    pub range: Option<ByteRange>,
 }
 
 impl ViewReq {
@@ -65,6 +68,7 @@ impl ViewReq {
             // A missing Depth means infinity, which a view answers as 1.
             depth_one: h("depth") != Some("0"),
             overwrite: !h("overwrite").is_some_and(|v| v.eq_ignore_ascii_case("F")),
+            range: h("range").and_then(ByteRange::parse),
         }
     }
 }

@@ -8,7 +8,7 @@ use super::xml::Res;
 use super::{Refusal, ViewReq, ViewResult, empty, in_share, index, multistatus, options, rest};
 use crate::namespace::{ObjectPath, VERSIONS_DIR};
 use crate::scaidrive::Version;
-use crate::store::{self as st, FileInfo, FolderRef, ShareInfo};
+use crate::store::{self as st, FileInfo, FolderRef, ShareInfo, StoreError};
 use crate::webdav::fs::ReqCtx;
 use crate::webdav::meta::system_time;
 
@@ -198,22 +198,46 @@ pub(super) async fn answer(ctx: &ReqCtx, req: &ViewReq, share: &ShareInfo) -> Vi
     }
 }
 
-/// GET or HEAD of a version: its bytes, streamed from ScaiDrive.
+/// GET or HEAD of a version: its bytes (or one range of them), streamed from ScaiDrive.
 async fn read(ctx: &ReqCtx, req: &ViewReq, f: &FileInfo, v: &Version) -> ViewResult {
+    let mut length = v.size;
     let mut resp = if req.method == Method::HEAD {
         empty(StatusCode::OK)
     } else {
-        let dl = ctx
+        let range = req.range.filter(|_| v.size > 0);
+        let dl = match ctx
             .store
-            .read(&ctx.session, &f.id, Some(v.version_number), None)
-            .await?;
+            .read(&ctx.session, &f.id, Some(v.version_number), range)
+            .await
+        {
+            Ok(dl) => dl,
+            Err(StoreError::RangeNotSatisfiable { .. }) => {
+                let mut resp = empty(StatusCode::RANGE_NOT_SATISFIABLE);
+                if let Ok(cr) = HeaderValue::from_str(&format!("bytes */{}", v.size)) {
+                    resp.headers_mut().insert(header::CONTENT_RANGE, cr);
+                }
+                return Ok(resp);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let partial = dl.content_range;
         let stream = dl
             .body
             .map(|r| r.map(http_body::Frame::data).map_err(std::io::Error::other));
-        Response::new(http_body_util::StreamBody::new(stream).boxed_unsync())
+        let mut resp = Response::new(http_body_util::StreamBody::new(stream).boxed_unsync());
+        if let Some(cr) = partial {
+            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+            length = cr.len();
+            let value = format!("bytes {}-{}/{}", cr.start, cr.end, v.size);
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                resp.headers_mut().insert(header::CONTENT_RANGE, value);
+            }
+        }
+        resp
     };
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(v.size));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Some(ct) = f
         .mime_type
         .as_deref()

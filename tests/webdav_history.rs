@@ -567,3 +567,73 @@ async fn quota_properties_come_from_the_share_quota() {
     }
     d.gw.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_page_makes_scaidrive_share_links_where_the_user_may() {
+    let d = start().await;
+    d.put("/Documents/shared.txt", b"for everyone").await;
+    let links = "/.well-known/scaidrive-gateway/links";
+    let r = d
+        .req("POST", links)
+        .header("Content-Type", "application/json")
+        .body(r#"{"path": "/Documents/shared.txt"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let url = v["url"].as_str().unwrap();
+    assert!(url.starts_with("http") && url.contains("/s/"), "{v}");
+    assert!(v["id"].as_str().unwrap().starts_with("lnk_"), "{v}");
+
+    for (body, status) in [
+        (r#"{"path": "/Documents/none.txt"}"#, StatusCode::NOT_FOUND),
+        (r#"{"path": "/Documents"}"#, StatusCode::BAD_REQUEST),
+        ("not json", StatusCode::BAD_REQUEST),
+    ] {
+        let r = d.req("POST", links).body(body).send().await.unwrap();
+        assert_eq!(r.status(), status, "{body}");
+        let v: serde_json::Value = r.json().await.unwrap();
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{v}");
+    }
+    let r = d
+        .req("POST", links)
+        .header("Origin", "https://evil.example")
+        .body(r#"{"path": "/Documents/shared.txt"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = d.req("GET", links).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    d.gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_contributor_is_told_scaidrive_does_not_let_them_share() {
+    let seed = QUOTA_SEED.replace(
+        r#"members = [ { principal = "usr_quota", role = "owner" } ]"#,
+        r#"members = [ { principal = "usr_quota", role = "contributor" } ]"#,
+    );
+    let seed = seed.replace(r#"owner_id = "usr_quota""#, r#"owner_id = "usr_other""#);
+    let seed =
+        format!("{seed}\n[[users]]\nid = \"usr_other\"\nemail = \"o@example.com\"\nname = \"O\"\n");
+    let d = start_with(Some(&seed)).await;
+    d.put("/Documents/mine.txt", b"x").await;
+    let r = d
+        .req("POST", "/.well-known/scaidrive-gateway/links")
+        .body(r#"{"path": "/Documents/mine.txt"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not let you share"),
+        "{v}"
+    );
+    d.gw.shutdown().await;
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The gateway's browser page in headless Chromium, driven by selenium: what a person does —
-new folder, upload, sort, rename, versions and restore, delete, the trash — each confirmed over
-plain HTTP. Credentials go in an Authorization header set through the DevTools protocol.
+new folder, upload, sort, rename, versions and restore, a share link, delete, the trash — each
+confirmed over plain HTTP. Credentials go in an Authorization header set through the DevTools protocol.
 
 Env: WEBDAV_URL (a share collection) WEBDAV_USER WEBDAV_PASS [RESULTS_DIR] [SCREENSHOTS_DIR]
      [RUN_ID] [KEEP_GOING]
@@ -157,6 +157,9 @@ def main():
         answer(driver, "renamed.txt")
         check("renamed-listed", wait("rename", lambda: "renamed.txt" in names(driver) and "report.txt" not in names(driver)))
         check("renamed-over-http", http("GET", folder_url + "renamed.txt")[0] == 200 and http("GET", folder_url + "report.txt")[0] == 404)
+        click(driver, "renamed.txt", "Share link")
+        link = wait("the link", lambda: driver.find_element(By.ID, "linkurl").get_attribute("value"))
+        check("share-link-shown", bool(link) and "/s/" in link, str(link))
         click(driver, "photo.bin", "Delete")
         answer(driver)
         check("deleted-listed", wait("delete", lambda: "photo.bin" not in names(driver)))

@@ -13,6 +13,7 @@ mod delete;
 mod error;
 mod feed;
 mod folder_dates;
+mod links;
 mod trash;
 mod versions;
 mod write;

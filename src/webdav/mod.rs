@@ -9,13 +9,15 @@
 //!   locks, `propfind.rs` answers PROPFIND Depth 0 and 1 inside a share without dav-server,
 //!   `reqpath.rs` checks the path and `Destination` as sent (dot segments, refused names),
 //!   `views/` answers the read-only `.scaidrive-versions` and `.scaidrive-trash` trees,
-//!   `browser.rs` serves the page a browser gets for a collection and refuses cross-site writes.
+//!   `browser.rs` serves the page a browser gets for a collection and refuses cross-site writes,
+//!   `links.rs` makes ScaiDrive share links for the page.
 //!   Decisions are recorded in `docs/webdav.md`.
 
 mod browser;
 mod ctype;
 mod file;
 mod fs;
+mod links;
 mod locks;
 mod meta;
 mod pending;
@@ -319,6 +321,14 @@ impl Shared {
             listed: Mutex::new(None),
             path,
         });
+        // The page's "Share link" (`links.rs`).
+        if links::is_links(&ctx.path) {
+            let (parts, body) = req.into_parts();
+            let Ok(body) = Limited::new(body, links::MAX_BODY).collect().await else {
+                return status_response(StatusCode::PAYLOAD_TOO_LARGE, "too large\n").into();
+            };
+            return Answer::Own(links::answer(&ctx, &parts.method, &body.to_bytes()).await);
+        }
         // A browser asking for a collection gets the page (`browser.rs`).
         if browser::wants_page(&method, req.headers()) {
             let is_dir = match views::view_of(&ctx.path) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # rclone 1.75 (webdav backend, vendors `other` and `owncloud`) against a WebDAV endpoint: copy a
 # tree, sync twice (the second transfers nothing), check (sizes, then --download for content),
-# lsf, cat, purge.
+# lsf, cat, purge. Where the server has the gateway's versions view (WEBDAV_URL is a share): lsf of
+# a file's versions, copyto of an old one, and a whole-share sync that never copies the view.
 # Env: WEBDAV_URL (a collection the scripts may write under) WEBDAV_USER WEBDAV_PASS
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 require_env WEBDAV_URL WEBDAV_USER WEBDAV_PASS
@@ -70,4 +71,23 @@ for vendor in other owncloud; do
     check "$vendor-purge" rc purge "$R"
     if run rc lsf "$R" && [ -s "$LOG" ]; then fail "$vendor-gone-after-purge" "still listed"; else pass "$vendor-gone-after-purge"; fi
 done
+
+# Versions view: browsed like any folder by path, never part of a listing or a sync of the share.
+R=":webdav,url='$base',vendor=other:"
+H="conformance-rclone-history-$RUN_ID"
+on_exit "timeout 60 rclone --config /dev/null purge \"$R$H\""
+if run rc lsf "$R.scaidrive-versions/"; then
+    printf 'first\n' >"$WORK/h1"; printf 'second, longer\n' >"$WORK/h2"
+    check "history-put-1" rc copyto "$WORK/h1" "$R$H/h.txt"
+    check "history-put-2" rc copyto "$WORK/h2" "$R$H/h.txt"
+    check "history-lsf" rc lsf --format ps --separator ' ' "$R.scaidrive-versions/$H/h.txt/"
+    expect_eq "history-two-versions" "$(grep -c '^v[0-9]* .*Z\.txt [0-9]*$' "$LOG")" "2"
+    v1="$(grep '^v1 ' "$LOG" | sed -E 's/ [0-9]+$//')"
+    check "history-copyto-v1" rc copyto "$R.scaidrive-versions/$H/h.txt/$v1" "$WORK/v1.out"
+    check "history-v1-content" cmp "$WORK/h1" "$WORK/v1.out"
+    check "history-share-listing" rc lsf --max-depth 1 "$R"
+    grep -q 'scaidrive-versions\|scaidrive-trash' "$LOG" && fail "history-hidden" "listed in the share" || pass "history-hidden"
+else
+    skip "rclone-history" "no .scaidrive-versions view at $base"
+fi
 finish

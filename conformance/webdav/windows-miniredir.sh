@@ -61,6 +61,19 @@ status_in "miniredir PROPFIND depth 0" "$st" 207
 st="$(req PROPFIND "$U" -H "Depth: 1" -H "Content-Type: text/xml" --data-binary "$propfind_body")"
 status_in "miniredir PROPFIND depth 1" "$st" 207
 if grep -Eq "<D:collection(/>|></D:collection>)" "$BODY"; then pass "miniredir folder is a collection"; else fail "miniredir folder is a collection"; fi
+st="$(req PROPFIND "$U" -H "Depth: 0" -H "Content-Type: text/xml" --data-binary "$propfind_body")"
+if grep -q "1970" "$BODY"; then fail "miniredir folder date is not 1970" "$(grep -o '<D:getlastmodified>[^<]*' "$BODY")"
+else pass "miniredir folder date is not 1970"; fi
+# Free space (GetDiskFreeSpaceEx on the mapped drive): RFC 4331 properties of the share.
+quota_body='<?xml version="1.0" encoding="utf-8" ?><D:propfind xmlns:D="DAV:"><D:prop><D:quota-available-bytes/><D:quota-used-bytes/></D:prop></D:propfind>'
+if [ "$(req PROPFIND "${base}.scaidrive-versions/" -H "Depth: 0")" = 207 ]; then
+    st="$(req PROPFIND "$base" -H "Depth: 0" -H "Content-Type: text/xml" --data-binary "$quota_body")"
+    status_in "miniredir quota PROPFIND" "$st" 207
+    if grep -q "<D:quota-used-bytes>[0-9]*</D:quota-used-bytes>" "$BODY"; then pass "miniredir quota-used-bytes"
+    else fail "miniredir quota-used-bytes" "$(tr -d '\n' <"$BODY" | head -c 300)"; fi
+else
+    skip "miniredir quota" "not the gateway (no .scaidrive-versions view)"
+fi
 
 F="${U}New Text Document.txt"
 F="${F// /%20}"

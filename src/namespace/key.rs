@@ -13,6 +13,11 @@ pub const MAX_SEGMENT_BYTES: usize = 255;
 /// The folder at a share's root where the gateway stages multipart parts: hidden from every
 /// listing and refused as the first segment of a path.
 pub const STAGING_FOLDER: &str = ".scaidrive-gateway-uploads";
+/// The read-only tree of every file's versions at the top of each WebDAV share (never a real
+/// folder: refused as the first segment of a path, like the staging folder).
+pub const VERSIONS_DIR: &str = ".scaidrive-versions";
+/// The read-only view of ScaiDrive's trash at the top of each WebDAV share (reserved likewise).
+pub const TRASH_DIR: &str = ".scaidrive-trash";
 
 /// Why a key or name cannot be mapped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,14 +36,19 @@ pub enum NameError {
     DotSegment,
     #[error("the key contains a character ScaiDrive does not accept in names ({0:?})")]
     ForbiddenChar(char),
-    #[error("'{STAGING_FOLDER}' at the top of a share is reserved for the gateway's uploads")]
+    #[error(
+        "'{STAGING_FOLDER}', '{VERSIONS_DIR}' and '{TRASH_DIR}' at the top of a share are \
+         reserved for the gateway"
+    )]
     Reserved,
 }
 
-/// Refuses a path whose first segment is the staging folder.
+/// Refuses a path whose first segment is the staging folder or a view of versions or trash.
 fn check_reserved(segments: &[String]) -> Result<(), NameError> {
     match segments.first() {
-        Some(first) if first == STAGING_FOLDER => Err(NameError::Reserved),
+        Some(first) if [STAGING_FOLDER, VERSIONS_DIR, TRASH_DIR].contains(&first.as_str()) => {
+            Err(NameError::Reserved)
+        }
         _ => Ok(()),
     }
 }
@@ -221,6 +231,13 @@ mod tests {
         let root = ObjectPath::from_rel_path("", true).unwrap();
         assert_eq!(root.join(STAGING_FOLDER, true), Err(NameError::Reserved));
         assert!(ObjectPath::from_key(&format!("a/{STAGING_FOLDER}/x")).is_ok());
+        for view in [VERSIONS_DIR, TRASH_DIR] {
+            assert_eq!(
+                ObjectPath::from_key(&format!("{view}/x")),
+                Err(NameError::Reserved)
+            );
+            assert!(ObjectPath::from_key(&format!("a/{view}/x")).is_ok());
+        }
     }
 
     #[test]

@@ -6,7 +6,8 @@ pub mod key;
 
 pub use bucket::{ShareRef, assign_bucket_names, assign_collection_names, slugify};
 pub use key::{
-    MAX_KEY_BYTES, MAX_SEGMENT_BYTES, NameError, ObjectPath, STAGING_FOLDER, validate_segment,
+    MAX_KEY_BYTES, MAX_SEGMENT_BYTES, NameError, ObjectPath, STAGING_FOLDER, TRASH_DIR,
+    VERSIONS_DIR, validate_segment,
 };
 
 #[cfg(test)]

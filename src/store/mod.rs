@@ -12,6 +12,10 @@ mod coherence;
 mod delete;
 mod error;
 mod feed;
+mod folder_dates;
+mod links;
+mod trash;
+mod versions;
 mod write;
 
 use std::sync::Arc;
@@ -31,6 +35,8 @@ use cache::Patch;
 use coherence::ShareChange;
 pub use delete::{DeletedItem, INTENT_GRACE, Recovered, trash_name};
 pub use error::{StoreError, StoreResult};
+pub use folder_dates::FolderDates;
+pub use trash::{TrashListing, is_deleted};
 pub(crate) use write::io_error;
 pub use write::{BodyAbort, BodyStream, WriteRequest, Written};
 
@@ -308,12 +314,16 @@ struct Inner {
     /// once (the others find it in the patched listing).
     creating_folders: tokio::sync::Mutex<()>,
     coherence: coherence::Coherence,
+    /// Folder timestamps asked of ScaiDrive (`folder_dates.rs`).
+    folder_dates: folder_dates::DatesMemo,
 }
 
 impl Store {
     /// A store over `client`, keeping object attributes in `db`.
     pub fn new(client: Client, db: StateDb, opts: StoreOptions) -> Self {
         let cache = cache::Caches::new(&opts);
+        let folder_dates =
+            folder_dates::DatesMemo::new(opts.cache_enabled, opts.cache_ttl, opts.cache_capacity);
         Self {
             inner: Arc::new(Inner {
                 client,
@@ -326,6 +336,7 @@ impl Store {
                 share_fetches: cache::Gates::default(),
                 creating_folders: tokio::sync::Mutex::new(()),
                 coherence: coherence::Coherence::default(),
+                folder_dates,
             }),
         }
     }
@@ -542,6 +553,7 @@ impl Store {
             .await;
         match created {
             Ok(f) => {
+                self.remember_folder_dates(s, &f);
                 let info = FolderInfo {
                     id: f.id,
                     name: f.name,
@@ -731,6 +743,7 @@ impl Store {
                 .await
                 .map(drop);
         }
+        self.forget_folder_dates(folder_id);
         self.invalidate_share(&from.share_id).await;
         self.invalidate_share(&dest.share_id).await;
         result.map_err(StoreError::from)

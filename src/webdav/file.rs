@@ -309,7 +309,7 @@ fn written_meta(ctx: &ReqCtx, w: &Written) -> Meta {
             .oc_mtime
             .as_deref()
             .and_then(super::meta::parse_mtime)
-            .unwrap_or_else(std::time::SystemTime::now),
+            .or_else(|| Some(std::time::SystemTime::now())),
         created: None,
         etag: Some(w.etag.clone()),
         content_type: ctx

@@ -3,12 +3,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use dav_server::fs::{DavDirEntry, DavMetaData, FsFuture, FsResult};
+use dav_server::fs::{DavDirEntry, DavMetaData, FsError, FsFuture, FsResult};
 use futures::FutureExt as _;
 
 use crate::scaidrive::Timestamp;
 use crate::state::ObjectAttrs;
-use crate::store::{FileInfo, Store};
+use crate::store::{FileInfo, FolderDates, Store};
 
 /// The ETag of an empty body (a pending empty file).
 pub(crate) const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
@@ -18,7 +18,8 @@ pub(crate) const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
 pub(crate) struct Meta {
     pub dir: bool,
     pub len: u64,
-    pub modified: SystemTime,
+    /// `None` when no real date is known (the property is then left out, never 1970).
+    pub modified: Option<SystemTime>,
     pub created: Option<SystemTime>,
     /// Unquoted; dav-server adds the quotes.
     pub etag: Option<String>,
@@ -68,13 +69,22 @@ pub(crate) fn content_type(file: &FileInfo, attrs: Option<&ObjectAttrs>) -> Opti
         .or_else(|| file.mime_type.as_deref().and_then(valid_media_type))
 }
 
+/// A folder's metadata from the dates ScaiDrive gave for it (none known: no date at all).
+pub(crate) fn folder(dates: FolderDates, id: String) -> Meta {
+    let modified = dates.modified_at.or(dates.created_at);
+    Meta {
+        created: dates.created_at.as_ref().map(system_time),
+        ..Meta::dir(modified.as_ref().map(system_time), 0, Some(id))
+    }
+}
+
 impl Meta {
     /// A collection (share root or folder).
     pub fn dir(modified: Option<SystemTime>, len: u64, etag: Option<String>) -> Self {
         Self {
             dir: true,
             len,
-            modified: modified.unwrap_or(UNIX_EPOCH),
+            modified,
             created: modified,
             etag,
             content_type: None,
@@ -93,7 +103,7 @@ impl Meta {
         Self {
             dir: false,
             len: file.size,
-            modified: client.or(upstream).unwrap_or(UNIX_EPOCH),
+            modified: client.or(upstream),
             created: upstream,
             etag: Some(Store::etag(file, attrs)),
             content_type: content_type(file, attrs),
@@ -105,7 +115,7 @@ impl Meta {
         Self {
             dir: false,
             len: 0,
-            modified: client_mtime.unwrap_or(created),
+            modified: Some(client_mtime.unwrap_or(created)),
             created: Some(created),
             etag: Some(EMPTY_MD5.to_owned()),
             content_type: None,
@@ -119,7 +129,7 @@ impl DavMetaData for Meta {
     }
 
     fn modified(&self) -> FsResult<SystemTime> {
-        Ok(self.modified)
+        self.modified.ok_or(FsError::NotImplemented)
     }
 
     fn is_dir(&self) -> bool {
@@ -131,7 +141,9 @@ impl DavMetaData for Meta {
     }
 
     fn created(&self) -> FsResult<SystemTime> {
-        Ok(self.created.unwrap_or(self.modified))
+        self.created
+            .or(self.modified)
+            .ok_or(FsError::NotImplemented)
     }
 }
 

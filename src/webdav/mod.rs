@@ -7,18 +7,24 @@
 //!   commit-at-flush rules, `meta.rs` builds metadata from listings, `pending.rs` holds empty
 //!   new files briefly, `props.rs` rewrites PROPPATCH of modification times, `locks.rs` keeps
 //!   locks, `propfind.rs` answers PROPFIND Depth 0 and 1 inside a share without dav-server,
-//!   `reqpath.rs` checks the path and `Destination` as sent (dot segments, refused names).
+//!   `reqpath.rs` checks the path and `Destination` as sent (dot segments, refused names),
+//!   `views/` answers the read-only `.scaidrive-versions` and `.scaidrive-trash` trees,
+//!   `browser.rs` serves the page a browser gets for a collection and refuses cross-site writes,
+//!   `links.rs` makes ScaiDrive share links for the page.
 //!   Decisions are recorded in `docs/webdav.md`.
 
+mod browser;
 mod ctype;
 mod file;
 mod fs;
+mod links;
 mod locks;
 mod meta;
 mod pending;
 mod propfind;
 mod props;
 mod reqpath;
+mod views;
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -197,6 +203,13 @@ impl Shared {
             Ok(s) => s,
             Err(resp) => return resp.into(),
         };
+        if browser::cross_origin_write(req.method(), req.headers()) {
+            return status_response(
+                StatusCode::FORBIDDEN,
+                "a request from another site's page may not change anything here\n",
+            )
+            .into();
+        }
         // The path and Destination as sent, before dav-server resolves dot segments.
         let path = match reqpath::segments(req.uri().path()) {
             Ok(p) => p,
@@ -311,6 +324,40 @@ impl Shared {
             listed: Mutex::new(None),
             path,
         });
+        // The page's "Share link" (`links.rs`).
+        if links::is_links(&ctx.path) {
+            let (parts, body) = req.into_parts();
+            let Ok(body) = Limited::new(body, links::MAX_BODY).collect().await else {
+                return status_response(StatusCode::PAYLOAD_TOO_LARGE, "too large\n").into();
+            };
+            return Answer::Own(links::answer(&ctx, &parts.method, &body.to_bytes()).await);
+        }
+        // A browser asking for a collection gets the page (`browser.rs`).
+        if browser::wants_page(&method, req.headers()) {
+            let is_dir = match views::view_of(&ctx.path) {
+                Some(_) => true,
+                None => {
+                    let fs = fs::ScaiFs(Arc::clone(&ctx));
+                    match fs.locate_segments(&ctx.path) {
+                        Ok(loc) => fs.meta_of(&loc).await.is_ok_and(|m| m.dir),
+                        Err(_) => false,
+                    }
+                }
+            };
+            if is_dir {
+                let uri = req.uri();
+                if !uri.path().ends_with('/') {
+                    let pq = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+                    return Answer::Own(browser::to_collection(pq));
+                }
+                return Answer::Own(browser::page(&method));
+            }
+        }
+        // The versions and trash views never reach dav-server.
+        if views::concerns(&ctx) {
+            let vreq = views::ViewReq::new(&method, req.headers());
+            return Answer::Own(views::answer(&ctx, &vreq).await);
+        }
         let ls = locks::DbLs {
             db: self.store.db().clone(),
             names: Arc::new(names),

@@ -258,7 +258,9 @@ impl Writer {
         match p.ns.as_deref() {
             Some(NS_DAV) => match p.name.as_str() {
                 "creationdate" => {
-                    let t = m.created.unwrap_or(m.modified);
+                    let Some(t) = m.created.or(m.modified) else {
+                        return Some(false);
+                    };
                     let _ = write!(out, "<D:creationdate>{}</D:creationdate>", rfc3339(t));
                     Some(true)
                 }
@@ -286,10 +288,13 @@ impl Writer {
                     Some(true)
                 }
                 "getlastmodified" => {
+                    let Some(t) = m.modified else {
+                        return Some(false);
+                    };
                     let _ = write!(
                         out,
                         "<D:getlastmodified>{}</D:getlastmodified>",
-                        http_date(m.modified)
+                        http_date(t)
                     );
                     Some(true)
                 }
@@ -354,7 +359,9 @@ impl Writer {
             },
             Some(NS_MS) => match p.name.as_str() {
                 "Win32CreationTime" => {
-                    let t = m.created.unwrap_or(m.modified);
+                    let Some(t) = m.created.or(m.modified) else {
+                        return Some(false);
+                    };
                     let _ = write!(
                         out,
                         "<Win32CreationTime xmlns=\"{NS_MS}\">{}</Win32CreationTime>",
@@ -363,10 +370,13 @@ impl Writer {
                     Some(true)
                 }
                 "Win32LastModifiedTime" => {
+                    let Some(t) = m.modified else {
+                        return Some(false);
+                    };
                     let _ = write!(
                         out,
                         "<Win32LastModifiedTime xmlns=\"{NS_MS}\">{}</Win32LastModifiedTime>",
-                        http_date(m.modified)
+                        http_date(t)
                     );
                     Some(true)
                 }

@@ -95,7 +95,12 @@ impl ScaiFs {
                         st::Entry::Folder(f) => Entry {
                             name: f.name.clone(),
                             id: Some(f.id.clone()),
-                            meta: Meta::dir(None, 0, Some(f.id.clone())),
+                            meta: meta::folder(
+                                ctx.store
+                                    .known_folder_dates(&ctx.session, &f.id)
+                                    .unwrap_or_default(),
+                                f.id.clone(),
+                            ),
                         },
                         st::Entry::File(f) => Entry {
                             name: f.name.clone(),

@@ -106,7 +106,11 @@ impl ScaiFs {
                     return Err(FsError::NotFound);
                 }
                 match self.find(share, path).await? {
-                    Some(Found::Folder(_, f)) => Ok(Meta::dir(None, 0, Some(f.id))),
+                    Some(Found::Folder(_, f)) => {
+                        let dates = self.ctx().store.folder_dates(&self.ctx().session, &f.id);
+                        let dates = dates.await.map_err(|e| self.err("folder", &e))?;
+                        Ok(meta::folder(dates, f.id))
+                    }
                     Some(Found::File(parent, f)) => {
                         if !self.may_read(&parent, &f, Need::Attributes).await? {
                             // Reads answer 403 as ScaiDrive does; other methods (a DELETE

@@ -7,41 +7,8 @@ use std::sync::atomic::Ordering;
 
 use sha2::{Digest, Sha256};
 
+use super::news::ShareNews;
 use super::{Backend, StateDb, StateError, pg};
-
-/// Records kept per share: an instance further behind than this drops its cache of the share.
-pub(super) const CHANGES_KEPT: i64 = 1024;
-/// The older records of a share are pruned when its generation is a multiple of this.
-pub(super) const PRUNE_EVERY: i64 = 256;
-/// Most records read per share in one [`StateDb::share_news`]; further behind, the cache of
-/// the share is dropped instead.
-pub(super) const CHANGES_READ: i64 = 256;
-
-/// What changed in one share since a generation ([`StateDb::share_news`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ShareNews {
-    pub share_id: String,
-    /// The share's generation now.
-    pub generation: u64,
-    /// (generation, change) recorded after the known generation, oldest first; complete only
-    /// when they run from the known generation + 1 up to `generation`.
-    pub changes: Vec<(u64, String)>,
-}
-
-impl ShareNews {
-    /// Whether `changes` cover every generation from `known + 1` to `generation` (`known` may
-    /// be newer than the generation they were read from: earlier records are then ignored).
-    pub fn complete_since(&self, known: u64) -> bool {
-        let mut next = known + 1;
-        for (g, _) in self.changes.iter().filter(|(g, _)| *g > known) {
-            if *g != next {
-                return false;
-            }
-            next += 1;
-        }
-        next > self.generation
-    }
-}
 
 /// A cluster-wide lock held by this instance ([`StateDb::try_cluster_lock`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,7 +205,7 @@ mod tests {
     async fn old_records_are_pruned_and_reads_are_bounded() {
         let target = Target::new_postgres().await;
         let db = target.open().await;
-        let total = super::CHANGES_KEPT + super::PRUNE_EVERY;
+        let total = crate::state::news::CHANGES_KEPT + crate::state::news::PRUNE_EVERY;
         for i in 1..=total {
             db.bump_share_generation("shr_p", &i.to_string())
                 .await
@@ -248,8 +215,11 @@ mod tests {
         assert_eq!(news[0].generation, total as u64);
         // The first records were pruned: what is read starts past them and is not complete.
         let first = news[0].changes[0].0;
-        assert_eq!(first as i64, total - super::CHANGES_KEPT + 1);
-        assert_eq!(news[0].changes.len() as i64, super::CHANGES_READ);
+        assert_eq!(first as i64, total - crate::state::news::CHANGES_KEPT + 1);
+        assert_eq!(
+            news[0].changes.len() as i64,
+            crate::state::news::CHANGES_READ
+        );
         assert!(!news[0].complete_since(0));
         let recent = (total - 10) as u64;
         let news = db

@@ -39,6 +39,7 @@ mod location;
 mod locks;
 mod migrations;
 mod multipart;
+mod news;
 mod pg;
 mod sts;
 #[cfg(test)]
@@ -54,7 +55,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use attrs::{ObjectAttrs, StoredAttrs};
-pub use coherence::{ClusterLease, ShareNews};
+pub use coherence::ClusterLease;
 pub use completed::CompletedUpload;
 pub use credentials::{
     Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
@@ -65,6 +66,7 @@ pub use location::{PgUrl, StateLocation, redact as redact_url};
 pub use locks::StoredLock;
 pub use migrations::SCHEMA_VERSION;
 pub use multipart::{MultipartPart, MultipartUpload, PartLocation};
+pub use news::ShareNews;
 pub use sts::{EXPIRED_KEPT, StsSession, session_token_digest};
 pub use transfer::{TransferCounts, copy_state};
 

@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use chrono::SecondsFormat;
 use sha2::{Digest, Sha256};
 
-use super::{FileInfo, Store, StoreError, StoreResult};
+use super::error::db_error;
+use super::{FileInfo, Store, StoreResult};
 use crate::scaidrive::Timestamp;
 use crate::state::{ObjectAttrs, StoredAttrs};
 
@@ -72,11 +73,6 @@ fn stamp_into<'a>(t: &Timestamp, buf: &'a mut [u8; 20]) -> Option<&'a [u8]> {
         b'Z',
     ];
     Some(&buf[..])
-}
-
-pub(super) fn db_error(e: crate::state::StateError) -> StoreError {
-    tracing::error!(error = %e, "state database failed");
-    StoreError::Internal("state database failed".into())
 }
 
 impl Store {

@@ -328,7 +328,7 @@ impl Store {
                 .db
                 .put_attrs(entry)
                 .await
-                .map_err(super::attrs::db_error);
+                .map_err(super::error::db_error);
         }
         let text = self.record(change)?;
         let now = self

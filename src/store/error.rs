@@ -68,6 +68,12 @@ pub enum StoreError {
 /// Result alias for the store.
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// A state-DB failure as a store error (logged here; the client sees no detail).
+pub(super) fn db_error(e: crate::state::StateError) -> StoreError {
+    tracing::error!(error = %e, "state database failed");
+    StoreError::Internal("state database failed".into())
+}
+
 impl From<UpstreamError> for StoreError {
     fn from(e: UpstreamError) -> Self {
         let msg = e.message().to_owned();

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio_postgres::NoTls;
 
 use super::super::StateError;
-use super::super::coherence::{CHANGES_KEPT, CHANGES_READ, PRUNE_EVERY, ShareNews};
+use super::super::news::{CHANGES_KEPT, CHANGES_READ, PRUNE_EVERY, ShareNews};
 use super::PgBackend;
 
 /// The current generation of `key` (0 when never bumped): one primary-key lookup.

@@ -53,7 +53,7 @@ async fn readyz(State(state): State<AdminState>) -> (StatusCode, String) {
         (upstream, db) => {
             let mut failures = Vec::new();
             if let Err(e) = upstream {
-                failures.push(format!("scaidrive: {e}"));
+                failures.push(format!("scaidrive {}: {e}", state.upstream.base_url()));
             }
             if let Err(e) = db {
                 failures.push(format!("state db ({backend}): {e}"));
@@ -89,7 +89,7 @@ async fn metrics(
 async fn check_upstream(client: &Client) -> Result<(), String> {
     match tokio::time::timeout(CHECK_TIMEOUT, client.ready()).await {
         Err(_) => Err("no answer from /api/v1/ready".to_owned()),
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => Err(e.detail()),
         Ok(Ok(ready)) if ready.is_ready() => Ok(()),
         Ok(Ok(ready)) => Err(format!("status {:?}", ready.status)),
     }

@@ -1,10 +1,13 @@
 //! What the real binary says when something is wrong, and what each command's `--help` shows:
 //! the origin of a bad `scaidrive.url`, TOML errors with line and key, OS errors once, a data
 //! directory that is a file, a ScaiDrive URL with a wrong path (refused at start) or not
-//! reachable (named by `/readyz`), the front-mode banner's hints. Listeners bind port 0; every
-//! wait has a deadline.
+//! reachable (named by `/readyz`), the front-mode banner's hints; S3 client errors logged once
+//! at INFO with code, access key id and request id; listen addresses logged plainly. Listeners
+//! bind port 0; every wait has a deadline.
 
 #![allow(clippy::unwrap_used)]
+
+mod s3_support;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -399,4 +402,83 @@ async fn embedded_mode_prints_a_token_that_logs_in_over_webdav() {
     child.kill().await.unwrap();
     assert_eq!(status, 207, "{body}");
     assert!(body.contains("Documents"), "{body}");
+}
+
+#[tokio::test]
+async fn s3_client_errors_are_one_info_line_with_code_key_and_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = serve_args(&dir.path().join("data"));
+    let stderr = dir.path().join("s.err");
+    let cmd = command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (mut child, lines) = start(cmd, "export AWS_DEFAULT_REGION=", &stderr).await;
+    let s3 = value_after(&lines, "S3:")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let key = value_after(&lines, "export AWS_ACCESS_KEY_ID=").to_owned();
+    let secret = value_after(&lines, "export AWS_SECRET_ACCESS_KEY=").to_owned();
+    let http = reqwest::Client::new();
+    let send = |secret: &str, path: &str| {
+        let (pq, headers) = s3_support::sign_v4(&s3, &key, secret, "GET", path, &[], &[]);
+        let mut req = http.get(format!("{s3}{pq}"));
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req.send()
+    };
+    let missing = send(&secret, "/documents/no-such-key").await.unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    let missing_id = missing.headers()["x-amz-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = missing.text().await.unwrap();
+    assert!(body.contains("<Code>NoSuchKey</Code>"), "{body}");
+    let bad = send("not-the-secret", "/documents/").await.unwrap();
+    assert_eq!(bad.status().as_u16(), 403);
+    let bad_id = bad.headers()["x-amz-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // The log is written as the request ends; give the process a moment to flush.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let log = loop {
+        let log = std::fs::read_to_string(&stderr).unwrap();
+        if log.contains(&bad_id) && log.matches("S3 client error").count() >= 2 {
+            break log;
+        }
+        assert!(std::time::Instant::now() < deadline, "{log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    child.kill().await.unwrap();
+    assert!(!log.contains("ERROR"), "{log}");
+    for (id, code) in [
+        (&missing_id, "NoSuchKey"),
+        (&bad_id, "SignatureDoesNotMatch"),
+    ] {
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(id.as_str()) && l.contains("S3 client error"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{id}: {log}");
+        assert!(lines[0].contains(" INFO "), "{}", lines[0]);
+        assert!(
+            lines[0].contains(&format!("s3_code=\"{code}\""))
+                || lines[0].contains(&format!("s3_code={code}")),
+            "{}",
+            lines[0]
+        );
+        assert!(lines[0].contains(&key), "{}", lines[0]);
+    }
+    assert!(!log.contains(&secret), "{log}");
+    // Listen addresses plainly, not `Some(…)`.
+    let listening: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("listening front_end="))
+        .collect();
+    assert_eq!(listening.len(), 3, "{log}");
+    for l in listening {
+        assert!(l.contains("addr=127.0.0.1:"), "{l}");
+    }
 }

@@ -330,8 +330,10 @@ async fn serve_listener(
     mut stop: watch::Receiver<bool>,
 ) {
     let name = ctx.front_end.name();
-    let local = listener.local_addr().ok();
-    tracing::info!(front_end = name, addr = ?local, tls = tls.is_some(), "listening");
+    let local = listener
+        .local_addr()
+        .map_or_else(|e| format!("unknown ({e})"), |a| a.to_string());
+    tracing::info!(front_end = name, addr = %local, tls = tls.is_some(), "listening");
     let limits = &opts.limits;
     let header_timeout = Duration::from_secs(limits.header_read_timeout_secs.max(1));
     let idle =

@@ -77,6 +77,7 @@ async fn metrics(
     state.upstream.upstream_stats().render(&mut text);
     state.cache.render(&mut text);
     render_state_db(&state.db, &mut text);
+    crate::metrics::render_process(&mut text);
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -482,3 +482,109 @@ async fn s3_client_errors_are_one_info_line_with_code_key_and_request_id() {
         assert!(l.contains("addr=127.0.0.1:"), "{l}");
     }
 }
+
+#[tokio::test]
+async fn long_s3_writes_log_their_start_and_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = serve_args(&dir.path().join("data"));
+    let stderr = dir.path().join("s.err");
+    let cmd = command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (mut child, lines) = start(cmd, "export AWS_DEFAULT_REGION=", &stderr).await;
+    let s3 = value_after(&lines, "S3:")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let key = value_after(&lines, "export AWS_ACCESS_KEY_ID=").to_owned();
+    let secret = value_after(&lines, "export AWS_SECRET_ACCESS_KEY=").to_owned();
+    let http = reqwest::Client::new();
+    let call = |method: &str, path: &str, query: &[(&str, &str)], body: Vec<u8>| {
+        let (pq, headers) = s3_support::sign_v4(&s3, &key, &secret, method, path, query, &[]);
+        let mut req = http.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{s3}{pq}"),
+        );
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req.body(body).send()
+    };
+    // One PutObject of 72 MiB (over the 64 MiB threshold), one Complete of 2 × 36 MiB.
+    let big = vec![7u8; 72 << 20];
+    let put = call("PUT", "/documents/big.bin", &[], big).await.unwrap();
+    assert_eq!(put.status().as_u16(), 200);
+    let put_id = put.headers()["x-amz-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let created = call(
+        "POST",
+        "/documents/parts.bin",
+        &[("uploads", "")],
+        Vec::new(),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let upload_id = s3_support::xml_value(&created, "UploadId").unwrap();
+    let mut xml = String::from("<CompleteMultipartUpload>");
+    for n in ["1", "2"] {
+        let part = call(
+            "PUT",
+            "/documents/parts.bin",
+            &[("partNumber", n), ("uploadId", &upload_id)],
+            vec![1u8; 36 << 20],
+        )
+        .await
+        .unwrap();
+        assert_eq!(part.status().as_u16(), 200);
+        let etag = part.headers()["etag"].to_str().unwrap().to_owned();
+        xml.push_str(&format!(
+            "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+        ));
+    }
+    xml.push_str("</CompleteMultipartUpload>");
+    let done = call(
+        "POST",
+        "/documents/parts.bin",
+        &[("uploadId", &upload_id)],
+        xml.into_bytes(),
+    )
+    .await
+    .unwrap();
+    let complete_id = done.headers()["x-amz-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = done.text().await.unwrap();
+    assert!(body.contains("<ETag>"), "{body}");
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    child.kill().await.unwrap();
+    for (id, op, size) in [
+        (&put_id, "PutObject", 72u64 << 20),
+        (&complete_id, "CompleteMultipartUpload", 72 << 20),
+    ] {
+        let mine: Vec<&str> = log.lines().filter(|l| l.contains(id.as_str())).collect();
+        let started: Vec<&&str> = mine
+            .iter()
+            .filter(|l| l.contains("long write started"))
+            .collect();
+        assert_eq!(started.len(), 1, "{op}: {log}");
+        assert!(
+            started[0].contains(&format!("size_bytes={size}")),
+            "{}",
+            started[0]
+        );
+        let progress: Vec<&&str> = mine
+            .iter()
+            .filter(|l| l.contains("long write progress"))
+            .collect();
+        assert_eq!(progress.len(), 4, "{op}: {log}");
+        assert!(progress[3].contains("percent=100"), "{}", progress[3]);
+        assert!(progress.iter().all(|l| l.contains(op)), "{progress:?}");
+    }
+    // Small writes stay quiet.
+    assert_eq!(log.matches("long write started").count(), 2, "{log}");
+}

@@ -451,7 +451,6 @@ async fn s3_client_errors_are_one_info_line_with_code_key_and_request_id() {
         assert!(std::time::Instant::now() < deadline, "{log}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    child.kill().await.unwrap();
     assert!(!log.contains("ERROR"), "{log}");
     for (id, code) in [
         (&missing_id, "NoSuchKey"),
@@ -472,6 +471,35 @@ async fn s3_client_errors_are_one_info_line_with_code_key_and_request_id() {
         assert!(lines[0].contains(&key), "{}", lines[0]);
     }
     assert!(!log.contains(&secret), "{log}");
+    assert!(!log.contains("repeated"), "{log}");
+    // The same error for the same key many times a minute: WARN from the 20th on.
+    for _ in 0..19 {
+        let bad = send("not-the-secret", "/documents/").await.unwrap();
+        assert_eq!(bad.status().as_u16(), 403);
+    }
+    let deadline = std::time::Instant::now() + DEADLINE;
+    let log = loop {
+        let log = std::fs::read_to_string(&stderr).unwrap();
+        if log.contains("repeated") {
+            break log;
+        }
+        assert!(std::time::Instant::now() < deadline, "{log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let repeated: Vec<&str> = log.lines().filter(|l| l.contains("repeated")).collect();
+    assert_eq!(repeated.len(), 1, "{log}");
+    assert!(repeated[0].contains(" WARN "), "{}", repeated[0]);
+    assert!(
+        repeated[0].contains("times_in_last_minute=20"),
+        "{}",
+        repeated[0]
+    );
+    assert!(
+        repeated[0].contains("SignatureDoesNotMatch"),
+        "{}",
+        repeated[0]
+    );
+    assert!(!log.contains("ERROR"), "{log}");
     // Listen addresses plainly, not `Some(…)`.
     let listening: Vec<&str> = log
         .lines()
@@ -481,6 +509,7 @@ async fn s3_client_errors_are_one_info_line_with_code_key_and_request_id() {
     for l in listening {
         assert!(l.contains("addr=127.0.0.1:"), "{l}");
     }
+    child.kill().await.unwrap();
 }
 
 #[tokio::test]

@@ -39,6 +39,8 @@ pub(crate) struct ListenerCtx {
     pub s3_domain: Option<String>,
     /// How long a request body may send nothing while it is waited for.
     pub body_timeout: Duration,
+    /// Recent S3 client errors, to log a repeated one at WARN.
+    pub client_errors: super::s3log::Repeats,
 }
 
 impl ListenerCtx {
@@ -88,7 +90,7 @@ pub(crate) async fn handle(
     req.extensions_mut().insert(RequestId(id.clone()));
     let access_key = ctx
         .is_s3()
-        .then(|| access_key_id(req.headers(), req.uri()))
+        .then(|| super::s3log::access_key_id(req.headers(), req.uri()))
         .flatten();
     let operation = operation(&ctx, &req);
     let span = tracing::info_span!(
@@ -135,7 +137,8 @@ pub(crate) async fn handle(
         resp.headers_mut().insert(name, v);
     }
     if ctx.is_s3() && resp.status().as_u16() >= 400 {
-        resp = note_s3_error(resp, &span, access_key.as_deref()).await;
+        resp = super::s3log::note_s3_error(&ctx.client_errors, resp, &span, access_key.as_deref())
+            .await;
     }
     finish.status = resp.status().as_u16();
     resp.map(|inner| {
@@ -145,84 +148,6 @@ pub(crate) async fn handle(
         }
         .boxed_unsync()
     })
-}
-
-/// The access key id a request is signed with (SigV4 or SigV2, header or query); never the
-/// signature or the secret.
-fn access_key_id(headers: &HeaderMap, uri: &http::Uri) -> Option<String> {
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if let Some(auth) = auth {
-        if let Some(rest) = auth.split("Credential=").nth(1) {
-            return rest.split('/').next().map(str::to_owned);
-        }
-        if let Some(rest) = auth.strip_prefix("AWS ") {
-            return rest.split(':').next().map(str::to_owned);
-        }
-    }
-    let query = uri.query()?;
-    url::form_urlencoded::parse(query.as_bytes()).find_map(|(k, v)| match k.as_ref() {
-        "X-Amz-Credential" => v.split('/').next().map(str::to_owned),
-        "AWSAccessKeyId" => Some(v.into_owned()),
-        _ => None,
-    })
-}
-
-/// Logs an S3 error answer once, with its S3 code, the access key id and (from the span) the
-/// request id: at INFO for the client's errors (4xx: `NoSuchKey`, `AccessDenied`,
-/// `SignatureDoesNotMatch`, …), at ERROR for the gateway's or ScaiDrive's (5xx). s3s's own
-/// ERROR line for every error answer is filtered out (`logging`). The error document is small
-/// and whole in memory already; it is read for its `<Code>` and put back.
-async fn note_s3_error(
-    resp: Response<ResponseBody>,
-    span: &tracing::Span,
-    access_key: Option<&str>,
-) -> Response<ResponseBody> {
-    const MAX_ERROR_DOC: u64 = 64 << 10;
-    let status = resp.status().as_u16();
-    let (parts, body) = resp.into_parts();
-    let small = body
-        .size_hint()
-        .upper()
-        .is_some_and(|n| n > 0 && n <= MAX_ERROR_DOC);
-    let (code, body) = if small {
-        match body.collect().await {
-            Ok(collected) => {
-                let bytes = collected.to_bytes();
-                let code = error_code(&bytes);
-                (code, full_body(bytes))
-            }
-            Err(e) => {
-                tracing::warn!(parent: span, error = %e, "S3 error answer could not be read");
-                (None, full_body(Bytes::new()))
-            }
-        }
-    } else {
-        (None, body)
-    };
-    let code = code.as_deref().unwrap_or("-");
-    let access_key = access_key.unwrap_or("-");
-    if status >= 500 {
-        tracing::error!(parent: span, status, s3_code = code, access_key, "S3 request failed");
-    } else {
-        tracing::info!(parent: span, status, s3_code = code, access_key, "S3 client error");
-    }
-    Response::from_parts(parts, body)
-}
-
-fn full_body(bytes: Bytes) -> ResponseBody {
-    Full::new(bytes)
-        .map_err(|never| match never {})
-        .boxed_unsync()
-}
-
-/// The `<Code>` of an S3 error document.
-fn error_code(doc: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(doc).ok()?;
-    let start = text.find("<Code>")? + "<Code>".len();
-    let len = text[start..].find("</Code>")?;
-    Some(text[start..start + len].to_owned())
 }
 
 /// Records the request once its response body is done (or dropped).

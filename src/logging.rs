@@ -6,6 +6,10 @@
 //! reqwest and rustls log URIs, connections and bytes. So `debug`/`trace` apply to the
 //! gateway's own modules only, whatever the filter asks: a library's event or span passes at
 //! `info` and above. The gateway's own lines never carry a header, a query or a secret.
+//!
+//! s3s's ERROR line for every S3 error answer is dropped: the S3 listener logs each error answer
+//! once, at INFO for the client's errors and at ERROR for failures, with the S3 code, the access
+//! key id and the request id.
 
 use tracing::{Level, Metadata};
 use tracing_subscriber::EnvFilter;
@@ -21,6 +25,12 @@ const OWN_TARGET: &str = "scaidrive_gateway";
 /// True when an event or span may be logged at all: the gateway's own at any level, a
 /// library's (s3s, dav-server, hyper, reqwest, …) at `info` and above.
 pub fn may_log(meta: &Metadata<'_>) -> bool {
+    // s3s logs every error answer at ERROR ("op returns error", "failed to prepare"), a
+    // client's NoSuchKey as much as a failure; the S3 listener logs each error answer once
+    // itself, with its code, at the level it deserves (`server::request`).
+    if *meta.level() == Level::ERROR && meta.target().starts_with("s3s::ops") {
+        return false;
+    }
     *meta.level() <= Level::INFO || is_own(meta.target())
 }
 

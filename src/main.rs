@@ -4,13 +4,16 @@
 use std::io::Write as _;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use scaidrive_gateway::config::{Config, ConfigFlags};
 use scaidrive_gateway::logging;
 use scaidrive_gateway::server::commands::{self, CreateCredentialArgs, EmulatorArgs};
 use scaidrive_gateway::server::start_gateway;
 
 /// S3 and WebDAV gateway for ScaiDrive, with an embedded ScaiDrive emulator.
+///
+/// The gateway options go before the command (`scaidrive-gateway --data-dir D credentials
+/// list`) or, for `serve`, after it too; `emulator` has options of its own.
 #[derive(Debug, Parser)]
 #[command(name = "scaidrive-gateway", version, about)]
 struct Cli {
@@ -20,12 +23,19 @@ struct Cli {
     command: Command,
 }
 
+/// `serve`: every gateway option, also after the command name.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    config: ConfigFlags,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the gateway (S3, WebDAV and admin listeners). Without SCAIDRIVE_URL it starts the
     /// embedded emulator on <data_dir>/emulator and prints ready-to-paste credentials. SIGHUP
     /// reloads the TLS certificate; SIGTERM/SIGINT stop it gracefully (--shutdown-grace-secs).
-    Serve,
+    Serve(Box<ServeArgs>),
     /// Run the ScaiDrive emulator on its own until SIGINT/SIGTERM.
     Emulator(EmulatorArgs),
     /// Manage the S3 credentials stored in the state database.
@@ -57,7 +67,24 @@ enum CredentialsCommand {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    // Options given after `serve` win over the same options before it.
+    if let Some(("serve", sub)) = matches.subcommand()
+        && let Err(e) = cli.config.update_from_arg_matches(sub)
+    {
+        e.exit();
+    }
+    // `--data-dir D emulator` keeps the emulator's data in D, as `emulator --data-dir D` does.
+    if let Command::Emulator(args) = &mut cli.command
+        && let Some(dir) = &cli.config.data_dir
+        && matches
+            .subcommand_matches("emulator")
+            .and_then(|m| m.value_source("data"))
+            != Some(clap::parser::ValueSource::CommandLine)
+    {
+        args.data = dir.clone();
+    }
     let cfg = match Config::load(&cli.config, |name| std::env::var(name).ok()) {
         Ok(cfg) => cfg,
         Err(e) => {
@@ -72,15 +99,32 @@ async fn main() -> ExitCode {
     match run(cli.command, cfg).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
 }
 
+/// The error and its causes on one line, each cause once: a cause whose text the line already
+/// holds (`state database D: File exists (os error 17)` and its I/O error) is not repeated.
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
 async fn run(command: Command, cfg: Config) -> anyhow::Result<()> {
     match command {
-        Command::Serve => {
+        Command::Serve(_) => {
             // Signal handlers go in before the banner: a supervisor (or a test) may signal
             // right after reading it.
             let shutdown = commands::shutdown_signal()?;

@@ -18,6 +18,8 @@ pub type CallKey = (String, String, String);
 #[derive(Debug, Default, Clone)]
 pub struct UpstreamStats {
     counts: Arc<Mutex<BTreeMap<CallKey, u64>>>,
+    /// Time to the response head, by (method, endpoint template).
+    latency: Arc<Mutex<BTreeMap<(String, String), Histogram>>>,
     /// Requests that waited before being sent (rate-limit pacing), and the total wait.
     paced: Arc<AtomicU64>,
     paced_micros: Arc<AtomicU64>,
@@ -75,11 +77,19 @@ pub fn endpoint_template(path: &str) -> String {
 }
 
 impl UpstreamStats {
-    /// Counts one call.
-    pub fn record(&self, method: &str, path: &str, status: Option<u16>) {
+    /// Counts one call, and the time it took to its response head (or its failure).
+    pub fn record(&self, method: &str, path: &str, status: Option<u16>, took: Duration) {
+        let endpoint = endpoint_template(path);
+        {
+            let mut latency = self.latency.lock().unwrap_or_else(|p| p.into_inner());
+            latency
+                .entry((method.to_owned(), endpoint.clone()))
+                .or_default()
+                .observe(took);
+        }
         let key = (
             method.to_owned(),
-            endpoint_template(path),
+            endpoint,
             status.map_or_else(|| "error".to_owned(), |s| s.to_string()),
         );
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
@@ -132,6 +142,22 @@ impl UpstreamStats {
                 "scaidrive_gateway_upstream_requests_total{{method=\"{method}\",endpoint=\"{endpoint}\",status=\"{status}\"}} {n}"
             );
         }
+        out.push_str(
+            "# HELP scaidrive_gateway_upstream_request_duration_seconds Time from sending a ScaiDrive API call to its response head, by method and endpoint.\n\
+             # TYPE scaidrive_gateway_upstream_request_duration_seconds histogram\n",
+        );
+        let latency = self
+            .latency
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for ((method, endpoint), h) in latency {
+            h.render(
+                out,
+                "scaidrive_gateway_upstream_request_duration_seconds",
+                &format!("method=\"{method}\",endpoint=\"{endpoint}\""),
+            );
+        }
         let micros = self.paced_micros.load(Ordering::Relaxed);
         let _ = write!(
             out,
@@ -175,6 +201,128 @@ struct Histogram {
     buckets: [u64; DURATION_BUCKETS.len()],
     count: u64,
     sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, took: Duration) {
+        let secs = took.as_secs_f64();
+        for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                self.buckets[i] += 1;
+            }
+        }
+        self.count += 1;
+        self.sum += secs;
+    }
+
+    /// Appends `name_bucket`, `name_sum` and `name_count` lines with `labels`.
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels},le=\"{bound}\"}} {}",
+                self.buckets[i]
+            );
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+/// Appends the process series every Prometheus exporter has, read from `/proc/self` (Linux;
+/// elsewhere nothing): `process_resident_memory_bytes`, `process_virtual_memory_bytes`,
+/// `process_cpu_seconds_total`, `process_open_fds`, `process_max_fds`,
+/// `process_start_time_seconds`.
+pub fn render_process(out: &mut String) {
+    // /proc reports CPU time and start time in USER_HZ ticks, 100 per second on Linux.
+    const TICKS: f64 = 100.0;
+    let mut series: Vec<(&str, &str, &str, f64)> = Vec::new();
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        let kib = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|v| v * 1024.0)
+        };
+        if let Some(v) = kib("VmRSS:") {
+            series.push((
+                "process_resident_memory_bytes",
+                "gauge",
+                "Resident memory size in bytes.",
+                v,
+            ));
+        }
+        if let Some(v) = kib("VmSize:") {
+            series.push((
+                "process_virtual_memory_bytes",
+                "gauge",
+                "Virtual memory size in bytes.",
+                v,
+            ));
+        }
+    }
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat") {
+        // Fields after the command name (which may hold spaces) in parentheses.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().collect())
+            .unwrap_or_default();
+        let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+        if let (Some(utime), Some(stime)) = (field(14), field(15)) {
+            series.push((
+                "process_cpu_seconds_total",
+                "counter",
+                "Total user and system CPU time spent in seconds.",
+                (utime + stime) / TICKS,
+            ));
+        }
+        let boot = std::fs::read_to_string("/proc/stat").ok().and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("btime "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        });
+        if let (Some(boot), Some(start)) = (boot, field(22)) {
+            series.push((
+                "process_start_time_seconds",
+                "gauge",
+                "Start time of the process since unix epoch in seconds.",
+                boot + start / TICKS,
+            ));
+        }
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        let open = dir.count();
+        series.push((
+            "process_open_fds",
+            "gauge",
+            "Number of open file descriptors.",
+            open as f64,
+        ));
+    }
+    if let Ok(limits) = std::fs::read_to_string("/proc/self/limits") {
+        let max = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .and_then(|l| l.split_whitespace().nth(3))
+            .and_then(|v| v.parse::<f64>().ok());
+        if let Some(max) = max {
+            series.push((
+                "process_max_fds",
+                "gauge",
+                "Maximum number of open file descriptors.",
+                max,
+            ));
+        }
+    }
+    for (name, kind, help, value) in series {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+        );
+    }
 }
 
 /// (name, type, help, value) of a per-listener series.
@@ -444,9 +592,19 @@ mod tests {
     #[test]
     fn counts_render_as_prometheus_text() {
         let s = UpstreamStats::default();
-        s.record("GET", "/api/v1/files/fil_1", Some(200));
-        s.record("GET", "/api/v1/files/fil_2", Some(200));
-        s.record("GET", "/api/v1/files/fil_3", None);
+        s.record(
+            "GET",
+            "/api/v1/files/fil_1",
+            Some(200),
+            Duration::from_millis(3),
+        );
+        s.record(
+            "GET",
+            "/api/v1/files/fil_2",
+            Some(200),
+            Duration::from_millis(40),
+        );
+        s.record("GET", "/api/v1/files/fil_3", None, Duration::from_secs(2));
         assert_eq!(s.count("GET", "/api/v1/files/{id}"), 3);
         assert_eq!(s.total(), 3);
         let mut text = String::new();
@@ -455,6 +613,40 @@ mod tests {
             "scaidrive_gateway_upstream_requests_total{method=\"GET\",endpoint=\"/api/v1/files/{id}\",status=\"200\"} 2"
         ));
         assert!(text.contains("status=\"error\"} 1"));
+        let latency = "scaidrive_gateway_upstream_request_duration_seconds";
+        let labels = "method=\"GET\",endpoint=\"/api/v1/files/{id}\"";
+        for (le, n) in [("0.005", 1), ("0.05", 2), ("1", 2), ("2.5", 3), ("+Inf", 3)] {
+            let line = format!("{latency}_bucket{{{labels},le=\"{le}\"}} {n}\n");
+            assert!(text.contains(&line), "{line} not in {text}");
+        }
+        assert!(text.contains(&format!("{latency}_count{{{labels}}} 3\n")));
+    }
+
+    #[test]
+    fn process_series_come_from_proc() {
+        let mut text = String::new();
+        render_process(&mut text);
+        if std::path::Path::new("/proc/self/status").exists() {
+            let value = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name} ")))
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or_else(|| panic!("{name} missing:\n{text}"))
+            };
+            assert!(value("process_resident_memory_bytes") > 1_000_000.0);
+            assert!(value("process_open_fds") >= 3.0);
+            assert!(value("process_max_fds") >= value("process_open_fds"));
+            assert!(value("process_cpu_seconds_total") >= 0.0);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs_f64();
+            let start = value("process_start_time_seconds");
+            assert!(
+                start <= now + 1.0 && start > now - 86_400.0,
+                "{start} vs {now}"
+            );
+        }
     }
 
     #[test]

@@ -87,6 +87,16 @@ async fn a_scaidrive_behind_a_private_ca_is_reached_only_with_its_ca_file() {
         chain.to_ascii_lowercase().contains("certificate"),
         "expected a certificate error, got {chain}"
     );
+    // The message itself says so in words, with the URL.
+    let message = err.to_string();
+    assert!(
+        message.contains("connect failed: TLS certificate not trusted"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("{url}/api/v1/users/me")),
+        "{message}"
+    );
 
     // A file that holds no certificate is refused when the client is made, not at first use.
     let junk = dir.path().join("junk.pem");

@@ -417,3 +417,45 @@ async fn delete_of_missing_file_without_retry_is_not_found() {
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
 }
+
+#[tokio::test]
+async fn transport_errors_name_the_root_cause_in_words() {
+    let opts = || ClientOptions {
+        max_retries: 0,
+        ..ClientOptions::default()
+    };
+    // Nobody listens on a port that was free a moment ago.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = Client::new(&format!("http://127.0.0.1:{port}"), opts())
+        .unwrap()
+        .health()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "scaidrive: transport error: connect failed: connection refused \
+             (http://127.0.0.1:{port}/api/v1/health)"
+        )
+    );
+    // `.invalid` never resolves (RFC 2606).
+    let err = Client::new("http://no-such-host.invalid", opts())
+        .unwrap()
+        .health()
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.starts_with("scaidrive: transport error: connect failed: DNS name not found ("),
+        "{message}"
+    );
+    assert!(
+        message.ends_with("(http://no-such-host.invalid/api/v1/health)"),
+        "{message}"
+    );
+}

@@ -248,11 +248,28 @@ impl Config {
         cfg.state.apply_file(std::mem::take(&mut file.state))?;
         cfg.sts.apply_file(std::mem::take(&mut file.sts));
         cfg.apply_file(file);
+        // Where `scaidrive.url` came from, for its error message: the last layer that set it.
+        let mut url_origin = match (&cfg.scaidrive.url, &file_path) {
+            (Some(_), Some(path)) => format!("file {}", path.display()),
+            _ => "default".to_owned(),
+        };
+        if non_empty(env(ENV_SCAIDRIVE_URL)).is_some() {
+            url_origin = format!("env {ENV_SCAIDRIVE_URL}");
+        }
+        if flags
+            .scaidrive_url
+            .clone()
+            .and_then(some_non_empty)
+            .is_some()
+        {
+            url_origin = "flag --scaidrive-url".to_owned();
+        }
         cfg.apply_env(&env)?;
         cfg.state.apply_env(&env)?;
         cfg.sts.apply_env(&env)?;
         cfg.apply_flags(flags);
         cfg.state.apply_flags(&flags.state)?;
+        cfg.validate_url(&url_origin)?;
         cfg.validate()?;
         cfg.state.validate()?;
         cfg.sts.validate()?;
@@ -263,12 +280,13 @@ impl Config {
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
         let mut file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: PathBuf::from("<string>"),
-            message: e.message().to_owned(),
+            message: parse_message(text, &e),
         })?;
         let mut cfg = Self::default();
         cfg.state.apply_file(std::mem::take(&mut file.state))?;
         cfg.sts.apply_file(std::mem::take(&mut file.sts));
         cfg.apply_file(file);
+        cfg.validate_url("file")?;
         cfg.validate()?;
         cfg.state.validate()?;
         cfg.sts.validate()?;
@@ -430,22 +448,27 @@ impl Config {
         self.apply_flags_upstream(flags);
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
-        self.validate_ops()?;
+    /// Checks `scaidrive.url`; `origin` names where the value came from (`env SCAIDRIVE_URL`).
+    fn validate_url(&self, origin: &str) -> Result<(), ConfigError> {
         if let Some(url) = &self.scaidrive.url {
             let parsed = url::Url::parse(url).map_err(|e| ConfigError::Invalid {
                 key: "scaidrive.url",
-                source_name: "configuration".to_owned(),
+                source_name: origin.to_owned(),
                 message: e.to_string(),
             })?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(ConfigError::Invalid {
                     key: "scaidrive.url",
-                    source_name: "configuration".to_owned(),
+                    source_name: origin.to_owned(),
                     message: format!("scheme must be http or https, got `{}`", parsed.scheme()),
                 });
             }
         }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.validate_ops()?;
         if self.s3.bucket_mode == BucketMode::Folders && self.s3.folders_share.is_none() {
             return Err(ConfigError::Inconsistent(
                 "s3.bucket_mode = \"folders\" needs s3.folders_share (a share id or name)"
@@ -488,8 +511,38 @@ fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
     })?;
     toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_owned(),
-        message: e.message().to_owned(),
+        message: parse_message(&text, &e),
     })
+}
+
+/// toml's message with the line and, when one can be told, the key it is about
+/// (`line 2, key cache.ttl_secs: invalid type: string "5", expected u64`). The offending
+/// line itself is not quoted: it may hold a secret.
+fn parse_message(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim_end().replace('\n', "; ");
+    let Some(span) = e.span() else {
+        return message;
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line_no = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or_default();
+    // The table the line is in: the last `[table]` or `[[table]]` header above it.
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    let key = line
+        .split_once('=')
+        .map(|(k, _)| k.trim().trim_matches('"').to_owned())
+        .filter(|k| !k.is_empty() && !k.starts_with('['));
+    match (key, table) {
+        (Some(key), Some(table)) => format!("line {line_no}, key {table}.{key}: {message}"),
+        (Some(key), None) => format!("line {line_no}, key {key}: {message}"),
+        (None, _) => format!("line {line_no}: {message}"),
+    }
 }
 
 fn parse_env<T: std::str::FromStr>(

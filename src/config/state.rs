@@ -54,10 +54,10 @@ impl std::fmt::Debug for FileState {
 pub struct StateFlags {
     /// State database: postgres://USER:PASSWORD@HOST:PORT/DB; unset = SQLite in the data dir
     /// [env: SCAIDRIVE_GATEWAY_STATE_URL]
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, value_name = "URL")]
     pub state_url: Option<String>,
     /// Most PostgreSQL connections [env: SCAIDRIVE_GATEWAY_STATE_POOL_SIZE] [default: 16]
-    #[arg(long, global = true, value_name = "N")]
+    #[arg(long, value_name = "N")]
     pub state_pool_size: Option<usize>,
 }
 

@@ -182,14 +182,15 @@ pub(crate) async fn complete_multipart_upload(
     // All of it in a task of its own: a client that hangs up right after sending its request
     // (the handler's future is then dropped) does not stop the Complete at any step.
     let gw2 = gw.clone();
-    let task = tokio::spawn(async move {
+    // The task keeps the request's span, so its lines carry the request id.
+    let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
         let done = complete(gw2, req).await;
         if let Err(e) = &done {
             // Logged here: the client may be gone and never see it.
             tracing::info!(code = ?e.code(), message = ?e.message(), "CompleteMultipartUpload failed");
         }
         done
-    });
+    }));
     let future = async move {
         match task.await {
             Ok(done) => done,
@@ -289,7 +290,7 @@ async fn complete(
             .map(|p: &&MultipartPart| (i64::from(p.part_number), p.etag.as_str())),
     );
     let size: u64 = parts.iter().map(|p| p.size).sum();
-    let body = gw.read_parts(&s, &parts);
+    let body = super::progress::logged(gw.read_parts(&s, &parts), "CompleteMultipartUpload", size);
     let meta = meta_of(&up);
     let mut attrs = meta.attrs.clone();
     attrs.etag = etag_value.clone();

@@ -420,7 +420,8 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
         // client hanging up does not drop it half done (hyper drops a request's future when
         // its connection closes): the object is finished with its attributes either way.
         Box::pin(async move {
-            match tokio::spawn(work).await {
+            // The task keeps the request's span: its lines carry the request id.
+            match tokio::spawn(tracing::Instrument::in_current_span(work)).await {
                 Ok(res) => res,
                 Err(e) => {
                     tracing::error!(error = %e, "the CompleteMultipartUpload task failed");

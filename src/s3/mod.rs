@@ -27,6 +27,7 @@ mod found;
 mod get;
 mod list;
 mod multipart;
+mod progress;
 mod put;
 mod staging;
 mod sts;

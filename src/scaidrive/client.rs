@@ -307,11 +307,13 @@ impl Client {
             );
             tokio::time::sleep(wait).await;
         }
+        let started = Instant::now();
         let sent = rb.send().await;
         self.inner.stats.record(
             method.as_str(),
             url.path(),
             sent.as_ref().ok().map(|r| r.status().as_u16()),
+            started.elapsed(),
         );
         let resp = sent.map_err(Error::transport)?;
         self.record_rate_limit(token, resp.headers());

@@ -91,18 +91,72 @@ struct Repr {
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "scaidrive: {}", self.detail())
+    }
+}
+
+/// What a transport failure came down to, in words: `connection refused`, `DNS name not found
+/// (…)`, `TLS certificate not trusted (…)`, `timed out`; else the innermost cause's text.
+fn root_cause(err: &reqwest::Error) -> Option<String> {
+    use std::error::Error as _;
+    let mut texts = Vec::new();
+    let mut src = err.source();
+    while let Some(e) = src {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            let words = match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => Some("connection refused"),
+                std::io::ErrorKind::TimedOut => Some("timed out"),
+                std::io::ErrorKind::ConnectionReset => Some("connection reset by the server"),
+                std::io::ErrorKind::HostUnreachable => Some("host unreachable"),
+                std::io::ErrorKind::NetworkUnreachable => Some("network unreachable"),
+                _ => None,
+            };
+            if let Some(words) = words {
+                return Some(words.to_owned());
+            }
+        }
+        texts.push(e.to_string());
+        src = e.source();
+    }
+    if err.is_timeout() {
+        return Some("timed out".to_owned());
+    }
+    let innermost = texts.last()?.clone();
+    let all = texts.join(" ").to_lowercase();
+    Some(
+        if all.contains("dns error")
+            || all.contains("lookup address")
+            || all.contains("name or service not known")
+        {
+            format!("DNS name not found ({innermost})")
+        } else if all.contains("certificate") {
+            format!("TLS certificate not trusted ({innermost})")
+        } else if all.contains("tls") || all.contains("handshake") {
+            format!("TLS handshake failed ({innermost})")
+        } else {
+            innermost
+        },
+    )
+}
+
+impl Error {
+    /// The error without the `scaidrive:` prefix of its `Display`, for messages that name
+    /// ScaiDrive themselves.
+    pub fn detail(&self) -> String {
+        use std::fmt::Write as _;
         let r = &self.0;
-        write!(f, "scaidrive: {}", r.kind)?;
+        let mut f = String::new();
+        let _ = write!(f, "{}", r.kind);
         if let Some(status) = r.status {
-            write!(f, " (HTTP {status})")?;
+            let _ = write!(f, " (HTTP {status})");
         }
         if !r.message.is_empty() {
-            write!(f, ": {}", r.message)?;
+            let _ = write!(f, ": {}", r.message);
         }
         if let Some(id) = &r.request_id {
-            write!(f, " [request {id}]")?;
+            let _ = write!(f, " [request {id}]");
         }
-        Ok(())
+        f
     }
 }
 
@@ -198,8 +252,13 @@ impl Error {
         } else {
             "request failed"
         };
-        // reqwest's Display carries the URL (ids only, never the token, which is a header).
-        Error::new(ErrorKind::Transport, format!("{what}: {err}")).with_source(err)
+        // The URL holds ids only, never the token (a header).
+        let message = match (root_cause(&err), err.url()) {
+            (Some(cause), Some(url)) => format!("{what}: {cause} ({url})"),
+            (Some(cause), None) => format!("{what}: {cause}"),
+            (None, _) => format!("{what}: {err}"),
+        };
+        Error::new(ErrorKind::Transport, message).with_source(err)
     }
 
     /// Classify an error response from its status, headers and (possibly empty) body.

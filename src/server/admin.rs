@@ -53,7 +53,7 @@ async fn readyz(State(state): State<AdminState>) -> (StatusCode, String) {
         (upstream, db) => {
             let mut failures = Vec::new();
             if let Err(e) = upstream {
-                failures.push(format!("scaidrive: {e}"));
+                failures.push(format!("scaidrive {}: {e}", state.upstream.base_url()));
             }
             if let Err(e) = db {
                 failures.push(format!("state db ({backend}): {e}"));
@@ -77,6 +77,7 @@ async fn metrics(
     state.upstream.upstream_stats().render(&mut text);
     state.cache.render(&mut text);
     render_state_db(&state.db, &mut text);
+    crate::metrics::render_process(&mut text);
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -89,7 +90,7 @@ async fn metrics(
 async fn check_upstream(client: &Client) -> Result<(), String> {
     match tokio::time::timeout(CHECK_TIMEOUT, client.ready()).await {
         Err(_) => Err("no answer from /api/v1/ready".to_owned()),
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => Err(e.detail()),
         Ok(Ok(ready)) if ready.is_ready() => Ok(()),
         Ok(Ok(ready)) => Err(format!("status {:?}", ready.status)),
     }

@@ -228,7 +228,12 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
     pub listen: SocketAddr,
     /// Data directory (database, blobs)
-    #[arg(long = "data", value_name = "DIR", default_value = "./emulator-data")]
+    #[arg(
+        long = "data",
+        visible_alias = "data-dir",
+        value_name = "DIR",
+        default_value = "./emulator-data"
+    )]
     pub data: PathBuf,
     /// Seed TOML file (default: one demo user with two shares)
     #[arg(long, value_name = "FILE")]

@@ -40,6 +40,8 @@ pub struct GatewayHandle {
     emulator_data_dir: std::path::PathBuf,
     embedded_credential: Option<Credential>,
     static_key_ids: Vec<String>,
+    /// Credentials in the state database when the gateway started.
+    stored_credentials: usize,
     db: StateDb,
     tls: Option<Tls>,
     metrics: std::sync::Arc<RequestMetrics>,
@@ -154,11 +156,22 @@ impl GatewayHandle {
                     "export AWS_SECRET_ACCESS_KEY={}\n",
                     cred.secret_access_key
                 ));
+                out.push_str(&format!(
+                    "# the demo user's ScaiDrive token (WebDAV: any user name, the token as \
+                     password)\nexport SCAIDRIVE_TOKEN={}\n",
+                    cred.token
+                ));
             }
             None if !self.static_key_ids.is_empty() => {
                 out.push_str(&format!(
                     "# static credential(s) from the configuration: {}\n",
                     self.static_key_ids.join(", ")
+                ));
+            }
+            None if self.stored_credentials > 0 => {
+                out.push_str(&format!(
+                    "# {} stored S3 credential(s): scaidrive-gateway credentials list\n",
+                    self.stored_credentials
                 ));
             }
             None => {
@@ -254,11 +267,15 @@ async fn finish_start(
     let setup = async {
         let upstream = Client::new(&upstream_url, cfg.client_options())
             .with_context(|| format!("ScaiDrive URL {upstream_url}"))?;
+        if emulator.is_none() {
+            check_upstream_at_start(&upstream, &upstream_url).await?;
+        }
         let embedded_credential = match &emulator {
             Some(emu) => Some(ensure_embedded_credential(&db, emu).await?),
             None => None,
         };
         let max_object_size = max_object_size(cfg, &upstream).await;
+        let stored_credentials = db.list_credentials().await?.len();
         let listeners = Listeners::bind(cfg).await?;
         let addrs = listeners.addrs()?;
         anyhow::Ok((
@@ -267,12 +284,14 @@ async fn finish_start(
             listeners,
             addrs,
             max_object_size,
+            stored_credentials,
         ))
     };
-    let (upstream, embedded_credential, listeners, addrs, max_object_size) = match setup.await {
-        Ok(parts) => parts,
-        Err(e) => return Err((e, emulator)),
-    };
+    let (upstream, embedded_credential, listeners, addrs, max_object_size, stored_credentials) =
+        match setup.await {
+            Ok(parts) => parts,
+            Err(e) => return Err((e, emulator)),
+        };
 
     let ctx = GatewayContext {
         config: cfg.clone(),
@@ -344,6 +363,7 @@ async fn finish_start(
         emulator,
         emulator_data_dir: cfg.emulator_data_dir(),
         embedded_credential,
+        stored_credentials,
         static_key_ids: cfg
             .credentials
             .iter()
@@ -357,6 +377,54 @@ async fn finish_start(
         server,
         _sweeper: sweeper,
     })
+}
+
+/// Asks `GET /api/v1/health` and `GET /api/v1/config` of the configured ScaiDrive. Something
+/// that answers but not as ScaiDrive (a wrong path: 404, an HTML page) stops the start with a
+/// message naming the URL and the answer; ScaiDrive not reachable yet (or busy) is logged and
+/// the start goes on: `/readyz` says the same until it answers.
+async fn check_upstream_at_start(upstream: &Client, url: &str) -> anyhow::Result<()> {
+    let probe = async {
+        if let Err(e) = upstream.health().await {
+            return Err(("health", e));
+        }
+        upstream
+            .config()
+            .await
+            .map(|_| ())
+            .map_err(|e| ("config", e))
+    };
+    let outcome = match tokio::time::timeout(Duration::from_secs(10), probe).await {
+        Ok(outcome) => outcome,
+        Err(_) => {
+            tracing::warn!(
+                url,
+                "ScaiDrive does not answer GET /api/v1/health within 10 s; starting anyway, /readyz reports it until it answers"
+            );
+            return Ok(());
+        }
+    };
+    let Err((endpoint, e)) = outcome else {
+        return Ok(());
+    };
+    let answered_wrong = match e.kind() {
+        crate::scaidrive::ErrorKind::Protocol => true,
+        crate::scaidrive::ErrorKind::Transport
+        | crate::scaidrive::ErrorKind::RateLimited
+        | crate::scaidrive::ErrorKind::Unavailable => false,
+        _ => e.status().is_some_and(|s| (400..500).contains(&s)),
+    };
+    if answered_wrong {
+        anyhow::bail!(
+            "ScaiDrive URL {url} does not answer as ScaiDrive: GET {}/api/v1/{endpoint} \
+             answered {} (scaidrive.url is the base URL, e.g. https://drive.example.com, \
+             without /api/v1)",
+            url.trim_end_matches('/'),
+            e.detail()
+        );
+    }
+    tracing::warn!(url, error = %e.detail(), "ScaiDrive is not reachable; starting anyway, /readyz reports it until it answers");
+    Ok(())
 }
 
 /// The object size limit: `limits.max_object_size`, ScaiDrive's `max_file_size_bytes`
@@ -389,6 +457,16 @@ fn effective_max(configured: Option<u64>, upstream: Option<u64>) -> Option<u64> 
 /// Opens the state database (`state.url`, or else `<data_dir>/gateway.db`) and migrates it.
 pub async fn open_state_db(cfg: &Config) -> anyhow::Result<StateDb> {
     let location = cfg.state_location();
+    if let crate::state::StateLocation::Sqlite(_) = &location
+        && cfg.data_dir.exists()
+        && !cfg.data_dir.is_dir()
+    {
+        anyhow::bail!(
+            "data directory {} exists and is not a directory: name a directory (--data-dir, \
+             SCAIDRIVE_GATEWAY_DATA_DIR or data_dir), or remove the file",
+            cfg.data_dir.display()
+        );
+    }
     let db = StateDb::connect(&location, cfg.state.options())
         .await
         .with_context(|| format!("opening state database {location}"))?;

@@ -23,6 +23,7 @@ pub mod gateway;
 pub mod keys;
 mod range;
 pub mod request;
+mod s3log;
 pub mod tls;
 
 use std::convert::Infallible;
@@ -289,6 +290,7 @@ pub async fn serve_with(
             max_object_size: opts.max_object_size,
             s3_domain: opts.s3_domain.clone(),
             body_timeout: Duration::from_secs(opts.limits.body_read_timeout_secs.max(1)),
+            client_errors: s3log::Repeats::default(),
         });
         let tls = if protocol == "admin" {
             None
@@ -330,8 +332,10 @@ async fn serve_listener(
     mut stop: watch::Receiver<bool>,
 ) {
     let name = ctx.front_end.name();
-    let local = listener.local_addr().ok();
-    tracing::info!(front_end = name, addr = ?local, tls = tls.is_some(), "listening");
+    let local = listener
+        .local_addr()
+        .map_or_else(|e| format!("unknown ({e})"), |a| a.to_string());
+    tracing::info!(front_end = name, addr = %local, tls = tls.is_some(), "listening");
     let limits = &opts.limits;
     let header_timeout = Duration::from_secs(limits.header_read_timeout_secs.max(1));
     let idle =

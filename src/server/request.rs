@@ -39,6 +39,8 @@ pub(crate) struct ListenerCtx {
     pub s3_domain: Option<String>,
     /// How long a request body may send nothing while it is waited for.
     pub body_timeout: Duration,
+    /// Recent S3 client errors, to log a repeated one at WARN.
+    pub client_errors: super::s3log::Repeats,
 }
 
 impl ListenerCtx {
@@ -86,6 +88,10 @@ pub(crate) async fn handle(
     }
     let id = request_id();
     req.extensions_mut().insert(RequestId(id.clone()));
+    let access_key = ctx
+        .is_s3()
+        .then(|| super::s3log::access_key_id(req.headers(), req.uri()))
+        .flatten();
     let operation = operation(&ctx, &req);
     let span = tracing::info_span!(
         "request",
@@ -129,6 +135,10 @@ pub(crate) async fn handle(
     };
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert(name, v);
+    }
+    if ctx.is_s3() && resp.status().as_u16() >= 400 {
+        resp = super::s3log::note_s3_error(&ctx.client_errors, resp, &span, access_key.as_deref())
+            .await;
     }
     finish.status = resp.status().as_u16();
     resp.map(|inner| {

@@ -112,7 +112,7 @@ impl Fixture {
             .unwrap()
             .map(|r| r.entry)
         {
-            Some(Entry::File(f)) => f,
+            Some(Entry::File(f)) => FileInfo::clone(&f),
             other => panic!("{k}: {other:?}"),
         }
     }
@@ -125,7 +125,7 @@ impl Fixture {
             .unwrap()
             .map(|r| r.entry)
         {
-            Some(Entry::Folder(d)) => d,
+            Some(Entry::Folder(d)) => scaidrive_gateway::store::FolderInfo::clone(&d),
             other => panic!("{k}: {other:?}"),
         }
     }

@@ -103,7 +103,7 @@ pub(crate) async fn find(
                 attrs,
                 version: None,
                 version_id: current,
-                file: Some(file.clone()),
+                file: Some(FileInfo::clone(&file)),
             };
             if let Some(v) = version_id {
                 let versions = store.versions(s, &file.id).await.map_err(store_error)?;

@@ -132,7 +132,7 @@ impl Level {
             let refs: Vec<&FileInfo> = batch
                 .iter()
                 .filter_map(|&j| match self.listing.entries.get(j)? {
-                    Entry::File(f) => Some(f),
+                    Entry::File(f) => Some(&**f),
                     Entry::Folder(_) => None,
                 })
                 .chain(&markers)
@@ -162,7 +162,7 @@ impl Level {
         Ok(Some(match entry {
             Entry::File(f) => (
                 format!("{}{}", self.key_prefix, f.name),
-                Node::File(f.clone(), self.attrs.remove(&f.id)),
+                Node::File(FileInfo::clone(f), self.attrs.remove(&f.id)),
             ),
             Entry::Folder(f) => (
                 format!("{}{}/", self.key_prefix, f.name),

@@ -13,7 +13,7 @@
 //! § Permissions describes what each path checks.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use futures::StreamExt as _;
 
@@ -35,9 +35,11 @@ pub(crate) enum Seen {
     Denied,
 }
 
-/// This principal's READ on the entries of one listing, by entry id.
-#[derive(Default)]
-pub(crate) struct Known(Mutex<HashMap<String, Seen>>);
+/// This principal's READ on the entries of one listing, by entry id. A patched listing (a
+/// write through the gateway) shares it with the listing it was patched from: the knowledge
+/// lives as long as the folder's view is not fetched again, and a write does not copy it.
+#[derive(Default, Clone)]
+pub(crate) struct Known(Arc<Mutex<HashMap<String, Seen>>>);
 
 impl Known {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Seen>> {
@@ -51,12 +53,6 @@ impl Known {
     /// Records that this principal wrote the file (kept when ScaiDrive already answered).
     pub(crate) fn own(&self, id: &str) {
         self.lock().entry(id.to_owned()).or_insert(Seen::Own);
-    }
-}
-
-impl Clone for Known {
-    fn clone(&self) -> Self {
-        Self(Mutex::new(self.lock().clone()))
     }
 }
 

@@ -485,13 +485,13 @@ mod tests {
     use crate::store::{FileInfo, FolderInfo};
 
     fn file(id: &str, name: &str) -> Entry {
-        Entry::File(FileInfo {
+        Entry::File(Arc::new(FileInfo {
             id: id.into(),
             name: name.into(),
             size: 1,
             mime_type: None,
             modified_at: None,
-        })
+        }))
     }
 
     fn names(l: &Listing) -> Vec<&str> {
@@ -507,10 +507,10 @@ mod tests {
         let mut l = Listing::new(vec![file("1", "b")]);
         l.apply(&Patch::Upsert(file("2", "c")));
         l.apply(&Patch::Upsert(file("3", "a")));
-        l.apply(&Patch::Upsert(Entry::Folder(FolderInfo {
+        l.apply(&Patch::Upsert(Entry::Folder(Arc::new(FolderInfo {
             id: "4".into(),
             name: "bb".into(),
-        })));
+        }))));
         assert_eq!(names(&l), ["a", "b", "bb", "c"]);
         l.apply(&Patch::Remove {
             name: "b".into(),
@@ -527,10 +527,10 @@ mod tests {
     #[test]
     fn the_key_order_puts_folders_after_their_name_and_follows_patches() {
         let folder = |id: &str, name: &str| {
-            Entry::Folder(FolderInfo {
+            Entry::Folder(Arc::new(FolderInfo {
                 id: id.into(),
                 name: name.into(),
-            })
+            }))
         };
         let keys = |l: &Listing| -> Vec<String> {
             l.key_order()

@@ -154,8 +154,8 @@ pub struct FileInfo {
 /// One entry of a folder.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Entry {
-    Folder(FolderInfo),
-    File(FileInfo),
+    Folder(Arc<FolderInfo>),
+    File(Arc<FileInfo>),
 }
 
 impl Entry {
@@ -198,17 +198,17 @@ impl Listing {
         let mut entries: Vec<Entry> = items
             .into_iter()
             .filter_map(|item| match item {
-                Item::Folder(f) if !f.is_deleted => Some(Entry::Folder(FolderInfo {
+                Item::Folder(f) if !f.is_deleted => Some(Entry::Folder(Arc::new(FolderInfo {
                     id: f.id,
                     name: f.name,
-                })),
-                Item::File(f) if !f.is_deleted => Some(Entry::File(FileInfo {
+                }))),
+                Item::File(f) if !f.is_deleted => Some(Entry::File(Arc::new(FileInfo {
                     id: f.id,
                     name: f.name,
                     size: f.size,
                     mime_type: f.mime_type,
                     modified_at: f.modified_at,
-                })),
+                }))),
                 _ => None,
             })
             .collect();
@@ -560,14 +560,14 @@ impl Store {
                 };
                 let change = ShareChange::by(s)
                     .expect(&info.id, 1, None)
-                    .patch(parent, Patch::Upsert(Entry::Folder(info.clone())));
+                    .patch(parent, Patch::Upsert(Entry::Folder(Arc::new(info.clone()))));
                 self.apply_and_publish(&parent.share_id, change).await?;
                 Ok(info)
             }
             Err(e) if e.kind() == crate::scaidrive::ErrorKind::Conflict => {
                 self.invalidate_folder(parent).await;
                 match self.list(s, parent).await?.get(name) {
-                    Some(Entry::Folder(f)) => Ok(f.clone()),
+                    Some(Entry::Folder(f)) => Ok(FolderInfo::clone(f)),
                     _ => Err(StoreError::Conflict(format!(
                         "a file named '{name}' already exists"
                     ))),
@@ -819,13 +819,13 @@ impl Store {
             .provisional(&w.file_id, modified)
             .patch(
                 parent,
-                Patch::Upsert(Entry::File(FileInfo {
+                Patch::Upsert(Entry::File(Arc::new(FileInfo {
                     id: w.file_id.clone(),
                     name: name.to_owned(),
                     size: w.size,
                     mime_type: Some(mime_type),
                     modified_at: Some(modified),
-                })),
+                }))),
             )
             .attrs(&w.file_id);
         self.apply_here(&parent.share_id, &change, false);
@@ -843,13 +843,13 @@ impl Store {
 
 /// A listing entry for a file ScaiDrive answered with.
 fn file_entry(f: &File) -> Entry {
-    Entry::File(FileInfo {
+    Entry::File(Arc::new(FileInfo {
         id: f.id.clone(),
         name: f.name.clone(),
         size: f.size,
         mime_type: f.mime_type.clone(),
         modified_at: f.modified_at,
-    })
+    }))
 }
 
 /// The modification time to report to clients for an upstream timestamp. ScaiDrive gives second

@@ -95,7 +95,7 @@ impl ReqCtx {
             return Memo::Unknown;
         }
         match l.listing.get(name) {
-            Some(st::Entry::File(f)) => Memo::File(f.clone(), l.attrs.get(&f.id).cloned()),
+            Some(st::Entry::File(f)) => Memo::File(FileInfo::clone(f), l.attrs.get(&f.id).cloned()),
             Some(st::Entry::Folder(f)) => Memo::Folder(l.attrs.get(&f.id).cloned()),
             None => Memo::Unknown,
         }

@@ -43,10 +43,10 @@ impl ScaiFs {
             return Ok(ObjectAttrs::default());
         };
         let (parent, entry, target) = match self.find(&share, &path).await? {
-            Some(Found::File(p, f)) => (p, st::Entry::File(f.clone()), f),
+            Some(Found::File(p, f)) => (p, st::Entry::File(std::sync::Arc::new(f.clone())), f),
             Some(Found::Folder(p, f)) => {
                 let key = folder_attrs_key(&f);
-                (p, st::Entry::Folder(f), key)
+                (p, st::Entry::Folder(std::sync::Arc::new(f)), key)
             }
             Some(Found::Pending(_)) => return Ok(ObjectAttrs::default()),
             None => return Err(FsError::NotFound),

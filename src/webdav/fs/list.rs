@@ -61,7 +61,7 @@ impl ScaiFs {
                     .entries
                     .iter()
                     .filter_map(|e| match e {
-                        st::Entry::File(f) => Some(f),
+                        st::Entry::File(f) => Some(&**f),
                         st::Entry::Folder(_) => None,
                     })
                     .chain(folder_keys.iter())

@@ -77,8 +77,8 @@ impl ScaiFs {
         let ctx = self.ctx();
         match ctx.store.resolve(&ctx.session, &share.id, path, true).await {
             Ok(Some(r)) => Ok(Some(match r.entry {
-                st::Entry::Folder(f) => Found::Folder(r.parent, f),
-                st::Entry::File(f) => Found::File(r.parent, f),
+                st::Entry::Folder(f) => Found::Folder(r.parent, st::FolderInfo::clone(&f)),
+                st::Entry::File(f) => Found::File(r.parent, FileInfo::clone(&f)),
             })),
             Ok(None) => Ok(ctx.pending.get(&share.id, path).map(|p| {
                 let mtime = p.client_mtime.as_deref().and_then(meta::parse_mtime);
@@ -158,7 +158,7 @@ impl ScaiFs {
         f: &FileInfo,
         need: Need,
     ) -> FsResult<bool> {
-        let entry = st::Entry::File(f.clone());
+        let entry = st::Entry::File(std::sync::Arc::new(f.clone()));
         match self
             .ctx()
             .store

@@ -53,9 +53,9 @@ async fn resolve(ctx: &ReqCtx, share: &ShareInfo, rest: &[String]) -> Result<Nod
         return Ok(match r.entry {
             st::Entry::Folder(f) => Node::Folder(FolderRef {
                 share_id: share.id.clone(),
-                folder_id: Some(f.id),
+                folder_id: Some(f.id.clone()),
             }),
-            st::Entry::File(f) => Node::File(f),
+            st::Entry::File(f) => Node::File(FileInfo::clone(&f)),
         });
     }
     // `<file>/<version name>`.
@@ -80,7 +80,7 @@ async fn resolve(ctx: &ReqCtx, share: &ShareInfo, rest: &[String]) -> Result<Nod
         .into_iter()
         .find(|v| version_name(&f.name, v) == *name)
         .ok_or_else(Refusal::not_found)?;
-    Ok(Node::Version(parent, f, v))
+    Ok(Node::Version(parent, FileInfo::clone(&f), v))
 }
 
 fn file_res(segs: Vec<String>, f: &FileInfo) -> Res {

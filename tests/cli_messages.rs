@@ -2,8 +2,9 @@
 //! the origin of a bad `scaidrive.url`, TOML errors with line and key, OS errors once, a data
 //! directory that is a file, a ScaiDrive URL with a wrong path (refused at start) or not
 //! reachable (named by `/readyz`), the front-mode banner's hints; S3 client errors logged once
-//! at INFO with code, access key id and request id; listen addresses logged plainly. Listeners
-//! bind port 0; every wait has a deadline.
+//! at INFO with code, access key id and request id; long S3 and WebDAV writes logging their start
+//! and progress; listen addresses logged plainly. Listeners bind port 0; every wait has a
+//! deadline.
 
 #![allow(clippy::unwrap_used)]
 
@@ -615,5 +616,77 @@ async fn long_s3_writes_log_their_start_and_progress() {
         assert!(progress.iter().all(|l| l.contains(op)), "{progress:?}");
     }
     // Small writes stay quiet.
+    assert_eq!(log.matches("long write started").count(), 2, "{log}");
+}
+
+#[tokio::test]
+async fn long_webdav_puts_log_their_start_and_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = serve_args(&dir.path().join("data"));
+    let stderr = dir.path().join("s.err");
+    let cmd = command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (mut child, lines) = start(cmd, "export AWS_DEFAULT_REGION=", &stderr).await;
+    let token = value_after(&lines, "export SCAIDRIVE_TOKEN=").to_owned();
+    let webdav = value_after(&lines, "WebDAV:")
+        .trim_end_matches('/')
+        .to_owned();
+    let http = reqwest::Client::new();
+    let size = 72u64 << 20;
+    // One PUT with its length (streamed on as it arrives), one chunked without (spooled first).
+    let known = http
+        .put(format!("{webdav}/Documents/big.bin"))
+        .basic_auth("anyone", Some(&token))
+        .body(vec![7u8; 72 << 20])
+        .send()
+        .await
+        .unwrap();
+    let chunks = (0..72).map(|_| Ok::<_, std::io::Error>(vec![3u8; 1 << 20]));
+    let chunked = http
+        .put(format!("{webdav}/Documents/chunked.bin"))
+        .basic_auth("anyone", Some(&token))
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for resp in [known, chunked] {
+        assert!(resp.status().is_success(), "{}", resp.status());
+        ids.push(resp.headers()["x-request-id"].to_str().unwrap().to_owned());
+    }
+    // Small writes stay quiet.
+    let small = http
+        .put(format!("{webdav}/Documents/small.txt"))
+        .basic_auth("anyone", Some(&token))
+        .body("small")
+        .send()
+        .await
+        .unwrap();
+    assert!(small.status().is_success(), "{}", small.status());
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    child.kill().await.unwrap();
+    for id in &ids {
+        let mine: Vec<&str> = log.lines().filter(|l| l.contains(id.as_str())).collect();
+        let started: Vec<&&str> = mine
+            .iter()
+            .filter(|l| l.contains("long write started"))
+            .collect();
+        assert_eq!(started.len(), 1, "{id}: {log}");
+        assert!(
+            started[0].contains(&format!("size_bytes={size}")),
+            "{}",
+            started[0]
+        );
+        assert!(started[0].contains("protocol=\"webdav\""), "{}", started[0]);
+        let progress: Vec<&&str> = mine
+            .iter()
+            .filter(|l| l.contains("long write progress"))
+            .collect();
+        assert_eq!(progress.len(), 4, "{id}: {log}");
+        assert!(progress[3].contains("percent=100"), "{}", progress[3]);
+        assert!(
+            progress.iter().all(|l| l.contains("operation=\"PUT\"")),
+            "{progress:?}"
+        );
+    }
     assert_eq!(log.matches("long write started").count(), 2, "{log}");
 }

@@ -3,8 +3,8 @@
 //! directory that is a file, a ScaiDrive URL with a wrong path (refused at start) or not
 //! reachable (named by `/readyz`), the front-mode banner's hints; S3 client errors logged once
 //! at INFO with code, access key id and request id; long S3 and WebDAV writes logging their start
-//! and progress; listen addresses logged plainly. Listeners bind port 0; every wait has a
-//! deadline.
+//! and progress; a recursive delete of a folder tree logging no ERROR; listen addresses logged
+//! plainly. Listeners bind port 0; every wait has a deadline.
 
 #![allow(clippy::unwrap_used)]
 
@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use futures::StreamExt as _;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -689,4 +690,85 @@ async fn long_webdav_puts_log_their_start_and_progress() {
         );
     }
     assert_eq!(log.matches("long write started").count(), 2, "{log}");
+}
+
+#[tokio::test]
+async fn a_recursive_delete_of_a_folder_tree_logs_no_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = serve_args(&dir.path().join("data"));
+    let stderr = dir.path().join("s.err");
+    let cmd = command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (mut child, lines) = start(cmd, "export AWS_DEFAULT_REGION=", &stderr).await;
+    let s3 = value_after(&lines, "S3:")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let key = value_after(&lines, "export AWS_ACCESS_KEY_ID=").to_owned();
+    let secret = value_after(&lines, "export AWS_SECRET_ACCESS_KEY=").to_owned();
+    let http = reqwest::Client::new();
+    let call = |method: &str, path: &str, query: &[(&str, &str)], body: Vec<u8>| {
+        let (pq, headers) = s3_support::sign_v4(&s3, &key, &secret, method, path, query, &[]);
+        let mut req = http.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{s3}{pq}"),
+        );
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req.body(body).send()
+    };
+    // A tree of folders in folders, deleted as `aws s3 rm --recursive` does: one DeleteObject
+    // per key in listing order, ten at a time. The last deletes of a folder race to prune it.
+    let mut keys = Vec::new();
+    for folder in ["a", "a/x", "b", "b/y", "c", "c/z", "d", "d/w"] {
+        for n in 0..6 {
+            keys.push(format!("tree/{folder}/f{n}.txt"));
+        }
+    }
+    keys.sort();
+    for k in &keys {
+        let put = call(
+            "PUT",
+            &format!("/documents/{k}"),
+            &[],
+            k.clone().into_bytes(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(put.status().as_u16(), 200, "{k}");
+    }
+    let deletes = futures::stream::iter(keys.iter().map(|k| {
+        let sent = call("DELETE", &format!("/documents/{k}"), &[], Vec::new());
+        async move { (k, sent.await.unwrap().status().as_u16()) }
+    }))
+    .buffer_unordered(10)
+    .collect::<Vec<_>>()
+    .await;
+    for (k, status) in deletes {
+        assert_eq!(status, 204, "{k}");
+    }
+    let listed = call(
+        "GET",
+        "/documents",
+        &[("list-type", "2"), ("prefix", "tree/")],
+        Vec::new(),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        s3_support::xml_values(&listed, "Key").is_empty(),
+        "{listed}"
+    );
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    child.kill().await.unwrap();
+    // Every delete succeeded: nothing failed, so nothing is an ERROR (nor a WARN).
+    let loud: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" ERROR ") || l.contains(" WARN "))
+        .collect();
+    assert!(loud.is_empty(), "{loud:#?}");
 }

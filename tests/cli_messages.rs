@@ -2,8 +2,9 @@
 //! the origin of a bad `scaidrive.url`, TOML errors with line and key, OS errors once, a data
 //! directory that is a file, a ScaiDrive URL with a wrong path (refused at start) or not
 //! reachable (named by `/readyz`), the front-mode banner's hints; S3 client errors logged once
-//! at INFO with code, access key id and request id; listen addresses logged plainly. Listeners
-//! bind port 0; every wait has a deadline.
+//! at INFO with code, access key id and request id; long S3 and WebDAV writes logging their start
+//! and progress; a recursive delete of a folder tree logging no ERROR; listen addresses logged
+//! plainly. Listeners bind port 0; every wait has a deadline.
 
 #![allow(clippy::unwrap_used)]
 
@@ -13,6 +14,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use futures::StreamExt as _;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -616,4 +618,157 @@ async fn long_s3_writes_log_their_start_and_progress() {
     }
     // Small writes stay quiet.
     assert_eq!(log.matches("long write started").count(), 2, "{log}");
+}
+
+#[tokio::test]
+async fn long_webdav_puts_log_their_start_and_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = serve_args(&dir.path().join("data"));
+    let stderr = dir.path().join("s.err");
+    let cmd = command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (mut child, lines) = start(cmd, "export AWS_DEFAULT_REGION=", &stderr).await;
+    let token = value_after(&lines, "export SCAIDRIVE_TOKEN=").to_owned();
+    let webdav = value_after(&lines, "WebDAV:")
+        .trim_end_matches('/')
+        .to_owned();
+    let http = reqwest::Client::new();
+    let size = 72u64 << 20;
+    // One PUT with its length (streamed on as it arrives), one chunked without (spooled first).
+    let known = http
+        .put(format!("{webdav}/Documents/big.bin"))
+        .basic_auth("anyone", Some(&token))
+        .body(vec![7u8; 72 << 20])
+        .send()
+        .await
+        .unwrap();
+    let chunks = (0..72).map(|_| Ok::<_, std::io::Error>(vec![3u8; 1 << 20]));
+    let chunked = http
+        .put(format!("{webdav}/Documents/chunked.bin"))
+        .basic_auth("anyone", Some(&token))
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(chunks)))
+        .send()
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for resp in [known, chunked] {
+        assert!(resp.status().is_success(), "{}", resp.status());
+        ids.push(resp.headers()["x-request-id"].to_str().unwrap().to_owned());
+    }
+    // Small writes stay quiet.
+    let small = http
+        .put(format!("{webdav}/Documents/small.txt"))
+        .basic_auth("anyone", Some(&token))
+        .body("small")
+        .send()
+        .await
+        .unwrap();
+    assert!(small.status().is_success(), "{}", small.status());
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    child.kill().await.unwrap();
+    for id in &ids {
+        let mine: Vec<&str> = log.lines().filter(|l| l.contains(id.as_str())).collect();
+        let started: Vec<&&str> = mine
+            .iter()
+            .filter(|l| l.contains("long write started"))
+            .collect();
+        assert_eq!(started.len(), 1, "{id}: {log}");
+        assert!(
+            started[0].contains(&format!("size_bytes={size}")),
+            "{}",
+            started[0]
+        );
+        assert!(started[0].contains("protocol=\"webdav\""), "{}", started[0]);
+        let progress: Vec<&&str> = mine
+            .iter()
+            .filter(|l| l.contains("long write progress"))
+            .collect();
+        assert_eq!(progress.len(), 4, "{id}: {log}");
+        assert!(progress[3].contains("percent=100"), "{}", progress[3]);
+        assert!(
+            progress.iter().all(|l| l.contains("operation=\"PUT\"")),
+            "{progress:?}"
+        );
+    }
+    assert_eq!(log.matches("long write started").count(), 2, "{log}");
+}
+
+#[tokio::test]
+async fn a_recursive_delete_of_a_folder_tree_logs_no_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = serve_args(&dir.path().join("data"));
+    let stderr = dir.path().join("s.err");
+    let cmd = command(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (mut child, lines) = start(cmd, "export AWS_DEFAULT_REGION=", &stderr).await;
+    let s3 = value_after(&lines, "S3:")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+    let key = value_after(&lines, "export AWS_ACCESS_KEY_ID=").to_owned();
+    let secret = value_after(&lines, "export AWS_SECRET_ACCESS_KEY=").to_owned();
+    let http = reqwest::Client::new();
+    let call = |method: &str, path: &str, query: &[(&str, &str)], body: Vec<u8>| {
+        let (pq, headers) = s3_support::sign_v4(&s3, &key, &secret, method, path, query, &[]);
+        let mut req = http.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{s3}{pq}"),
+        );
+        for (k, v) in headers {
+            req = req.header(k, v);
+        }
+        req.body(body).send()
+    };
+    // A tree of folders in folders, deleted as `aws s3 rm --recursive` does: one DeleteObject
+    // per key in listing order, ten at a time. The last deletes of a folder race to prune it.
+    let mut keys = Vec::new();
+    for folder in ["a", "a/x", "b", "b/y", "c", "c/z", "d", "d/w"] {
+        for n in 0..6 {
+            keys.push(format!("tree/{folder}/f{n}.txt"));
+        }
+    }
+    keys.sort();
+    for k in &keys {
+        let put = call(
+            "PUT",
+            &format!("/documents/{k}"),
+            &[],
+            k.clone().into_bytes(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(put.status().as_u16(), 200, "{k}");
+    }
+    let deletes = futures::stream::iter(keys.iter().map(|k| {
+        let sent = call("DELETE", &format!("/documents/{k}"), &[], Vec::new());
+        async move { (k, sent.await.unwrap().status().as_u16()) }
+    }))
+    .buffer_unordered(10)
+    .collect::<Vec<_>>()
+    .await;
+    for (k, status) in deletes {
+        assert_eq!(status, 204, "{k}");
+    }
+    let listed = call(
+        "GET",
+        "/documents",
+        &[("list-type", "2"), ("prefix", "tree/")],
+        Vec::new(),
+    )
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    assert!(
+        s3_support::xml_values(&listed, "Key").is_empty(),
+        "{listed}"
+    );
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    child.kill().await.unwrap();
+    // Every delete succeeded: nothing failed, so nothing is an ERROR (nor a WARN).
+    let loud: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" ERROR ") || l.contains(" WARN "))
+        .collect();
+    assert!(loud.is_empty(), "{loud:#?}");
 }

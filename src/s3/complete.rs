@@ -290,7 +290,8 @@ async fn complete(
             .map(|p: &&MultipartPart| (i64::from(p.part_number), p.etag.as_str())),
     );
     let size: u64 = parts.iter().map(|p| p.size).sum();
-    let body = super::progress::logged(gw.read_parts(&s, &parts), "CompleteMultipartUpload", size);
+    let body =
+        crate::store::progress::logged(gw.read_parts(&s, &parts), "CompleteMultipartUpload", size);
     let meta = meta_of(&up);
     let mut attrs = meta.attrs.clone();
     attrs.etag = etag_value.clone();

@@ -27,7 +27,6 @@ mod found;
 mod get;
 mod list;
 mod multipart;
-mod progress;
 mod put;
 mod staging;
 mod sts;

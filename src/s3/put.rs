@@ -192,7 +192,7 @@ pub(crate) async fn put_object(
         None => futures::StreamExt::boxed(futures::stream::empty()),
     };
     let (body, computed) = integrity.wrap(raw);
-    let body = super::progress::logged(body, "PutObject", size);
+    let body = crate::store::progress::logged(body, "PutObject", size);
     let store = gw.store();
     let written = store
         .write(

@@ -110,7 +110,8 @@ impl Store {
             .client
             .delete_file(s.token(), &file.id, permanent)
             .await;
-        self.after_trash_call(s, item, renamed, res.is_ok()).await;
+        self.after_trash_call(s, item, renamed, res.as_ref().err().map(|e| e.kind()))
+            .await;
         if let Err(e) = res {
             self.invalidate_folder(parent).await;
             return Err(e.into());
@@ -146,7 +147,8 @@ impl Store {
             .client
             .delete_folder(s.token(), &folder.id, permanent)
             .await;
-        self.after_trash_call(s, item, renamed, res.is_ok()).await;
+        self.after_trash_call(s, item, renamed, res.as_ref().err().map(|e| e.kind()))
+            .await;
         self.invalidate_share(&parent.share_id).await;
         res.map_err(StoreError::from)
     }
@@ -198,20 +200,42 @@ impl Store {
         match res {
             Ok(()) => true,
             Err(e) => {
-                tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
+                if already_deleted(e.kind()) {
+                    // The trash call that follows answers the same; it says so once.
+                    tracing::debug!(error = %e, id = item.id(), "not renamed before delete: already deleted");
+                } else {
+                    tracing::warn!(error = %e, "renaming before delete failed; deleting under the old name");
+                }
                 self.forget_intent(item.id()).await;
                 false
             }
         }
     }
 
-    /// The last step: a refused or failed trash call leaves the item as it was, under its own
-    /// name; either way the delete is no longer in progress.
-    async fn after_trash_call(&self, s: &Session, item: DeletedItem<'_>, renamed: bool, ok: bool) {
+    /// The last step, given how the trash call failed if it did. A refused or failed trash call
+    /// leaves the item as it was, under its own name. One answered 410 or 404 found the item in
+    /// the trash already, or gone: a concurrent delete of the same item came first (the last
+    /// deletes of a folder's keys each prune the emptied folder, as in `aws s3 rm
+    /// --recursive`). The item is deleted as asked and there is no name to restore (ScaiDrive
+    /// refuses to rename a trashed item). Either way the delete is no longer in progress.
+    async fn after_trash_call(
+        &self,
+        s: &Session,
+        item: DeletedItem<'_>,
+        renamed: bool,
+        failed: Option<ErrorKind>,
+    ) {
+        let already = failed.is_some_and(already_deleted);
+        if already {
+            tracing::info!(
+                id = item.id(),
+                "already deleted: a concurrent delete of the same item came first"
+            );
+        }
         if !renamed {
             return;
         }
-        if !ok {
+        if failed.is_some() && !already {
             let client = &self.inner.client;
             let back = match item {
                 DeletedItem::File(f) => {
@@ -321,6 +345,12 @@ impl Store {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Answers to a rename or a trash call saying the item is in the trash already (410) or gone
+/// (404): a delete of it has nothing left to do.
+fn already_deleted(kind: ErrorKind) -> bool {
+    matches!(kind, ErrorKind::NotFound | ErrorKind::Gone)
 }
 
 /// Answers after which a sweep can do nothing more for an item.

@@ -14,6 +14,7 @@ mod error;
 mod feed;
 mod folder_dates;
 mod links;
+pub mod progress;
 mod trash;
 mod versions;
 mod write;

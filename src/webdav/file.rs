@@ -174,6 +174,8 @@ fn channel_body(rx: mpsc::Receiver<Bytes>, complete: Arc<AtomicBool>) -> crate::
     .boxed()
 }
 
+/// The store's write of a PUT's body; a long one logs its start and progress (made in the
+/// request's span, so its lines carry the request id).
 pub(crate) fn write_request(
     ctx: &ReqCtx,
     target: &Target,
@@ -185,7 +187,7 @@ pub(crate) fn write_request(
         path: target.path.clone(),
         size,
         content_type: ctx.content_type.clone(),
-        body,
+        body: crate::store::progress::logged(body, "PUT", size),
         create_parents: false,
         attrs: ObjectAttrs {
             client_mtime: ctx.oc_mtime.clone(),

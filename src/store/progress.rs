@@ -1,6 +1,6 @@
-//! Start and progress lines of long S3 writes (a big PutObject, the Complete of a big multipart
-//! upload): without them the log says nothing between the request's head and `request done`,
-//! which for gigabytes is many seconds.
+//! Start and progress lines of long writes (a big S3 PutObject, the Complete of a big multipart
+//! upload, a big WebDAV PUT): without them the log says nothing between the request's head and
+//! `request done`, which for gigabytes is many seconds.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,14 +8,14 @@ use std::time::Instant;
 
 use futures::StreamExt as _;
 
-use crate::store::BodyStream;
+use super::BodyStream;
 
 /// Bodies at least this large are logged: start, then each quarter.
-pub(crate) const LONG_WRITE_BYTES: u64 = 64 << 20;
+pub const LONG_WRITE_BYTES: u64 = 64 << 20;
 
 /// `body` as it was, logging at INFO when it starts (for `size` ≥ [`LONG_WRITE_BYTES`]) and each
 /// time another quarter of it has gone on to ScaiDrive. `what` names the operation.
-pub(crate) fn logged(body: BodyStream, what: &'static str, size: u64) -> BodyStream {
+pub fn logged(body: BodyStream, what: &'static str, size: u64) -> BodyStream {
     if size < LONG_WRITE_BYTES {
         return body;
     }

@@ -429,6 +429,85 @@ async fn users_create_list_and_revoke_only_their_own_keys() {
     emu.emu.shutdown().await;
 }
 
+/// The browser page logs in to WebDAV with an access key id and its secret, and its "My S3
+/// keys" section sends the same Basic credentials to the keys endpoint.
+#[tokio::test]
+async fn the_page_login_with_a_key_pair_lists_makes_and_revokes_keys() {
+    let (emu, s3, _dir) = start().await;
+    let http = reqwest::Client::new();
+    let webdav = format!("http://{}", s3.gateway.addrs().webdav);
+    let url = format!("{webdav}{KEYS}");
+    let basic =
+        |req: reqwest::RequestBuilder| req.basic_auth("AKIAOWNER", Some("AKIAOWNER-secret"));
+
+    let r = basic(http.get(&url)).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
+
+    // Made from the page (its own origin): acts as the owner, like the pair it was made with.
+    let r = basic(http.post(&url))
+        .header("origin", webdav.as_str())
+        .json(&serde_json::json!({"label": "laptop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let made: serde_json::Value = r.json().await.unwrap();
+    let key = made["access_key_id"].as_str().unwrap().to_owned();
+    let secret = made["secret_access_key"].as_str().unwrap().to_owned();
+    let r = s3
+        .call_as(&key, &secret, "GET", "/", &[], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    let r = basic(http.get(&url)).send().await.unwrap();
+    let listed: serde_json::Value = r.json().await.unwrap();
+    let ids: Vec<_> = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["access_key_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [key.as_str()], "{listed}");
+
+    // A wrong secret is refused; so is a new key from temporary credentials.
+    let r = http
+        .get(&url)
+        .basic_auth("AKIAOWNER", Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let (status, body) = web_identity(&s3, "owner-token", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let t = temp_of(&body);
+    let r = http
+        .post(&url)
+        .basic_auth(&t.key, Some(&t.secret))
+        .header("x-amz-security-token", &t.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(
+        r.text().await.unwrap().contains("temporary credentials"),
+        "the refusal says why"
+    );
+
+    let r = basic(http.delete(format!("{url}/{key}")))
+        .header("origin", webdav.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let r = s3
+        .call_as(&key, &secret, "GET", "/", &[], &[], Vec::new())
+        .await;
+    assert_eq!(code(&r), "InvalidAccessKeyId", "{}", r.text());
+
+    s3.gateway.shutdown().await;
+    emu.emu.shutdown().await;
+}
+
 #[tokio::test]
 async fn webdav_takes_temporary_credentials_with_their_session_token() {
     let (emu, s3, _dir) = start().await;

@@ -6,12 +6,15 @@
 //!   first; `last_used` RFC 3339 or `null`, to about a minute).
 //! - `POST` the same path with `{"label":"…"}` (or `{}`) → 201
 //!   `{"access_key_id","secret_access_key","label","created"}`; the secret is shown only here.
-//!   The key acts with the ScaiDrive token the request was authenticated with, and dies with it.
+//!   The key acts with the ScaiDrive token the request was authenticated with (behind a key
+//!   pair: that pair's token), and dies with it.
 //! - `DELETE /.well-known/scaidrive-gateway/keys/{access_key_id}` → 204; 404 when the caller
 //!   has no key of that id (another user's key is not theirs, and is not revealed).
 //!
-//! Authentication: `Authorization: Bearer <ScaiDrive token>`, or Basic with the token as the
-//! password (the browser page's login), checked with `GET /users/me`. Writes carrying an
+//! Authentication: as on the WebDAV listener, so the browser page's login works here —
+//! `Authorization: Bearer <ScaiDrive token>`, or Basic with an access key id and its secret
+//! (temporary ones with `X-Amz-Security-Token`; they may list and revoke, not make keys), or
+//! with any user name and the token as the password; tokens are checked with `GET /users/me`. Writes carrying an
 //! `Origin` header must come from the same origin (the `Host` they were sent to), so another
 //! site cannot make a logged-in browser create or revoke keys. Errors are JSON
 //! `{"error": "…"}` with the matching status.
@@ -151,8 +154,18 @@ fn time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-/// The ScaiDrive token a request carries: Bearer, or the password of Basic.
-fn bearer_or_basic_password<B>(req: &Request<B>) -> Option<String> {
+/// What a request authenticates with.
+#[derive(Debug, PartialEq, Eq)]
+enum Credentials {
+    /// `Authorization: Bearer <ScaiDrive token>`.
+    Token(String),
+    /// Basic: an access key id and its secret (the browser page's WebDAV login), or any user
+    /// name and a ScaiDrive token as the password.
+    Basic { user: String, password: String },
+}
+
+/// The credentials a request carries, as the WebDAV listener takes them.
+fn credentials<B>(req: &Request<B>) -> Option<Credentials> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)?
@@ -161,17 +174,74 @@ fn bearer_or_basic_password<B>(req: &Request<B>) -> Option<String> {
         .trim();
     let (scheme, rest) = value.split_once(' ')?;
     if scheme.eq_ignore_ascii_case("bearer") {
-        return Some(rest.trim().to_owned());
+        let token = rest.trim();
+        return (!token.is_empty()).then(|| Credentials::Token(token.to_owned()));
     }
     if scheme.eq_ignore_ascii_case("basic") {
         let decoded = base64::engine::general_purpose::STANDARD
             .decode(rest.trim())
             .ok()?;
         let text = String::from_utf8(decoded).ok()?;
-        let (_, password) = text.split_once(':')?;
-        return Some(password.to_owned());
+        let (user, password) = text.split_once(':')?;
+        return (!password.is_empty()).then(|| Credentials::Basic {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        });
     }
     None
+}
+
+/// Why a caller gets no session: 401, 403 or 503 with this message.
+type Refusal = (StatusCode, &'static str);
+
+/// The caller's session. A key made now outlives the request: for a `POST`, the ScaiDrive
+/// token is asked about now, and temporary credentials may not make long-lived keys.
+async fn session_of<B>(
+    auth: &Authenticator,
+    creds: Credentials,
+    req: &Request<B>,
+) -> Result<Session, Refusal> {
+    let making = req.method() == Method::POST;
+    let refused = |e: AuthError| match e {
+        AuthError::Unavailable(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ScaiDrive cannot be asked now, try again later",
+        ),
+        AuthError::TokenRefused => (
+            StatusCode::UNAUTHORIZED,
+            "ScaiDrive refused the token (expired or revoked)",
+        ),
+        _ => (
+            StatusCode::UNAUTHORIZED,
+            "these credentials were refused: use your ScaiDrive token, or an access key id and its secret",
+        ),
+    };
+    match creds {
+        Credentials::Token(token) if making => auth.by_token_now(&token).await.map_err(refused),
+        Credentials::Token(token) => auth.by_token(&token).await.map_err(refused),
+        Credentials::Basic { user, password } => {
+            let session_token = req
+                .headers()
+                .get("x-amz-security-token")
+                .and_then(|v| v.to_str().ok());
+            let session = auth
+                .basic_with_session_token(&user, &password, session_token)
+                .await
+                .map_err(refused)?;
+            if !making {
+                return Ok(session);
+            }
+            if matches!(auth.by_access_key(&user).await, Ok(pair) if pair.temporary.is_some()) {
+                return Err((
+                    StatusCode::FORBIDDEN,
+                    "temporary credentials cannot make long-lived keys; use your ScaiDrive token or a long-lived key",
+                ));
+            }
+            auth.by_token_now(session.token().expose())
+                .await
+                .map_err(refused)
+        }
+    }
 }
 
 /// A write whose `Origin` names another host than the one it was sent to.
@@ -205,27 +275,15 @@ async fn handle(
             "use GET or POST on the key list, DELETE on one key",
         );
     }
-    let Some(token) = bearer_or_basic_password(&req).filter(|t| !t.is_empty()) else {
+    let Some(creds) = credentials(&req) else {
         return error(
             StatusCode::UNAUTHORIZED,
-            "authenticate with your ScaiDrive token (Authorization: Bearer, or Basic with the token as password)",
+            "authenticate with your ScaiDrive token (Authorization: Bearer, or Basic with the token as password) or Basic with an access key id and its secret",
         );
     };
-    // A key made now outlives the request: its token is asked about now.
-    let checked = if req.method() == Method::POST {
-        auth.by_token_now(&token).await
-    } else {
-        auth.by_token(&token).await
-    };
-    let session = match checked {
+    let session = match session_of(auth, creds, &req).await {
         Ok(s) => s,
-        Err(AuthError::Unavailable(_)) => {
-            return error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "ScaiDrive cannot be asked now, try again later",
-            );
-        }
-        Err(_) => return error(StatusCode::UNAUTHORIZED, "ScaiDrive refused this token"),
+        Err((status, message)) => return error(status, message),
     };
     if req.method() != Method::GET && cross_origin(&req) {
         return error(
@@ -391,7 +449,7 @@ mod tests {
     }
 
     #[test]
-    fn the_token_comes_from_bearer_or_the_basic_password() {
+    fn credentials_come_from_bearer_or_basic() {
         let with = |v: &str| {
             Request::builder()
                 .header(header::AUTHORIZATION, v)
@@ -399,14 +457,18 @@ mod tests {
                 .unwrap_or_default()
         };
         assert_eq!(
-            bearer_or_basic_password(&with("Bearer tok")).as_deref(),
-            Some("tok")
+            credentials(&with("Bearer tok")),
+            Some(Credentials::Token("tok".to_owned()))
         );
         let basic = base64::engine::general_purpose::STANDARD.encode("me:tok:with:colons");
         assert_eq!(
-            bearer_or_basic_password(&with(&format!("Basic {basic}"))).as_deref(),
-            Some("tok:with:colons")
+            credentials(&with(&format!("Basic {basic}"))),
+            Some(Credentials::Basic {
+                user: "me".to_owned(),
+                password: "tok:with:colons".to_owned()
+            })
         );
-        assert_eq!(bearer_or_basic_password(&with("Digest x")), None);
+        assert_eq!(credentials(&with("Digest x")), None);
+        assert_eq!(credentials(&with("Bearer  ")), None);
     }
 }

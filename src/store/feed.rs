@@ -87,10 +87,22 @@ struct Expected {
 /// Feed entries the gateway's own writes will cause, by (share id, resource id).
 #[derive(Default)]
 pub(crate) struct OwnChanges {
-    expected: Mutex<HashMap<(String, String), Expected>>,
+    expected: Mutex<Expectations>,
     /// Per share: writes in flight, and when the last one ended.
     activity: Mutex<HashMap<String, (u32, Instant)>>,
 }
+
+/// Expected feed entries by (share id, resource id), and when the expired ones were last
+/// dropped (a sweep looks at every entry, so it runs at most once per [`EXPECT_SWEEP`], not on
+/// every write).
+#[derive(Default)]
+struct Expectations {
+    by_resource: HashMap<(String, String), Expected>,
+    swept: Option<Instant>,
+}
+
+/// How often expired expectations are dropped.
+const EXPECT_SWEEP: Duration = Duration::from_secs(1);
 
 /// A write in flight in a share (see [`OwnChanges::busy`]).
 pub(crate) struct Busy<'a> {
@@ -148,17 +160,27 @@ impl OwnChanges {
         count: u32,
         version_id: Option<String>,
     ) {
-        let mut map = self.expected.lock().unwrap_or_else(|p| p.into_inner());
-        map.retain(|_, e| e.at.elapsed() < OWN_CHANGE_LIFETIME);
-        let slot = map
+        let mut expected = self.expected.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if expected
+            .swept
+            .is_none_or(|at| now.duration_since(at) >= EXPECT_SWEEP)
+        {
+            expected
+                .by_resource
+                .retain(|_, e| now.duration_since(e.at) < OWN_CHANGE_LIFETIME);
+            expected.swept = Some(now);
+        }
+        let slot = expected
+            .by_resource
             .entry((share_id.to_owned(), resource_id.to_owned()))
             .or_insert(Expected {
                 count: 0,
                 version_id: None,
-                at: Instant::now(),
+                at: now,
             });
         slot.count = slot.count.saturating_add(count);
-        slot.at = Instant::now();
+        slot.at = now;
         if version_id.is_some() {
             slot.version_id = version_id;
         }
@@ -166,7 +188,8 @@ impl OwnChanges {
 
     /// Whether this entry is one the gateway caused (consuming the expectation).
     fn consume(&self, share_id: &str, change: &Change) -> bool {
-        let mut map = self.expected.lock().unwrap_or_else(|p| p.into_inner());
+        let mut expected = self.expected.lock().unwrap_or_else(|p| p.into_inner());
+        let map = &mut expected.by_resource;
         let key = (share_id.to_owned(), change.resource_id.clone());
         let Some(e) = map.get_mut(&key) else {
             return false;

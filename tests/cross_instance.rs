@@ -146,8 +146,8 @@ async fn upstream_names(up: &Upstream, folder: &str, deleted: bool) -> Vec<Strin
         .collect()
 }
 
-/// The id of the staging folder at the share root.
-async fn staging_folder(up: &Upstream) -> Option<String> {
+/// The id of the entry `name` at the share root, upstream.
+async fn root_entry_id(up: &Upstream, name: &str) -> Option<String> {
     let v: serde_json::Value = up
         .http
         .get(format!("{}/folders/root/children", up.base))
@@ -163,8 +163,13 @@ async fn staging_folder(up: &Upstream) -> Option<String> {
         .as_array()
         .unwrap()
         .iter()
-        .find(|i| i["name"] == STAGING)
+        .find(|i| i["name"] == name)
         .map(|i| i["id"].as_str().unwrap().to_owned())
+}
+
+/// The id of the staging folder at the share root.
+async fn staging_folder(up: &Upstream) -> Option<String> {
+    root_entry_id(up, STAGING).await
 }
 
 async fn propfind_names(s3: &S3, path: &str) -> String {
@@ -476,28 +481,6 @@ async fn an_empty_webdav_file_put_through_one_instance_is_seen_through_the_other
     b.gateway.shutdown().await;
 }
 
-/// The file id of `name` at the share root, upstream.
-async fn upstream_file_id(up: &Upstream, name: &str) -> String {
-    let v: serde_json::Value = up
-        .http
-        .get(format!("{}/folders/root/children", up.base))
-        .bearer_auth(&up.token)
-        .query(&[("share_id", up.share.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["name"] == name)
-        .map(|i| i["id"].as_str().unwrap().to_owned())
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_same_complete_through_two_instances_at_once_writes_the_object_once() {
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
@@ -525,7 +508,7 @@ async fn the_same_complete_through_two_instances_at_once_writes_the_object_once(
         second.header("x-amz-version-id")
     );
     let up = Upstream::documents(&a).await;
-    let file = upstream_file_id(&up, "twice.bin").await;
+    let file = root_entry_id(&up, "twice.bin").await.unwrap();
     let versions: serde_json::Value = up
         .http
         .get(format!("{}/files/{file}/versions", up.base))

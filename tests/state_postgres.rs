@@ -285,6 +285,7 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         .unwrap();
         src.put_bucket_config(BucketConfig {
             scope: "shr_1".into(),
+            bucket: "documents".into(),
             kind: ConfigKind::Lifecycle,
             document: "<LifecycleConfiguration/>".into(),
             access_key_id: "AKIAMOVE0".into(),

@@ -37,6 +37,9 @@ impl ConfigKind {
 pub struct BucketConfig {
     /// The bucket: its share id, or `share id/folder name` in `folders` mode.
     pub scope: String,
+    /// The bucket's name as the putter named it (CORS preflights, which carry no
+    /// credentials, find the rules by name).
+    pub bucket: String,
     pub kind: ConfigKind,
     /// The S3 XML document.
     pub document: String,
@@ -52,6 +55,7 @@ impl fmt::Debug for BucketConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BucketConfig")
             .field("scope", &self.scope)
+            .field("bucket", &self.bucket)
             .field("kind", &self.kind)
             .field("document_len", &self.document.len())
             .field("access_key_id", &self.access_key_id)
@@ -61,7 +65,7 @@ impl fmt::Debug for BucketConfig {
     }
 }
 
-pub(super) const COLUMNS: &str = "scope, document, access_key_id, principal, updated_at";
+pub(super) const COLUMNS: &str = "scope, document, access_key_id, principal, updated_at, bucket";
 
 fn read(kind: ConfigKind) -> impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<BucketConfig> {
     move |r| {
@@ -72,6 +76,7 @@ fn read(kind: ConfigKind) -> impl Fn(&rusqlite::Row<'_>) -> rusqlite::Result<Buc
             access_key_id: r.get(2)?,
             principal: r.get(3)?,
             updated_at: r.get(4)?,
+            bucket: r.get(5)?,
         })
     }
 }
@@ -87,8 +92,8 @@ impl StateDb {
             .call(move |conn| {
                 conn.prepare_cached(
                     "INSERT OR REPLACE INTO bucket_configs \
-                     (scope, kind, document, access_key_id, principal, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                     (scope, kind, document, access_key_id, principal, updated_at, bucket) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )?
                 .execute(params![
                     config.scope,
@@ -97,6 +102,7 @@ impl StateDb {
                     config.access_key_id,
                     config.principal,
                     config.updated_at,
+                    config.bucket,
                 ])?;
                 Ok(())
             })
@@ -121,6 +127,31 @@ impl StateDb {
                         "SELECT {COLUMNS} FROM bucket_configs WHERE scope = ?1 AND kind = ?2"
                     ))?
                     .query_row(params![scope, kind.as_str()], read(kind))
+                    .optional()?)
+            })
+            .await
+    }
+
+    /// The newest document of `kind` put for a bucket of this name (requests without
+    /// credentials know only the name).
+    pub async fn find_bucket_config(
+        &self,
+        bucket: &str,
+        kind: ConfigKind,
+    ) -> Result<Option<BucketConfig>, StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::find_bucket_config(p, bucket, kind).await,
+        };
+        let bucket = bucket.to_owned();
+        sqlite
+            .call(move |conn| {
+                Ok(conn
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM bucket_configs WHERE bucket = ?1 AND kind = ?2 \
+                         ORDER BY updated_at DESC, scope LIMIT 1"
+                    ))?
+                    .query_row(params![bucket, kind.as_str()], read(kind))
                     .optional()?)
             })
             .await
@@ -178,6 +209,7 @@ mod tests {
     fn config(scope: &str, kind: ConfigKind, doc: &str) -> BucketConfig {
         BucketConfig {
             scope: scope.to_owned(),
+            bucket: "b".to_owned(),
             kind,
             document: doc.to_owned(),
             access_key_id: "AKIA1".to_owned(),
@@ -201,6 +233,21 @@ mod tests {
         db.put_bucket_config(config("shr_1", ConfigKind::Lifecycle, "<a2/>"))
             .await
             .unwrap();
+        let by_name = db
+            .find_bucket_config("b", ConfigKind::Cors)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (by_name.scope.as_str(), by_name.document.as_str()),
+            ("shr_1", "<c/>")
+        );
+        assert!(
+            db.find_bucket_config("nope", ConfigKind::Cors)
+                .await
+                .unwrap()
+                .is_none()
+        );
         // Another handle (another instance) sees them at once.
         let other = target.open().await;
         let got = other

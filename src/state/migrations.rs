@@ -299,6 +299,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         sqlite: r#"
     CREATE TABLE bucket_configs (
         scope         TEXT NOT NULL,             -- share id, or `share id/folder` (folders mode)
+        bucket        TEXT NOT NULL,             -- the bucket's name as its putter named it
         kind          TEXT NOT NULL,             -- `lifecycle`, `tagging`, `cors`
         document      TEXT NOT NULL,             -- the S3 XML document as stored
         access_key_id TEXT NOT NULL,             -- the key that put it
@@ -307,10 +308,12 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         PRIMARY KEY (scope, kind)
     ) STRICT;
     CREATE INDEX bucket_configs_by_kind ON bucket_configs (kind);
+    CREATE INDEX bucket_configs_by_bucket ON bucket_configs (bucket, kind);
     "#,
         postgres: r#"
     CREATE TABLE bucket_configs (
         scope         TEXT COLLATE "C" NOT NULL,
+        bucket        TEXT COLLATE "C" NOT NULL,
         kind          TEXT COLLATE "C" NOT NULL,
         document      TEXT NOT NULL,
         access_key_id TEXT NOT NULL,
@@ -319,6 +322,7 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         PRIMARY KEY (scope, kind)
     );
     CREATE INDEX bucket_configs_by_kind ON bucket_configs (kind);
+    CREATE INDEX bucket_configs_by_bucket ON bucket_configs (bucket, kind);
     "#,
     },
 ];

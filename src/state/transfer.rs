@@ -131,6 +131,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         "bucket_configs",
         &[
             ("scope", Kind::Text),
+            ("bucket", Kind::Text),
             ("kind", Kind::Text),
             ("document", Kind::Text),
             ("access_key_id", Kind::Text),

@@ -12,6 +12,7 @@ fn read(kind: ConfigKind, r: &tokio_postgres::Row) -> Result<BucketConfig, State
         access_key_id: r.try_get(2)?,
         principal: r.try_get(3)?,
         updated_at: r.try_get(4)?,
+        bucket: r.try_get(5)?,
     })
 }
 
@@ -23,11 +24,11 @@ pub(in crate::state) async fn put_bucket_config(
     let stmt = conn
         .prepare_cached(
             "INSERT INTO bucket_configs \
-             (scope, kind, document, access_key_id, principal, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+             (scope, kind, document, access_key_id, principal, updated_at, bucket) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (scope, kind) DO UPDATE SET document = EXCLUDED.document, \
              access_key_id = EXCLUDED.access_key_id, principal = EXCLUDED.principal, \
-             updated_at = EXCLUDED.updated_at",
+             updated_at = EXCLUDED.updated_at, bucket = EXCLUDED.bucket",
         )
         .await?;
     conn.execute(
@@ -39,6 +40,7 @@ pub(in crate::state) async fn put_bucket_config(
             &c.access_key_id,
             &c.principal,
             &c.updated_at,
+            &c.bucket,
         ],
     )
     .await?;
@@ -57,6 +59,24 @@ pub(in crate::state) async fn get_bucket_config(
         ))
         .await?;
     match conn.query_opt(&stmt, &[&scope, &kind.as_str()]).await? {
+        Some(r) => Ok(Some(read(kind, &r)?)),
+        None => Ok(None),
+    }
+}
+
+pub(in crate::state) async fn find_bucket_config(
+    db: &PgBackend,
+    bucket: &str,
+    kind: ConfigKind,
+) -> Result<Option<BucketConfig>, StateError> {
+    let conn = db.conn().await?;
+    let stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM bucket_configs WHERE bucket = $1 AND kind = $2 \
+             ORDER BY updated_at DESC, scope LIMIT 1"
+        ))
+        .await?;
+    match conn.query_opt(&stmt, &[&bucket, &kind.as_str()]).await? {
         Some(r) => Ok(Some(read(kind, &r)?)),
         None => Ok(None),
     }

@@ -26,6 +26,9 @@ pub struct LifecycleConfig {
     /// A bucket's pass stops when its key's ScaiDrive rate budget is below this percentage
     /// (the rest waits for the next pass, so users keep their budget).
     pub min_budget_percent: u64,
+    /// Serve `POST /lifecycle/run[?now=RFC 3339]` on the admin listener: one pass at once, as
+    /// of the given time (an operator's and tests' tool; off by default).
+    pub admin_run: bool,
 }
 
 impl Default for LifecycleConfig {
@@ -36,6 +39,7 @@ impl Default for LifecycleConfig {
             max_actions_per_pass: 1000,
             pace_ms: 100,
             min_budget_percent: 50,
+            admin_run: false,
         }
     }
 }
@@ -56,6 +60,9 @@ impl LifecycleConfig {
         }
         if let Some(v) = file.min_budget_percent {
             self.min_budget_percent = v;
+        }
+        if let Some(v) = file.admin_run {
+            self.admin_run = v;
         }
     }
 
@@ -98,6 +105,7 @@ pub(super) struct FileLifecycle {
     max_actions_per_pass: Option<u64>,
     pace_ms: Option<u64>,
     min_budget_percent: Option<u64>,
+    admin_run: Option<bool>,
 }
 
 #[cfg(test)]

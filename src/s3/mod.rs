@@ -29,6 +29,7 @@ mod error;
 mod found;
 mod get;
 mod lifecycle;
+mod lifecycle_run;
 mod list;
 mod multipart;
 mod put;
@@ -52,6 +53,7 @@ use crate::server::{FrontEnd, GatewayContext};
 use crate::store::Store;
 
 pub use error::store_error;
+pub use lifecycle_run::{Lifecycle, LifecycleTask, PassReport};
 
 /// Tunables of the S3 front end.
 #[derive(Debug, Clone)]

@@ -8,6 +8,8 @@ use super::{ConfigError, parse_env};
 
 /// Environment variable of `lifecycle.enabled`.
 pub const ENV_LIFECYCLE_ENABLED: &str = "SCAIDRIVE_GATEWAY_LIFECYCLE_ENABLED";
+/// Environment variable of `lifecycle.admin_run`.
+pub const ENV_LIFECYCLE_ADMIN_RUN: &str = "SCAIDRIVE_GATEWAY_LIFECYCLE_ADMIN_RUN";
 /// Environment variable of `lifecycle.interval_secs`.
 pub const ENV_LIFECYCLE_INTERVAL_SECS: &str = "SCAIDRIVE_GATEWAY_LIFECYCLE_INTERVAL_SECS";
 
@@ -76,6 +78,9 @@ impl LifecycleConfig {
         }
         if let Some(v) = parse_env(&env, ENV_LIFECYCLE_INTERVAL_SECS, "lifecycle.interval_secs")? {
             self.interval_secs = v;
+        }
+        if let Some(v) = parse_env(&env, ENV_LIFECYCLE_ADMIN_RUN, "lifecycle.admin_run")? {
+            self.admin_run = v;
         }
         Ok(())
     }

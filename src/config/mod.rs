@@ -34,7 +34,9 @@ mod upstream;
 pub use self::log::*;
 pub use cache::*;
 pub use flags::ConfigFlags;
-pub use lifecycle::{ENV_LIFECYCLE_ENABLED, ENV_LIFECYCLE_INTERVAL_SECS, LifecycleConfig};
+pub use lifecycle::{
+    ENV_LIFECYCLE_ADMIN_RUN, ENV_LIFECYCLE_ENABLED, ENV_LIFECYCLE_INTERVAL_SECS, LifecycleConfig,
+};
 pub use listen::*;
 pub use ops::*;
 pub use s3::*;

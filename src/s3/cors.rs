@@ -278,7 +278,7 @@ mod tests {
 
     fn rule(methods: &[&str], origins: &[&str], headers: &[&str]) -> CORSRule {
         CORSRule {
-            allowed_methods: methods.iter().map(|m| (*m).to_owned().into()).collect(),
+            allowed_methods: methods.iter().map(|m| (*m).to_owned()).collect(),
             allowed_origins: origins.iter().map(|o| (*o).to_owned()).collect(),
             allowed_headers: Some(headers.iter().map(|h| (*h).to_owned()).collect()),
             expose_headers: None,

@@ -449,3 +449,50 @@ async fn incomplete_multipart_uploads_are_aborted_after_their_days() {
     assert_eq!(xml_values(&r.text(), "Key"), ["other.bin"], "{}", r.text());
     s3.gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_pass_stops_at_its_action_bound_and_the_next_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start_with(dir.path(), |cfg| {
+        cfg.lifecycle.admin_run = true;
+        cfg.lifecycle.pace_ms = 0;
+        // One listing page and one delete per pass.
+        cfg.lifecycle.max_actions_per_pass = 2;
+    })
+    .await;
+    for k in ["tmp-1", "tmp-2", "tmp-3"] {
+        assert_eq!(s3.put(&format!("/documents/{k}"), b"x").await.status, 200);
+    }
+    let r = s3
+        .call(
+            "PUT",
+            "/documents",
+            &[("lifecycle", "")],
+            &[],
+            ONE_DAY_RULE.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let later = chrono::Utc::now() + chrono::Duration::days(2);
+    for left in [2, 1, 0] {
+        let report = run_pass(&s3, later).await;
+        assert_eq!(report["expired"], 1, "{report}");
+        assert_eq!(report["deferred"], u64::from(left > 0), "{report}");
+        let list = s3
+            .call(
+                "GET",
+                "/documents",
+                &[("list-type", "2"), ("prefix", "tmp-")],
+                &[],
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(
+            xml_values(&list.text(), "Key").len(),
+            left,
+            "{}",
+            list.text()
+        );
+    }
+    s3.gateway.shutdown().await;
+}

@@ -20,8 +20,8 @@ pub struct LifecycleConfig {
     pub enabled: bool,
     /// Seconds between passes (one instance of a cluster runs each pass).
     pub interval_secs: u64,
-    /// Most upstream actions (object deletes, upload aborts) of one pass; the rest waits for the
-    /// next pass.
+    /// Most upstream actions (object deletes, upload aborts, pages of 1,000 listed keys) of one
+    /// pass; the rest waits for the next pass.
     pub max_actions_per_pass: u64,
     /// Milliseconds between two actions of a pass (their upstream calls are spaced).
     pub pace_ms: u64,

@@ -9,7 +9,8 @@
 //! The worker acts with the ScaiDrive token of the access key that put the configuration
 //! (recorded with it): it can do no more than that user could. A key revoked or expired since
 //! skips the bucket's rules, logged and counted. Upstream cost is bounded: at most
-//! `lifecycle.max_actions_per_pass` actions per pass, `lifecycle.pace_ms` apart, and a
+//! `lifecycle.max_actions_per_pass` actions (deletes, aborts, pages of 1,000 listed keys) per
+//! pass, `lifecycle.pace_ms` apart, and a
 //! bucket's pass stops while its key's ScaiDrive budget is below
 //! `lifecycle.min_budget_percent` (the rest waits for the next pass). Every pass takes its
 //! "now" as a parameter, so tests and the admin tool (`POST /lifecycle/run?now=…`) can run one
@@ -299,6 +300,8 @@ impl Lifecycle {
                 after: after.clone(),
                 max_keys: PAGE,
             };
+            // A page of the walk costs folder listings: it counts as an action too.
+            self.take(s, budget).await?;
             let page = match walk(&self.gw, s, bucket, &params).await {
                 Ok(p) => p,
                 Err(e) => {

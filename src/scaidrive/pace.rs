@@ -204,6 +204,17 @@ mod tests {
     }
 
     #[test]
+    fn the_budget_is_the_last_seen_and_a_block_empties_it() {
+        let p = Pacer::default();
+        assert_eq!(p.budget(&token()), None);
+        p.observe(&token(), Some(100), Some(40), None);
+        assert_eq!(p.budget(&token()), Some((100, 40)));
+        assert_eq!(p.budget(&Token::new("other")), None);
+        p.block(&token(), Duration::from_secs(5));
+        assert_eq!(p.budget(&token()), Some((100, 0)));
+    }
+
+    #[test]
     fn costs_follow_the_documented_classes() {
         assert_eq!(cost(&Method::GET, "/api/v1/folders/root/children"), 2);
         assert_eq!(cost(&Method::GET, "/api/v1/files/f/content"), 5);

@@ -201,7 +201,14 @@ pub(crate) async fn get_object(
     gw: &Gateway,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
-    let s = gw.session(&req).await?;
+    let s = super::public::read_session(
+        gw,
+        &req,
+        &req.input.bucket,
+        super::public::Want::Object(&req.input.key),
+        req.input.version_id.as_deref(),
+    )
+    .await?;
     let input = &req.input;
     let bucket = gw.bucket(&s, &input.bucket).await?;
     let found = find(gw, &s, &bucket, &input.key, input.version_id.as_deref()).await?;
@@ -289,7 +296,14 @@ pub(crate) async fn head_object(
     gw: &Gateway,
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
-    let s = gw.session(&req).await?;
+    let s = super::public::read_session(
+        gw,
+        &req,
+        &req.input.bucket,
+        super::public::Want::Object(&req.input.key),
+        req.input.version_id.as_deref(),
+    )
+    .await?;
     let input = &req.input;
     let bucket = gw.bucket(&s, &input.bucket).await?;
     let found = find(gw, &s, &bucket, &input.key, input.version_id.as_deref()).await?;

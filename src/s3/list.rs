@@ -482,7 +482,14 @@ pub(crate) async fn list_objects(
     gw: &Gateway,
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
-    let s = gw.session(&req).await?;
+    let s = super::public::read_session(
+        gw,
+        &req,
+        &req.input.bucket,
+        super::public::Want::List(req.input.prefix.as_deref().unwrap_or_default()),
+        None,
+    )
+    .await?;
     check_unordered(&req.uri, req.input.delimiter.as_deref())?;
     let input = req.input;
     let bucket = gw.bucket(&s, &input.bucket).await?;
@@ -523,7 +530,14 @@ pub(crate) async fn list_objects_v2(
     gw: &Gateway,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let s = gw.session(&req).await?;
+    let s = super::public::read_session(
+        gw,
+        &req,
+        &req.input.bucket,
+        super::public::Want::List(req.input.prefix.as_deref().unwrap_or_default()),
+        None,
+    )
+    .await?;
     check_unordered(&req.uri, req.input.delimiter.as_deref())?;
     let input = req.input;
     let bucket = gw.bucket(&s, &input.bucket).await?;

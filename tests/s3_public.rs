@@ -15,7 +15,8 @@ use s3_support::{Resp, S3, client, xml_value, xml_values};
 use scaidrive_gateway::config::{BucketMode, Config, StaticCredential};
 use serde_json::{Value, json};
 
-/// Alice owns the share; Carol is a contributor (no SHARE: she may not make links).
+/// Alice owns the share; Carol is a contributor (no SHARE: she may not make links); Dave has
+/// no access to the share at all.
 const SEED: &str = r#"
 [tenant]
 name = "Public"
@@ -39,6 +40,16 @@ user = "usr_01ALICE"
 [[tokens]]
 token = "carol-token"
 user = "usr_01CAROL"
+
+[[users]]
+id = "usr_01DAVE"
+email = "dave@example.com"
+name = "Dave Outsider"
+display_name = "Dave"
+
+[[tokens]]
+token = "dave-token"
+user = "usr_01DAVE"
 
 [[shares]]
 id = "shr_01S3"
@@ -77,6 +88,7 @@ async fn setup() -> (emulator_support::Emu, S3) {
     cfg.credentials = vec![
         cred("AKIAALICE", "alice-token"),
         cred("AKIACAROL", "carol-token"),
+        cred("AKIADAVE", "dave-token"),
     ];
     let gateway = scaidrive_gateway::server::start_gateway(cfg).await.unwrap();
     (emu, client(gateway, "AKIAALICE", "AKIAALICE-secret"))
@@ -178,7 +190,13 @@ async fn public_read_object_is_served_anonymously_until_revoked_in_scaidrive() {
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     let r = s3
-        .call("GET", "/pub1/dir/photo.jpg", &[("acl", "")], &[], Vec::new())
+        .call(
+            "GET",
+            "/pub1/dir/photo.jpg",
+            &[("acl", "")],
+            &[],
+            Vec::new(),
+        )
         .await;
     assert_eq!(uris(&r.text()), [ALL_USERS], "{}", r.text());
     let link = active_link(&emu).await;
@@ -272,7 +290,13 @@ async fn public_read_object_is_served_anonymously_until_revoked_in_scaidrive() {
         refused_at.saturating_duration_since(revoked_at)
     );
     let r = s3
-        .call("GET", "/pub1/dir/photo.jpg", &[("acl", "")], &[], Vec::new())
+        .call(
+            "GET",
+            "/pub1/dir/photo.jpg",
+            &[("acl", "")],
+            &[],
+            Vec::new(),
+        )
         .await;
     assert!(uris(&r.text()).is_empty(), "{}", r.text());
 }
@@ -444,7 +468,9 @@ async fn restricted_or_disabled_links_are_not_served_anonymously() {
         assert_eq!(r.status(), 200, "{set}");
         let r = until_status(&s3, "/pub4/a", 403).await;
         assert_code(&r, 403, "AccessDenied", &set.to_string());
-        let r = s3.call("GET", "/pub4/a", &[("acl", "")], &[], Vec::new()).await;
+        let r = s3
+            .call("GET", "/pub4/a", &[("acl", "")], &[], Vec::new())
+            .await;
         assert!(uris(&r.text()).is_empty(), "{set}: {}", r.text());
         let r = emu
             .json_as("alice-token", reqwest::Method::PATCH, &path, unset)
@@ -560,4 +586,51 @@ async fn a_public_bucket_that_is_gone_answers_no_such_bucket_anonymously() {
         "NoSuchBucket",
         "delete in a gone bucket",
     );
+}
+
+#[tokio::test]
+async fn a_signed_user_without_access_reads_what_is_public_like_anyone() {
+    let (_emu, s3) = setup().await;
+    make_bucket(&s3, "/pub8", &[("x-amz-acl", "public-read")]).await;
+    let r = s3
+        .call(
+            "PUT",
+            "/pub8/open",
+            &[],
+            &[("x-amz-acl", "public-read")],
+            b"open".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(s3.put("/pub8/closed", b"closed").await.status, 200);
+    let dave = |method: &'static str,
+                path: &'static str,
+                query: &'static [(&'static str, &'static str)]| {
+        let s3 = &s3;
+        async move {
+            s3.call_as(
+                "AKIADAVE",
+                "AKIADAVE-secret",
+                method,
+                path,
+                query,
+                &[],
+                Vec::new(),
+            )
+            .await
+        }
+    };
+    let r = dave("GET", "/pub8/open", &[]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.body, b"open");
+    assert_eq!(dave("HEAD", "/pub8/open", &[]).await.status, 200);
+    let r = dave("GET", "/pub8", &[("list-type", "2")]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(xml_values(&r.text(), "Key"), ["closed", "open"]);
+    let r = dave("GET", "/pub8/closed", &[]).await;
+    assert!(r.status == 403 || r.status == 404, "{}", r.text());
+    assert_ne!(r.body, b"closed");
+    let r = dave("PUT", "/pub8/open", &[]).await;
+    assert!(r.status == 403 || r.status == 404, "{}", r.text());
+    assert_eq!(s3.get("/pub8/open").await.body, b"open");
 }

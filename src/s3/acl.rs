@@ -924,11 +924,7 @@ mod tests {
             canned("public-read").unwrap(),
             vec![(Who::AllUsers, S3Perm::Read)]
         );
-        for c in [
-            "public-read-write",
-            "aws-exec-read",
-            "log-delivery-write",
-        ] {
+        for c in ["public-read-write", "aws-exec-read", "log-delivery-write"] {
             let e = canned(c).unwrap_err();
             assert_eq!(*e.code(), S3ErrorCode::NotImplemented, "{c}");
         }

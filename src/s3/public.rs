@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use s3s::{S3Error, S3Request, S3Result, s3_error};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 
 use super::acl::{Target, bucket_target};
 use super::error::store_error;
@@ -48,7 +48,10 @@ pub(crate) fn status_ttl(cfg: &crate::config::Config) -> Option<Duration> {
 
 fn db_error(e: crate::state::StateError) -> S3Error {
     tracing::error!(error = %e, "public link lookup failed");
-    s3_error!(ServiceUnavailable, "the state database is unavailable, please retry")
+    s3_error!(
+        ServiceUnavailable,
+        "the state database is unavailable, please retry"
+    )
 }
 
 fn upstream(e: crate::scaidrive::Error) -> S3Error {
@@ -82,9 +85,7 @@ async fn link_state(gw: &Gateway, creator: &Session, link_id: &str) -> S3Result<
         Ok(l) => Some(servable(&l)),
         Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Gone) => None,
         // The creator's token no longer works: nothing is served with it.
-        Err(e) if matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Forbidden) => {
-            Some(false)
-        }
+        Err(e) if matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Forbidden) => Some(false),
         Err(e) => return Err(upstream(e)),
     };
     gw.public_status.insert(link_id.to_owned(), state).await;
@@ -121,7 +122,12 @@ async fn active(gw: &Gateway, l: &PublicLink) -> S3Result<Option<Session>> {
 }
 
 async fn records(gw: &Gateway, bucket: &str) -> S3Result<Vec<PublicLink>> {
-    gw.ctx.auth.db().public_links(bucket).await.map_err(db_error)
+    gw.ctx
+        .auth
+        .db()
+        .public_links(bucket)
+        .await
+        .map_err(db_error)
 }
 
 /// The ScaiDrive resource of a prefix of a bucket (`""`: the bucket itself).
@@ -228,6 +234,27 @@ pub(crate) async fn read_session<T>(
         return Err(s3_error!(AccessDenied, "Access Denied"));
     }
     anonymous(gw, bucket, want).await
+}
+
+/// After a signed read was refused (AccessDenied, or NoSuchBucket / NoSuchKey: not visible to
+/// the signer): the session of a public link that covers it, since AllUsers includes every
+/// signed caller; otherwise the refusal `e` as it was.
+pub(crate) async fn fall_back<T>(
+    gw: &Gateway,
+    req: &S3Request<T>,
+    bucket: &str,
+    want: Want<'_>,
+    version_id: Option<&str>,
+    e: S3Error,
+) -> S3Result<Session> {
+    let refused = matches!(
+        e.code(),
+        S3ErrorCode::AccessDenied | S3ErrorCode::NoSuchBucket | S3ErrorCode::NoSuchKey
+    );
+    if req.credentials.is_none() || version_id.is_some() || !refused {
+        return Err(e);
+    }
+    anonymous(gw, bucket, want).await.map_err(|_| e)
 }
 
 /// The answer to an anonymous request that is never served (writes, deletes): NoSuchBucket

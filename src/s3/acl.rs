@@ -21,8 +21,13 @@ use crate::store::StoreError;
 const URI_ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 const URI_AUTHENTICATED: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
 
-/// Bits of S3 FULL_CONTROL: everything but SHARE (external links, which S3 has no word for).
-const FULL: u32 = perm::ALL & !perm::SHARE;
+/// Bits of S3 READ_ACP + WRITE_ACP: changing the ACL, which in S3 includes making the resource
+/// public (an AllUsers grant), which ScaiDrive calls SHARE (external links).
+const ACP: u32 = perm::MANAGE_PERMISSIONS | perm::SHARE;
+/// Bits of S3 FULL_CONTROL: everything.
+const FULL: u32 = perm::ALL;
+/// FULL_CONTROL as entries written before it carried SHARE hold it (still read as FULL_CONTROL).
+const FULL_CORE: u32 = perm::ALL & !perm::SHARE;
 /// Bits of S3 WRITE on a bucket: create, overwrite and delete objects in it.
 const BUCKET_WRITE: u32 = perm::WRITE | perm::CREATE | perm::DELETE;
 
@@ -321,7 +326,7 @@ fn to_bits(perms: &[S3Perm], bucket: bool) -> S3Result<u32> {
         bits |= if bucket { BUCKET_WRITE } else { perm::WRITE };
     }
     match (has(S3Perm::ReadAcp), has(S3Perm::WriteAcp)) {
-        (true, true) => bits |= perm::MANAGE_PERMISSIONS,
+        (true, true) => bits |= ACP,
         (false, false) => {}
         _ if has(S3Perm::Full) => {}
         _ => {
@@ -337,7 +342,8 @@ fn to_bits(perms: &[S3Perm], bucket: bool) -> S3Result<u32> {
 /// S3 permissions rendered for a ScaiDrive entry's bits (bits with no S3 word are not shown).
 fn from_bits(bits: u32, bucket: bool) -> Vec<S3Perm> {
     let write = if bucket { BUCKET_WRITE } else { perm::WRITE };
-    if bits & FULL == FULL || (!bucket && bits & (FULL & !perm::CREATE) == FULL & !perm::CREATE) {
+    let object_full = FULL_CORE & !perm::CREATE;
+    if bits & FULL_CORE == FULL_CORE || (!bucket && bits & object_full == object_full) {
         return vec![S3Perm::Full];
     }
     let mut out = Vec::new();
@@ -945,7 +951,12 @@ mod tests {
                 (Who::Everyone, S3Perm::Read),
             ]
         );
-        assert!(grant_header(&format!("uri={URI_ALL_USERS}"), S3Perm::Read).is_err());
+        assert_eq!(
+            grant_header(&format!("uri={URI_ALL_USERS}"), S3Perm::Read).unwrap(),
+            vec![(Who::AllUsers, S3Perm::Read)]
+        );
+        let write = grant_header(&format!("uri={URI_ALL_USERS}"), S3Perm::Write).unwrap();
+        assert!(wants_public(&write).is_err());
         assert!(grant_header("nonsense", S3Perm::Read).is_err());
     }
 
@@ -957,8 +968,10 @@ mod tests {
         assert_eq!(to_bits(&[S3Perm::Full], true).unwrap(), FULL);
         assert_eq!(
             to_bits(&[S3Perm::ReadAcp, S3Perm::WriteAcp], true).unwrap(),
-            perm::MANAGE_PERMISSIONS
+            perm::MANAGE_PERMISSIONS | perm::SHARE
         );
+        // FULL_CONTROL written before it carried SHARE still reads as FULL_CONTROL.
+        assert_eq!(from_bits(FULL_CORE, true), vec![S3Perm::Full]);
         assert!(to_bits(&[S3Perm::ReadAcp], true).is_err());
         assert!(to_bits(&[S3Perm::WriteAcp], false).is_err());
         for (perms, bucket) in [

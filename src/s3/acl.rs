@@ -629,7 +629,15 @@ async fn sync_public(
         read: object,
     };
     match public {
-        true => public::link_target(gw, s, at.access_key, at.bucket, key, object, scope, t).await,
+        true => {
+            let place = public::Place {
+                bucket: at.bucket,
+                key,
+                object,
+                scope,
+            };
+            public::link_target(gw, s, at.access_key, place, t).await
+        }
         false => public::unlink(gw, s, at.bucket, key, object).await,
     }
 }

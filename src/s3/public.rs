@@ -284,28 +284,44 @@ pub(crate) async fn find_active(
     t: &Target,
 ) -> S3Result<Option<PublicLink>> {
     for l in records(gw, bucket).await? {
-        if l.object == object && l.key == key && l.resource_id == t.id && l.read == object {
-            if active(gw, &l).await?.is_some() {
-                return Ok(Some(l));
-            }
+        if l.object == object
+            && l.key == key
+            && l.resource_id == t.id
+            && l.read == object
+            && active(gw, &l).await?.is_some()
+        {
+            return Ok(Some(l));
         }
     }
     Ok(None)
 }
 
-/// Makes `t` (bucket `bucket`, object or prefix `key`) publicly readable with the caller's
-/// token: a `DOWNLOAD` link, recorded for `access_key`. ScaiDrive refuses without SHARE
-/// (AccessDenied). An active link already recorded for the same grant is kept.
+/// Where a public grant applies: bucket `bucket` and the object `key` (`object`) or the key
+/// prefix `key`, opening what `scope` says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Place<'a> {
+    pub bucket: &'a str,
+    pub key: &'a str,
+    pub object: bool,
+    pub scope: Scope,
+}
+
+/// Makes `t` (at `place`) publicly readable with the caller's token: a `DOWNLOAD` link,
+/// recorded for `access_key`. ScaiDrive refuses without SHARE (AccessDenied). An active link
+/// already recorded for the same grant is kept.
 pub(crate) async fn link_target(
     gw: &Gateway,
     s: &Session,
     access_key: &str,
-    bucket: &str,
-    key: &str,
-    object: bool,
-    scope: Scope,
+    place: Place<'_>,
     t: &Target,
 ) -> S3Result<()> {
+    let Place {
+        bucket,
+        key,
+        object,
+        scope,
+    } = place;
     for l in records(gw, bucket).await? {
         if l.object == object
             && l.key == key
@@ -408,7 +424,13 @@ pub async fn make_public(
     let t = prefix_target(gw, s, &b, prefix)
         .await?
         .ok_or_else(|| s3_error!(NoSuchKey, "the prefix names no folder"))?;
-    link_target(gw, s, access_key, bucket, prefix, false, scope, &t).await
+    let place = Place {
+        bucket,
+        key: prefix,
+        object: false,
+        scope,
+    };
+    link_target(gw, s, access_key, place, &t).await
 }
 
 /// Undoes [`make_public`]: revokes the links of bucket `bucket` at `prefix`.

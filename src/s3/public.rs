@@ -115,6 +115,7 @@ async fn active(gw: &Gateway, l: &PublicLink) -> S3Result<Option<Session>> {
         Some(true) => Ok(Some(s)),
         Some(false) => Ok(None),
         None => {
+            tracing::info!(link = %l.link_id, bucket = %l.bucket, "public link gone in ScaiDrive; forgotten");
             let _ = gw.ctx.auth.db().delete_public_link(&l.link_id).await;
             Ok(None)
         }
@@ -236,9 +237,10 @@ pub(crate) async fn read_session<T>(
     anonymous(gw, bucket, want).await
 }
 
-/// After a signed read was refused (AccessDenied, or NoSuchBucket / NoSuchKey: not visible to
-/// the signer): the session of a public link that covers it, since AllUsers includes every
-/// signed caller; otherwise the refusal `e` as it was.
+/// After a signed read was refused (AccessDenied, or NoSuchBucket: not visible to the signer):
+/// the session of a public link that covers it, since AllUsers includes every signed caller;
+/// otherwise the refusal `e` as it was. NoSuchKey is final: a signer who can list the folder
+/// sees every key in it (ScaiDrive lists names without READ on each), so it costs no lookup.
 pub(crate) async fn fall_back<T>(
     gw: &Gateway,
     req: &S3Request<T>,
@@ -249,7 +251,7 @@ pub(crate) async fn fall_back<T>(
 ) -> S3Result<Session> {
     let refused = matches!(
         e.code(),
-        S3ErrorCode::AccessDenied | S3ErrorCode::NoSuchBucket | S3ErrorCode::NoSuchKey
+        S3ErrorCode::AccessDenied | S3ErrorCode::NoSuchBucket
     );
     if req.credentials.is_none() || version_id.is_some() || !refused {
         return Err(e);
@@ -366,6 +368,7 @@ pub(crate) async fn link_target(
         let _ = gw.store().client().delete_link(s.token(), &link.id).await;
         return Err(db_error(e));
     }
+    tracing::info!(link = %link.id, bucket, key, object, "public link made");
     gw.public_status.insert(link.id, Some(true)).await;
     Ok(())
 }
@@ -397,6 +400,7 @@ pub(crate) async fn unlink(
             Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Gone) => {}
             Err(e) => return Err(upstream(e)),
         }
+        tracing::info!(link = %l.link_id, bucket, key, object, "public link revoked");
         gw.public_status.invalidate(&l.link_id).await;
         gw.ctx
             .auth

@@ -634,3 +634,133 @@ async fn a_signed_user_without_access_reads_what_is_public_like_anyone() {
     assert!(r.status == 403 || r.status == 404, "{}", r.text());
     assert_eq!(s3.get("/pub8/open").await.body, b"open");
 }
+
+#[tokio::test]
+async fn public_access_ends_when_the_creators_credential_is_revoked() {
+    let (emu, s3) = setup().await;
+    make_bucket(&s3, "/pub9", &[]).await;
+    assert_eq!(s3.put("/pub9/a", b"a").await.status, 200);
+    // A stored key of Alice's (as `credentials create` makes) makes the object public.
+    let db = s3.gateway.state_db();
+    db.create_credential(scaidrive_gateway::state::NewCredential {
+        access_key_id: Some("AKIASTORED".into()),
+        secret_access_key: Some("stored-secret".into()),
+        token: "alice-token".into(),
+        label: None,
+        user_id: "usr_01ALICE".into(),
+    })
+    .await
+    .unwrap();
+    let r = s3
+        .call_as(
+            "AKIASTORED",
+            "stored-secret",
+            "PUT",
+            "/pub9/a",
+            &[("acl", "")],
+            &[("x-amz-acl", "public-read")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // CopyObject with public-read makes the copy public too (one more link).
+    let r = s3
+        .call(
+            "PUT",
+            "/pub9/b",
+            &[],
+            &[
+                ("x-amz-copy-source", "/pub9/a"),
+                ("x-amz-acl", "public-read"),
+            ],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(anon(&s3, "GET", "/pub9/a").await.body, b"a");
+    assert_eq!(anon(&s3, "GET", "/pub9/b").await.body, b"a");
+
+    // The key is revoked: what it made public is no longer served, nor shown as public; the
+    // copy, made with another key, still is.
+    assert!(db.revoke_credential("AKIASTORED").await.unwrap());
+    assert_code(
+        &anon(&s3, "GET", "/pub9/a").await,
+        403,
+        "AccessDenied",
+        "creator revoked",
+    );
+    let r = s3
+        .call("GET", "/pub9/a", &[("acl", "")], &[], Vec::new())
+        .await;
+    assert!(uris(&r.text()).is_empty(), "{}", r.text());
+    assert_eq!(anon(&s3, "GET", "/pub9/b").await.status, 200);
+    // Private through S3 by another key of the owner revokes the ScaiDrive link.
+    let r = s3
+        .call(
+            "PUT",
+            "/pub9/a",
+            &[("acl", "")],
+            &[("x-amz-acl", "private")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let active: Vec<Value> = links(&emu, "alice-token")
+        .await
+        .into_iter()
+        .filter(|l| l["status"] == "active")
+        .collect();
+    assert_eq!(active.len(), 1, "only the copy's link: {active:?}");
+}
+
+#[tokio::test]
+async fn a_multipart_upload_onto_a_public_key_makes_it_private() {
+    let (_emu, s3) = setup().await;
+    make_bucket(&s3, "/pub10", &[]).await;
+    let r = s3
+        .call(
+            "PUT",
+            "/pub10/big",
+            &[],
+            &[("x-amz-acl", "public-read")],
+            b"old".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(anon(&s3, "GET", "/pub10/big").await.status, 200);
+    let r = s3
+        .call("POST", "/pub10/big", &[("uploads", "")], &[], Vec::new())
+        .await;
+    let upload = xml_value(&r.text(), "UploadId").unwrap();
+    let r = s3
+        .call(
+            "PUT",
+            "/pub10/big",
+            &[("partNumber", "1"), ("uploadId", &upload)],
+            &[],
+            b"new".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let etag = r.header("etag").unwrap();
+    let body = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part></CompleteMultipartUpload>"
+    );
+    let r = s3
+        .call(
+            "POST",
+            "/pub10/big",
+            &[("uploadId", &upload)],
+            &[],
+            body.into_bytes(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(s3.get("/pub10/big").await.body, b"new");
+    assert_code(
+        &anon(&s3, "GET", "/pub10/big").await,
+        403,
+        "AccessDenied",
+        "after complete",
+    );
+}

@@ -517,7 +517,12 @@ impl S3 for Gateway {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        complete::complete_multipart_upload(self, req).await
+        // The completed object is new and private: a public link of its key is revoked.
+        let (name, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let session = self.session(&req).await?;
+        let out = complete::complete_multipart_upload(self, req).await?;
+        public::unlink(self, &session, &name, &key, true).await?;
+        Ok(out)
     }
     async fn abort_multipart_upload(
         &self,

@@ -12,7 +12,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::error::store_error;
-use super::public::{self, Scope};
+use super::public;
 use super::{BucketRef, Gateway};
 use crate::auth::Session;
 use crate::scaidrive::acl::{AceKey, Effective, NewAce, ResourceType, perm};
@@ -248,7 +248,7 @@ pub(crate) async fn apply_after_write(
     let req = acl.as_req();
     let key = at.key.unwrap_or_default();
     if req.is_empty() || (req.canned == Some("private") && acl.full_control.is_none()) {
-        return public::unlink(gw, s, at.bucket, key, true).await;
+        return public::unlink(gw, s, public::Place::object(at.bucket, key)).await;
     }
     let b = gw.bucket(s, at.bucket).await?;
     apply_object_acl(gw, s, &b, at, &req).await
@@ -619,26 +619,14 @@ async fn sync_public(
     at: PublicAt<'_>,
     public: bool,
 ) -> S3Result<()> {
-    let (key, object) = match at.key {
-        Some(k) => (k, true),
-        None => ("", false),
-    };
     // A bucket's READ is listing; an object's READ is reading it.
-    let scope = Scope {
-        list: !object,
-        read: object,
+    let place = match at.key {
+        Some(k) => public::Place::object(at.bucket, k),
+        None => public::Place::bucket(at.bucket),
     };
     match public {
-        true => {
-            let place = public::Place {
-                bucket: at.bucket,
-                key,
-                object,
-                scope,
-            };
-            public::link_target(gw, s, at.access_key, place, t).await
-        }
-        false => public::unlink(gw, s, at.bucket, key, object).await,
+        true => public::link_target(gw, s, at.access_key, place, t).await,
+        false => public::unlink(gw, s, place).await,
     }
 }
 

@@ -521,7 +521,7 @@ impl S3 for Gateway {
         let (name, key) = (req.input.bucket.clone(), req.input.key.clone());
         let session = self.session(&req).await?;
         let out = complete::complete_multipart_upload(self, req).await?;
-        public::unlink(self, &session, &name, &key, true).await?;
+        public::unlink(self, &session, public::Place::object(&name, &key)).await?;
         Ok(out)
     }
     async fn abort_multipart_upload(

@@ -308,6 +308,34 @@ pub(crate) struct Place<'a> {
     pub scope: Scope,
 }
 
+impl<'a> Place<'a> {
+    /// One object's public grant (S3's object READ: reading it).
+    pub(crate) fn object(bucket: &'a str, key: &'a str) -> Self {
+        Self {
+            bucket,
+            key,
+            object: true,
+            scope: Scope {
+                list: false,
+                read: true,
+            },
+        }
+    }
+
+    /// A bucket's public grant through its ACL (S3's bucket READ: listing it).
+    pub(crate) fn bucket(bucket: &'a str) -> Self {
+        Self {
+            bucket,
+            key: "",
+            object: false,
+            scope: Scope {
+                list: true,
+                read: false,
+            },
+        }
+    }
+}
+
 /// Makes `t` (at `place`) publicly readable with the caller's token: a `DOWNLOAD` link,
 /// recorded for `access_key`. ScaiDrive refuses without SHARE (AccessDenied). An active link
 /// already recorded for the same grant is kept.
@@ -373,17 +401,19 @@ pub(crate) async fn link_target(
     Ok(())
 }
 
-/// Revokes every recorded link of bucket `bucket` at `key` (object links when `object`),
-/// with the caller's token, or the creator's when ScaiDrive lets only the creator revoke.
-pub(crate) async fn unlink(
-    gw: &Gateway,
-    s: &Session,
-    bucket: &str,
-    key: &str,
-    object: bool,
-) -> S3Result<()> {
+/// Revokes every recorded link at `place` (an object's; or a bucket's or prefix's of the same
+/// scope, so an ACL change leaves what a bucket policy opened alone), with the caller's token,
+/// or the creator's when ScaiDrive lets only the creator revoke.
+pub(crate) async fn unlink(gw: &Gateway, s: &Session, place: Place<'_>) -> S3Result<()> {
+    let Place {
+        bucket,
+        key,
+        object,
+        scope,
+    } = place;
     for l in records(gw, bucket).await? {
-        if l.object != object || l.key != key {
+        let same_scope = object || (l.list == scope.list && l.read == scope.read);
+        if l.object != object || l.key != key || !same_scope {
             continue;
         }
         let client = gw.store().client();
@@ -437,9 +467,22 @@ pub async fn make_public(
     link_target(gw, s, access_key, place, &t).await
 }
 
-/// Undoes [`make_public`]: revokes the links of bucket `bucket` at `prefix`.
-pub async fn make_private(gw: &Gateway, s: &Session, bucket: &str, prefix: &str) -> S3Result<()> {
-    unlink(gw, s, bucket, prefix, false).await
+/// Undoes [`make_public`]: revokes the links of bucket `bucket` at `prefix` made with `scope`
+/// (an ACL's bucket-level grant, `Scope { list: true, read: false }`, is another).
+pub async fn make_private(
+    gw: &Gateway,
+    s: &Session,
+    bucket: &str,
+    prefix: &str,
+    scope: Scope,
+) -> S3Result<()> {
+    let place = Place {
+        bucket,
+        key: prefix,
+        object: false,
+        scope,
+    };
+    unlink(gw, s, place).await
 }
 
 #[cfg(test)]

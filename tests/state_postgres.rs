@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use scaidrive_gateway::config::Config;
 use scaidrive_gateway::state::{
-    BucketConfig, ConfigKind, MultipartPart, MultipartUpload, NewCredential, ObjectAttrs, StateDb,
-    StateLocation, StateOptions, StoredAttrs, StoredLock,
+    BucketConfig, ConfigKind, MultipartPart, MultipartUpload, NewCredential, ObjectAttrs,
+    PublicLink, StateDb, StateLocation, StateOptions, StoredAttrs, StoredLock,
 };
 use tokio::process::Command;
 
@@ -272,6 +272,22 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
             .await
             .unwrap();
         }
+        src.put_public_link(&PublicLink {
+            link_id: "lnk_pub".into(),
+            bucket: "documents".into(),
+            key: "a.txt".into(),
+            object: true,
+            list: false,
+            read: true,
+            share_id: "shr_1".into(),
+            resource_type: "file".into(),
+            resource_id: "fil_0".into(),
+            access_key_id: "AKIAMOVE0".into(),
+            principal: "usr_1".into(),
+            created_at: chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap(),
+        })
+        .await
+        .unwrap();
         src.insert_lock(StoredLock {
             token: "opaquelocktoken:1".into(),
             path: "shr_1/a".into(),
@@ -307,6 +323,7 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         "multipart_parts: 2 copied",
         "webdav_locks: 1 copied",
         "bucket_configs: 1 copied",
+        "public_links: 1 copied",
     ] {
         assert!(printed.contains(line), "{line} missing from:\n{printed}");
     }
@@ -344,6 +361,16 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         .unwrap()
         .unwrap();
     assert_eq!(cfg.access_key_id, "AKIAMOVE0");
+    let links = db.public_links("documents").await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(
+        (
+            links[0].link_id.as_str(),
+            links[0].key.as_str(),
+            links[0].object
+        ),
+        ("lnk_pub", "a.txt", true)
+    );
 
     // A target with data is refused; --force adds what is missing and keeps what is there.
     let out = run(&args, dir.path()).await;

@@ -325,6 +325,43 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     CREATE INDEX bucket_configs_by_bucket ON bucket_configs (bucket, kind);
     "#,
     },
+    // 9: ScaiDrive external links the gateway made for public (anonymous) access.
+    Migration {
+        sqlite: r#"
+    CREATE TABLE public_links (
+        link_id       TEXT PRIMARY KEY NOT NULL,  -- lnk_… (ScaiDrive's id)
+        bucket        TEXT NOT NULL,              -- the bucket name as its creator addressed it
+        key           TEXT NOT NULL,              -- object key, or key prefix ('' = whole bucket)
+        object        INTEGER NOT NULL,           -- 1: one object's link (key is its key)
+        list          INTEGER NOT NULL,           -- 1: anonymous listing of the bucket under key
+        read          INTEGER NOT NULL,           -- 1: anonymous GET/HEAD of objects under key
+        share_id      TEXT NOT NULL,
+        resource_type TEXT NOT NULL,              -- file, folder or share
+        resource_id   TEXT NOT NULL,
+        access_key_id TEXT NOT NULL,              -- the credential anonymous requests act for
+        principal     TEXT NOT NULL,              -- its ScaiDrive user
+        created_at    TEXT NOT NULL               -- RFC 3339 UTC, seconds
+    ) STRICT;
+    CREATE INDEX public_links_by_bucket ON public_links (bucket, key);
+    "#,
+        postgres: r#"
+    CREATE TABLE public_links (
+        link_id       TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+        bucket        TEXT COLLATE "C" NOT NULL,
+        key           TEXT COLLATE "C" NOT NULL,
+        object        BIGINT NOT NULL,
+        list          BIGINT NOT NULL,
+        read          BIGINT NOT NULL,
+        share_id      TEXT COLLATE "C" NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_id   TEXT COLLATE "C" NOT NULL,
+        access_key_id TEXT COLLATE "C" NOT NULL,
+        principal     TEXT COLLATE "C" NOT NULL,
+        created_at    TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX public_links_by_bucket ON public_links (bucket, key);
+    "#,
+    },
 ];
 
 /// Reads `PRAGMA user_version`.
@@ -400,6 +437,7 @@ mod tests {
                 "multipart_parts",
                 "multipart_uploads",
                 "object_attrs",
+                "public_links",
                 "share_changes",
                 "share_generations",
                 "sts_sessions",

@@ -42,6 +42,7 @@ mod migrations;
 mod multipart;
 mod news;
 mod pg;
+mod public;
 mod sts;
 #[cfg(test)]
 mod testdb;
@@ -69,6 +70,7 @@ pub use locks::StoredLock;
 pub use migrations::SCHEMA_VERSION;
 pub use multipart::{MultipartPart, MultipartUpload, PartLocation};
 pub use news::ShareNews;
+pub use public::PublicLink;
 pub use sts::{EXPIRED_KEPT, StsSession, session_token_digest};
 pub use transfer::{TransferCounts, copy_state};
 

@@ -47,6 +47,23 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "public_links",
+        &[
+            ("link_id", Kind::Text),
+            ("bucket", Kind::Text),
+            ("key", Kind::Text),
+            ("object", Kind::Big),
+            ("list", Kind::Big),
+            ("read", Kind::Big),
+            ("share_id", Kind::Text),
+            ("resource_type", Kind::Text),
+            ("resource_id", Kind::Text),
+            ("access_key_id", Kind::Text),
+            ("principal", Kind::Text),
+            ("created_at", Kind::Text),
+        ],
+    ),
+    (
         "object_attrs",
         &[
             ("file_id", Kind::Text),

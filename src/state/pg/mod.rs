@@ -11,6 +11,7 @@ mod intents;
 mod locks;
 pub(super) mod migrate;
 mod multipart;
+mod public;
 mod sts;
 
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub(super) use multipart::{
     create_upload, delete_upload, get_upload, list_parts, list_uploads, put_part,
     uploads_created_before,
 };
+pub(super) use public::{delete_public_link, public_links, put_public_link};
 pub(super) use sts::{create_sts_session, get_sts_session};
 
 /// How long a caller waits for a free pooled connection, and for a new one to be made.

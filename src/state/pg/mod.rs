@@ -11,6 +11,7 @@ mod locks;
 pub(super) mod migrate;
 mod multipart;
 mod sts;
+mod webdav_uploads;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +40,10 @@ pub(super) use multipart::{
     uploads_created_before,
 };
 pub(super) use sts::{create_sts_session, get_sts_session};
+pub(super) use webdav_uploads::{
+    chunked_uploads_idle_since, delete_chunked_upload, get_chunked_upload, put_chunked_upload,
+    put_upload_chunk, upload_chunks,
+};
 
 /// How long a caller waits for a free pooled connection, and for a new one to be made.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);

@@ -229,6 +229,32 @@ impl StateDb {
             .await
     }
 
+    /// Forgets one chunk (its body failed).
+    pub async fn delete_upload_chunk(
+        &self,
+        principal: &str,
+        upload: &str,
+        name: &str,
+    ) -> Result<(), StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => {
+                return pg::delete_upload_chunk(p, principal, upload, name).await;
+            }
+        };
+        let (p, u, n) = (principal.to_owned(), upload.to_owned(), name.to_owned());
+        sqlite
+            .call(move |c| {
+                c.execute(
+                    "DELETE FROM webdav_upload_chunks \
+                     WHERE principal = ?1 AND upload = ?2 AND name = ?3",
+                    params![p, u, n],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
     /// The chunks an upload has received, by name.
     pub async fn upload_chunks(
         &self,
@@ -332,6 +358,12 @@ mod tests {
             .await
             .unwrap();
         db.put_upload_chunk("usr_1", "u1", &chunk("00002", Some(1 << 20), t1))
+            .await
+            .unwrap();
+        db.put_upload_chunk("usr_1", "u1", &chunk("00003", None, t1))
+            .await
+            .unwrap();
+        db.delete_upload_chunk("usr_1", "u1", "00003")
             .await
             .unwrap();
         let chunks = db.upload_chunks("usr_1", "u1").await.unwrap();

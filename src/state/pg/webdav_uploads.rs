@@ -127,6 +127,22 @@ pub(in crate::state) async fn put_upload_chunk(
     Ok(())
 }
 
+pub(in crate::state) async fn delete_upload_chunk(
+    db: &PgBackend,
+    principal: &str,
+    upload: &str,
+    name: &str,
+) -> Result<(), StateError> {
+    let conn = db.conn().await?;
+    let stmt = conn
+        .prepare_cached(
+            "DELETE FROM webdav_upload_chunks WHERE principal = $1 AND upload = $2 AND name = $3",
+        )
+        .await?;
+    conn.execute(&stmt, &[&principal, &upload, &name]).await?;
+    Ok(())
+}
+
 pub(in crate::state) async fn upload_chunks(
     db: &PgBackend,
     principal: &str,

@@ -1,0 +1,463 @@
+//! Nextcloud chunked upload v2 over the real WebDAV listener and an emulator: the desktop
+//! client's sequence (MKCOL with Destination and OC-Total-Length, chunks out of order,
+//! PROPFIND, MOVE .file), rclone's (byte-range names, the length only at MOVE), a wrong total,
+//! abort, another user's name, resume after a gateway restart, and the files tree under
+//! `/remote.php/dav/files/<user>/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod emulator_support;
+
+use reqwest::{Client, Method, StatusCode};
+use scaidrive_gateway::config::Config;
+use scaidrive_gateway::emulator::{self, EmulatorConfig, RunningEmulator};
+use scaidrive_gateway::server::{GatewayHandle, start_gateway};
+use sha2::{Digest, Sha256};
+
+/// The upstream chunk size the gateways of these tests ask for.
+const GRID: usize = 64 << 10;
+
+struct Dav {
+    base: String,
+    admin: String,
+    user: String,
+    pass: String,
+    http: Client,
+}
+
+impl Dav {
+    fn new(gw: &GatewayHandle, user: &str, pass: &str) -> Self {
+        Self {
+            base: format!("http://{}", gw.addrs().webdav),
+            admin: format!("http://{}", gw.addrs().admin),
+            user: user.to_owned(),
+            pass: pass.to_owned(),
+            http: Client::new(),
+        }
+    }
+
+    fn req(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(
+                Method::from_bytes(method.as_bytes()).unwrap(),
+                format!("{}{path}", self.base),
+            )
+            .basic_auth(&self.user, Some(&self.pass))
+    }
+
+    fn uploads(&self) -> String {
+        format!("/remote.php/dav/uploads/{}", self.user)
+    }
+
+    fn files_url(&self, path: &str) -> String {
+        format!("{}/remote.php/dav/files/{}{path}", self.base, self.user)
+    }
+
+    async fn status(&self, method: &str, path: &str, headers: &[(&str, String)]) -> StatusCode {
+        let mut r = self.req(method, path);
+        for (k, v) in headers {
+            r = r.header(*k, v);
+        }
+        r.send().await.unwrap().status()
+    }
+
+    async fn put_chunk(&self, upload: &str, name: &str, data: &[u8]) -> StatusCode {
+        self.req("PUT", &format!("{}/{upload}/{name}", self.uploads()))
+            .body(data.to_vec())
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Vec<u8>) {
+        let r = self.req("GET", path).send().await.unwrap();
+        (r.status(), r.bytes().await.unwrap().to_vec())
+    }
+
+    /// Upstream chunk PUTs so far (admin `/metrics`).
+    async fn chunk_puts(&self) -> u64 {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.admin))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| {
+                l.starts_with("scaidrive_gateway_upstream_requests_total{")
+                    && l.contains("method=\"PUT\"")
+                    && l.contains("chunks")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum()
+    }
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    let mut cfg = Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
+    cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.embedded.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.upstream.chunk_size_bytes = GRID as u64;
+    cfg
+}
+
+async fn start() -> (GatewayHandle, Dav, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let gw = start_gateway(config(dir.path())).await.unwrap();
+    let cred = gw.embedded_credential().unwrap().clone();
+    let dav = Dav::new(&gw, &cred.access_key_id, &cred.secret_access_key);
+    (gw, dav, dir)
+}
+
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 9) as u8)
+        .collect()
+}
+
+fn sha(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+#[tokio::test]
+async fn the_desktop_clients_sequence_streams_chunks_upstream_as_they_arrive() {
+    let (gw, dav, _dir) = start().await;
+    // 5 client chunks of 100,000 bytes (not a multiple of the 64 KiB upstream chunk) and a
+    // short last one.
+    let body = data(512_345, 1);
+    let parts: Vec<&[u8]> = body.chunks(100_000).collect();
+    let up = "web-file-upload-4711";
+    let dest = dav.files_url("/Documents/big.bin");
+    let total = body.len().to_string();
+    assert_eq!(
+        dav.status(
+            "MKCOL",
+            &format!("{}/{up}", dav.uploads()),
+            &[
+                ("Destination", dest.clone()),
+                ("OC-Total-Length", total.clone())
+            ],
+        )
+        .await,
+        StatusCode::CREATED
+    );
+    let before = dav.chunk_puts().await;
+    // Out of order: 3, 1, 6, 2, 5, 4.
+    for n in [3usize, 1, 6, 2, 5, 4] {
+        let r = dav
+            .req("PUT", &format!("{}/{up}/{n:05}", dav.uploads()))
+            .header("Destination", &dest)
+            .header("OC-Total-Length", &total)
+            .body(parts[n - 1].to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED, "chunk {n}");
+    }
+    // Every upstream chunk went up once, before MOVE.
+    let upstream_chunks = body.len().div_ceil(GRID) as u64;
+    assert_eq!(dav.chunk_puts().await - before, upstream_chunks);
+
+    // PROPFIND lists the chunks received (how a client resumes).
+    let r = dav
+        .req("PROPFIND", &format!("{}/{up}/", dav.uploads()))
+        .header("Depth", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::MULTI_STATUS);
+    let listing = r.text().await.unwrap();
+    for n in 1..=6 {
+        assert!(
+            listing.contains(&format!("/{up}/{n:05}</D:href>")),
+            "{listing}"
+        );
+    }
+    assert!(listing.contains("<D:getcontentlength>100000</D:getcontentlength>"));
+
+    // Nothing at the target before MOVE.
+    assert_eq!(dav.get("/Documents/big.bin").await.0, StatusCode::NOT_FOUND);
+
+    let r = dav
+        .req("MOVE", &format!("{}/{up}/.file", dav.uploads()))
+        .header("Destination", &dest)
+        .header("OC-Total-Length", &total)
+        .header("X-OC-Mtime", "1700000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+    let h = r.headers();
+    assert!(h.contains_key("oc-fileid"));
+    assert_eq!(h["etag"], h["oc-etag"]);
+    assert_eq!(h["x-oc-mtime"], "accepted");
+    let (status, got) = dav.get("/Documents/big.bin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sha(&got), sha(&body));
+    assert_eq!(dav.chunk_puts().await - before, upstream_chunks);
+    // The upload collection is gone.
+    assert_eq!(
+        dav.status(
+            "PROPFIND",
+            &format!("{}/{up}/", dav.uploads()),
+            &[("Depth", "0".into())]
+        )
+        .await,
+        StatusCode::NOT_FOUND
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn rclones_sequence_replaces_a_file_and_a_wrong_total_writes_nothing() {
+    let (gw, dav, _dir) = start().await;
+    assert_eq!(
+        dav.req("PUT", "/Documents/r.bin")
+            .body("old")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::CREATED
+    );
+    let body = data(300_001, 2);
+    let up = "rclone-chunked-upload-0123456789abcdef";
+    let dir = format!("{}/{up}", dav.uploads());
+    // rclone purges first (404 when there is nothing), then MKCOL without headers.
+    assert_eq!(
+        dav.status("DELETE", &format!("{dir}/"), &[]).await,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        dav.status("MKCOL", &format!("{dir}/"), &[]).await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        dav.status("MKCOL", &format!("{dir}/"), &[]).await,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    let mut offset = 0usize;
+    for part in body.chunks(131_072) {
+        let name = format!("{:015}-{:015}", offset, offset + part.len() - 1);
+        assert_eq!(dav.put_chunk(up, &name, part).await, StatusCode::CREATED);
+        offset += part.len();
+    }
+    // A name that does not match the body is refused.
+    assert_eq!(
+        dav.put_chunk(up, "000000000000000-000000000000009", b"short")
+            .await,
+        StatusCode::BAD_REQUEST
+    );
+    let dest = dav.files_url("/Documents/r.bin");
+    // A wrong total: 400, the old file is untouched.
+    let r = dav
+        .req("MOVE", &format!("{dir}/.file"))
+        .header("Destination", &dest)
+        .header("OC-Total-Length", "300000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("300001"));
+    assert_eq!(dav.get("/Documents/r.bin").await.1, b"old");
+
+    let before = dav.chunk_puts().await;
+    let r = dav
+        .req("MOVE", &format!("{dir}/.file"))
+        .header("Destination", &dest)
+        .header("X-OC-Mtime", "1700000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        dav.chunk_puts().await - before,
+        body.len().div_ceil(GRID) as u64
+    );
+    let (status, got) = dav.get("/Documents/r.bin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sha(&got), sha(&body));
+    // The new version is listed with the client's mtime under the Nextcloud prefix.
+    let r = dav
+        .http
+        .request(
+            Method::from_bytes(b"PROPFIND").unwrap(),
+            dav.files_url("/Documents/"),
+        )
+        .basic_auth(&dav.user, Some(&dav.pass))
+        .header("Depth", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::MULTI_STATUS);
+    let listing = r.text().await.unwrap();
+    let href = format!("/remote.php/dav/files/{}/Documents/r.bin", dav.user);
+    assert!(listing.contains(&href), "{listing}");
+    assert!(
+        listing.contains("Tue, 14 Nov 2023 22:13:20 GMT"),
+        "{listing}"
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn abort_gaps_and_other_users() {
+    let (gw, dav, _dir) = start().await;
+    let dir = format!("{}/gap", dav.uploads());
+    assert_eq!(dav.status("MKCOL", &dir, &[]).await, StatusCode::CREATED);
+    assert_eq!(
+        dav.put_chunk("gap", "1", &data(1000, 3)).await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        dav.put_chunk("gap", "3", &data(1000, 3)).await,
+        StatusCode::CREATED
+    );
+    let dest = dav.files_url("/Documents/gap.bin");
+    let r = dav
+        .req("MOVE", &format!("{dir}/.file"))
+        .header("Destination", &dest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("chunk 3"));
+    assert_eq!(dav.get("/Documents/gap.bin").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        dav.put_chunk("gap", "0", b"x").await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        dav.put_chunk("nope", "1", b"x").await,
+        StatusCode::NOT_FOUND
+    );
+    // DELETE aborts.
+    assert_eq!(
+        dav.status("DELETE", &dir, &[]).await,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        dav.status("PROPFIND", &dir, &[("Depth", "1".into())]).await,
+        StatusCode::NOT_FOUND
+    );
+    // Another user's trees.
+    assert_eq!(
+        dav.status("MKCOL", "/remote.php/dav/uploads/somebody-else/x", &[])
+            .await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        dav.status(
+            "PROPFIND",
+            "/remote.php/dav/files/somebody-else/",
+            &[("Depth", "0".into())]
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    // A Destination in another user's tree.
+    assert_eq!(
+        dav.status(
+            "MKCOL",
+            &format!("{}/y", dav.uploads()),
+            &[(
+                "Destination",
+                format!(
+                    "{}/remote.php/dav/files/somebody-else/Documents/y",
+                    dav.base
+                )
+            )],
+        )
+        .await,
+        StatusCode::FORBIDDEN
+    );
+    gw.shutdown().await;
+}
+
+async fn external_emulator(dir: &std::path::Path) -> RunningEmulator {
+    emulator::start(EmulatorConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.join("emu"),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_upload_resumes_after_a_gateway_restart_without_resending() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = external_emulator(dir.path()).await;
+    let token = emu.tokens()[0].token.clone();
+    let mut cfg = config(&dir.path().join("gw"));
+    cfg.scaidrive.url = Some(emu.url());
+    let gw = start_gateway(cfg.clone()).await.unwrap();
+    let dav = Dav::new(&gw, "anyone", &token);
+
+    let body = data(400_000, 4);
+    let parts: Vec<&[u8]> = body.chunks(150_000).collect();
+    let dest = dav.files_url("/Documents/resumed.bin");
+    let total = body.len().to_string();
+    let dir_url = format!("{}/resume", dav.uploads());
+    let mkcol = [
+        ("Destination", dest.clone()),
+        ("OC-Total-Length", total.clone()),
+    ];
+    assert_eq!(
+        dav.status("MKCOL", &dir_url, &mkcol).await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        dav.put_chunk("resume", "1", parts[0]).await,
+        StatusCode::CREATED
+    );
+    let sent_first = dav.chunk_puts().await;
+    assert_eq!(sent_first, 2, "150,000 bytes cover two whole 64 KiB chunks");
+    gw.shutdown().await;
+
+    // A new gateway on the same data directory and state DB.
+    let gw = start_gateway(cfg).await.unwrap();
+    let dav = Dav::new(&gw, "anyone", &token);
+    let r = dav
+        .req("PROPFIND", &dir_url)
+        .header("Depth", "1")
+        .send()
+        .await
+        .unwrap();
+    let listing = r.text().await.unwrap();
+    assert!(listing.contains("/resume/1</D:href>"), "{listing}");
+    assert!(!listing.contains("/resume/2</D:href>"), "{listing}");
+    for (i, part) in parts.iter().enumerate().skip(1) {
+        assert_eq!(
+            dav.put_chunk("resume", &(i + 1).to_string(), part).await,
+            StatusCode::CREATED
+        );
+    }
+    let r = dav
+        .req("MOVE", &format!("{dir_url}/.file"))
+        .header("Destination", &dest)
+        .header("OC-Total-Length", &total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let (status, got) = dav.get("/Documents/resumed.bin").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(sha(&got), sha(&body));
+    // Every upstream chunk went up exactly once over both gateways.
+    assert_eq!(
+        sent_first + dav.chunk_puts().await,
+        body.len().div_ceil(GRID) as u64
+    );
+    gw.shutdown().await;
+    emu.shutdown().await;
+}

@@ -280,6 +280,30 @@ impl StateDb {
             .await
     }
 
+    /// The upload collections of `principal`, by name.
+    pub async fn chunked_uploads_of(
+        &self,
+        principal: &str,
+    ) -> Result<Vec<ChunkedUpload>, StateError> {
+        let sqlite = match &self.backend {
+            Backend::Sqlite(s) => s,
+            Backend::Postgres(p) => return pg::chunked_uploads_of(p, principal).await,
+        };
+        let p = principal.to_owned();
+        sqlite
+            .call(move |c| {
+                let mut stmt = c.prepare(&format!(
+                    "SELECT {UPLOAD_COLUMNS} FROM webdav_uploads WHERE principal = ?1 \
+                     ORDER BY upload"
+                ))?;
+                let rows = stmt
+                    .query_map(params![p], read_upload)?
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(rows)
+            })
+            .await
+    }
+
     /// Upload collections with no activity since `cutoff` (RFC 3339), for the sweeper.
     pub async fn chunked_uploads_idle_since(
         &self,
@@ -378,6 +402,10 @@ mod tests {
         assert_eq!(got.session_id.as_deref(), Some("ses_1"));
         assert_eq!(got.updated_at, t1);
 
+        let mine = db.chunked_uploads_of("usr_1").await.unwrap();
+        assert_eq!(mine.len(), 2);
+        assert_eq!(mine[0].upload, "u1");
+        assert!(db.chunked_uploads_of("usr_2").await.unwrap().is_empty());
         let idle = db
             .chunked_uploads_idle_since("2026-12-01T10:30:00.000Z")
             .await

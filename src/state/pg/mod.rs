@@ -41,8 +41,8 @@ pub(super) use multipart::{
 };
 pub(super) use sts::{create_sts_session, get_sts_session};
 pub(super) use webdav_uploads::{
-    chunked_uploads_idle_since, delete_chunked_upload, delete_upload_chunk, get_chunked_upload,
-    put_chunked_upload, put_upload_chunk, upload_chunks,
+    chunked_uploads_idle_since, chunked_uploads_of, delete_chunked_upload, delete_upload_chunk,
+    get_chunked_upload, put_chunked_upload, put_upload_chunk, upload_chunks,
 };
 
 /// How long a caller waits for a free pooled connection, and for a new one to be made.

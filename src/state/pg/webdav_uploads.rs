@@ -178,3 +178,20 @@ pub(in crate::state) async fn chunked_uploads_idle_since(
         .map(read_upload)
         .collect()
 }
+
+pub(in crate::state) async fn chunked_uploads_of(
+    db: &PgBackend,
+    principal: &str,
+) -> Result<Vec<ChunkedUpload>, StateError> {
+    let conn = db.conn().await?;
+    let stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {UPLOAD_COLUMNS} FROM webdav_uploads WHERE principal = $1 ORDER BY upload"
+        ))
+        .await?;
+    conn.query(&stmt, &[&principal])
+        .await?
+        .iter()
+        .map(read_upload)
+        .collect()
+}

@@ -11,6 +11,8 @@
 //! - `MOVE <upload>/.file` checks the chunks and the total, sends what waits, completes the
 //!   session and answers like Nextcloud (`OC-ETag`, `ETag`, `OC-FileId`); `DELETE` aborts.
 
+mod listing;
+mod names;
 mod spool;
 
 use std::collections::{BTreeMap, HashMap};
@@ -22,6 +24,7 @@ use dav_server::body::Body;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt as _;
 
+use self::names::{ChunkName, MAX_CHUNK_NUMBER, coverage, parse_chunk_name, placeable};
 use self::spool::{PieceWriter, Spool};
 use super::{fs, ncpaths, reqpath};
 use crate::auth::Session;
@@ -29,9 +32,6 @@ use crate::namespace::ObjectPath;
 use crate::server::RequestBody;
 use crate::state::{ChunkedUpload, ObjectAttrs, UploadChunk};
 use crate::store::{OpenedSession, ShareInfo, Store, StoreError};
-
-/// Highest chunk number Nextcloud accepts.
-const MAX_CHUNK_NUMBER: u64 = 10_000;
 
 /// The chunked uploads of the WebDAV listener.
 pub(crate) struct Uploads {
@@ -58,9 +58,9 @@ pub(crate) struct Call<'a> {
 }
 
 /// A refusal: status and a message that says what is wrong.
-type Refusal = (StatusCode, String);
+pub(super) type Refusal = (StatusCode, String);
 
-fn refuse(status: StatusCode, msg: impl Into<String>) -> Refusal {
+pub(super) fn refuse(status: StatusCode, msg: impl Into<String>) -> Refusal {
     (status, msg.into())
 }
 
@@ -78,7 +78,7 @@ fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
-fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
@@ -93,83 +93,6 @@ fn total_length(h: &HeaderMap) -> Result<Option<u64>, Refusal> {
             })
         })
         .transpose()
-}
-
-/// Where a chunk goes, from its name: `n` (1…10000) or `start-end` (bytes, inclusive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ChunkName {
-    Number(u64),
-    Range(u64, u64),
-}
-
-fn parse_chunk_name(name: &str) -> Option<ChunkName> {
-    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
-    if let Some((a, b)) = name.split_once('-') {
-        if !digits(a) || !digits(b) {
-            return None;
-        }
-        let (a, b) = (a.parse().ok()?, b.parse().ok()?);
-        return (b >= a).then_some(ChunkName::Range(a, b));
-    }
-    if !digits(name) {
-        return None;
-    }
-    let n: u64 = name.parse().ok()?;
-    (1..=MAX_CHUNK_NUMBER)
-        .contains(&n)
-        .then_some(ChunkName::Number(n))
-}
-
-/// Offsets of the numbered chunks that follow a placed chain from chunk 1: `(name, offset)`
-/// for every chunk recorded without an offset whose predecessors are all placed now.
-fn placeable(chunks: &[UploadChunk]) -> Vec<(String, u64)> {
-    let mut numbered: Vec<(u64, &UploadChunk)> = chunks
-        .iter()
-        .filter_map(|c| match parse_chunk_name(&c.name) {
-            Some(ChunkName::Number(n)) => Some((n, c)),
-            _ => None,
-        })
-        .collect();
-    numbered.sort_by_key(|(n, _)| *n);
-    let mut out = Vec::new();
-    let mut next = (1u64, 0u64);
-    for (n, c) in numbered {
-        if n != next.0 {
-            break;
-        }
-        let offset = c.offset.unwrap_or(next.1);
-        if c.offset.is_none() {
-            out.push((c.name.clone(), offset));
-        }
-        next = (n + 1, offset + c.size);
-    }
-    out
-}
-
-/// The byte range `0..end` the placed chunks cover without gap, or the first gap.
-fn coverage(chunks: &[UploadChunk]) -> Result<u64, String> {
-    if let Some(c) = chunks.iter().find(|c| c.offset.is_none()) {
-        return Err(format!(
-            "chunk {} cannot be placed: a chunk before it is missing",
-            c.name
-        ));
-    }
-    let mut placed: Vec<(u64, u64)> = chunks
-        .iter()
-        .filter_map(|c| c.offset.map(|o| (o, c.size)))
-        .collect();
-    placed.sort_unstable();
-    let mut end = 0u64;
-    for (offset, size) in placed {
-        if offset > end {
-            return Err(format!("bytes {end}–{} were never uploaded", offset - 1));
-        }
-        if offset < end {
-            return Err(format!("two chunks overlap at byte {offset}"));
-        }
-        end = offset + size;
-    }
-    Ok(end)
 }
 
 /// The ETag of a file made by a chunked upload: not an MD5 of the body (the gateway never sees
@@ -544,12 +467,8 @@ impl Uploads {
             .await
             .map_err(|e| io_refusal("preparing the chunk spool", &e))?;
         let body = req.into_body();
-        let received = self
-            .receive(call.session, &up, &spool, chunk, offset, size, body)
-            .await;
-        if let Err(r) = received {
-            return Err(r);
-        }
+        self.receive(call.session, &up, &spool, chunk, offset, size, body)
+            .await?;
         self.store
             .db()
             .put_upload_chunk(
@@ -894,88 +813,6 @@ impl Uploads {
         }
         Ok(resp)
     }
-
-    /// PROPFIND of the uploads home, an upload collection or a chunk.
-    async fn propfind(
-        &self,
-        call: &Call<'_>,
-        headers: &HeaderMap,
-    ) -> Result<Response<Body>, Refusal> {
-        let depth_one = header(headers, "depth") == Some("1");
-        let base = format!("{}{}/", ncpaths::UPLOADS, call.user_raw);
-        let mut out = String::from(
-            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<D:multistatus xmlns:D=\"DAV:\">",
-        );
-        let dir = |out: &mut String, href: &str| {
-            out.push_str(&format!(
-                "<D:response><D:href>{}</D:href><D:propstat><D:prop><D:resourcetype><D:collection/></D:resourcetype></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>",
-                escape(href)
-            ));
-        };
-        match call.segs.as_slice() {
-            [] => dir(&mut out, &base),
-            [upload, rest @ ..] if rest.len() <= 1 => {
-                let up = self.load(call, upload).await?;
-                let chunks = self
-                    .store
-                    .db()
-                    .upload_chunks(call.session.principal(), upload)
-                    .await
-                    .map_err(state_error)?;
-                let href_up = format!("{base}{}/", encode(&up.upload));
-                let file = |out: &mut String, c: &UploadChunk| {
-                    let date = chrono::DateTime::parse_from_rfc3339(&c.created_at)
-                        .map(|d| {
-                            d.with_timezone(&chrono::Utc)
-                                .format("%a, %d %b %Y %H:%M:%S GMT")
-                                .to_string()
-                        })
-                        .unwrap_or_default();
-                    out.push_str(&format!(
-                        "<D:response><D:href>{}{}</D:href><D:propstat><D:prop><D:resourcetype/><D:getcontentlength>{}</D:getcontentlength><D:getlastmodified>{date}</D:getlastmodified></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>",
-                        escape(&href_up),
-                        encode(&c.name),
-                        c.size
-                    ));
-                };
-                let received = chunks.iter();
-                match rest {
-                    [] => {
-                        dir(&mut out, &href_up);
-                        if depth_one {
-                            for c in received {
-                                file(&mut out, c);
-                            }
-                        }
-                    }
-                    [name] => match received.into_iter().find(|c| &c.name == name) {
-                        Some(c) => file(&mut out, c),
-                        None => {
-                            return Err(refuse(StatusCode::NOT_FOUND, "no such chunk"));
-                        }
-                    },
-                    _ => {}
-                }
-            }
-            _ => return Err(refuse(StatusCode::NOT_FOUND, "no such resource")),
-        }
-        out.push_str("</D:multistatus>\n");
-        let mut resp = Response::new(Body::from(out));
-        *resp.status_mut() = StatusCode::MULTI_STATUS;
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/xml; charset=utf-8"),
-        );
-        Ok(resp)
-    }
-}
-
-/// Escapes text for XML.
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// How long an upload collection may sit idle before it is swept: ScaiDrive's upload
@@ -1010,16 +847,7 @@ pub(crate) async fn sweep(store: &Store, data_dir: &std::path::Path) -> usize {
     n
 }
 
-/// Percent-encodes a name for an href.
-fn encode(name: &str) -> String {
-    percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC)
-        .to_string()
-        .replace("%2D", "-")
-        .replace("%2E", ".")
-        .replace("%5F", "_")
-}
-
-fn state_error(e: crate::state::StateError) -> Refusal {
+pub(super) fn state_error(e: crate::state::StateError) -> Refusal {
     tracing::warn!(error = %e, "state database failed");
     refuse(StatusCode::SERVICE_UNAVAILABLE, "try again later")
 }
@@ -1059,70 +887,4 @@ fn store_refusal(e: &StoreError) -> Refusal {
         }
     };
     (status, msg)
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-
-    use super::*;
-
-    fn chunk(name: &str, offset: Option<u64>, size: u64) -> UploadChunk {
-        UploadChunk {
-            name: name.into(),
-            offset,
-            size,
-            created_at: String::new(),
-        }
-    }
-
-    #[test]
-    fn chunk_names() {
-        assert_eq!(parse_chunk_name("1"), Some(ChunkName::Number(1)));
-        assert_eq!(parse_chunk_name("00042"), Some(ChunkName::Number(42)));
-        assert_eq!(parse_chunk_name("10001"), None);
-        assert_eq!(parse_chunk_name("0"), None);
-        assert_eq!(
-            parse_chunk_name("000000000000000-000000001048575"),
-            Some(ChunkName::Range(0, 1_048_575))
-        );
-        assert_eq!(parse_chunk_name("5-4"), None);
-        assert_eq!(parse_chunk_name(".file"), None);
-        assert_eq!(parse_chunk_name("a"), None);
-    }
-
-    #[test]
-    fn numbered_chunks_are_placed_once_their_predecessors_are() {
-        let chunks = [
-            chunk("00003", None, 5),
-            chunk("00001", Some(0), 10),
-            chunk("00004", None, 2),
-        ];
-        assert!(placeable(&chunks).is_empty());
-        let chunks = [
-            chunk("00003", None, 5),
-            chunk("00001", Some(0), 10),
-            chunk("00002", None, 10),
-            chunk("00004", None, 2),
-        ];
-        assert_eq!(
-            placeable(&chunks),
-            vec![
-                ("00002".to_owned(), 10),
-                ("00003".to_owned(), 20),
-                ("00004".to_owned(), 25)
-            ]
-        );
-    }
-
-    #[test]
-    fn coverage_finds_gaps_and_overlaps() {
-        assert_eq!(
-            coverage(&[chunk("2", Some(10), 5), chunk("1", Some(0), 10)]),
-            Ok(15)
-        );
-        assert!(coverage(&[chunk("1", Some(0), 10), chunk("3", Some(12), 5)]).is_err());
-        assert!(coverage(&[chunk("1", Some(0), 10), chunk("2", Some(5), 5)]).is_err());
-        assert!(coverage(&[chunk("1", Some(0), 10), chunk("3", None, 5)]).is_err());
-    }
 }

@@ -158,7 +158,7 @@ impl PieceWriter {
             if let Some((next, _)) = &mut self.current {
                 *next = pos;
             }
-            if pos % self.grid == 0 {
+            if pos.is_multiple_of(self.grid) {
                 self.finish().await?;
             }
         }

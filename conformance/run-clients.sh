@@ -119,12 +119,14 @@ case "$suite" in
     s3) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
                 s3/sts.sh s3/sts_boto3.py s3/rclone-economy.sh s3/rclone-ratelimit.sh) ;;
     webdav) scripts=(webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
-                    webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh) ;;
+                    webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh
+                    webdav/nextcloud.sh) ;;
     https) scripts=() ;;
     all) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
                   s3/sts.sh s3/sts_boto3.py s3/rclone-economy.sh s3/rclone-ratelimit.sh
                   webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
-                  webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh) ;;
+                  webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh
+                    webdav/nextcloud.sh) ;;
 esac
 if [ -n "${ONLY:-}" ]; then
     keep=()

@@ -25,6 +25,7 @@ mod ncpaths;
 mod pending;
 mod propfind;
 mod props;
+mod rehash;
 mod reqpath;
 mod views;
 
@@ -395,6 +396,12 @@ impl Shared {
             listed: Mutex::new(None),
             path,
         });
+        // Nextcloud's checksum recalculation (`rehash.rs`).
+        if method.as_str() == "PATCH"
+            && let Some(algo) = header_str(&req, "x-recalculate-hash")
+        {
+            return Answer::Dav(rehash::answer(&ctx, algo).await);
+        }
         // The page's "Share link" (`links.rs`).
         if links::is_links(&ctx.path) {
             let (parts, body) = req.into_parts();

@@ -286,6 +286,35 @@ async fn rclones_sequence_replaces_a_file_and_a_wrong_total_writes_nothing() {
     let (status, got) = dav.get("/Documents/r.bin").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(sha(&got), sha(&body));
+    // Nextcloud's checksum recalculation, which rclone asks after an upload.
+    let r = dav
+        .http
+        .request(Method::PATCH, dav.files_url("/Documents/r.bin"))
+        .basic_auth(&dav.user, Some(&dav.pass))
+        .header("X-Recalculate-Hash", "sha1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let want = {
+        use sha1::Digest as _;
+        format!("SHA1:{}", hex::encode(sha1::Sha1::digest(&body)))
+    };
+    assert_eq!(r.headers()["oc-checksum"], want.as_str());
+    let r = dav
+        .req("PATCH", "/Documents/r.bin")
+        .header("X-Recalculate-Hash", "md4")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = dav
+        .req("PATCH", "/Documents/missing.bin")
+        .header("X-Recalculate-Hash", "md5")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
     // The new version is listed with the client's mtime under the Nextcloud prefix.
     let r = dav
         .http

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use dav_server::body::Body;
+use futures::StreamExt as _;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt as _;
 
@@ -32,6 +33,9 @@ use crate::namespace::ObjectPath;
 use crate::server::RequestBody;
 use crate::state::{ChunkedUpload, ObjectAttrs, UploadChunk};
 use crate::store::{OpenedSession, ShareInfo, Store, StoreError};
+
+/// Upstream chunks sent at once when held pieces are drained (at MOVE, everything rclone sent).
+const PARALLEL_SENDS: usize = 4;
 
 /// The chunked uploads of the WebDAV listener.
 pub(crate) struct Uploads {
@@ -659,17 +663,25 @@ impl Uploads {
             .await
             .map_err(|e| io_refusal("reading the chunk spool", &e))?;
         let grid = up.chunk_size.max(1);
-        for (index, a, b) in spool::covered(&pieces, grid, total) {
-            let data = spool::read_range(&pieces, a, b)
-                .await
-                .map_err(|e| io_refusal("reading held chunk pieces", &e))?;
-            self.send(session, sid, index, data).await?;
-            for p in pieces
-                .iter()
-                .filter(|p| p.offset >= a && p.offset + p.len <= b)
-            {
-                let _ = tokio::fs::remove_file(&p.path).await;
-            }
+        // A few upstream chunks at once (each read from disk into memory, one chunk each).
+        let pieces = &pieces;
+        let mut sends = futures::stream::iter(spool::covered(pieces, grid, total))
+            .map(|(index, a, b)| async move {
+                let data = spool::read_range(pieces, a, b)
+                    .await
+                    .map_err(|e| io_refusal("reading held chunk pieces", &e))?;
+                self.send(session, sid, index, data).await?;
+                for p in pieces
+                    .iter()
+                    .filter(|p| p.offset >= a && p.offset + p.len <= b)
+                {
+                    let _ = tokio::fs::remove_file(&p.path).await;
+                }
+                Ok::<_, Refusal>(())
+            })
+            .buffer_unordered(PARALLEL_SENDS);
+        while let Some(sent) = sends.next().await {
+            sent?;
         }
         Ok(())
     }

@@ -10,7 +10,8 @@
 #    OC-Total-Length, chunks out of order (each goes upstream as it arrives), PROPFIND lists them,
 #    a wrong OC-Total-Length at MOVE → 400 and nothing at the target, MOVE .file → 201.
 # Env: WEBDAV_URL (…/<collection>/) WEBDAV_USER WEBDAV_PASS ADMIN_URL; optional NC_SIZE (bytes,
-# or with M/G), UPSTREAM_CHUNK (the gateway's upstream.chunk_size_bytes, default 4194304).
+# or with M/G), UPSTREAM_CHUNK (the gateway's upstream.chunk_size_bytes, default 4194304),
+# NC_RCLONE_TIMEOUT (seconds per rclone command, default 1800).
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
 require_env WEBDAV_URL WEBDAV_USER WEBDAV_PASS ADMIN_URL
 require_cmd rclone curl python3 sha256sum
@@ -34,7 +35,7 @@ RCLONE_WEBDAV_PASS="$(rclone obscure "$WEBDAV_PASS")"
 export RCLONE_WEBDAV_PASS
 R=":webdav,url='$nc',vendor=nextcloud:"
 rc() {
-    timeout "${RCLONE_TIMEOUT:-900}" rclone --config /dev/null --retries 1 --low-level-retries 2 \
+    timeout "${NC_RCLONE_TIMEOUT:-1800}" rclone --config /dev/null --retries 1 --low-level-retries 2 \
         --webdav-pacer-min-sleep 0 --webdav-nextcloud-chunk-size 8M "$@"
 }
 on_exit "timeout 120 rclone --config /dev/null purge \"$R$coll/$dir\""

@@ -111,8 +111,14 @@ fn config(dir: &std::path::Path) -> Config {
 }
 
 async fn start() -> (GatewayHandle, Dav, tempfile::TempDir) {
+    start_with(GRID as u64).await
+}
+
+async fn start_with(grid: u64) -> (GatewayHandle, Dav, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let gw = start_gateway(config(dir.path())).await.unwrap();
+    let mut cfg = config(dir.path());
+    cfg.upstream.chunk_size_bytes = grid;
+    let gw = start_gateway(cfg).await.unwrap();
     let cred = gw.embedded_credential().unwrap().clone();
     let dav = Dav::new(&gw, &cred.access_key_id, &cred.secret_access_key);
     (gw, dav, dir)
@@ -214,6 +220,59 @@ async fn the_desktop_clients_sequence_streams_chunks_upstream_as_they_arrive() {
         .await,
         StatusCode::NOT_FOUND
     );
+    gw.shutdown().await;
+}
+
+/// Files held on disk for chunked uploads.
+fn held_files(data_dir: &std::path::Path) -> usize {
+    let root = data_dir.join("staging").join("webdav-chunks");
+    std::fs::read_dir(root)
+        .map(|rd| {
+            rd.flatten()
+                .map(|d| std::fs::read_dir(d.path()).map_or(0, |f| f.count()))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn uniform_chunks_in_order_stream_without_holding_anything() {
+    // Upstream chunks of at most 256 KiB; client chunks of 192 KiB (3 × 64 KiB): the session
+    // takes 64 KiB chunks, which divide them, so nothing waits on disk.
+    let (gw, dav, dir) = start_with(256 << 10).await;
+    let body = data(5 * (192 << 10) + 1000, 5);
+    let up = "uniform";
+    let dest = dav.files_url("/Documents/uniform.bin");
+    let total = body.len().to_string();
+    let mkcol = [
+        ("Destination", dest.clone()),
+        ("OC-Total-Length", total.clone()),
+    ];
+    assert_eq!(
+        dav.status("MKCOL", &format!("{}/{up}", dav.uploads()), &mkcol)
+            .await,
+        StatusCode::CREATED
+    );
+    let before = dav.chunk_puts().await;
+    for (i, part) in body.chunks(192 << 10).enumerate() {
+        assert_eq!(
+            dav.put_chunk(up, &(i + 1).to_string(), part).await,
+            StatusCode::CREATED
+        );
+        assert_eq!(held_files(dir.path()), 0, "after chunk {}", i + 1);
+    }
+    assert_eq!(
+        dav.chunk_puts().await - before,
+        body.len().div_ceil(64 << 10) as u64
+    );
+    let r = dav
+        .req("MOVE", &format!("{}/{up}/.file", dav.uploads()))
+        .header("Destination", &dest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(sha(&dav.get("/Documents/uniform.bin").await.1), sha(&body));
     gw.shutdown().await;
 }
 

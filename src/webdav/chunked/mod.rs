@@ -113,6 +113,17 @@ fn etag_of(sha256: Option<&str>, session_id: &str, chunks: u64) -> String {
     format!("{basis}-{chunks}")
 }
 
+/// The upstream chunk size for client chunks of `size` bytes: the largest power of two that
+/// divides it (at least 64 KiB, at most `max`), so that chunks of one size in order never leave
+/// a partial upstream chunk behind; `max` when `size` is not a multiple of 64 KiB.
+fn grid_for(size: u64, max: u64) -> u64 {
+    const MIN: u64 = 64 << 10;
+    if size == 0 || !size.is_multiple_of(MIN) {
+        return max;
+    }
+    (1u64 << size.trailing_zeros()).clamp(MIN, max)
+}
+
 /// Upload names: one path segment, not `.file`.
 fn valid_upload_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 255 && name != ".file" && !name.starts_with('.')
@@ -220,6 +231,15 @@ impl Uploads {
         };
         let segs = reqpath::segments(raw)
             .map_err(|why| refuse(StatusCode::BAD_REQUEST, format!("Destination: {why}")))?;
+        self.target(call, segs)
+    }
+
+    /// The share and path of a target given as decoded segments (share name first).
+    fn target(
+        &self,
+        call: &Call<'_>,
+        segs: Vec<String>,
+    ) -> Result<(ShareInfo, ObjectPath, String), Refusal> {
         let Some((share_name, rest)) = segs.split_first() else {
             return Err(refuse(
                 StatusCode::BAD_REQUEST,
@@ -280,7 +300,7 @@ impl Uploads {
             .map(|d| self.destination(call, d))
             .transpose()?;
         let at = now();
-        let mut up = ChunkedUpload {
+        let up = ChunkedUpload {
             principal: principal.to_owned(),
             upload: upload.to_owned(),
             destination: dest.as_ref().map(|d| d.2.clone()),
@@ -291,9 +311,7 @@ impl Uploads {
             created_at: at.clone(),
             updated_at: at,
         };
-        if let (Some((share, path, _)), Some(total)) = (&dest, total) {
-            self.open(call, &mut up, share, path, total).await?;
-        }
+        // The session opens with the first chunk, whose size chooses the upstream chunk size.
         self.store
             .db()
             .put_chunked_upload(&up)
@@ -433,9 +451,26 @@ impl Uploads {
                 ));
             }
         }
+        let spool = self.spool(&principal, upload);
+        let target = match dest {
+            Some(d) => Some(d),
+            None => up
+                .destination
+                .as_deref()
+                .map(|j| self.target(call, j.split('/').map(str::to_owned).collect()))
+                .transpose()?,
+        };
         if up.session_id.is_none()
-            && let (Some((share, path, _)), Some(t)) = (&dest, up.total_length)
+            && let (Some((share, path, _)), Some(t)) = (&target, up.total_length)
         {
+            // Chunks of one size that the upstream chunk size divides never leave pieces.
+            let held = spool
+                .pieces()
+                .await
+                .map_err(|e| io_refusal("reading the chunk spool", &e))?;
+            if held.is_empty() {
+                up.chunk_size = grid_for(size, self.grid);
+            }
             self.open(call, &mut up, share, path, t).await?;
             changed = true;
         }
@@ -465,7 +500,6 @@ impl Uploads {
                     .and_then(|c| c.offset.map(|o| o + c.size))
             }
         };
-        let spool = self.spool(&principal, upload);
         spool
             .ensure()
             .await
@@ -899,4 +933,19 @@ fn store_refusal(e: &StoreError) -> Refusal {
         }
     };
     (status, msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grid_for;
+
+    #[test]
+    fn the_upstream_chunk_divides_uniform_client_chunks() {
+        let max = 4 << 20;
+        assert_eq!(grid_for(8 << 20, max), 4 << 20);
+        assert_eq!(grid_for(10 << 20, max), 2 << 20);
+        assert_eq!(grid_for(3 * (64 << 10), max), 64 << 10);
+        assert_eq!(grid_for(100_000, max), max);
+        assert_eq!(grid_for(0, max), max);
+    }
 }

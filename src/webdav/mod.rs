@@ -10,7 +10,9 @@
 //!   `reqpath.rs` checks the path and `Destination` as sent (dot segments, refused names),
 //!   `views/` answers the read-only `.scaidrive-versions` and `.scaidrive-trash` trees,
 //!   `browser.rs` serves the page a browser gets for a collection and refuses cross-site writes,
-//!   `links.rs` makes ScaiDrive share links for the page.
+//!   `links.rs` makes ScaiDrive share links for the page, `ncpaths.rs` serves the tree under
+//!   Nextcloud's `/remote.php/dav/files/<user>/` too, `chunked/` answers Nextcloud chunked
+//!   uploads (`/remote.php/dav/uploads/<user>/`) and `rehash.rs` its checksum recalculation.
 //!   Decisions are recorded in `docs/webdav.md`.
 
 mod browser;

@@ -51,7 +51,7 @@ pub fn spawn(store: Store, data_dir: PathBuf, every: Duration) -> Task {
             tick.tick().await;
             store.recover_deletes(false).await;
             log(sweep_staging(&staging, store.db(), Some(STAGING_MAX_AGE)).await);
-            let idle = crate::webdav::sweep_chunked_uploads(&store, &data_dir).await;
+            let idle = crate::webdav::sweep_chunked_uploads(store.db(), &data_dir).await;
             if idle > 0 {
                 tracing::info!(uploads = idle, "removed idle WebDAV chunked uploads");
             }

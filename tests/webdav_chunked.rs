@@ -399,7 +399,7 @@ async fn rclones_sequence_replaces_a_file_and_a_wrong_total_writes_nothing() {
 
 #[tokio::test]
 async fn abort_gaps_and_other_users() {
-    let (gw, dav, _dir) = start().await;
+    let (gw, dav, data_dir) = start().await;
     let dir = format!("{}/gap", dav.uploads());
     assert_eq!(dav.status("MKCOL", &dir, &[]).await, StatusCode::CREATED);
     assert_eq!(
@@ -433,6 +433,7 @@ async fn abort_gaps_and_other_users() {
         dav.status("DELETE", &dir, &[]).await,
         StatusCode::NO_CONTENT
     );
+    assert_eq!(held_files(data_dir.path()), 0);
     assert_eq!(
         dav.status("PROPFIND", &dir, &[("Depth", "1".into())]).await,
         StatusCode::NOT_FOUND
@@ -467,6 +468,45 @@ async fn abort_gaps_and_other_users() {
         )
         .await,
         StatusCode::FORBIDDEN
+    );
+    gw.shutdown().await;
+}
+
+#[tokio::test]
+async fn idle_uploads_are_swept_with_what_they_hold() {
+    let (gw, dav, data_dir) = start().await;
+    for name in ["idle", "busy"] {
+        let dir = format!("{}/{name}", dav.uploads());
+        assert_eq!(dav.status("MKCOL", &dir, &[]).await, StatusCode::CREATED);
+        assert_eq!(
+            dav.put_chunk(name, "1", &data(1000, 6)).await,
+            StatusCode::CREATED
+        );
+    }
+    assert_eq!(held_files(data_dir.path()), 2);
+    // "idle" was last touched 25 hours ago.
+    let db = gw.state_db();
+    let user = gw.embedded_credential().unwrap().user_id.clone();
+    let mut idle = db.get_chunked_upload(&user, "idle").await.unwrap().unwrap();
+    idle.updated_at = (chrono::Utc::now() - chrono::Duration::hours(25))
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    db.put_chunked_upload(&idle).await.unwrap();
+    assert_eq!(
+        scaidrive_gateway::webdav::sweep_chunked_uploads(db, data_dir.path()).await,
+        1
+    );
+    assert_eq!(held_files(data_dir.path()), 1);
+    let gone = format!("{}/idle", dav.uploads());
+    assert_eq!(
+        dav.status("PROPFIND", &gone, &[("Depth", "1".into())])
+            .await,
+        StatusCode::NOT_FOUND
+    );
+    let kept = format!("{}/busy", dav.uploads());
+    assert_eq!(
+        dav.status("PROPFIND", &kept, &[("Depth", "1".into())])
+            .await,
+        StatusCode::MULTI_STATUS
     );
     gw.shutdown().await;
 }

@@ -134,8 +134,11 @@ fn header_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str>
 
 /// Forgets WebDAV chunked uploads idle for 24 hours (the life of a ScaiDrive upload session)
 /// and their spools; returns how many went.
-pub async fn sweep_chunked_uploads(store: &Store, data_dir: &std::path::Path) -> usize {
-    chunked::sweep(store, data_dir).await
+pub async fn sweep_chunked_uploads(
+    db: &crate::state::StateDb,
+    data_dir: &std::path::Path,
+) -> usize {
+    chunked::sweep(db, data_dir).await
 }
 
 /// The user name of Basic credentials (an access key id, or the user given with a token).

@@ -867,12 +867,12 @@ pub(crate) const MAX_IDLE: std::time::Duration = std::time::Duration::from_secs(
 
 /// Forgets the upload collections idle for [`MAX_IDLE`] and their spools (their ScaiDrive
 /// sessions expire upstream). Returns how many went.
-pub(crate) async fn sweep(store: &Store, data_dir: &std::path::Path) -> usize {
+pub(crate) async fn sweep(db: &crate::state::StateDb, data_dir: &std::path::Path) -> usize {
     let cutoff = chrono::Utc::now()
         - chrono::Duration::from_std(MAX_IDLE).unwrap_or(chrono::Duration::zero());
     let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let root = data_dir.join("staging").join("webdav-chunks");
-    let idle = match store.db().chunked_uploads_idle_since(&cutoff).await {
+    let idle = match db.chunked_uploads_idle_since(&cutoff).await {
         Ok(i) => i,
         Err(e) => {
             tracing::warn!(error = %e, "listing idle chunked uploads failed");
@@ -881,11 +881,7 @@ pub(crate) async fn sweep(store: &Store, data_dir: &std::path::Path) -> usize {
     };
     let mut n = 0;
     for up in idle {
-        if let Ok(true) = store
-            .db()
-            .delete_chunked_upload(&up.principal, &up.upload)
-            .await
-        {
+        if let Ok(true) = db.delete_chunked_upload(&up.principal, &up.upload).await {
             Spool::new(&root, &up.principal, &up.upload).remove().await;
             n += 1;
         }

@@ -1,17 +1,21 @@
 //! Nextcloud chunked upload v2 over the real WebDAV listener and an emulator: the desktop
 //! client's sequence (MKCOL with Destination and OC-Total-Length, chunks out of order,
 //! PROPFIND, MOVE .file), rclone's (byte-range names, the length only at MOVE), a wrong total,
-//! abort, another user's name, resume after a gateway restart, and the files tree under
+//! abort, another user's name, resume after a gateway restart, two instances on one PostgreSQL
+//! sharing an upload, the sweep of idle uploads, and the files tree under
 //! `/remote.php/dav/files/<user>/`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod emulator_support;
+#[path = "../src/state/testpg.rs"]
+mod testpg;
 
 use reqwest::{Client, Method, StatusCode};
 use scaidrive_gateway::config::Config;
 use scaidrive_gateway::emulator::{self, EmulatorConfig, RunningEmulator};
 use scaidrive_gateway::server::{GatewayHandle, start_gateway};
+use scaidrive_gateway::state::StateLocation;
 use sha2::{Digest, Sha256};
 
 /// The upstream chunk size the gateways of these tests ask for.
@@ -588,4 +592,79 @@ async fn an_upload_resumes_after_a_gateway_restart_without_resending() {
     );
     gw.shutdown().await;
     emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_instances_on_one_state_db_share_an_upload() {
+    // Gateway A (embedded emulator) and B on that emulator, one PostgreSQL, separate data dirs.
+    let url = testpg::fresh_database_url().await;
+    let StateLocation::Postgres(pg) = StateLocation::parse_state_url(&url).unwrap() else {
+        panic!("not a PostgreSQL URL")
+    };
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut a_cfg = config(a_dir.path());
+    a_cfg.upstream.chunk_size_bytes = 256 << 10;
+    a_cfg.state.url = Some(pg.clone());
+    let a = start_gateway(a_cfg).await.unwrap();
+    let cred = a.embedded_credential().unwrap().clone();
+    let mut b_cfg = config(b_dir.path());
+    b_cfg.upstream.chunk_size_bytes = 256 << 10;
+    b_cfg.state.url = Some(pg);
+    b_cfg.scaidrive.url = Some(a.emulator().unwrap().url());
+    let b = start_gateway(b_cfg).await.unwrap();
+    let (da, db) = (
+        Dav::new(&a, &cred.access_key_id, &cred.secret_access_key),
+        Dav::new(&b, &cred.access_key_id, &cred.secret_access_key),
+    );
+
+    let body = data(4 * (192 << 10) + 5000, 7);
+    let dest = da.files_url("/Documents/shared.bin");
+    let total = body.len().to_string();
+    let mkcol = [
+        ("Destination", dest.clone()),
+        ("OC-Total-Length", total.clone()),
+    ];
+    assert_eq!(
+        da.status("MKCOL", &format!("{}/both", da.uploads()), &mkcol)
+            .await,
+        StatusCode::CREATED
+    );
+    let before = da.chunk_puts().await + db.chunk_puts().await;
+    // Chunks alternate between the instances.
+    for (i, part) in body.chunks(192 << 10).enumerate() {
+        let via = if i % 2 == 0 { &db } else { &da };
+        assert_eq!(
+            via.put_chunk("both", &(i + 1).to_string(), part).await,
+            StatusCode::CREATED
+        );
+    }
+    // B lists what A received.
+    let r = db
+        .req("PROPFIND", &format!("{}/both/", db.uploads()))
+        .header("Depth", "1")
+        .send()
+        .await
+        .unwrap();
+    let listing = r.text().await.unwrap();
+    for n in 1..=5 {
+        assert!(
+            listing.contains(&format!("/both/{n}</D:href>")),
+            "{listing}"
+        );
+    }
+    let r = db
+        .req("MOVE", &format!("{}/both/.file", db.uploads()))
+        .header("Destination", &dest)
+        .header("OC-Total-Length", &total)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+    assert_eq!(sha(&da.get("/Documents/shared.bin").await.1), sha(&body));
+    assert_eq!(
+        da.chunk_puts().await + db.chunk_puts().await - before,
+        body.len().div_ceil(64 << 10) as u64
+    );
+    b.shutdown().await;
+    a.shutdown().await;
 }

@@ -83,7 +83,8 @@ for _ in $(seq 1 600); do
     sleep 0.05
 done
 if [ "$seen" -ge 3 ] && kill -9 "$rpid" 2>/dev/null; then
-    pass "rclone-killed-after-$seen-chunks"
+    echo "# rclone killed after $seen chunks"
+    pass "rclone-killed-midway"
 else
     LOG="$WORK/first.log"; fail "rclone-killed-midway" "rclone finished or never sent 3 chunks (saw $seen)"
 fi
@@ -127,7 +128,8 @@ expect_eq "desktop-put-chunk-3" "$(dav PUT "$up/00003" --data-binary "@$WORK/par
     -H "Destination: $dest" -H "OC-Total-Length: $total")" "201"
 # Chunks 1-3 went up as they arrived (chunk 2 waited on disk until chunk 1 placed it).
 q1="$(chunk_puts)"
-[ "$((q1 - q0))" -ge 3 ] && pass "desktop-chunks-upstream-before-move ($((q1 - q0)))" \
+echo "# $((q1 - q0)) upstream chunk PUTs before MOVE"
+[ "$((q1 - q0))" -ge 3 ] && pass "desktop-chunks-upstream-before-move" \
     || fail "desktop-chunks-upstream-before-move" "$((q1 - q0)) upstream chunk PUTs"
 expect_eq "desktop-move-wrong-total" "$(dav MOVE "$up/.file" -H "Destination: $dest" -H "OC-Total-Length: $((total + 1))")" "400"
 expect_eq "desktop-nothing-at-target" "$(dav GET "$dest")" "404"

@@ -281,6 +281,59 @@ async fn uniform_chunks_in_order_stream_without_holding_anything() {
 }
 
 #[tokio::test]
+async fn chunks_sent_again_after_their_neighbours_went_up_and_one_past_the_total() {
+    let (gw, dav, data_dir) = start().await;
+    let body = data(512_345, 8);
+    let parts: Vec<&[u8]> = body.chunks(100_000).collect();
+    let up = "again";
+    let dest = dav.files_url("/Documents/again.bin");
+    let total = body.len().to_string();
+    let mkcol = [
+        ("Destination", dest.clone()),
+        ("OC-Total-Length", total.clone()),
+    ];
+    assert_eq!(
+        dav.status("MKCOL", &format!("{}/{up}", dav.uploads()), &mkcol)
+            .await,
+        StatusCode::CREATED
+    );
+    for n in 1..=5 {
+        let name = format!("{n:05}");
+        assert_eq!(
+            dav.put_chunk(up, &name, parts[n - 1]).await,
+            StatusCode::CREATED
+        );
+    }
+    // Chunk 6 starts at 500,000: 20,000 bytes would end past the total.
+    let r = dav
+        .req("PUT", &format!("{}/{up}/00006", dav.uploads()))
+        .body(vec![0u8; 20_000])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("past OC-Total-Length"));
+    // A client starting over sends every chunk again, in another order.
+    for n in [3usize, 1, 6, 2, 5, 4] {
+        let name = format!("{n:05}");
+        assert_eq!(
+            dav.put_chunk(up, &name, parts[n - 1]).await,
+            StatusCode::CREATED
+        );
+    }
+    let r = dav
+        .req("MOVE", &format!("{}/{up}/.file", dav.uploads()))
+        .header("Destination", &dest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+    assert_eq!(sha(&dav.get("/Documents/again.bin").await.1), sha(&body));
+    assert_eq!(held_files(data_dir.path()), 0);
+    gw.shutdown().await;
+}
+
+#[tokio::test]
 async fn rclones_sequence_replaces_a_file_and_a_wrong_total_writes_nothing() {
     let (gw, dav, _dir) = start().await;
     assert_eq!(

@@ -83,6 +83,16 @@ impl Store {
             .await?)
     }
 
+    /// The chunk indices a session has received (`GET /uploads/{id}`).
+    pub async fn session_received(&self, s: &Session, session_id: &str) -> StoreResult<Vec<u64>> {
+        Ok(self
+            .inner
+            .client
+            .upload_progress(s.token(), session_id)
+            .await?
+            .received_chunks)
+    }
+
     /// Completes a session opened by [`open_session`](Self::open_session) for `path` and
     /// records the file like any write (the writer's listing, `attrs`, other instances told).
     pub async fn finish_session(

@@ -500,6 +500,14 @@ impl Uploads {
                     .and_then(|c| c.offset.map(|o| o + c.size))
             }
         };
+        if let (Some(o), Some(t)) = (offset, up.total_length)
+            && o + size > t
+        {
+            return Err(refuse(
+                StatusCode::BAD_REQUEST,
+                format!("the chunk ends past OC-Total-Length ({t} bytes)"),
+            ));
+        }
         spool
             .ensure()
             .await
@@ -790,10 +798,28 @@ impl Uploads {
             .await
             .map_err(|e| io_refusal("reading the chunk spool", &e))?;
         if !left.is_empty() {
-            return Err(refuse(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "held chunk pieces could not be sent upstream",
-            ));
+            // Pieces of a chunk sent again after its neighbours had gone up: the upstream chunks
+            // they belong to are there already (a client sends a chunk again with the same
+            // bytes), so they are dropped. Anything else could not be sent.
+            let received = self
+                .store
+                .session_received(call.session, &sid)
+                .await
+                .map_err(|e| store_refusal(&e))?;
+            let grid = up.chunk_size.max(1);
+            let sent = |p: &spool::Piece| {
+                (p.offset / grid..=(p.offset + p.len.max(1) - 1) / grid)
+                    .all(|i| received.contains(&i))
+            };
+            if !left.iter().all(sent) {
+                return Err(refuse(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "held chunk pieces could not be sent upstream",
+                ));
+            }
+            for p in &left {
+                let _ = tokio::fs::remove_file(&p.path).await;
+            }
         }
         let mut attrs = ObjectAttrs {
             etag: etag_of(None, &sid, received.div_ceil(up.chunk_size.max(1))),

@@ -451,6 +451,25 @@ async fn rclones_sequence_replaces_a_file_and_a_wrong_total_writes_nothing() {
         listing.contains("Tue, 14 Nov 2023 22:13:20 GMT"),
         "{listing}"
     );
+    // The versions view under the prefix: its hrefs carry the prefix too.
+    let r = dav
+        .http
+        .request(
+            Method::from_bytes(b"PROPFIND").unwrap(),
+            dav.files_url("/Documents/.scaidrive-versions/r.bin/"),
+        )
+        .basic_auth(&dav.user, Some(&dav.pass))
+        .header("Depth", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::MULTI_STATUS);
+    let listing = r.text().await.unwrap();
+    let prefix = format!(
+        "<D:href>/remote.php/dav/files/{}/Documents/.scaidrive-versions/r.bin/",
+        dav.user
+    );
+    assert_eq!(listing.matches(&prefix).count(), 3, "{listing}");
     gw.shutdown().await;
 }
 

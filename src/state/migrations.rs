@@ -362,6 +362,62 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     CREATE INDEX public_links_by_bucket ON public_links (bucket, key);
     "#,
     },
+    // 10: Nextcloud chunked uploads over WebDAV (upload collection → ScaiDrive upload session)
+    // and the chunks each has received.
+    Migration {
+        sqlite: r#"
+    CREATE TABLE webdav_uploads (
+        principal       TEXT NOT NULL,          -- ScaiDrive user id
+        upload          TEXT NOT NULL,          -- the upload collection's name
+        destination     TEXT,                   -- target path below the WebDAV root, '/'-joined
+        total_length    INTEGER,                -- OC-Total-Length, once known
+        session_id      TEXT,                   -- the ScaiDrive upload session, once created
+        chunk_size      INTEGER NOT NULL,       -- upstream chunk size (power of two)
+        replace_file_id TEXT,                   -- the file the session makes a new version of
+        created_at      TEXT NOT NULL,          -- RFC 3339 UTC, milliseconds
+        updated_at      TEXT NOT NULL,          -- RFC 3339 UTC, milliseconds
+        PRIMARY KEY (principal, upload)
+    ) STRICT;
+    CREATE INDEX webdav_uploads_by_update ON webdav_uploads (updated_at);
+    CREATE TABLE webdav_upload_chunks (
+        principal   TEXT NOT NULL,
+        upload      TEXT NOT NULL,
+        name        TEXT NOT NULL,              -- the chunk's name in the upload collection
+        byte_offset INTEGER,                    -- where it starts in the file; NULL: not known yet
+        size        INTEGER NOT NULL,
+        created_at  TEXT NOT NULL,              -- RFC 3339 UTC, milliseconds
+        PRIMARY KEY (principal, upload, name),
+        FOREIGN KEY (principal, upload) REFERENCES webdav_uploads (principal, upload)
+            ON DELETE CASCADE
+    ) STRICT;
+    "#,
+        postgres: r#"
+    CREATE TABLE webdav_uploads (
+        principal       TEXT COLLATE "C" NOT NULL,
+        upload          TEXT COLLATE "C" NOT NULL,
+        destination     TEXT,
+        total_length    BIGINT,
+        session_id      TEXT,
+        chunk_size      BIGINT NOT NULL,
+        replace_file_id TEXT,
+        created_at      TEXT COLLATE "C" NOT NULL,
+        updated_at      TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (principal, upload)
+    );
+    CREATE INDEX webdav_uploads_by_update ON webdav_uploads (updated_at);
+    CREATE TABLE webdav_upload_chunks (
+        principal   TEXT COLLATE "C" NOT NULL,
+        upload      TEXT COLLATE "C" NOT NULL,
+        name        TEXT COLLATE "C" NOT NULL,
+        byte_offset BIGINT,
+        size        BIGINT NOT NULL,
+        created_at  TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (principal, upload, name),
+        FOREIGN KEY (principal, upload) REFERENCES webdav_uploads (principal, upload)
+            ON DELETE CASCADE
+    );
+    "#,
+    },
 ];
 
 /// Reads `PRAGMA user_version`.
@@ -441,7 +497,9 @@ mod tests {
                 "share_changes",
                 "share_generations",
                 "sts_sessions",
-                "webdav_locks"
+                "webdav_locks",
+                "webdav_upload_chunks",
+                "webdav_uploads"
             ]
         );
         let kept: i64 = conn

@@ -133,6 +133,31 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "webdav_uploads",
+        &[
+            ("principal", Kind::Text),
+            ("upload", Kind::Text),
+            ("destination", Kind::Text),
+            ("total_length", Kind::Big),
+            ("session_id", Kind::Text),
+            ("chunk_size", Kind::Big),
+            ("replace_file_id", Kind::Text),
+            ("created_at", Kind::Text),
+            ("updated_at", Kind::Text),
+        ],
+    ),
+    (
+        "webdav_upload_chunks",
+        &[
+            ("principal", Kind::Text),
+            ("upload", Kind::Text),
+            ("name", Kind::Text),
+            ("byte_offset", Kind::Big),
+            ("size", Kind::Big),
+            ("created_at", Kind::Text),
+        ],
+    ),
+    (
         "delete_intents",
         &[
             ("resource_id", Kind::Text),

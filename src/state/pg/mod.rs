@@ -13,6 +13,7 @@ pub(super) mod migrate;
 mod multipart;
 mod public;
 mod sts;
+mod webdav_uploads;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,6 +47,10 @@ pub(super) use multipart::{
 };
 pub(super) use public::{delete_public_link, public_links, put_public_link};
 pub(super) use sts::{create_sts_session, get_sts_session};
+pub(super) use webdav_uploads::{
+    chunked_uploads_idle_since, chunked_uploads_of, delete_chunked_upload, delete_upload_chunk,
+    get_chunked_upload, put_chunked_upload, put_upload_chunk, upload_chunks,
+};
 
 /// How long a caller waits for a free pooled connection, and for a new one to be made.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);

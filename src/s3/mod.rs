@@ -14,6 +14,7 @@
 //! `docs/s3.md`.
 
 mod acl;
+mod attributes;
 mod attrs;
 mod auth;
 mod bucket;
@@ -26,6 +27,7 @@ mod error;
 mod found;
 mod get;
 mod list;
+mod markers;
 mod multipart;
 mod put;
 mod staging;
@@ -383,6 +385,12 @@ impl S3 for Gateway {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         get::head_object(self, req).await
+    }
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        attributes::get_object_attributes(self, req).await
     }
     async fn put_object(
         &self,

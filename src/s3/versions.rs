@@ -1,17 +1,19 @@
 //! Versioning from ScaiDrive's file versions: buckets always report `Enabled`;
 //! ListObjectVersions lists every version of each listed file (newest first, the current one
-//! `IsLatest`); GET/HEAD `?versionId=` are served by `get.rs`. Directory markers and files
+//! `IsLatest`), then the key's trashed files as delete markers over noncurrent versions
+//! (`markers.rs`); GET/HEAD `?versionId=` are served by `get.rs`. Directory markers and files
 //! whose versions cannot be listed appear with version id `null`.
 //!
 //! Unlike object listings this needs one upstream call per listed file (ScaiDrive has no
-//! bulk version listing); pages are bounded by max-keys.
+//! bulk version listing) and one listing with the trash per folder in range; pages are bounded
+//! by max-keys.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result, s3_error};
 
 use super::error::store_error;
-use std::collections::{BTreeMap, BTreeSet};
-
 use super::list::{ListParams, Listed, encode_key, walk};
 use super::{Gateway, etag, markers, timestamp};
 use crate::store::{FileInfo, StoreError, Trashed, opaque_etag, reported_time};

@@ -211,7 +211,15 @@ pub(crate) async fn get_object(
         // looks into the trash (one more upstream listing); a HEAD, the probe clients send
         // before every upload, does not.
         Err(e) if input.version_id.is_none() && *e.code() == S3ErrorCode::NoSuchKey => {
-            let trashed = markers::trashed_for_key(gw, &s, &bucket, &input.key).await?;
+            // The trash cannot be read (no READ on a folder of it, ScaiDrive unreachable):
+            // the 404 as it is.
+            let trashed = match markers::trashed_for_key(gw, &s, &bucket, &input.key).await {
+                Ok(t) => t,
+                Err(why) => {
+                    tracing::debug!(code = ?why.code(), "no trash lookup for a missing key");
+                    Vec::new()
+                }
+            };
             return Err(match trashed.last() {
                 Some(t) => markers::with_marker_headers(e, &markers::marker_id(&t.at)),
                 None => e,

@@ -230,7 +230,12 @@ pub(crate) async fn collect(
     while let Some((folder, chain, prefix_key)) = stack.pop() {
         let listing = match store.list_with_trash(s, &folder).await {
             Ok(l) => l,
-            Err(crate::store::StoreError::NotFound | crate::store::StoreError::Gone) => continue,
+            // Gone meanwhile, or not readable by this user: nothing of it to list.
+            Err(
+                crate::store::StoreError::NotFound
+                | crate::store::StoreError::Gone
+                | crate::store::StoreError::AccessDenied(_),
+            ) => continue,
             Err(e) => return Err(store_error(e)),
         };
         let in_trash = chain.last().is_some_and(|l| l.deleted);

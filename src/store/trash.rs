@@ -227,7 +227,10 @@ impl Store {
             for (folder, chain) in &here {
                 let listing = match self.list_with_trash(s, folder).await {
                     Ok(l) => l,
-                    Err(StoreError::NotFound | StoreError::Gone) => continue,
+                    // Gone meanwhile, or not readable by this user: nothing of it to show.
+                    Err(StoreError::NotFound | StoreError::Gone | StoreError::AccessDenied(_)) => {
+                        continue;
+                    }
                     Err(e) => return Err(e),
                 };
                 let parent_deleted = chain.last().is_some_and(|l| l.deleted);
@@ -276,7 +279,10 @@ impl Store {
         for (folder, chain) in &here {
             let listing = match self.list_with_trash(s, folder).await {
                 Ok(l) => l,
-                Err(StoreError::NotFound | StoreError::Gone) => continue,
+                // Gone meanwhile, or not readable by this user: nothing of it to show.
+                Err(StoreError::NotFound | StoreError::Gone | StoreError::AccessDenied(_)) => {
+                    continue;
+                }
                 Err(e) => return Err(e),
             };
             let in_trash = chain.last().is_some_and(|l| l.deleted);

@@ -121,18 +121,18 @@ export RUN_ID="$(date +%s)-$$" RESULTS_DIR="$results"
 scripts=()
 case "$suite" in
     s3) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
-                s3/sts.sh s3/sts_boto3.py s3/public.sh s3/bucketcfg.sh s3/rclone-economy.sh
-                s3/rclone-ratelimit.sh) ;;
+                s3/sts.sh s3/sts_boto3.py s3/public.sh s3/bucketcfg.sh s3/versions.sh
+                s3/checksums_boto3.py s3/rclone-economy.sh s3/rclone-ratelimit.sh) ;;
     webdav) scripts=(webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
                     webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh
                     webdav/nextcloud.sh) ;;
     https) scripts=() ;;
     all) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
-                  s3/sts.sh s3/sts_boto3.py s3/public.sh s3/bucketcfg.sh s3/rclone-economy.sh
-                  s3/rclone-ratelimit.sh
+                  s3/sts.sh s3/sts_boto3.py s3/public.sh s3/bucketcfg.sh s3/versions.sh
+                  s3/checksums_boto3.py s3/rclone-economy.sh s3/rclone-ratelimit.sh
                   webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
                   webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh
-                    webdav/nextcloud.sh) ;;
+                  webdav/nextcloud.sh) ;;
 esac
 if [ -n "${ONLY:-}" ]; then
     keep=()

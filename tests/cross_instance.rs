@@ -2,7 +2,8 @@
 //! with its own data directory (nothing shared but PostgreSQL and ScaiDrive). Multipart uploads
 //! with parts spread over both, staging files in ScaiDrive never shown and removed for good; a
 //! Complete that outlives its client's connection, answered again to a retry; a WebDAV empty
-//! file created through one instance seen through the other.
+//! file created through one instance seen through the other; a delete marker made through one
+//! instance listed, answered and undeleted through the other.
 
 #![allow(clippy::unwrap_used)]
 
@@ -520,6 +521,56 @@ async fn the_same_complete_through_two_instances_at_once_writes_the_object_once(
         .await
         .unwrap();
     assert_eq!(versions["total"], 1, "written more than once: {versions}");
+    a.gateway.shutdown().await;
+    b.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_delete_marker_made_through_one_instance_is_the_same_through_the_other() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = two_instances(a_dir.path(), b_dir.path()).await;
+    let body = pattern(4000, 9);
+    assert_eq!(a.put("/documents/shared/m.bin", &body).await.status, 200);
+    let d = a
+        .call("DELETE", "/documents/shared/m.bin", &[], &[], Vec::new())
+        .await;
+    assert_eq!(d.header("x-amz-delete-marker").as_deref(), Some("true"));
+    let marker = d.header("x-amz-version-id").unwrap();
+    // B derives the same id from ScaiDrive alone.
+    let listed = b
+        .call(
+            "GET",
+            "/documents",
+            &[("versions", ""), ("prefix", "shared/")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert!(
+        xml_values(&listed.text(), "VersionId").contains(&marker),
+        "{}",
+        listed.text()
+    );
+    let g = b.get("/documents/shared/m.bin").await;
+    assert_eq!(g.status, 404);
+    assert_eq!(
+        g.header("x-amz-version-id").as_deref(),
+        Some(marker.as_str())
+    );
+    // Undeleted through B, served by A.
+    let u = b
+        .call(
+            "DELETE",
+            "/documents/shared/m.bin",
+            &[("versionId", &marker)],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(u.status, 204, "{}", u.text());
+    let back = a.get("/documents/shared/m.bin").await;
+    assert_eq!(back.status, 200);
+    assert_eq!(back.body, body);
     a.gateway.shutdown().await;
     b.gateway.shutdown().await;
 }

@@ -353,3 +353,113 @@ async fn multipart_uploads_answer_their_checksum_algorithm_and_type() {
     );
     s3.gateway.shutdown().await;
 }
+
+/// A CRC as S3 sends it: the big-endian bytes, base64.
+fn crc_b64(alg: crc_fast::CrcAlgorithm, width: usize, data: &[u8]) -> String {
+    let c = crc_fast::checksum(alg, data).to_be_bytes();
+    base64::engine::general_purpose::STANDARD.encode(&c[8 - width..])
+}
+
+#[tokio::test]
+async fn full_object_crc64nvme_and_crc32_uploads_answer_the_whole_objects_crc() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let one: Vec<u8> = (0..MIN_PART).map(|i| (i % 253) as u8).collect();
+    let two = b"the last, short part".to_vec();
+    let whole = [one.as_slice(), two.as_slice()].concat();
+    for (algo, header, alg, width, kind) in [
+        (
+            "CRC64NVME",
+            "x-amz-checksum-crc64nvme",
+            crc_fast::CrcAlgorithm::Crc64Nvme,
+            8,
+            None,
+        ),
+        (
+            "CRC32",
+            "x-amz-checksum-crc32",
+            crc_fast::CrcAlgorithm::Crc32IsoHdlc,
+            4,
+            Some("FULL_OBJECT"),
+        ),
+    ] {
+        let key = format!("/documents/full-{algo}.bin");
+        let mut h = vec![("x-amz-checksum-algorithm", algo)];
+        if let Some(k) = kind {
+            h.push(("x-amz-checksum-type", k));
+        }
+        let r = create_upload(&s3, &key, &h).await;
+        assert_eq!(
+            r.header("x-amz-checksum-type").as_deref(),
+            Some("FULL_OBJECT"),
+            "{algo}"
+        );
+        let id = xml_value(&r.text(), "UploadId").unwrap();
+        let mut etags = Vec::new();
+        for (n, part) in [(1, &one), (2, &two)] {
+            let sum = crc_b64(alg, width, part);
+            etags.push(send_part(&s3, &key, &id, n, &[(header, &sum)], part).await);
+        }
+        let want = crc_b64(alg, width, &whole);
+        // A whole-object CRC sent with Complete that does not match: nothing is written.
+        let wrong = crc_b64(alg, width, b"something else");
+        let xml: String = etags
+            .iter()
+            .enumerate()
+            .map(|(i, e)| {
+                format!(
+                    "<Part><PartNumber>{}</PartNumber><ETag>{e}</ETag></Part>",
+                    i + 1
+                )
+            })
+            .collect();
+        let bad = s3
+            .call(
+                "POST",
+                &key,
+                &[("uploadId", &id)],
+                &[(header, &wrong)],
+                format!("<CompleteMultipartUpload>{xml}</CompleteMultipartUpload>").into_bytes(),
+            )
+            .await;
+        assert!(bad.text().contains("BadDigest"), "{algo}: {}", bad.text());
+        assert_eq!(s3.get(&key).await.status, 404, "{algo}");
+        let done = complete(&s3, &key, &id, &etags).await;
+        let text = done.text();
+        let tag = format!("Checksum{algo}");
+        assert_eq!(xml_value(&text, &tag), Some(want.clone()), "{text}");
+        assert_eq!(
+            xml_value(&text, "ChecksumType").as_deref(),
+            Some("FULL_OBJECT")
+        );
+        let head = s3
+            .call(
+                "HEAD",
+                &key,
+                &[],
+                &[("x-amz-checksum-mode", "ENABLED")],
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(head.header(header), Some(want), "{algo}");
+        assert_eq!(
+            head.header("x-amz-checksum-type").as_deref(),
+            Some("FULL_OBJECT")
+        );
+    }
+    // SHA-256 has no full-object form.
+    let r = s3
+        .call(
+            "POST",
+            "/documents/nope.bin",
+            &[("uploads", "")],
+            &[
+                ("x-amz-checksum-algorithm", "SHA256"),
+                ("x-amz-checksum-type", "FULL_OBJECT"),
+            ],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    s3.gateway.shutdown().await;
+}

@@ -265,6 +265,56 @@ pub(crate) fn composite(parts: &[BTreeMap<String, String>]) -> BTreeMap<String, 
     out
 }
 
+/// The CRCs S3 can give a multipart object as a `FULL_OBJECT` checksum: the whole object's
+/// CRC, combined from the parts' CRCs and sizes without reading the object again.
+pub(crate) const FULL_OBJECT_ALGORITHMS: [&str; 3] = ["crc32", "crc32c", "crc64nvme"];
+
+fn crc_algorithm(algo: &str) -> Option<crc_fast::CrcAlgorithm> {
+    match algo {
+        "crc32" => Some(crc_fast::CrcAlgorithm::Crc32IsoHdlc),
+        "crc32c" => Some(crc_fast::CrcAlgorithm::Crc32Iscsi),
+        "crc64nvme" => Some(crc_fast::CrcAlgorithm::Crc64Nvme),
+        _ => None,
+    }
+}
+
+/// Checksums of a completed multipart upload, S3's `FULL_OBJECT` type: for every CRC each part
+/// has, the CRC of the whole object, combined from the parts' CRCs and sizes (in part order).
+pub(crate) fn full_object(parts: &[(BTreeMap<String, String>, u64)]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if parts.is_empty() {
+        return out;
+    }
+    for algo in FULL_OBJECT_ALGORITHMS {
+        let Some(alg) = crc_algorithm(algo) else {
+            continue;
+        };
+        let width = digest_len(algo);
+        let mut whole: Option<u64> = None;
+        let mut complete = true;
+        for (sums, size) in parts {
+            let Some(raw) = sums
+                .get(algo)
+                .and_then(|v| B64.decode(v).ok())
+                .filter(|r| r.len() == width)
+            else {
+                complete = false;
+                break;
+            };
+            let crc = raw.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+            whole = Some(match whole {
+                None => crc,
+                Some(before) => crc_fast::checksum_combine(alg, before, crc, *size),
+            });
+        }
+        if let (true, Some(crc)) = (complete, whole) {
+            let bytes = crc.to_be_bytes();
+            out.insert(algo.to_owned(), B64.encode(&bytes[8 - width..]));
+        }
+    }
+    out
+}
+
 fn invalid_checksum(algo: &str) -> S3Error {
     s3_error!(
         InvalidRequest,
@@ -327,6 +377,50 @@ mod tests {
             Some(Err(e)) => Err(e.to_string()),
             _ => Ok(computed.get()),
         }
+    }
+
+    #[test]
+    fn full_object_crcs_combine_the_parts_into_the_whole_objects() {
+        let data: Vec<u8> = (0..10_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let cuts = [0usize, 4096, 4097, 9000, 10_000];
+        let b64 = |alg, width: usize, buf: &[u8]| {
+            let c = crc_fast::checksum(alg, buf).to_be_bytes();
+            B64.encode(&c[8 - width..])
+        };
+        let parts: Vec<(BTreeMap<String, String>, u64)> = cuts
+            .windows(2)
+            .map(|w| {
+                let part = &data[w[0]..w[1]];
+                let mut sums = BTreeMap::new();
+                for algo in FULL_OBJECT_ALGORITHMS {
+                    let alg = crc_algorithm(algo).unwrap();
+                    sums.insert(algo.to_owned(), b64(alg, digest_len(algo), part));
+                }
+                sums.insert("sha256".to_owned(), "ignored".to_owned());
+                (sums, part.len() as u64)
+            })
+            .collect();
+        let whole = full_object(&parts);
+        assert_eq!(whole.len(), 3, "{whole:?}");
+        for algo in FULL_OBJECT_ALGORITHMS {
+            let alg = crc_algorithm(algo).unwrap();
+            assert_eq!(whole[algo], b64(alg, digest_len(algo), &data), "{algo}");
+        }
+        // The standard check value of CRC-32 ("123456789" → 0xCBF43926), split in two.
+        let one = |s: &[u8]| {
+            let mut m = BTreeMap::new();
+            m.insert(
+                "crc32".to_owned(),
+                b64(crc_fast::CrcAlgorithm::Crc32IsoHdlc, 4, s),
+            );
+            (m, s.len() as u64)
+        };
+        let split = full_object(&[one(b"1234"), one(b"56789")]);
+        assert_eq!(split["crc32"], B64.encode(0xCBF4_3926u32.to_be_bytes()));
+        // A part without the CRC: no full-object value for it.
+        let mut missing = parts.clone();
+        missing[1].0.remove("crc32c");
+        assert!(!full_object(&missing).contains_key("crc32c"));
     }
 
     #[test]

@@ -77,12 +77,48 @@ fn output(
         version_id,
         checksum_crc32: sum("crc32"),
         checksum_crc32c: sum("crc32c"),
+        checksum_crc64nvme: sum("crc64nvme"),
         checksum_sha1: sum("sha1"),
         checksum_sha256: sum("sha256"),
-        checksum_type: (!sums.is_empty())
-            .then(|| ChecksumType::from_static(ChecksumType::COMPOSITE)),
+        // A composite value ends in `-N`; a full-object one does not.
+        checksum_type: sums.values().next().map(|v| {
+            ChecksumType::from_static(if v.contains('-') {
+                ChecksumType::COMPOSITE
+            } else {
+                ChecksumType::FULL_OBJECT
+            })
+        }),
         ..Default::default()
     }
+}
+
+/// For a `FULL_OBJECT` upload, a whole-object checksum sent with Complete must match the one
+/// combined from the parts (nothing is written otherwise: BadDigest).
+fn check_full_object(
+    input: &CompleteMultipartUploadInput,
+    computed: &Checksums,
+    full_object: bool,
+) -> S3Result<()> {
+    if !full_object {
+        return Ok(());
+    }
+    let sent = [
+        ("crc32", input.checksum_crc32.as_deref()),
+        ("crc32c", input.checksum_crc32c.as_deref()),
+        ("crc64nvme", input.checksum_crc64nvme.as_deref()),
+    ];
+    for (algo, value) in sent {
+        if let (Some(value), Some(ours)) = (value, computed.get(algo))
+            && value != ours
+        {
+            return Err(s3_error!(
+                BadDigest,
+                "The {algo} you specified ({value}) did not match the checksum of the object \
+                 combined from its parts ({ours})."
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn keep_cutoff() -> String {
@@ -296,12 +332,22 @@ async fn complete(
     let mut attrs = meta.attrs.clone();
     attrs.etag = etag_value.clone();
     attrs.part_sizes = Some(parts.iter().map(|p| p.size).collect());
-    // Every part's checksums were verified at UploadPart; the object keeps their composite.
+    // Every part's checksums were verified at UploadPart; the object keeps their composite, or
+    // for a FULL_OBJECT upload the whole object's CRCs combined from them.
     let part_sums: Vec<Checksums> = parts
         .iter()
         .map(|p| serde_json::from_str(&p.checksums).unwrap_or_default())
         .collect();
-    let composite = super::checksum::composite(&part_sums);
+    let composite = if meta.full_object {
+        let sized: Vec<(Checksums, u64)> = part_sums
+            .into_iter()
+            .zip(parts.iter().map(|p| p.size))
+            .collect();
+        super::checksum::full_object(&sized)
+    } else {
+        super::checksum::composite(&part_sums)
+    };
+    check_full_object(&input, &composite, meta.full_object)?;
     if !composite.is_empty() {
         attrs.checksums = composite.clone();
     }

@@ -35,6 +35,19 @@ impl Found {
     }
 }
 
+fn no_such_version() -> S3Error {
+    s3_error!(NoSuchVersion, "The specified version does not exist.")
+}
+
+/// A trashed file's content: ScaiDrive serves no content of a file in its trash (410).
+pub(crate) fn trashed_not_readable() -> S3Error {
+    s3_error!(
+        InvalidObjectState,
+        "This version is in ScaiDrive's trash, which serves no content: delete the key's delete \
+         marker (its version id) to restore the object, then read it"
+    )
+}
+
 fn no_such_key() -> S3Error {
     s3_error!(NoSuchKey, "The specified key does not exist.")
 }
@@ -49,6 +62,26 @@ pub(crate) async fn find(
 ) -> S3Result<Found> {
     let store = gw.store();
     let path = bucket.path(key)?;
+    match version_id.map(super::markers::parse) {
+        Some(super::markers::VersionRef::Marker(_)) => {
+            let v = version_id.unwrap_or_default();
+            return Err(
+                match super::markers::find_marker(gw, s, bucket, key, v).await? {
+                    Some(_) => super::markers::marker_not_readable(v),
+                    None => no_such_version(),
+                },
+            );
+        }
+        Some(super::markers::VersionRef::Trashed(id)) => {
+            return Err(
+                match super::markers::find_trashed(gw, s, bucket, key, id).await? {
+                    Some(_) => trashed_not_readable(),
+                    None => no_such_version(),
+                },
+            );
+        }
+        Some(super::markers::VersionRef::Live) | None => {}
+    }
     let resolved = store
         .resolve(s, &bucket.share_id, &path, false)
         .await

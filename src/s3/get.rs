@@ -11,11 +11,12 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::stream::{BoxStream, Stream, StreamExt as _};
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::attrs::to_headers;
 use super::error::store_error;
 use super::found::{Found, find};
+use super::markers;
 use super::{Gateway, etag, timestamp, to_chrono};
 use crate::auth::Session;
 use crate::scaidrive::{ByteRange, Timestamp as UpTime};
@@ -233,7 +234,28 @@ async fn get_object_as(
     input: &GetObjectInput,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let bucket = gw.bucket(s, &input.bucket).await?;
-    let found = find(gw, s, &bucket, &input.key, input.version_id.as_deref()).await?;
+    let found = match find(gw, s, &bucket, &input.key, input.version_id.as_deref()).await {
+        Ok(found) => found,
+        // A key whose latest version is a delete marker: S3 says so on the 404. Only a GET
+        // looks into the trash (one more upstream listing); a HEAD, the probe clients send
+        // before every upload, does not.
+        Err(e) if input.version_id.is_none() && *e.code() == S3ErrorCode::NoSuchKey => {
+            // The trash cannot be read (no READ on a folder of it, ScaiDrive unreachable):
+            // the 404 as it is.
+            let trashed = match markers::trashed_for_key(gw, s, &bucket, &input.key).await {
+                Ok(t) => t,
+                Err(why) => {
+                    tracing::debug!(code = ?why.code(), "no trash lookup for a missing key");
+                    Vec::new()
+                }
+            };
+            return Err(match trashed.last() {
+                Some(t) => markers::with_marker_headers(e, &markers::marker_id(&t.at)),
+                None => e,
+            });
+        }
+        Err(e) => return Err(e),
+    };
     check_conditions(
         &Conditions {
             if_match: input.if_match.as_ref(),
@@ -349,6 +371,25 @@ async fn head_object_as(
     input: &HeadObjectInput,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let bucket = gw.bucket(s, &input.bucket).await?;
+    // A trashed file's content: HEAD answers what the trash listing tells (S3 answers HEAD of
+    // an archived object; its GET is refused).
+    if let Some(v) = input.version_id.as_deref()
+        && let markers::VersionRef::Trashed(id) = markers::parse(v)
+    {
+        let t = markers::find_trashed(gw, s, &bucket, &input.key, id)
+            .await?
+            .ok_or_else(|| s3_error!(NoSuchVersion, "The specified version does not exist."))?;
+        let listed = markers::trashed_version(&t, input.key.clone(), &Owner::default());
+        return Ok(S3Response::new(HeadObjectOutput {
+            accept_ranges: Some("bytes".to_owned()),
+            content_length: listed.size,
+            e_tag: listed.e_tag,
+            last_modified: listed.last_modified,
+            content_type: t.file.mime_type.clone(),
+            version_id: Some(v.to_owned()),
+            ..Default::default()
+        }));
+    }
     let found = find(gw, s, &bucket, &input.key, input.version_id.as_deref()).await?;
     check_conditions(
         &Conditions {

@@ -337,7 +337,7 @@ impl Lifecycle {
                 }
                 self.take(s, budget).await?;
                 match super::delete::delete_one(&self.gw, s, bucket, &o.key, None).await {
-                    Ok(()) => {
+                    Ok(_) => {
                         tracing::info!(
                             bucket = %cfg.bucket,
                             key = %o.key,

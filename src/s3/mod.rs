@@ -15,6 +15,7 @@
 //! `docs/s3.md`.
 
 mod acl;
+mod attributes;
 mod attrs;
 mod auth;
 mod bucket;
@@ -31,6 +32,7 @@ mod get;
 mod lifecycle;
 mod lifecycle_run;
 mod list;
+mod markers;
 mod multipart;
 pub mod public;
 mod put;
@@ -414,6 +416,12 @@ impl S3 for Gateway {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         get::head_object(self, req).await
+    }
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        attributes::get_object_attributes(self, req).await
     }
     async fn put_object(
         &self,

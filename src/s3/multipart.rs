@@ -87,10 +87,10 @@ pub(crate) async fn create_multipart_upload(
         ));
     }
     gw.require_write(&s, &bucket).await?;
-    let checksum_type = composite_type(
+    let checksum_type = checksum_type(
         input.checksum_algorithm.as_ref(),
         input.checksum_type.as_ref(),
-    );
+    )?;
     let checksum_algorithm = input.checksum_algorithm.clone();
     let attrs = from_headers(StdHeaders {
         content_type: input.content_type,
@@ -104,6 +104,9 @@ pub(crate) async fn create_multipart_upload(
     let upload_id = ulid::Ulid::new().to_string();
     let mut meta = UploadMeta {
         attrs,
+        full_object: checksum_type
+            .as_ref()
+            .is_some_and(|t| t.as_str() == ChecksumType::FULL_OBJECT),
         ..Default::default()
     };
     gw.stage_upload(&s, &bucket.share_id, &upload_id, &mut meta)
@@ -132,23 +135,46 @@ pub(crate) async fn create_multipart_upload(
     }))
 }
 
-/// The checksum type a CreateMultipartUpload answers for the algorithm it asks for: the
-/// object's checksum is the `COMPOSITE` of its parts' checksums (see `checksum::composite`),
-/// which S3 defines for CRC32, CRC32C, SHA-1 and SHA-256. Another type or algorithm
-/// (`FULL_OBJECT`, CRC64NVME) is accepted as before, with no type announced: every part is
-/// still verified, and Complete answers no checksum it cannot give.
-fn composite_type(
+/// The checksum type a CreateMultipartUpload answers for the algorithm and type it asks for:
+/// `COMPOSITE` (the checksum of the parts' checksums, see `checksum::composite`) for CRC32,
+/// CRC32C, SHA-1 and SHA-256 unless `FULL_OBJECT` is asked; `FULL_OBJECT` (the whole object's
+/// CRC, combined from the parts', see `checksum::full_object`) for CRC32 and CRC32C when asked
+/// and for CRC64NVME always, as S3 does. SHA-1 and SHA-256 cannot be `FULL_OBJECT`
+/// (InvalidRequest, as S3 answers). No algorithm: no type announced; every part is still
+/// verified.
+fn checksum_type(
     algorithm: Option<&ChecksumAlgorithm>,
     kind: Option<&ChecksumType>,
-) -> Option<ChecksumType> {
-    let composable = algorithm.is_some_and(|a| {
-        ["CRC32", "CRC32C", "SHA1", "SHA256"]
-            .iter()
-            .any(|x| a.as_str().eq_ignore_ascii_case(x))
-    });
-    let asked_composite =
-        kind.is_none_or(|k| k.as_str().eq_ignore_ascii_case(ChecksumType::COMPOSITE));
-    (composable && asked_composite).then(|| ChecksumType::from_static(ChecksumType::COMPOSITE))
+) -> S3Result<Option<ChecksumType>> {
+    let Some(algorithm) = algorithm else {
+        return Ok(None);
+    };
+    let is = |x: &str| algorithm.as_str().eq_ignore_ascii_case(x);
+    let asked = |t: &str| kind.is_some_and(|k| k.as_str().eq_ignore_ascii_case(t));
+    let crc = is("CRC32") || is("CRC32C");
+    let sha = is("SHA1") || is("SHA256");
+    if is("CRC64NVME") {
+        if asked(ChecksumType::COMPOSITE) {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The COMPOSITE checksum type cannot be used with the CRC64NVME checksum algorithm."
+            ));
+        }
+        return Ok(Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT)));
+    }
+    if asked(ChecksumType::FULL_OBJECT) {
+        if sha {
+            return Err(s3_error!(
+                InvalidRequest,
+                "The FULL_OBJECT checksum type cannot be used with the {} checksum algorithm.",
+                algorithm.as_str()
+            ));
+        }
+        if crc {
+            return Ok(Some(ChecksumType::from_static(ChecksumType::FULL_OBJECT)));
+        }
+    }
+    Ok((crc || sha).then(|| ChecksumType::from_static(ChecksumType::COMPOSITE)))
 }
 
 fn part_number(n: i32) -> S3Result<u32> {

@@ -40,6 +40,10 @@ pub(super) struct UploadMeta {
     /// The upload's ScaiDrive staging folder (`None`: local spool files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub staging_folder: Option<String>,
+    /// The object's checksum is S3's `FULL_OBJECT` type (the whole object's CRC, combined from
+    /// the parts'), not `COMPOSITE`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub full_object: bool,
 }
 
 /// A part, stored.

@@ -71,6 +71,18 @@ impl Client {
         .await
     }
 
+    /// `PATCH /folders/{id}` with `restore` and `name`: restores a soft-deleted folder under
+    /// `name` in one call.
+    pub async fn restore_folder_as(&self, t: &Token, id: &str, name: &str) -> Result<Folder> {
+        self.send_json(
+            Method::PATCH,
+            t,
+            self.endpoint(&["folders", id])?,
+            &json!({ "restore": true, "name": name }),
+        )
+        .await
+    }
+
     /// `PATCH /folders/{id}` with `{restore: true}`: restore a soft-deleted folder.
     pub async fn restore_folder(&self, t: &Token, id: &str) -> Result<Folder> {
         self.send_json(

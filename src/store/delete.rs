@@ -15,6 +15,7 @@ use crate::state::{DeleteIntent, IntentKind};
 
 use super::cache::Patch;
 use super::coherence::ShareChange;
+use super::trash::TrashRef;
 use super::{FileInfo, FolderInfo, FolderRef, Store, StoreError, StoreResult};
 
 /// ScaiDrive's longest name, in bytes.
@@ -31,7 +32,16 @@ pub const INTENT_GRACE: Duration = Duration::from_secs(600);
 /// `name (deleted <UTC time>)`, recognisable and recoverable from the trash, never longer than
 /// ScaiDrive's 255 bytes (the part before the extension is shortened on a character boundary).
 pub fn trash_name(name: &str) -> String {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    trash_name_with(name, &trash_stamp())
+}
+
+/// The UTC time stamp of a trash name, now: `20261205T083310.123Z`.
+pub fn trash_stamp() -> String {
+    chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ").to_string()
+}
+
+/// [`trash_name`] with a given stamp.
+pub fn trash_name_with(name: &str, stamp: &str) -> String {
     let suffix = format!(" (deleted {stamp})");
     let name = if name.is_empty() { "_" } else { name };
     let budget = MAX_NAME_BYTES.saturating_sub(suffix.len());
@@ -94,16 +104,20 @@ pub struct Recovered {
 
 impl Store {
     /// Deletes a file: to ScaiDrive's trash (unless configured permanent), under its
-    /// [`trash_name`] so that the name is free again at once.
+    /// [`trash_name`] so that the name is free again at once. Where it went in the trash
+    /// (`None` when deletes are permanent).
     pub async fn delete_file(
         &self,
         s: &Session,
         parent: &FolderRef,
         file: &FileInfo,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Option<TrashRef>> {
         let _busy = self.inner.own_changes.busy(&parent.share_id);
         let item = DeletedItem::File(file);
-        let renamed = self.rename_for_delete(s, &parent.share_id, item).await;
+        let stamp = trash_stamp();
+        let renamed = self
+            .rename_for_delete_at(s, &parent.share_id, item, &stamp)
+            .await;
         let permanent = self.inner.opts.permanent_delete;
         let res = self
             .inner
@@ -128,7 +142,11 @@ impl Store {
             .attrs(&file.id);
         self.apply_here(&parent.share_id, &change, false);
         self.forget_attrs(&file.id).await;
-        self.publish(&parent.share_id, change).await
+        self.publish(&parent.share_id, change).await?;
+        Ok((!permanent).then(|| TrashRef {
+            file_id: file.id.clone(),
+            stamp: renamed.then_some(stamp),
+        }))
     }
 
     /// Deletes a folder and everything under it, in one upstream call (to the trash under its
@@ -164,6 +182,18 @@ impl Store {
         share_id: &str,
         item: DeletedItem<'_>,
     ) -> bool {
+        self.rename_for_delete_at(s, share_id, item, &trash_stamp())
+            .await
+    }
+
+    /// [`Store::rename_for_delete`] with the trash name's stamp given.
+    async fn rename_for_delete_at(
+        &self,
+        s: &Session,
+        share_id: &str,
+        item: DeletedItem<'_>,
+        stamp: &str,
+    ) -> bool {
         if self.inner.opts.permanent_delete {
             return false;
         }
@@ -172,7 +202,7 @@ impl Store {
             kind: item.kind(),
             share_id: share_id.to_owned(),
             name: item.name().to_owned(),
-            trash_name: trash_name(item.name()),
+            trash_name: trash_name_with(item.name(), stamp),
             token: s.token().expose().to_owned(),
             created_at_ms: chrono::Utc::now().timestamp_millis(),
         };

@@ -36,10 +36,10 @@ pub use cache::ListingKey;
 use cache::Patch;
 pub use chunked::OpenedSession;
 use coherence::ShareChange;
-pub use delete::{DeletedItem, INTENT_GRACE, Recovered, trash_name};
+pub use delete::{DeletedItem, INTENT_GRACE, Recovered, trash_name, trash_stamp};
 pub use error::{StoreError, StoreResult};
 pub use folder_dates::FolderDates;
-pub use trash::{TrashListing, is_deleted};
+pub use trash::{ChainLink, TrashListing, TrashRef, Trashed, is_deleted, original_name};
 pub(crate) use write::io_error;
 pub use write::{BodyAbort, BodyStream, WriteRequest, Written};
 

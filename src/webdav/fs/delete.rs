@@ -12,6 +12,7 @@ impl ScaiFs {
         ctx.store
             .delete_file(&ctx.session, parent, f)
             .await
+            .map(drop)
             .map_err(|e| self.err("delete", &e))
     }
 

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use scaidrive_gateway::config::Config;
 use scaidrive_gateway::state::{
-    MultipartPart, MultipartUpload, NewCredential, ObjectAttrs, StateDb, StateLocation,
-    StateOptions, StoredAttrs, StoredLock,
+    BucketPolicy, MultipartPart, MultipartUpload, NewCredential, ObjectAttrs, StateDb,
+    StateLocation, StateOptions, StoredAttrs, StoredLock,
 };
 use tokio::process::Command;
 
@@ -283,6 +283,15 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         })
         .await
         .unwrap();
+        src.put_bucket_policy(&BucketPolicy {
+            resource_id: "fld_b".into(),
+            share_id: "shr_1".into(),
+            policy: r#"{"Version":"2012-10-17","Statement":[]}"#.into(),
+            updated_by: "usr_1".into(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        })
+        .await
+        .unwrap();
     }
     let from = format!("sqlite://{}", sqlite_path.display());
     let args = ["state", "migrate", "--from", &from, "--to", &url];
@@ -295,6 +304,7 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         "multipart_uploads: 1 copied",
         "multipart_parts: 2 copied",
         "webdav_locks: 1 copied",
+        "bucket_policies: 1 copied",
     ] {
         assert!(printed.contains(line), "{line} missing from:\n{printed}");
     }
@@ -326,6 +336,8 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         .unwrap()
         .unwrap();
     assert_eq!(lock.owner.as_deref(), Some("<D:href>me</D:href>"));
+    let policy = db.get_bucket_policy("fld_b").await.unwrap().unwrap();
+    assert_eq!(policy.share_id, "shr_1");
 
     // A target with data is refused; --force adds what is missing and keeps what is there.
     let out = run(&args, dir.path()).await;

@@ -293,6 +293,27 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     CREATE INDEX sts_sessions_by_expiry ON sts_sessions (expires_at);
     "#,
     },
+    // 8: bucket policies (PutBucketPolicy), keyed by the share or folder that is the bucket.
+    Migration {
+        sqlite: r#"
+    CREATE TABLE bucket_policies (
+        resource_id TEXT PRIMARY KEY NOT NULL,  -- ScaiDrive share id (share mode) or folder id
+        share_id    TEXT NOT NULL,
+        policy      TEXT NOT NULL,              -- the JSON document as the client sent it
+        updated_by  TEXT NOT NULL,              -- ScaiDrive user id
+        updated_at  TEXT NOT NULL               -- RFC 3339 UTC, seconds
+    ) STRICT;
+    "#,
+        postgres: r#"
+    CREATE TABLE bucket_policies (
+        resource_id TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+        share_id    TEXT COLLATE "C" NOT NULL,
+        policy      TEXT NOT NULL,
+        updated_by  TEXT NOT NULL,
+        updated_at  TEXT COLLATE "C" NOT NULL
+    );
+    "#,
+    },
 ];
 
 /// Reads `PRAGMA user_version`.
@@ -361,6 +382,7 @@ mod tests {
         assert_eq!(
             tables(&conn),
             vec![
+                "bucket_policies",
                 "credentials",
                 "delete_intents",
                 "multipart_completed",

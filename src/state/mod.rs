@@ -1,5 +1,5 @@
 //! The gateway's state database: credentials, object attributes, the multipart index, WebDAV
-//! locks and deletes in progress.
+//! locks, deletes in progress and bucket policies.
 //!
 //! Two backends behind one handle, [`StateDb`]:
 //! - SQLite (`<data_dir>/gateway.db`, the default) through rusqlite, WAL mode, file mode 0600 (it
@@ -41,6 +41,7 @@ mod migrations;
 mod multipart;
 mod news;
 mod pg;
+mod policies;
 mod sts;
 #[cfg(test)]
 mod testdb;
@@ -67,6 +68,7 @@ pub use locks::StoredLock;
 pub use migrations::SCHEMA_VERSION;
 pub use multipart::{MultipartPart, MultipartUpload, PartLocation};
 pub use news::ShareNews;
+pub use policies::BucketPolicy;
 pub use sts::{EXPIRED_KEPT, StsSession, session_token_digest};
 pub use transfer::{TransferCounts, copy_state};
 
@@ -360,6 +362,7 @@ mod tests {
         assert_eq!(db.schema_version().await.unwrap(), SCHEMA_VERSION);
         let tables = target.tables().await;
         for table in [
+            "bucket_policies",
             "credentials",
             "delete_intents",
             "multipart_completed",

@@ -116,6 +116,16 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "bucket_policies",
+        &[
+            ("resource_id", Kind::Text),
+            ("share_id", Kind::Text),
+            ("policy", Kind::Text),
+            ("updated_by", Kind::Text),
+            ("updated_at", Kind::Text),
+        ],
+    ),
+    (
         "delete_intents",
         &[
             ("resource_id", Kind::Text),

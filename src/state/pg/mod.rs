@@ -10,6 +10,7 @@ mod intents;
 mod locks;
 pub(super) mod migrate;
 mod multipart;
+mod policies;
 mod sts;
 
 use std::sync::Arc;
@@ -38,6 +39,7 @@ pub(super) use multipart::{
     create_upload, delete_upload, get_upload, list_parts, list_uploads, put_part,
     uploads_created_before,
 };
+pub(super) use policies::{delete_bucket_policy, get_bucket_policy, put_bucket_policy};
 pub(super) use sts::{create_sts_session, get_sts_session};
 
 /// How long a caller waits for a free pooled connection, and for a new one to be made.

@@ -190,13 +190,16 @@ fn check_action(a: &str) -> Result<(), PolicyError> {
 }
 
 /// A resource is `arn:aws:s3:::` naming this bucket or objects in it (wildcards allowed).
-fn check_resource(r: &str, bucket: &str) -> Result<(), PolicyError> {
+fn check_resource(r: &str, bucket: Option<&str>) -> Result<(), PolicyError> {
     let Some(rest) = r.strip_prefix("arn:aws:s3:::") else {
         return Err(malformed(format!("Policy has invalid resource: {r}")));
     };
     let bucket_part = rest.split('/').next().unwrap_or_default();
     // The bucket part may be a pattern (`*`, `my-*`): it must be able to name this bucket.
     // `arn:aws:s3:::*` alone covers every bucket and object.
+    let Some(bucket) = bucket else {
+        return Ok(());
+    };
     if rest == "*" || wildcard::matches(bucket_part, bucket) {
         return Ok(());
     }
@@ -249,7 +252,7 @@ fn conditions(v: &Value) -> Result<Vec<Condition>, PolicyError> {
     Ok(out)
 }
 
-fn statement(v: &Value, bucket: &str) -> Result<Statement, PolicyError> {
+fn statement(v: &Value, bucket: Option<&str>) -> Result<Statement, PolicyError> {
     let Value::Object(st) = v else {
         return Err(malformed("a Statement must be an object"));
     };
@@ -316,6 +319,16 @@ fn statement(v: &Value, bucket: &str) -> Result<Statement, PolicyError> {
 impl Policy {
     /// Parses and validates the policy `text` of bucket `bucket`.
     pub fn parse(text: &str, bucket: &str) -> Result<Self, PolicyError> {
+        Self::parse_for(text, Some(bucket))
+    }
+
+    /// Parses a policy stored after [`Policy::parse`] accepted it (its resources were checked
+    /// against the bucket's name then).
+    pub fn parse_stored(text: &str) -> Result<Self, PolicyError> {
+        Self::parse_for(text, None)
+    }
+
+    fn parse_for(text: &str, bucket: Option<&str>) -> Result<Self, PolicyError> {
         if text.len() > MAX_POLICY_BYTES {
             return Err(malformed(format!(
                 "Policies must not exceed {MAX_POLICY_BYTES} bytes"

@@ -6,13 +6,15 @@
 //!   credentials, `POST /` with `Action=…`).
 //! - The dispatch point is the `impl S3 for Gateway` below; each operation lives in its group's
 //!   file (`bucket`, `get`, `put`, `list`, `delete`, `copy`, `multipart` with `complete` and
-//!   `staging`, `versions`, `tagging`, `acl`).
+//!   `staging`, `versions`, `tagging`, `acl`, `policy`).
+//! - [`access`] evaluates the bucket's policy on every request (s3s's access hook).
 //! - [`error`] maps every store error kind to its S3 code, once; [`edge`] wraps the s3s
 //!   service for what s3s itself answers unlike S3 (and puts the request id in error bodies).
 //!
 //! Decisions (bucket modes, directory markers, ETags, versions) are written down in
 //! `docs/s3.md`.
 
+mod access;
 mod acl;
 mod attrs;
 mod auth;
@@ -27,6 +29,7 @@ mod found;
 mod get;
 mod list;
 mod multipart;
+mod policy;
 mod put;
 mod staging;
 mod sts;
@@ -95,7 +98,9 @@ pub fn front_end(ctx: &GatewayContext) -> FrontEnd {
 pub fn front_end_with(ctx: &GatewayContext, opts: S3Options) -> FrontEnd {
     let gateway = Gateway::new(ctx, opts);
     multipart::spawn_cleanup(gateway.clone());
+    let access = access::PolicyAccess::new(gateway.clone());
     let mut builder = S3ServiceBuilder::new(gateway);
+    builder.set_access(access);
     builder.set_config(std::sync::Arc::new(StaticConfigProvider::new(
         std::sync::Arc::new(s3s_config()),
     )));
@@ -517,6 +522,32 @@ impl S3 for Gateway {
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         tagging::delete_object_tagging(self, req).await
+    }
+
+    // Bucket policies
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        policy::put_bucket_policy(self, req).await
+    }
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        policy::get_bucket_policy(self, req).await
+    }
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        policy::delete_bucket_policy(self, req).await
+    }
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        policy::get_bucket_policy_status(self, req).await
     }
 
     // ACL stubs

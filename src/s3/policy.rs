@@ -1,0 +1,135 @@
+//! Put/Get/DeleteBucketPolicy and GetBucketPolicyStatus: bucket policies kept in the state DB
+//! (`docs/s3.md` § Bucket policies). Who may read, replace or delete a bucket's policy is who
+//! may manage its permissions in ScaiDrive (MANAGE_PERMISSIONS on the share or folder that is
+//! the bucket: a share's owner and managers); the policy itself never stops them, so no policy
+//! can lock its bucket's managers out.
+
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
+
+use super::acl::{bucket_manageable, bucket_resource_id};
+use super::{BucketRef, Gateway};
+use crate::auth::Session;
+use crate::policy::{Policy, PolicyError};
+use crate::state::BucketPolicy;
+
+/// A state-DB failure as S3 sees it (the cause logged first).
+pub(crate) fn state_error(e: crate::state::StateError) -> S3Error {
+    tracing::error!(error = %e, "bucket policy: state database failed");
+    s3_error!(
+        ServiceUnavailable,
+        "the gateway's state database is unavailable"
+    )
+}
+
+/// The bucket and its resource id, for a caller that may manage its permissions.
+async fn managed_bucket(gw: &Gateway, s: &Session, name: &str) -> S3Result<(BucketRef, String)> {
+    let bucket = gw.bucket(s, name).await?;
+    if !bucket_manageable(gw, s, &bucket).await? {
+        return Err(s3_error!(
+            AccessDenied,
+            "only who may manage the bucket's permissions in ScaiDrive may read or change its policy"
+        ));
+    }
+    let id = bucket_resource_id(gw, s, &bucket).await?;
+    Ok((bucket, id))
+}
+
+/// The parsed policy of a bucket, if it has one (read from the state DB every time, so every
+/// instance applies the latest at once).
+pub(crate) async fn load(gw: &Gateway, resource_id: &str) -> S3Result<Option<Policy>> {
+    let Some(stored) = gw
+        .store()
+        .db()
+        .get_bucket_policy(resource_id)
+        .await
+        .map_err(state_error)?
+    else {
+        return Ok(None);
+    };
+    // A stored policy was valid when put; one that no longer parses (a newer gateway's) is
+    // refused rather than skipped, so a Deny in it is never ignored.
+    Policy::parse_stored(&stored.policy).map(Some).map_err(|e| {
+        tracing::error!(resource_id, error = %e, "stored bucket policy does not parse");
+        s3_error!(
+            InternalError,
+            "the bucket's stored policy cannot be evaluated"
+        )
+    })
+}
+
+pub(crate) async fn put_bucket_policy(
+    gw: &Gateway,
+    req: S3Request<PutBucketPolicyInput>,
+) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+    let s = gw.session(&req).await?;
+    let i = &req.input;
+    let (bucket, id) = managed_bucket(gw, &s, &i.bucket).await?;
+    Policy::parse(&i.policy, &i.bucket).map_err(|e| match e {
+        PolicyError::Malformed(m) => S3Error::with_message(S3ErrorCode::MalformedPolicy, m),
+        PolicyError::Unsupported(m) => S3Error::with_message(S3ErrorCode::NotImplemented, m),
+    })?;
+    gw.store()
+        .db()
+        .put_bucket_policy(&BucketPolicy {
+            resource_id: id,
+            share_id: bucket.share_id.clone(),
+            policy: i.policy.clone(),
+            updated_by: s.principal().to_owned(),
+            updated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        })
+        .await
+        .map_err(state_error)?;
+    Ok(S3Response::new(PutBucketPolicyOutput {}))
+}
+
+pub(crate) async fn get_bucket_policy(
+    gw: &Gateway,
+    req: S3Request<GetBucketPolicyInput>,
+) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+    let s = gw.session(&req).await?;
+    let (_, id) = managed_bucket(gw, &s, &req.input.bucket).await?;
+    let stored = gw
+        .store()
+        .db()
+        .get_bucket_policy(&id)
+        .await
+        .map_err(state_error)?
+        .ok_or_else(|| s3_error!(NoSuchBucketPolicy, "the bucket policy does not exist"))?;
+    Ok(S3Response::new(GetBucketPolicyOutput {
+        policy: Some(stored.policy),
+    }))
+}
+
+pub(crate) async fn delete_bucket_policy(
+    gw: &Gateway,
+    req: S3Request<DeleteBucketPolicyInput>,
+) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+    let s = gw.session(&req).await?;
+    let (_, id) = managed_bucket(gw, &s, &req.input.bucket).await?;
+    // S3 answers 204 whether or not there was a policy.
+    gw.store()
+        .db()
+        .delete_bucket_policy(&id)
+        .await
+        .map_err(state_error)?;
+    Ok(S3Response::new(DeleteBucketPolicyOutput {}))
+}
+
+/// `IsPublic` is true when the policy allows everyone something without a limiting condition;
+/// a bucket without a policy is not public by policy (`IsPublic` false).
+pub(crate) async fn get_bucket_policy_status(
+    gw: &Gateway,
+    req: S3Request<GetBucketPolicyStatusInput>,
+) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+    let s = gw.session(&req).await?;
+    let (_, id) = managed_bucket(gw, &s, &req.input.bucket).await?;
+    let public = load(gw, &id)
+        .await?
+        .is_some_and(|p| crate::policy::is_public(&p));
+    Ok(S3Response::new(GetBucketPolicyStatusOutput {
+        policy_status: Some(PolicyStatus {
+            is_public: Some(public),
+        }),
+    }))
+}

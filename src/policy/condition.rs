@@ -297,6 +297,7 @@ impl Condition {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn cond(op: &str, key: &str, values: &[&str]) -> Condition {

@@ -381,6 +381,7 @@ impl Policy {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn err(text: &str) -> String {

@@ -131,6 +131,7 @@ pub fn is_public(policy: &Policy) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::policy::condition::{Condition, SetQualifier};
     use proptest::prelude::*;

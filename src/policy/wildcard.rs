@@ -39,6 +39,7 @@ pub fn matches_ignore_case(pattern: &str, text: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use proptest::prelude::*;
 

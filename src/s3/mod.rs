@@ -349,7 +349,10 @@ impl S3 for Gateway {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        bucket::delete_bucket(self, req).await
+        let policy = policy::resource_for_cleanup(self, &req).await;
+        let out = bucket::delete_bucket(self, req).await?;
+        policy::forget(self, policy).await;
+        Ok(out)
     }
     async fn head_bucket(
         &self,

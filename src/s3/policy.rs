@@ -58,6 +58,34 @@ pub(crate) async fn load(gw: &Gateway, resource_id: &str) -> S3Result<Option<Pol
     })
 }
 
+/// Whether the policy of the bucket that is resource `resource_id` (named `bucket` by the
+/// client) lets an anonymous request do `action` (`s3:GetObject`, `s3:ListBucket`) on `key`
+/// (`None`: the bucket itself): an applicable Allow for everyone and no Deny. For the anonymous
+/// request path, which serves what this allows through a ScaiDrive public link; without a
+/// policy the answer is false.
+#[allow(
+    dead_code,
+    reason = "called by the anonymous request path when it is wired in"
+)]
+pub(crate) async fn anonymous_read_allowed(
+    gw: &Gateway,
+    resource_id: &str,
+    bucket: &str,
+    key: Option<&str>,
+    action: &str,
+    req: &http::Request<()>,
+) -> S3Result<bool> {
+    let Some(policy) = load(gw, resource_id).await? else {
+        return Ok(false);
+    };
+    let conn = req.extensions().get::<crate::server::ClientConn>();
+    let context = super::access::context_of(None, conn, req.headers(), req.uri());
+    let resource = super::access::arn(bucket, key);
+    Ok(crate::policy::anonymous_allowed(
+        &policy, action, &resource, &context,
+    ))
+}
+
 pub(crate) async fn put_bucket_policy(
     gw: &Gateway,
     req: S3Request<PutBucketPolicyInput>,
@@ -132,4 +160,27 @@ pub(crate) async fn get_bucket_policy_status(
             is_public: Some(public),
         }),
     }))
+}
+
+/// Before DeleteBucket: the resource id of the bucket, whose policy goes with it.
+pub(crate) async fn resource_for_cleanup(
+    gw: &Gateway,
+    req: &S3Request<DeleteBucketInput>,
+) -> Option<String> {
+    let s = gw.session(req).await.ok()?;
+    let bucket = super::bucket::resolve(gw, &s, &req.input.bucket)
+        .await
+        .ok()??;
+    bucket_resource_id(gw, &s, &bucket).await.ok()
+}
+
+/// After DeleteBucket: removes the deleted bucket's policy (a failure is logged; the row is
+/// keyed by an id no new bucket gets, so it can only be left over, never applied).
+pub(crate) async fn forget(gw: &Gateway, resource_id: Option<String>) {
+    let Some(id) = resource_id else {
+        return;
+    };
+    if let Err(e) = gw.store().db().delete_bucket_policy(&id).await {
+        tracing::warn!(resource_id = %id, error = %e, "removing a deleted bucket's policy failed");
+    }
 }

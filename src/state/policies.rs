@@ -100,6 +100,7 @@ impl StateDb {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::state::testdb::Target;
 

@@ -397,3 +397,78 @@ async fn conditions_on_transport_address_and_prefix_are_evaluated() {
     assert!(r.text().contains("bucket policy"), "{}", r.text());
     assert_eq!(owner.put("/team/p.txt", b"x").await.status, 200);
 }
+
+#[tokio::test]
+async fn in_folders_mode_a_deleted_bucket_takes_its_policy_along() {
+    let emu = emulator_support::start_with(|_| {}, Some(emulator_support::ROLES_SEED)).await;
+    let gw_dir = tempfile::tempdir().unwrap();
+    let mut cfg = Config {
+        data_dir: gw_dir.path().to_owned(),
+        ..Config::default()
+    };
+    cfg.scaidrive.url = Some(emu.emu.url());
+    cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
+    cfg.s3.bucket_mode = scaidrive_gateway::config::BucketMode::Folders;
+    cfg.s3.folders_share = Some("shr_01TEAM".to_owned());
+    cfg.credentials = vec![cred("AKIAOWNER", "owner-token")];
+    let gateway = scaidrive_gateway::server::start_gateway(cfg).await.unwrap();
+    let owner = client(gateway, "AKIAOWNER", "AKIAOWNER-secret");
+    assert_eq!(
+        owner
+            .call("PUT", "/bkt-one", &[], &[], Vec::new())
+            .await
+            .status,
+        200
+    );
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::bkt-one/*"}]}"#;
+    let r = owner
+        .call(
+            "PUT",
+            "/bkt-one",
+            &[("policy", "")],
+            &[],
+            policy.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(owner.put("/bkt-one/k", b"x").await.status, 200);
+    assert_eq!(owner.get("/bkt-one/k").await.status, 403);
+    // Another bucket of the same share is not covered.
+    assert_eq!(
+        owner
+            .call("PUT", "/bkt-two", &[], &[], Vec::new())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(owner.put("/bkt-two/k", b"x").await.status, 200);
+    assert_eq!(owner.get("/bkt-two/k").await.status, 200);
+
+    let r = owner
+        .call("DELETE", "/bkt-one/k", &[], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = owner.call("DELETE", "/bkt-one", &[], &[], Vec::new()).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    // The row went with the bucket, and a new bucket of that name starts without a policy.
+    assert_eq!(
+        owner
+            .call("PUT", "/bkt-one", &[], &[], Vec::new())
+            .await
+            .status,
+        200
+    );
+    let r = owner
+        .call("GET", "/bkt-one", &[("policy", "")], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(owner.put("/bkt-one/k", b"x").await.status, 200);
+    assert_eq!(owner.get("/bkt-one/k").await.status, 200);
+    let db = rusqlite::Connection::open(gw_dir.path().join("gateway.db")).unwrap();
+    let rows: i64 = db
+        .query_row("SELECT count(*) FROM bucket_policies", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0);
+}

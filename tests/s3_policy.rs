@@ -196,7 +196,7 @@ async fn bad_policies_are_malformed_policy_and_nothing_is_stored() {
             r#""*""#,
             "s3:GetObject",
             r#""arn:aws:s3:::team/*""#,
-            r#"{"StringEquals":{"s3:ExistingObjectTag/level":"secret"}}"#,
+            r#"{"StringEquals":{"s3:RequestObjectTag/level":"secret"}}"#,
         ),
     )
     .await;
@@ -471,4 +471,44 @@ async fn in_folders_mode_a_deleted_bucket_takes_its_policy_along() {
         .query_row("SELECT count(*) FROM bucket_policies", [], |r| r.get(0))
         .unwrap();
     assert_eq!(rows, 0);
+}
+
+#[tokio::test]
+async fn a_deny_on_an_existing_object_tag_refuses_the_tagged_objects() {
+    let (_emu, owner) = setup().await;
+    let r = owner
+        .call(
+            "PUT",
+            "/team/secret.txt",
+            &[],
+            &[("x-amz-tagging", "level=secret")],
+            b"s".to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let policy = statement(
+        "Deny",
+        r#""*""#,
+        "s3:GetObject",
+        r#""arn:aws:s3:::team/*""#,
+        r#"{"StringEquals":{"s3:ExistingObjectTag/level":"secret"}}"#,
+    );
+    assert_eq!(put_policy(&owner, &policy).await.status, 204);
+    let r = owner.get("/team/secret.txt").await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(owner.get("/team/other.txt").await.status, 200);
+    // Retagged, it is readable again.
+    let tagging =
+        b"<Tagging><TagSet><Tag><Key>level</Key><Value>open</Value></Tag></TagSet></Tagging>";
+    let r = owner
+        .call(
+            "PUT",
+            "/team/secret.txt",
+            &[("tagging", "")],
+            &[],
+            tagging.to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(owner.get("/team/secret.txt").await.status, 200);
 }

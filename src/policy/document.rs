@@ -103,15 +103,32 @@ const ABSENT_KEYS: &[&str] = &[
     "aws:PrincipalOrgPaths",
 ];
 
+/// The prefix of the keys that carry an object's tags (`s3:ExistingObjectTag/<tag key>`).
+pub const EXISTING_TAG_PREFIX: &str = "s3:existingobjecttag/";
+
 /// Whether the gateway can evaluate condition key `key`: one it supplies, one AWS would not
-/// have either, or a request header `s3:x-amz-…`.
+/// have either, a request header `s3:x-amz-…`, or an existing object's tag.
 pub fn key_supported(key: &str) -> bool {
     let lower = key.to_ascii_lowercase();
+    let after = |prefix: &str| lower.strip_prefix(prefix).is_some_and(|r| !r.is_empty());
     SUPPLIED_KEYS
         .iter()
         .chain(ABSENT_KEYS)
         .any(|k| k.eq_ignore_ascii_case(key))
-        || (lower.starts_with("s3:x-amz-") && lower.len() > "s3:x-amz-".len())
+        || after("s3:x-amz-")
+        || after(EXISTING_TAG_PREFIX)
+}
+
+impl Policy {
+    /// Whether a condition of the policy tests an existing object's tags (the gateway then
+    /// reads the object's tags for requests on an object).
+    pub fn tests_existing_tags(&self) -> bool {
+        self.statements.iter().any(|st| {
+            st.conditions
+                .iter()
+                .any(|c| c.key.to_ascii_lowercase().starts_with(EXISTING_TAG_PREFIX))
+        })
+    }
 }
 
 /// One JSON value or array of values as strings (numbers and booleans as written).
@@ -453,7 +470,7 @@ mod tests {
     fn keys_the_gateway_cannot_evaluate_are_refused() {
         let p = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*",
             "Action":"s3:GetObject","Resource":"arn:aws:s3:::b1/*",
-            "Condition":{"StringEquals":{"s3:ExistingObjectTag/security":"secret"}}}]}"#;
+            "Condition":{"StringEquals":{"s3:RequestObjectTag/security":"secret"}}}]}"#;
         assert!(matches!(
             Policy::parse(p, "b1"),
             Err(PolicyError::Unsupported(_))
@@ -462,5 +479,7 @@ mod tests {
         assert!(key_supported("s3:x-amz-acl"));
         assert!(key_supported("aws:SourceVpce"));
         assert!(!key_supported("s3:x-amz-"));
+        assert!(key_supported("s3:ExistingObjectTag/security"));
+        assert!(!key_supported("s3:ExistingObjectTag/"));
     }
 }

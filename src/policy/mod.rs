@@ -13,8 +13,8 @@ mod wildcard;
 
 pub use condition::{Condition, Context, Op, SetQualifier};
 pub use document::{
-    Effect, MAX_POLICY_BYTES, Matcher, Policy, PolicyError, Principals, SUPPLIED_KEYS, Statement,
-    key_supported,
+    EXISTING_TAG_PREFIX, Effect, MAX_POLICY_BYTES, Matcher, Policy, PolicyError, Principals,
+    SUPPLIED_KEYS, Statement, key_supported,
 };
 pub use eval::{Decision, Request, anonymous_allowed, evaluate, is_public};
 pub use wildcard::matches as wildcard_matches;

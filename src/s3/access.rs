@@ -216,6 +216,22 @@ impl PolicyAccess {
             .map_err(super::auth::auth_error)
     }
 
+    /// Puts the tags of object `key` in the context (`s3:ExistingObjectTag/<tag key>`), as the
+    /// caller may read them; an object that does not exist (or that the caller may not read,
+    /// which the operation will then refuse) has none.
+    async fn add_existing_tags(&self, s: &Session, bucket: &str, key: &str, ctx: &mut Context) {
+        let Ok(Some(b)) = super::bucket::resolve(&self.gw, s, bucket).await else {
+            return;
+        };
+        let version = ctx.get("s3:VersionId").and_then(|v| v.first().cloned());
+        let Ok(found) = super::found::find(&self.gw, s, &b, key, version.as_deref()).await else {
+            return;
+        };
+        for (k, v) in super::tagging::get(found.attrs.as_ref()) {
+            ctx.set(&format!("s3:ExistingObjectTag/{k}"), v);
+        }
+    }
+
     /// The policy of bucket `name` as `s` sees it; `None` when the bucket does not exist (the
     /// operation then answers NoSuchBucket) or has no policy.
     async fn policy_of(&self, s: &Session, name: &str) -> S3Result<Option<Policy>> {
@@ -282,6 +298,12 @@ impl S3Access for PolicyAccess {
         let Some(policy) = self.policy_of(&s, &bucket).await? else {
             return Ok(());
         };
+        let mut context = context;
+        if let Some(key) = key.as_deref()
+            && policy.tests_existing_tags()
+        {
+            self.add_existing_tags(&s, &bucket, key, &mut context).await;
+        }
         let action = action_of(&op, versioned);
         let resource = arn(&bucket, key.as_deref());
         let req = Request {

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use s3s::access::{S3Access, S3AccessContext};
-use s3s::dto::DeleteObjectsInput;
+use s3s::dto::{DeleteObjectsInput, PostObjectInput};
 use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
 
@@ -323,6 +323,25 @@ impl S3Access for PolicyAccess {
             context,
         });
         Ok(())
+    }
+
+    /// PostObject names its key in the form, read after `check` (which saw only the bucket):
+    /// the key is evaluated here, as PutObject's would be.
+    async fn post_object(&self, req: &mut S3Request<PostObjectInput>) -> S3Result<()> {
+        let Some(checked) = req.extensions.get::<Checked>() else {
+            return Ok(());
+        };
+        let resource = arn(&checked.bucket, Some(&req.input.key));
+        let r = Request {
+            principal: Some(&checked.principal),
+            action: "s3:PutObject",
+            resource: &resource,
+            context: &checked.context,
+        };
+        match evaluate(&checked.policy, &r) {
+            Decision::Deny => Err(denied()),
+            _ => Ok(()),
+        }
     }
 
     /// DeleteObjects deletes each key as DeleteObject would: a key the policy denies refuses

@@ -101,6 +101,9 @@ else
     s3url=""; davurl=""; key=""; secret=""
     # One-second STS sessions, so s3/sts*.{sh,py} can see one expire.
     export SCAIDRIVE_GATEWAY_STS_MIN_SESSION_SECS=1
+    # The admin listener's POST /lifecycle/run?now=…, so s3/bucketcfg.sh can move the lifecycle
+    # worker's clock forward.
+    export SCAIDRIVE_GATEWAY_LIFECYCLE_ADMIN_RUN=true
     [ "$suite" = https ] || start_gateway ""
     export S3_ENDPOINT="$s3url" AWS_ACCESS_KEY_ID="$key" AWS_SECRET_ACCESS_KEY="$secret"
     # The embedded seed's shares "Documents" and "Photos" are buckets documents, photos and the
@@ -118,12 +121,14 @@ export RUN_ID="$(date +%s)-$$" RESULTS_DIR="$results"
 scripts=()
 case "$suite" in
     s3) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
-                s3/sts.sh s3/sts_boto3.py s3/rclone-economy.sh s3/rclone-ratelimit.sh s3/policy.sh) ;;
+                s3/sts.sh s3/sts_boto3.py s3/rclone-economy.sh s3/rclone-ratelimit.sh
+                s3/bucketcfg.sh s3/policy.sh) ;;
     webdav) scripts=(webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
                     webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh) ;;
     https) scripts=() ;;
     all) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
-                  s3/sts.sh s3/sts_boto3.py s3/rclone-economy.sh s3/rclone-ratelimit.sh s3/policy.sh
+                  s3/sts.sh s3/sts_boto3.py s3/rclone-economy.sh s3/rclone-ratelimit.sh
+                  s3/bucketcfg.sh s3/policy.sh
                   webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
                   webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh) ;;
 esac

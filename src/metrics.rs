@@ -1,7 +1,8 @@
 //! Counters the admin listener exposes in the Prometheus text format: upstream ScaiDrive calls by
 //! endpoint and status (so the gateway's economy with ScaiDrive can be measured and tested),
 //! front-end requests by protocol, operation and status with their durations, bytes on the wire,
-//! requests and connections open, and the store's cache hits and misses. The list, with what
+//! requests and connections open, the store's cache hits and misses, and the lifecycle worker's
+//! passes and actions. The list, with what
 //! each series means, is in `docs/operations.md`.
 
 use std::collections::BTreeMap;
@@ -682,6 +683,65 @@ mod tests {
         assert!(
             text.contains("cache=\"listings\",result=\"miss\"} 2"),
             "{text}"
+        );
+    }
+}
+
+/// What the lifecycle worker did on this instance (`s3/lifecycle_run.rs`).
+#[derive(Debug, Default)]
+pub struct LifecycleStats {
+    /// Passes run (this instance held the cluster lock).
+    pub passes: AtomicU64,
+    /// Objects moved to ScaiDrive's trash by an Expiration rule.
+    pub expired: AtomicU64,
+    /// Multipart uploads aborted by an AbortIncompleteMultipartUpload rule.
+    pub aborted: AtomicU64,
+    /// Buckets whose rules were skipped because the key that put them no longer works.
+    pub skipped_revoked: AtomicU64,
+    /// Buckets whose pass stopped early (action bound or rate budget) to go on next time.
+    pub deferred: AtomicU64,
+    /// Actions or listings that failed (logged).
+    pub errors: AtomicU64,
+    /// End of the last pass, Unix seconds (0: none yet).
+    pub last_pass_end: AtomicU64,
+    /// Duration of the last pass, milliseconds.
+    pub last_pass_millis: AtomicU64,
+}
+
+impl LifecycleStats {
+    /// Appends the Prometheus text form.
+    pub fn render(&self, out: &mut String) {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP scaidrive_gateway_lifecycle_passes_total Lifecycle passes this instance ran.\n\
+             # TYPE scaidrive_gateway_lifecycle_passes_total counter\n\
+             scaidrive_gateway_lifecycle_passes_total {}\n\
+             # HELP scaidrive_gateway_lifecycle_actions_total Lifecycle actions by kind (expired: moved to the trash; aborted: multipart uploads).\n\
+             # TYPE scaidrive_gateway_lifecycle_actions_total counter\n\
+             scaidrive_gateway_lifecycle_actions_total{{action=\"expired\"}} {}\n\
+             scaidrive_gateway_lifecycle_actions_total{{action=\"aborted\"}} {}\n\
+             # HELP scaidrive_gateway_lifecycle_buckets_skipped_total Buckets whose rules were not applied, by reason.\n\
+             # TYPE scaidrive_gateway_lifecycle_buckets_skipped_total counter\n\
+             scaidrive_gateway_lifecycle_buckets_skipped_total{{reason=\"credential\"}} {}\n\
+             scaidrive_gateway_lifecycle_buckets_skipped_total{{reason=\"deferred\"}} {}\n\
+             # HELP scaidrive_gateway_lifecycle_errors_total Lifecycle actions and listings that failed.\n\
+             # TYPE scaidrive_gateway_lifecycle_errors_total counter\n\
+             scaidrive_gateway_lifecycle_errors_total {}\n\
+             # HELP scaidrive_gateway_lifecycle_last_pass_timestamp_seconds End of the last lifecycle pass (0: none yet).\n\
+             # TYPE scaidrive_gateway_lifecycle_last_pass_timestamp_seconds gauge\n\
+             scaidrive_gateway_lifecycle_last_pass_timestamp_seconds {}\n\
+             # HELP scaidrive_gateway_lifecycle_last_pass_duration_seconds Duration of the last lifecycle pass.\n\
+             # TYPE scaidrive_gateway_lifecycle_last_pass_duration_seconds gauge\n\
+             scaidrive_gateway_lifecycle_last_pass_duration_seconds {:.3}",
+            get(&self.passes),
+            get(&self.expired),
+            get(&self.aborted),
+            get(&self.skipped_revoked),
+            get(&self.deferred),
+            get(&self.errors),
+            get(&self.last_pass_end),
+            get(&self.last_pass_millis) as f64 / 1000.0,
         );
     }
 }

@@ -1,7 +1,9 @@
 //! Two gateway instances in one process sharing a throwaway PostgreSQL and one emulator: a write
 //! acknowledged by one is seen by the other at once (GET, HEAD, LIST, PROPFIND, tags, dead
 //! properties, the bucket list), even when the other had the listing cached; each share's change
-//! feed is followed by one instance, and another takes over when it stops.
+//! feed is followed by one instance, and another takes over when it stops; bucket configuration
+//! (CORS, lifecycle) put through one is in force on the other, and a lifecycle pass runs on one
+//! instance at a time.
 
 #![allow(clippy::unwrap_used)]
 
@@ -88,6 +90,8 @@ fn config(dir: &Path, state_url: &str, upstream: &str, feed_ms: u64) -> Config {
         panic!("not a PostgreSQL URL")
     };
     cfg.state.url = Some(url);
+    cfg.lifecycle.admin_run = true;
+    cfg.lifecycle.pace_ms = 0;
     cfg
 }
 
@@ -541,4 +545,90 @@ async fn metrics_show_the_state_db_and_the_changes_received() {
         .is_some()
     );
     assert!(series(&text, "scaidrive_gateway_feed_leaderships").is_some());
+}
+
+/// `POST /lifecycle/run?now=…` on an instance's admin listener: status and body.
+async fn lifecycle_run(gw: &GatewayHandle, now: chrono::DateTime<chrono::Utc>) -> (u16, String) {
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/lifecycle/run", gw.addrs().admin))
+        .query(&[(
+            "now",
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )])
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn bucket_configuration_put_through_one_instance_is_in_force_on_the_other() {
+    let mut c = Cluster::new().await;
+    let (a, b) = c.pair().await;
+    let preflight = |s3: &S3| {
+        reqwest::Client::new()
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/documents/x.txt", s3.endpoint),
+            )
+            .header("Origin", "https://app.example")
+            .header("Access-Control-Request-Method", "PUT")
+            .send()
+    };
+    assert_eq!(preflight(&b).await.unwrap().status(), 403);
+    let cors = "<CORSConfiguration><CORSRule><AllowedOrigin>https://app.example</AllowedOrigin>\
+        <AllowedMethod>PUT</AllowedMethod></CORSRule></CORSConfiguration>";
+    let put = a
+        .call(
+            "PUT",
+            "/documents",
+            &[("cors", "")],
+            &[],
+            cors.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    assert_eq!(preflight(&b).await.unwrap().status(), 200);
+    let del = a
+        .call("DELETE", "/documents", &[("cors", "")], &[], Vec::new())
+        .await;
+    assert_eq!(del.status, 204);
+    assert_eq!(preflight(&b).await.unwrap().status(), 403);
+
+    // Lifecycle: put through A, read and applied through B, one pass at a time.
+    assert_eq!(a.put("/documents/lc-old.txt", b"x").await.status, 200);
+    let rule = "<LifecycleConfiguration><Rule><ID>r</ID><Filter><Prefix>lc-</Prefix></Filter>\
+        <Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule></LifecycleConfiguration>";
+    let put = a
+        .call(
+            "PUT",
+            "/documents",
+            &[("lifecycle", "")],
+            &[],
+            rule.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text());
+    let got = b
+        .call("GET", "/documents", &[("lifecycle", "")], &[], Vec::new())
+        .await;
+    assert_eq!(s3_support::xml_values(&got.text(), "ID"), ["r"]);
+    let later = chrono::Utc::now() + chrono::Duration::days(2);
+    // While another holder has the cluster's lifecycle lock, no instance runs a pass.
+    let other = StateDb::connect(
+        &StateLocation::parse_state_url(&c.url).unwrap(),
+        StateOptions::default(),
+    )
+    .await
+    .unwrap();
+    let lease = other.try_cluster_lock("lifecycle").await.unwrap().unwrap();
+    assert_eq!(lifecycle_run(&b.gateway, later).await.0, 409);
+    assert_eq!(a.get("/documents/lc-old.txt").await.status, 200);
+    other.release_cluster_lock(lease).await;
+    let (status, body) = lifecycle_run(&b.gateway, later).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"expired\":1"), "{body}");
+    assert_eq!(a.get("/documents/lc-old.txt").await.status, 404);
+    let (_, body) = lifecycle_run(&a.gateway, later).await;
+    assert!(body.contains("\"expired\":0"), "{body}");
 }

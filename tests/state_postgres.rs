@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use scaidrive_gateway::config::Config;
 use scaidrive_gateway::state::{
-    BucketPolicy, MultipartPart, MultipartUpload, NewCredential, ObjectAttrs, StateDb,
-    StateLocation, StateOptions, StoredAttrs, StoredLock,
+    BucketConfig, BucketPolicy, ConfigKind, MultipartPart, MultipartUpload, NewCredential,
+    ObjectAttrs, StateDb, StateLocation, StateOptions, StoredAttrs, StoredLock,
 };
 use tokio::process::Command;
 
@@ -283,6 +283,17 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         })
         .await
         .unwrap();
+        src.put_bucket_config(BucketConfig {
+            scope: "shr_1".into(),
+            bucket: "documents".into(),
+            kind: ConfigKind::Lifecycle,
+            document: "<LifecycleConfiguration/>".into(),
+            access_key_id: "AKIAMOVE0".into(),
+            principal: "usr_1".into(),
+            updated_at: "2026-01-01T00:00:00.000Z".into(),
+        })
+        .await
+        .unwrap();
         src.put_bucket_policy(&BucketPolicy {
             resource_id: "fld_b".into(),
             share_id: "shr_1".into(),
@@ -304,6 +315,7 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         "multipart_uploads: 1 copied",
         "multipart_parts: 2 copied",
         "webdav_locks: 1 copied",
+        "bucket_configs: 1 copied",
         "bucket_policies: 1 copied",
     ] {
         assert!(printed.contains(line), "{line} missing from:\n{printed}");
@@ -336,6 +348,12 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         .unwrap()
         .unwrap();
     assert_eq!(lock.owner.as_deref(), Some("<D:href>me</D:href>"));
+    let cfg = db
+        .get_bucket_config("shr_1", ConfigKind::Lifecycle)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cfg.access_key_id, "AKIAMOVE0");
     let policy = db.get_bucket_policy("fld_b").await.unwrap().unwrap();
     assert_eq!(policy.share_id, "shr_1");
 

@@ -19,6 +19,7 @@ use serde::Deserialize;
 
 mod cache;
 mod flags;
+mod lifecycle;
 mod listen;
 mod log;
 mod ops;
@@ -33,6 +34,9 @@ mod upstream;
 pub use self::log::*;
 pub use cache::*;
 pub use flags::ConfigFlags;
+pub use lifecycle::{
+    ENV_LIFECYCLE_ADMIN_RUN, ENV_LIFECYCLE_ENABLED, ENV_LIFECYCLE_INTERVAL_SECS, LifecycleConfig,
+};
 pub use listen::*;
 pub use ops::*;
 pub use s3::*;
@@ -119,6 +123,8 @@ pub struct Config {
     pub state: StateConfig,
     /// Temporary credentials (STS).
     pub sts: StsConfig,
+    /// The lifecycle worker.
+    pub lifecycle: LifecycleConfig,
 }
 
 impl fmt::Debug for Config {
@@ -140,6 +146,7 @@ impl fmt::Debug for Config {
             .field("upstream", &self.upstream)
             .field("state", &self.state)
             .field("sts", &self.sts)
+            .field("lifecycle", &self.lifecycle)
             .finish()
     }
 }
@@ -180,6 +187,7 @@ impl Default for Config {
             upstream: UpstreamConfig::default(),
             state: StateConfig::default(),
             sts: StsConfig::default(),
+            lifecycle: LifecycleConfig::default(),
         }
     }
 }
@@ -225,6 +233,8 @@ struct FileConfig {
     state: state::FileState,
     #[serde(default)]
     sts: sts::FileSts,
+    #[serde(default)]
+    lifecycle: lifecycle::FileLifecycle,
 }
 
 impl Config {
@@ -247,6 +257,8 @@ impl Config {
         let mut cfg = Self::default();
         cfg.state.apply_file(std::mem::take(&mut file.state))?;
         cfg.sts.apply_file(std::mem::take(&mut file.sts));
+        cfg.lifecycle
+            .apply_file(std::mem::take(&mut file.lifecycle));
         cfg.apply_file(file);
         // Where `scaidrive.url` came from, for its error message: the last layer that set it.
         let mut url_origin = match (&cfg.scaidrive.url, &file_path) {
@@ -267,12 +279,14 @@ impl Config {
         cfg.apply_env(&env)?;
         cfg.state.apply_env(&env)?;
         cfg.sts.apply_env(&env)?;
+        cfg.lifecycle.apply_env(&env)?;
         cfg.apply_flags(flags);
         cfg.state.apply_flags(&flags.state)?;
         cfg.validate_url(&url_origin)?;
         cfg.validate()?;
         cfg.state.validate()?;
         cfg.sts.validate()?;
+        cfg.lifecycle.validate()?;
         Ok(cfg)
     }
 
@@ -285,11 +299,14 @@ impl Config {
         let mut cfg = Self::default();
         cfg.state.apply_file(std::mem::take(&mut file.state))?;
         cfg.sts.apply_file(std::mem::take(&mut file.sts));
+        cfg.lifecycle
+            .apply_file(std::mem::take(&mut file.lifecycle));
         cfg.apply_file(file);
         cfg.validate_url("file")?;
         cfg.validate()?;
         cfg.state.validate()?;
         cfg.sts.validate()?;
+        cfg.lifecycle.validate()?;
         Ok(cfg)
     }
 

@@ -342,6 +342,7 @@ pub(crate) async fn delete_bucket(
         ));
     }
     remove(gw, &s, &bucket).await?;
+    super::bucketcfg::forget_all(gw, &bucket).await;
     Ok(S3Response::new(DeleteBucketOutput {}))
 }
 

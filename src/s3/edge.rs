@@ -25,6 +25,9 @@
 //!   query parameters out of a SigV2 string to sign).
 //! - After: an S3 error body answering an STS request (a refused signature or key) is put in
 //!   STS's `<ErrorResponse>` envelope, which STS clients parse.
+//! - Before: a preflight `OPTIONS` (no credentials; s3s routes no OPTIONS) is answered from
+//!   the bucket's stored CORS rules ([`cors::preflight`]). After: an answer to a request with
+//!   an `Origin` carries the `Access-Control-*` headers of the first matching rule.
 //! - After: a HEAD answering one part of an object (`?partNumber=`, with a Content-Range) is
 //!   206, as GET is (s3s sends 200 whatever the handler's status).
 
@@ -38,6 +41,7 @@ use http_body_util::BodyExt as _;
 use s3s::service::S3Service;
 
 use super::auth::{self, CredentialSource, WrongRegion};
+use super::cors;
 use super::xml_cap::{self, CapError};
 use crate::server::request::RequestId;
 use crate::server::{BodyError, RequestBody};
@@ -60,15 +64,43 @@ pub struct Edge {
     region: std::sync::Arc<str>,
     /// `s3.domain`: `bucket.<domain>` hosts are virtual-host style.
     domain: Option<std::sync::Arc<str>>,
+    /// Where the CORS rules are.
+    db: crate::state::StateDb,
 }
 
 impl Edge {
-    pub fn new(inner: S3Service, region: &str, domain: Option<&str>) -> Self {
+    pub fn new(
+        inner: S3Service,
+        region: &str,
+        domain: Option<&str>,
+        db: crate::state::StateDb,
+    ) -> Self {
         Self {
             inner,
             region: region.into(),
             domain: domain.map(|d| auth::normalise_domain(d).into()),
+            db,
         }
+    }
+
+    /// The bucket a request names (virtual-host style or the first path segment), if any.
+    fn bucket_name<B>(&self, req: &Request<B>) -> Option<String> {
+        if let Some(domain) = self.domain.as_deref() {
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .or_else(|| req.uri().host());
+            if let Some(b) = host.and_then(|h| auth::host_bucket(domain, h)) {
+                return Some(b);
+            }
+        }
+        let first = req.uri().path().trim_start_matches('/').split('/').next()?;
+        let name = percent_encoding::percent_decode_str(first)
+            .decode_utf8()
+            .ok()?
+            .into_owned();
+        (!name.is_empty()).then_some(name)
     }
 
     /// True when the request names an object (a key), not only a bucket or the service.
@@ -358,6 +390,17 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
         if let Some(resp) = refuse_early(&req, &self.region) {
             return Box::pin(async move { Ok(finish(resp, request_id, false).await) });
         }
+        if req.method() == Method::OPTIONS {
+            let db = self.db.clone();
+            let bucket = self.bucket_name(&req);
+            let headers = req.headers().clone();
+            return Box::pin(async move {
+                let resp = cors::preflight(&db, bucket.as_deref(), &headers).await;
+                Ok(finish(resp, request_id, false).await)
+            });
+        }
+        let cors_actual = cors::Actual::of(req.method(), req.headers(), self.bucket_name(&req));
+        let db = self.db.clone();
         let post_form = is_post_form(&req);
         let capped =
             !post_form && xml_cap::is_capped(req.method(), self.names_key(&req), req.uri().query());
@@ -406,7 +449,10 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
             {
                 *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
             }
-            let resp = finish(resp, request_id, signed_form).await;
+            let mut resp = finish(resp, request_id, signed_form).await;
+            if let Some(actual) = cors_actual {
+                actual.decorate(&db, &mut resp).await;
+            }
             Ok(if sts {
                 super::sts::envelope(resp).await
             } else {

@@ -6,7 +6,8 @@
 //!   credentials, `POST /` with `Action=…`).
 //! - The dispatch point is the `impl S3 for Gateway` below; each operation lives in its group's
 //!   file (`bucket`, `get`, `put`, `list`, `delete`, `copy`, `multipart` with `complete` and
-//!   `staging`, `versions`, `tagging`, `acl`, `policy`).
+//!   `staging`, `versions`, `tagging`, `acl`, `policy`; `bucketcfg` with `lifecycle` and
+//!   `cors` for the bucket configuration the gateway keeps itself).
 //! - [`access`] evaluates the bucket's policy on every request (s3s's access hook).
 //! - [`error`] maps every store error kind to its S3 code, once; [`edge`] wraps the s3s
 //!   service for what s3s itself answers unlike S3 (and puts the request id in error bodies).
@@ -19,14 +20,18 @@ mod acl;
 mod attrs;
 mod auth;
 mod bucket;
+mod bucketcfg;
 mod checksum;
 mod complete;
 mod copy;
+mod cors;
 mod delete;
 mod edge;
 mod error;
 mod found;
 mod get;
+mod lifecycle;
+mod lifecycle_run;
 mod list;
 mod multipart;
 mod policy;
@@ -51,6 +56,7 @@ use crate::server::{FrontEnd, GatewayContext};
 use crate::store::Store;
 
 pub use error::store_error;
+pub use lifecycle_run::{Lifecycle, LifecycleTask, PassReport};
 
 /// Tunables of the S3 front end.
 #[derive(Debug, Clone)]
@@ -115,6 +121,7 @@ pub fn front_end_with(ctx: &GatewayContext, opts: S3Options) -> FrontEnd {
             builder.build(),
             &ctx.config.s3.region,
             ctx.config.s3.domain.as_deref(),
+            ctx.store.db().clone(),
         ),
     )
 }
@@ -551,6 +558,62 @@ impl S3 for Gateway {
         req: S3Request<GetBucketPolicyStatusInput>,
     ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
         policy::get_bucket_policy_status(self, req).await
+    }
+
+    // Bucket configuration kept by the gateway
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        bucketcfg::put_bucket_lifecycle_configuration(self, req).await
+    }
+    async fn get_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<GetBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
+        bucketcfg::get_bucket_lifecycle_configuration(self, req).await
+    }
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        bucketcfg::delete_bucket_lifecycle(self, req).await
+    }
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        bucketcfg::put_bucket_tagging(self, req).await
+    }
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        bucketcfg::get_bucket_tagging(self, req).await
+    }
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        bucketcfg::delete_bucket_tagging(self, req).await
+    }
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<PutBucketCorsInput>,
+    ) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        bucketcfg::put_bucket_cors(self, req).await
+    }
+    async fn get_bucket_cors(
+        &self,
+        req: S3Request<GetBucketCorsInput>,
+    ) -> S3Result<S3Response<GetBucketCorsOutput>> {
+        bucketcfg::get_bucket_cors(self, req).await
+    }
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        bucketcfg::delete_bucket_cors(self, req).await
     }
 
     // ACL stubs

@@ -407,7 +407,7 @@ pub(crate) async fn abort_multipart_upload(
 
 /// Forgets an upload and deletes what it staged. The clean-up passes no session: the
 /// uploader's is found from the upload's access key.
-async fn remove_upload(gw: &Gateway, s: Option<&Session>, up: &Upload) {
+pub(crate) async fn remove_upload(gw: &Gateway, s: Option<&Session>, up: &Upload) {
     let found;
     let s = match s {
         Some(s) => Some(s),

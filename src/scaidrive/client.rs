@@ -228,6 +228,12 @@ impl Client {
         }
     }
 
+    /// The budget ScaiDrive last reported for `token`: (limit, remaining) per window, when
+    /// seen within the last window (background work uses it to leave the user's budget alone).
+    pub fn rate_budget(&self, token: &super::token::Token) -> Option<(u64, u64)> {
+        self.inner.pacer.budget(token)
+    }
+
     /// `base/api/v1/<segments…>`, each segment percent-encoded (IDs are opaque).
     pub(crate) fn endpoint(&self, segments: &[&str]) -> Result<Url> {
         let mut url = self.inner.base.clone();

@@ -83,6 +83,20 @@ impl Pacer {
         });
     }
 
+    /// The last budget ScaiDrive reported for `token` (limit, remaining), if seen within the
+    /// window and not yet reset.
+    pub fn budget(&self, token: &Token) -> Option<(u64, u64)> {
+        self.with(token, |p| {
+            let fresh = p.observed.is_some_and(|o| o.elapsed() < WINDOW);
+            let blocked = p.blocked_until.is_some_and(|b| b > Instant::now());
+            match (fresh || blocked, p.limit, p.remaining) {
+                (true, Some(limit), Some(remaining)) => Some((limit, remaining)),
+                (true, Some(limit), None) if blocked => Some((limit, 0)),
+                _ => None,
+            }
+        })
+    }
+
     /// A 429 told `token` to wait this long.
     pub fn block(&self, token: &Token, retry_after: Duration) {
         let until = Instant::now() + retry_after.min(MAX_PACE);
@@ -187,6 +201,17 @@ mod tests {
             p.delay(&Token::new("other"), &Method::GET, "/api/v1/files/x"),
             None
         );
+    }
+
+    #[test]
+    fn the_budget_is_the_last_seen_and_a_block_empties_it() {
+        let p = Pacer::default();
+        assert_eq!(p.budget(&token()), None);
+        p.observe(&token(), Some(100), Some(40), None);
+        assert_eq!(p.budget(&token()), Some((100, 40)));
+        assert_eq!(p.budget(&Token::new("other")), None);
+        p.block(&token(), Duration::from_secs(5));
+        assert_eq!(p.budget(&token()), Some((100, 0)));
     }
 
     #[test]

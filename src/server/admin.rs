@@ -1,14 +1,17 @@
 //! The admin listener: `/healthz` (the process is up), `/readyz` (ScaiDrive answers
 //! `/api/v1/ready` and the state DB, SQLite or PostgreSQL, answers `SELECT 1`) and `/metrics` (Prometheus text: front-end
-//! requests, durations, bytes, connections, upstream calls, cache lookups, the state DB).
+//! requests, durations, bytes, connections, upstream calls, cache lookups, the state DB, the
+//! lifecycle worker). With `lifecycle.admin_run`, `POST /lifecycle/run[?now=RFC 3339]` runs one
+//! lifecycle pass at once, as of the given time (an operator's tool; see `docs/operations.md`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Query;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::metrics::{CacheStats, RequestMetrics};
 use crate::scaidrive::Client;
@@ -28,15 +31,64 @@ pub struct AdminState {
     pub metrics: Arc<RequestMetrics>,
     /// The store's cache hits and misses.
     pub cache: Arc<CacheStats>,
+    /// The lifecycle worker (its metrics, and the run-now tool).
+    pub lifecycle: Option<crate::s3::Lifecycle>,
 }
 
 /// The admin router.
 pub fn router(state: AdminState) -> Router {
-    Router::new()
+    let run = state
+        .lifecycle
+        .as_ref()
+        .is_some_and(|l| l.config().admin_run);
+    let router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .with_state(state)
+        .route("/metrics", get(metrics));
+    let router = match run {
+        true => router.route("/lifecycle/run", post(lifecycle_run)),
+        false => router,
+    };
+    router.with_state(state)
+}
+
+/// `?now=` of `POST /lifecycle/run`.
+#[derive(Debug, serde::Deserialize)]
+struct RunQuery {
+    now: Option<String>,
+}
+
+/// Runs one lifecycle pass as of `now` (default: the present) and answers its report as JSON;
+/// 409 when another instance holds the pass's cluster lock.
+async fn lifecycle_run(
+    State(state): State<AdminState>,
+    Query(q): Query<RunQuery>,
+) -> (StatusCode, String) {
+    let Some(lifecycle) = state.lifecycle.as_ref() else {
+        return (StatusCode::NOT_FOUND, "no lifecycle worker\n".to_owned());
+    };
+    let now = match q.now.as_deref() {
+        None => chrono::Utc::now(),
+        Some(t) => match chrono::DateTime::parse_from_rfc3339(t) {
+            Ok(t) => t.to_utc(),
+            Err(e) => {
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("now: not an RFC 3339 time ({e})\n"),
+                );
+            }
+        },
+    };
+    match lifecycle.run_once(now).await {
+        Some(report) => (
+            StatusCode::OK,
+            serde_json::to_string(&report).unwrap_or_default() + "\n",
+        ),
+        None => (
+            StatusCode::CONFLICT,
+            "another instance is running the lifecycle pass\n".to_owned(),
+        ),
+    }
 }
 
 /// Liveness: answers as long as the process serves requests.
@@ -76,6 +128,9 @@ async fn metrics(
     state.metrics.render(&mut text);
     state.upstream.upstream_stats().render(&mut text);
     state.cache.render(&mut text);
+    if let Some(l) = &state.lifecycle {
+        l.stats().render(&mut text);
+    }
     render_state_db(&state.db, &mut text);
     crate::metrics::render_process(&mut text);
     (

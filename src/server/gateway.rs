@@ -50,6 +50,8 @@ pub struct GatewayHandle {
     server: JoinHandle<()>,
     /// The periodic sweep (stops when the handle is dropped).
     _sweeper: crate::maintenance::Task,
+    /// The lifecycle worker's periodic task (stops when the handle is dropped).
+    _lifecycle: Option<crate::s3::LifecycleTask>,
 }
 
 impl std::fmt::Debug for GatewayHandle {
@@ -310,6 +312,8 @@ async fn finish_start(
         cfg.data_dir.clone(),
         crate::maintenance::SWEEP_INTERVAL,
     );
+    let lifecycle = crate::s3::Lifecycle::new(&ctx);
+    let lifecycle_task = lifecycle.spawn();
     let metrics = std::sync::Arc::new(RequestMetrics::default());
     let front_ends = FrontEnds {
         s3: super::keys::wrap(
@@ -325,6 +329,7 @@ async fn finish_start(
                 upstream,
                 metrics: std::sync::Arc::clone(&metrics),
                 cache: ctx.store.cache_stats(),
+                lifecycle: Some(lifecycle),
             }),
         ),
     };
@@ -376,6 +381,7 @@ async fn finish_start(
         stop,
         server,
         _sweeper: sweeper,
+        _lifecycle: lifecycle_task,
     })
 }
 

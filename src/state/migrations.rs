@@ -293,7 +293,39 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     CREATE INDEX sts_sessions_by_expiry ON sts_sessions (expires_at);
     "#,
     },
-    // 8: bucket policies (PutBucketPolicy), keyed by the share or folder that is the bucket.
+    // 8: per-bucket configuration documents the gateway keeps and applies itself (lifecycle,
+    // tagging, CORS), with the access key that put each (the lifecycle worker acts with it).
+    Migration {
+        sqlite: r#"
+    CREATE TABLE bucket_configs (
+        scope         TEXT NOT NULL,             -- share id, or `share id/folder` (folders mode)
+        bucket        TEXT NOT NULL,             -- the bucket's name as its putter named it
+        kind          TEXT NOT NULL,             -- `lifecycle`, `tagging`, `cors`
+        document      TEXT NOT NULL,             -- the S3 XML document as stored
+        access_key_id TEXT NOT NULL,             -- the key that put it
+        principal     TEXT NOT NULL,             -- its ScaiDrive user id
+        updated_at    TEXT NOT NULL,             -- RFC 3339 UTC, milliseconds
+        PRIMARY KEY (scope, kind)
+    ) STRICT;
+    CREATE INDEX bucket_configs_by_kind ON bucket_configs (kind);
+    CREATE INDEX bucket_configs_by_bucket ON bucket_configs (bucket, kind);
+    "#,
+        postgres: r#"
+    CREATE TABLE bucket_configs (
+        scope         TEXT COLLATE "C" NOT NULL,
+        bucket        TEXT COLLATE "C" NOT NULL,
+        kind          TEXT COLLATE "C" NOT NULL,
+        document      TEXT NOT NULL,
+        access_key_id TEXT NOT NULL,
+        principal     TEXT NOT NULL,
+        updated_at    TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (scope, kind)
+    );
+    CREATE INDEX bucket_configs_by_kind ON bucket_configs (kind);
+    CREATE INDEX bucket_configs_by_bucket ON bucket_configs (bucket, kind);
+    "#,
+    },
+    // 9: bucket policies (PutBucketPolicy), keyed by the share or folder that is the bucket.
     Migration {
         sqlite: r#"
     CREATE TABLE bucket_policies (
@@ -382,6 +414,7 @@ mod tests {
         assert_eq!(
             tables(&conn),
             vec![
+                "bucket_configs",
                 "bucket_policies",
                 "credentials",
                 "delete_intents",

@@ -1,5 +1,5 @@
 //! The gateway's state database: credentials, object attributes, the multipart index, WebDAV
-//! locks, deletes in progress and bucket policies.
+//! locks, deletes in progress, per-bucket configuration documents and bucket policies.
 //!
 //! Two backends behind one handle, [`StateDb`]:
 //! - SQLite (`<data_dir>/gateway.db`, the default) through rusqlite, WAL mode, file mode 0600 (it
@@ -31,6 +31,7 @@ macro_rules! both_backends {
 }
 
 mod attrs;
+mod bucketcfg;
 mod coherence;
 mod completed;
 mod credentials;
@@ -56,6 +57,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 pub use attrs::{ObjectAttrs, StoredAttrs};
+pub use bucketcfg::{BucketConfig, ConfigKind};
 pub use coherence::ClusterLease;
 pub use completed::CompletedUpload;
 pub use credentials::{
@@ -362,6 +364,7 @@ mod tests {
         assert_eq!(db.schema_version().await.unwrap(), SCHEMA_VERSION);
         let tables = target.tables().await;
         for table in [
+            "bucket_configs",
             "bucket_policies",
             "credentials",
             "delete_intents",

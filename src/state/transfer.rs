@@ -137,6 +137,18 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("created_at", Kind::Text),
         ],
     ),
+    (
+        "bucket_configs",
+        &[
+            ("scope", Kind::Text),
+            ("bucket", Kind::Text),
+            ("kind", Kind::Text),
+            ("document", Kind::Text),
+            ("access_key_id", Kind::Text),
+            ("principal", Kind::Text),
+            ("updated_at", Kind::Text),
+        ],
+    ),
 ];
 
 /// One value read from SQLite, ready to bind on PostgreSQL.

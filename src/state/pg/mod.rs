@@ -3,6 +3,7 @@
 //! operation where the SQL allows. The typed operations live in one file per table group.
 
 mod attrs;
+mod bucketcfg;
 mod cluster;
 mod completed;
 mod credentials;
@@ -25,6 +26,10 @@ use super::location::PgUrl;
 
 pub(super) use attrs::{
     bind_attrs_modified_at, delete_attrs, load_attrs, put_attrs, put_attrs_and_bump,
+};
+pub(super) use bucketcfg::{
+    delete_bucket_config, find_bucket_config, get_bucket_config, list_bucket_configs,
+    put_bucket_config,
 };
 pub(super) use cluster::{Dedicated, bump_share_generation, share_generation, share_news};
 pub(super) use completed::{finish_upload, get_completed};

@@ -98,7 +98,7 @@ else
         sed 's/^export AWS_SECRET_ACCESS_KEY=.*/export AWS_SECRET_ACCESS_KEY=<redacted>/' \
             "$tmp/banner$name.txt" >"$results/gateway-banner$name.txt"
     }
-    s3url=""; davurl=""; key=""; secret=""
+    s3url=""; davurl=""; key=""; secret=""; scaidrive=""
     # One-second STS sessions, so s3/sts*.{sh,py} can see one expire.
     export SCAIDRIVE_GATEWAY_STS_MIN_SESSION_SECS=1
     # The admin listener's POST /lifecycle/run?now=…, so s3/bucketcfg.sh can move the lifecycle
@@ -112,8 +112,9 @@ else
     export WEBDAV_USER="$key" WEBDAV_PASS="$secret"
     # For the scripts that count upstream calls or start a gateway of their own.
     export ADMIN_URL="$admin" GATEWAY_BIN="$bin"
-    # The STS scripts write tokens into the embedded emulator's database (as ScaiKey would).
-    export GATEWAY_DATA_DIR="$tmp/data"
+    # The STS scripts write tokens into the embedded emulator's database (as ScaiKey would);
+    # s3/public.sh calls the emulator's API (as ScaiDrive's web UI would).
+    export GATEWAY_DATA_DIR="$tmp/data" SCAIDRIVE_API="$scaidrive"
     target="gateway: $bin ($("$bin" --version 2>/dev/null || echo '?'))"
 fi
 export RUN_ID="$(date +%s)-$$" RESULTS_DIR="$results"
@@ -121,16 +122,18 @@ export RUN_ID="$(date +%s)-$$" RESULTS_DIR="$results"
 scripts=()
 case "$suite" in
     s3) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
-                s3/sts.sh s3/sts_boto3.py s3/rclone-economy.sh s3/rclone-ratelimit.sh
-                s3/bucketcfg.sh s3/policy.sh) ;;
+                s3/sts.sh s3/sts_boto3.py s3/public.sh s3/bucketcfg.sh s3/rclone-economy.sh
+                s3/rclone-ratelimit.sh s3/policy.sh) ;;
     webdav) scripts=(webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
-                    webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh) ;;
+                    webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh
+                    webdav/nextcloud.sh) ;;
     https) scripts=() ;;
     all) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
-                  s3/sts.sh s3/sts_boto3.py s3/rclone-economy.sh s3/rclone-ratelimit.sh
-                  s3/bucketcfg.sh s3/policy.sh
+                  s3/sts.sh s3/sts_boto3.py s3/public.sh s3/bucketcfg.sh s3/rclone-economy.sh
+                  s3/rclone-ratelimit.sh s3/policy.sh
                   webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
-                  webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh) ;;
+                  webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh
+                    webdav/nextcloud.sh) ;;
 esac
 if [ -n "${ONLY:-}" ]; then
     keep=()

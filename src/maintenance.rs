@@ -1,7 +1,8 @@
 //! Housekeeping that keeps a crash from leaving debris: at start and then periodically, deletes
 //! a crash cut between rename and trash are finished ([`Store::recover_deletes`]) and spool files
 //! and multipart staging directories no request uses are removed (`<data_dir>/staging/webdav/*`
-//! and `<data_dir>/staging/<upload id>/` whose upload the state DB does not know).
+//! and `<data_dir>/staging/<upload id>/` whose upload the state DB does not know), and WebDAV
+//! chunked uploads idle for 24 hours are forgotten with their spools.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -50,6 +51,10 @@ pub fn spawn(store: Store, data_dir: PathBuf, every: Duration) -> Task {
             tick.tick().await;
             store.recover_deletes(false).await;
             log(sweep_staging(&staging, store.db(), Some(STAGING_MAX_AGE)).await);
+            let idle = crate::webdav::sweep_chunked_uploads(store.db(), &data_dir).await;
+            if idle > 0 {
+                tracing::info!(uploads = idle, "removed idle WebDAV chunked uploads");
+            }
         }
     }))
 }

@@ -439,3 +439,46 @@ async fn everyone_grants_write_create_delete_exactly_as_given() {
         .await;
     assert_eq!(r.status(), 403);
 }
+
+#[tokio::test]
+async fn external_links_need_share_on_the_resource_itself() {
+    let emu = emu().await;
+    let a = emu.mkdir("shr_01S", None, "a").await;
+    let b = emu.mkdir("shr_01S", None, "b").await;
+    let (a, b) = (a["id"].as_str().unwrap(), b["id"].as_str().unwrap());
+    let fa = emu.upload("shr_01S", Some(a), "x.txt", b"in a").await;
+    let fa = fa["id"].as_str().unwrap();
+    allow(&emu, "folder", a, "usr_01BOB", &["READ", "SHARE"], true).await;
+    allow(&emu, "folder", b, "usr_01BOB", &["READ"], true).await;
+    let link = |rtype: &'static str, rid: String| {
+        let emu = &emu;
+        async move {
+            emu.json_as(
+                "bob",
+                Method::POST,
+                "/external/links",
+                json!({"resource_type": rtype, "resource_id": rid, "share_id": "shr_01S",
+                       "link_type": "DOWNLOAD"}),
+            )
+            .await
+            .status()
+            .as_u16()
+        }
+    };
+    // SHARE granted on folder a (inherited by its file), not on b nor on the share.
+    assert_eq!(link("folder", a.to_owned()).await, 201);
+    assert_eq!(link("file", fa.to_owned()).await, 201);
+    assert_eq!(link("folder", b.to_owned()).await, 403);
+    assert_eq!(link("share", "shr_01S".to_owned()).await, 403);
+    // A reader has no SHARE anywhere.
+    let r = emu
+        .json_as(
+            "dave",
+            Method::POST,
+            "/external/links",
+            json!({"resource_type": "folder", "resource_id": a, "share_id": "shr_01S",
+                   "link_type": "DOWNLOAD"}),
+        )
+        .await;
+    assert_eq!(r.status(), 403);
+}

@@ -186,8 +186,9 @@ async fn serve_once(dir: &Path, data_dir: &Path) -> (String, String) {
     );
     let (status, body) = get_when_up(&format!("{admin}/readyz")).await;
     assert_eq!(status, 200, "{body}");
-    // The S3 listener answers; an unsigned request is refused.
-    let (status, body) = get_when_up(&format!("{endpoint}/")).await;
+    // The S3 listener answers; an unsigned listing of a private bucket is refused (unsigned
+    // ListBuckets is an empty list).
+    let (status, body) = get_when_up(&format!("{endpoint}/documents")).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("<Code>AccessDenied</Code>"), "{body}");
 

@@ -112,7 +112,7 @@ async fn tls_listeners_speak_https_with_the_configured_certificate() {
 
     // S3 over TLS: an unsigned request gets S3's answer and a request id.
     let resp = https
-        .get(format!("https://{}/", addrs.s3))
+        .get(format!("https://{}/documents", addrs.s3))
         .send()
         .await
         .unwrap();
@@ -284,7 +284,7 @@ async fn connections_over_the_limit_get_503_and_s3_slowdown() {
 
     // The same on S3, answered as S3's SlowDown.
     let first_s3 = Client::new();
-    let s3 = format!("http://{}/", addrs.s3);
+    let s3 = format!("http://{}/documents", addrs.s3);
     assert_eq!(first_s3.get(&s3).send().await.unwrap().status(), 403);
     let resp = Client::new().get(&s3).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);

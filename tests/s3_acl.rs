@@ -297,11 +297,12 @@ async fn unrepresentable_grants_are_refused_and_change_nothing() {
         s3r.call("PUT", "/bkt2", &[("acl", "")], &[(h, v)], Vec::new())
             .await
     };
+    // Anonymous writes are never granted (public reads are links: tests/s3_public.rs).
     assert_code(
-        &put_acl("x-amz-acl", "public-read").await,
+        &put_acl("x-amz-acl", "public-read-write").await,
         501,
         "NotImplemented",
-        "public-read",
+        "public-read-write",
     );
     assert_code(
         &put_acl("x-amz-grant-read-acp", "id=\"usr_01BOB\"").await,
@@ -317,13 +318,13 @@ async fn unrepresentable_grants_are_refused_and_change_nothing() {
     );
     assert_code(
         &put_acl(
-            "x-amz-grant-read",
+            "x-amz-grant-write",
             "uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"",
         )
         .await,
         501,
         "NotImplemented",
-        "AllUsers",
+        "AllUsers WRITE",
     );
     assert_code(
         &put_acl("x-amz-grant-read", "id=\"usr_NOBODY\"").await,
@@ -338,7 +339,7 @@ async fn unrepresentable_grants_are_refused_and_change_nothing() {
         "unknown email",
     );
     // A bucket created with an unrepresentable grant is refused before it exists; one created
-    // with canned public-read is created private (no anonymous access exists to grant).
+    // with canned public-read gets a public link (AllUsers READ besides the owner's grant).
     let r = s3
         .call(
             "PUT",
@@ -368,7 +369,7 @@ async fn unrepresentable_grants_are_refused_and_change_nothing() {
                 .text()
         )
         .len(),
-        1
+        2
     );
     assert_eq!(
         grants(

@@ -337,7 +337,7 @@ fn signed_form(
     let expiration = (now + chrono::Duration::hours(1))
         .format("%Y-%m-%dT%H:%M:%SZ")
         .to_string();
-    let policy = serde_json::json!({
+    let mut policy = serde_json::json!({
         "expiration": expiration,
         "conditions": [
             {"bucket": bucket},
@@ -348,6 +348,12 @@ fn signed_form(
             {"x-amz-date": amz_date},
         ]
     });
+    if let Some((_, url)) = extra.iter().find(|(n, _)| *n == "success_action_redirect") {
+        policy["conditions"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!(["eq", "$success_action_redirect", url]));
+    }
     let policy = base64::engine::general_purpose::STANDARD.encode(policy.to_string());
     let signature = post_policy_signature(&s3.secret, &date, &policy);
     let mut fields: Vec<(&str, &str)> = vec![
@@ -998,4 +1004,45 @@ async fn post_uploads_are_held_to_the_bucket_policy_for_their_key() {
     assert_eq!(s3.get("/documents/ok/denied/a.txt").await.status, 404);
     let (status, text) = post_form(&s3, "documents", "ok/fine.txt", &color, &[]).await;
     assert_eq!(status, 204, "{text}");
+}
+
+#[tokio::test]
+async fn post_with_success_action_redirect_answers_303_to_it_with_bucket_key_and_quoted_etag() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let (content_type, body) = signed_form(
+        &s3,
+        "documents",
+        "ok/r.txt",
+        &[
+            ("x-amz-meta-color", "blue"),
+            (
+                "success_action_redirect",
+                "http://example.com/done?from=form",
+            ),
+        ],
+        &[],
+        b"posted",
+    );
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(format!("{}/documents", s3.endpoint))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    let etag = s3.get("/documents/ok/r.txt").await.header("etag").unwrap();
+    let etag = etag.trim_matches('"');
+    assert_eq!(
+        location,
+        format!(
+            "http://example.com/done?from=form&bucket=documents&key=ok%2Fr.txt&etag=%22{etag}%22"
+        )
+    );
+    s3.gateway.shutdown().await;
 }

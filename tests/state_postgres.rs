@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use scaidrive_gateway::config::Config;
 use scaidrive_gateway::state::{
-    BucketConfig, BucketPolicy, ConfigKind, MultipartPart, MultipartUpload, NewCredential,
-    ObjectAttrs, StateDb, StateLocation, StateOptions, StoredAttrs, StoredLock,
+    BucketConfig, BucketPolicy, ChunkedUpload, ConfigKind, MultipartPart, MultipartUpload,
+    NewCredential, ObjectAttrs, PublicLink, StateDb, StateLocation, StateOptions, StoredAttrs,
+    StoredLock, UploadChunk,
 };
 use tokio::process::Command;
 
@@ -272,6 +273,22 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
             .await
             .unwrap();
         }
+        src.put_public_link(&PublicLink {
+            link_id: "lnk_pub".into(),
+            bucket: "documents".into(),
+            key: "a.txt".into(),
+            object: true,
+            list: false,
+            read: true,
+            share_id: "shr_1".into(),
+            resource_type: "file".into(),
+            resource_id: "fil_0".into(),
+            access_key_id: "AKIAMOVE0".into(),
+            principal: "usr_1".into(),
+            created_at: chrono::DateTime::from_timestamp(1_767_225_600, 0).unwrap(),
+        })
+        .await
+        .unwrap();
         src.insert_lock(StoredLock {
             token: "opaquelocktoken:1".into(),
             path: "shr_1/a".into(),
@@ -303,6 +320,31 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         })
         .await
         .unwrap();
+        src.put_chunked_upload(&ChunkedUpload {
+            principal: "usr_1".into(),
+            upload: "rclone-chunked-upload-1".into(),
+            destination: Some("Documents/big.bin".into()),
+            total_length: Some(10 << 20),
+            session_id: Some("ses_1".into()),
+            chunk_size: 4 << 20,
+            replace_file_id: None,
+            created_at: "2026-01-01T00:00:00.000Z".into(),
+            updated_at: "2026-01-01T00:00:00.000Z".into(),
+        })
+        .await
+        .unwrap();
+        src.put_upload_chunk(
+            "usr_1",
+            "rclone-chunked-upload-1",
+            &UploadChunk {
+                name: "00001".into(),
+                offset: Some(0),
+                size: 8 << 20,
+                created_at: "2026-01-01T00:00:01.000Z".into(),
+            },
+        )
+        .await
+        .unwrap();
     }
     let from = format!("sqlite://{}", sqlite_path.display());
     let args = ["state", "migrate", "--from", &from, "--to", &url];
@@ -317,6 +359,9 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         "webdav_locks: 1 copied",
         "bucket_configs: 1 copied",
         "bucket_policies: 1 copied",
+        "public_links: 1 copied",
+        "webdav_uploads: 1 copied",
+        "webdav_upload_chunks: 1 copied",
     ] {
         assert!(printed.contains(line), "{line} missing from:\n{printed}");
     }
@@ -356,6 +401,29 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
     assert_eq!(cfg.access_key_id, "AKIAMOVE0");
     let policy = db.get_bucket_policy("fld_b").await.unwrap().unwrap();
     assert_eq!(policy.share_id, "shr_1");
+    let links = db.public_links("documents").await.unwrap();
+    assert_eq!(links.len(), 1);
+    assert_eq!(
+        (
+            links[0].link_id.as_str(),
+            links[0].key.as_str(),
+            links[0].object
+        ),
+        ("lnk_pub", "a.txt", true)
+    );
+    let up = db
+        .get_chunked_upload("usr_1", "rclone-chunked-upload-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(up.session_id.as_deref(), Some("ses_1"));
+    assert_eq!(up.total_length, Some(10 << 20));
+    let chunks = db
+        .upload_chunks("usr_1", "rclone-chunked-upload-1")
+        .await
+        .unwrap();
+    assert_eq!(chunks.len(), 1);
+    assert_eq!((chunks[0].offset, chunks[0].size), (Some(0), 8 << 20));
 
     // A target with data is refused; --force adds what is missing and keeps what is there.
     let out = run(&args, dir.path()).await;

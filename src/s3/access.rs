@@ -251,8 +251,9 @@ impl PolicyAccess {
 impl S3Access for PolicyAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         let Some(cred) = cx.credentials() else {
-            // Anonymous requests: refused as before (s3s's default check).
-            return Err(s3_error!(AccessDenied, "Signature is required"));
+            // Anonymous requests: only the reads public links may serve go on (the operation
+            // then serves them through a link or refuses them).
+            return super::auth::AnonymousReads.check(cx).await;
         };
         let op = cx.s3_op().name().to_owned();
         if NOT_EVALUATED.contains(&op.as_str()) {

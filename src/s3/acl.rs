@@ -4,6 +4,7 @@
 //! become one ScaiDrive `allow` entry per grantee on that resource, written and read with the
 //! caller's token, so ScaiDrive decides who may change them (MANAGE_PERMISSIONS) and enforces
 //! them on every later request. What ScaiDrive cannot represent is refused, never widened.
+//! An AllUsers READ grant (`public-read`) is a ScaiDrive external link instead ([`super::public`]).
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::error::store_error;
+use super::public;
 use super::{BucketRef, Gateway};
 use crate::auth::Session;
 use crate::scaidrive::acl::{AceKey, Effective, NewAce, ResourceType, perm};
@@ -19,8 +21,13 @@ use crate::store::StoreError;
 const URI_ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 const URI_AUTHENTICATED: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
 
-/// Bits of S3 FULL_CONTROL: everything but SHARE (external links, which S3 has no word for).
-const FULL: u32 = perm::ALL & !perm::SHARE;
+/// Bits of S3 READ_ACP + WRITE_ACP: changing the ACL, which in S3 includes making the resource
+/// public (an AllUsers grant), which ScaiDrive calls SHARE (external links).
+const ACP: u32 = perm::MANAGE_PERMISSIONS | perm::SHARE;
+/// Bits of S3 FULL_CONTROL: everything.
+const FULL: u32 = perm::ALL;
+/// FULL_CONTROL as entries written before it carried SHARE hold it (still read as FULL_CONTROL).
+const FULL_CORE: u32 = perm::ALL & !perm::SHARE;
 /// Bits of S3 WRITE on a bucket: create, overwrite and delete objects in it.
 const BUCKET_WRITE: u32 = perm::WRITE | perm::CREATE | perm::DELETE;
 
@@ -68,15 +75,26 @@ enum Who {
     /// `AuthenticatedUsers`: ScaiDrive's `everyone` (the tenant's users).
     Everyone,
     Email(String),
+    /// `AllUsers`: anyone, signed or not (only READ: a ScaiDrive external link).
+    AllUsers,
 }
 
 /// The resource an ACL lives on.
 #[derive(Debug, Clone)]
-struct Target {
-    rt: ResourceType,
-    id: String,
-    share_id: String,
-    bucket: bool,
+pub(crate) struct Target {
+    pub rt: ResourceType,
+    pub id: String,
+    pub share_id: String,
+    pub bucket: bool,
+}
+
+/// Where a public grant is recorded: the request's access key, the bucket name it used and
+/// the object key (`None` for the bucket itself).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PublicAt<'a> {
+    pub access_key: &'a str,
+    pub bucket: &'a str,
+    pub key: Option<&'a str>,
 }
 
 fn not_representable(msg: impl Into<String>) -> S3Error {
@@ -85,15 +103,16 @@ fn not_representable(msg: impl Into<String>) -> S3Error {
 
 fn public_refused() -> S3Error {
     not_representable(
-        "ScaiDrive has no anonymous access: grants to AllUsers (public-read, public-read-write) \
-         cannot be represented",
+        "only READ can be granted to AllUsers (a ScaiDrive download link); anonymous writes \
+         (public-read-write, AllUsers WRITE or ACP grants) are not supported: the gateway would \
+         write with the link creator's token, which may overwrite and delete",
     )
 }
 
 fn group_uri(uri: &str) -> S3Result<Who> {
     match uri {
         URI_AUTHENTICATED => Ok(Who::Everyone),
-        URI_ALL_USERS => Err(public_refused()),
+        URI_ALL_USERS => Ok(Who::AllUsers),
         other => Err(not_representable(format!(
             "grants to the group {other} cannot be represented in ScaiDrive"
         ))),
@@ -105,7 +124,8 @@ fn canned(name: &str) -> S3Result<Vec<(Who, S3Perm)>> {
     match name {
         "private" | "bucket-owner-read" | "bucket-owner-full-control" => Ok(Vec::new()),
         "authenticated-read" => Ok(vec![(Who::Everyone, S3Perm::Read)]),
-        "public-read" | "public-read-write" => Err(public_refused()),
+        "public-read" => Ok(vec![(Who::AllUsers, S3Perm::Read)]),
+        "public-read-write" => Err(public_refused()),
         other => Err(not_representable(format!(
             "the canned ACL '{other}' cannot be represented in ScaiDrive"
         ))),
@@ -177,9 +197,9 @@ pub(crate) struct OwnedAcl {
 }
 
 impl OwnedAcl {
-    /// The ACL of a create or write request. A canned `public-read` / `public-read-write` there
-    /// keeps its representable part, which is nothing: the new bucket or object stays private
-    /// (the gateway refuses anonymous requests anyway). Put…Acl with them is NotImplemented.
+    /// The ACL of a create or write request. A canned `public-read-write` there keeps its
+    /// representable part, `public-read` (anonymous writes are never served); Put…Acl with it
+    /// is NotImplemented.
     pub fn for_create(
         canned: Option<&str>,
         full_control: Option<String>,
@@ -189,7 +209,7 @@ impl OwnedAcl {
         write_acp: Option<String>,
     ) -> Self {
         let canned = canned.map(|c| match c {
-            "public-read" | "public-read-write" => "private".to_owned(),
+            "public-read-write" => "public-read".to_owned(),
             other => other.to_owned(),
         });
         Self {
@@ -216,21 +236,22 @@ impl OwnedAcl {
 }
 
 /// After PutObject / CopyObject: applies `x-amz-acl` / `x-amz-grant-*` to the object written.
-/// A canned `private` on a new object changes nothing (it has no explicit entries yet) and
-/// costs no call.
+/// A canned `private` on a new object changes no ScaiDrive entry (it has no explicit entries
+/// yet) and costs no call; a public link of the key's former object is revoked (a new object
+/// is private unless its request says otherwise, as in S3).
 pub(crate) async fn apply_after_write(
     gw: &Gateway,
     s: &Session,
-    bucket: &str,
-    key: &str,
+    at: PublicAt<'_>,
     acl: &OwnedAcl,
 ) -> S3Result<()> {
     let req = acl.as_req();
+    let key = at.key.unwrap_or_default();
     if req.is_empty() || (req.canned == Some("private") && acl.full_control.is_none()) {
-        return Ok(());
+        return public::unlink(gw, s, public::Place::object(at.bucket, key)).await;
     }
-    let b = gw.bucket(s, bucket).await?;
-    apply_object_acl(gw, s, &b, key, &req).await
+    let b = gw.bucket(s, at.bucket).await?;
+    apply_object_acl(gw, s, &b, at, &req).await
 }
 
 /// The requested grants of a Put…Acl / create request, or `None` when it asks for nothing.
@@ -305,7 +326,7 @@ fn to_bits(perms: &[S3Perm], bucket: bool) -> S3Result<u32> {
         bits |= if bucket { BUCKET_WRITE } else { perm::WRITE };
     }
     match (has(S3Perm::ReadAcp), has(S3Perm::WriteAcp)) {
-        (true, true) => bits |= perm::MANAGE_PERMISSIONS,
+        (true, true) => bits |= ACP,
         (false, false) => {}
         _ if has(S3Perm::Full) => {}
         _ => {
@@ -321,7 +342,8 @@ fn to_bits(perms: &[S3Perm], bucket: bool) -> S3Result<u32> {
 /// S3 permissions rendered for a ScaiDrive entry's bits (bits with no S3 word are not shown).
 fn from_bits(bits: u32, bucket: bool) -> Vec<S3Perm> {
     let write = if bucket { BUCKET_WRITE } else { perm::WRITE };
-    if bits & FULL == FULL || (!bucket && bits & (FULL & !perm::CREATE) == FULL & !perm::CREATE) {
+    let object_full = FULL_CORE & !perm::CREATE;
+    if bits & FULL_CORE == FULL_CORE || (!bucket && bits & object_full == object_full) {
         return vec![S3Perm::Full];
     }
     let mut out = Vec::new();
@@ -349,7 +371,11 @@ fn upstream(e: crate::scaidrive::Error) -> S3Error {
     }
 }
 
-async fn bucket_target(gw: &Gateway, s: &Session, bucket: &BucketRef) -> S3Result<Target> {
+pub(crate) async fn bucket_target(
+    gw: &Gateway,
+    s: &Session,
+    bucket: &BucketRef,
+) -> S3Result<Target> {
     if bucket.base.is_empty() {
         return Ok(Target {
             rt: ResourceType::Share,
@@ -529,6 +555,8 @@ async fn set_acl(
             Who::User(id) => ("user".to_owned(), id),
             Who::Everyone => ("everyone".to_owned(), "everyone".to_owned()),
             Who::Email(e) => ("user".to_owned(), by_email(gw, s, &e).await?),
+            // A ScaiDrive external link, not an ACL entry (see `sync_public`).
+            Who::AllUsers => continue,
         };
         if key.0 == "user" && key.1 == owner_id && p == S3Perm::Full {
             continue;
@@ -591,8 +619,79 @@ fn canonical(id: &str, display_name: Option<String>) -> Grantee {
     }
 }
 
-/// One grant per permission of each explicit allow entry, then the owner's FULL_CONTROL.
-async fn read_acl(gw: &Gateway, s: &Session, t: &Target) -> S3Result<(Owner, Vec<Grant>)> {
+/// Whether the request grants AllUsers READ (anything more to AllUsers is refused).
+fn wants_public(grants: &[(Who, S3Perm)]) -> S3Result<bool> {
+    let mut public = false;
+    for (who, p) in grants {
+        if *who == Who::AllUsers {
+            if *p != S3Perm::Read {
+                return Err(public_refused());
+            }
+            public = true;
+        }
+    }
+    Ok(public)
+}
+
+/// Makes `t` public (a link) or private (its gateway-made links revoked) as `grants` say.
+async fn sync_public(
+    gw: &Gateway,
+    s: &Session,
+    t: &Target,
+    at: PublicAt<'_>,
+    public: bool,
+) -> S3Result<()> {
+    // A bucket's READ is listing; an object's READ is reading it.
+    let place = match at.key {
+        Some(k) => public::Place::object(at.bucket, k),
+        None => public::Place::bucket(at.bucket),
+    };
+    match public {
+        true => public::link_target(gw, s, at.access_key, place, t).await,
+        false => public::unlink(gw, s, place).await,
+    }
+}
+
+/// Replaces the ACL of `t`: the public link first when one is asked for (ScaiDrive may refuse
+/// it: nothing else changed yet), then the ScaiDrive entries, then the revocation of a link
+/// that is no longer wanted.
+async fn set_all(
+    gw: &Gateway,
+    s: &Session,
+    t: &Target,
+    at: PublicAt<'_>,
+    grants: Vec<(Who, S3Perm)>,
+) -> S3Result<()> {
+    let public = wants_public(&grants)?;
+    let owner = owner_of(gw, s, t).await?;
+    if public {
+        sync_public(gw, s, t, at, true).await?;
+    }
+    set_acl(gw, s, t, owner.id.as_deref().unwrap_or_default(), grants).await?;
+    if !public {
+        sync_public(gw, s, t, at, false).await?;
+    }
+    Ok(())
+}
+
+fn all_users() -> Grantee {
+    Grantee {
+        display_name: None,
+        id: None,
+        type_: Type::from_static(Type::GROUP),
+        email_address: None,
+        uri: Some(URI_ALL_USERS.to_owned()),
+    }
+}
+
+/// One grant per permission of each explicit allow entry, AllUsers READ while a gateway-made
+/// link is active, then the owner's FULL_CONTROL.
+async fn read_acl(
+    gw: &Gateway,
+    s: &Session,
+    t: &Target,
+    at: PublicAt<'_>,
+) -> S3Result<(Owner, Vec<Grant>)> {
     let acl = gw
         .store()
         .client()
@@ -631,6 +730,16 @@ async fn read_acl(gw: &Gateway, s: &Session, t: &Target) -> S3Result<(Owner, Vec
             });
         }
     }
+    let (key, object) = at.key.map_or(("", false), |k| (k, true));
+    if public::find_active(gw, at.bucket, key, object, t)
+        .await?
+        .is_some()
+    {
+        grants.push(Grant {
+            grantee: Some(all_users()),
+            permission: Some(Permission::from_static(Permission::READ)),
+        });
+    }
     // The owner's FULL_CONTROL last (AWS lists the explicit grants first).
     grants.push(Grant {
         grantee: Some(canonical(
@@ -648,6 +757,7 @@ pub(crate) async fn apply_bucket_acl(
     gw: &Gateway,
     s: &Session,
     bucket: &BucketRef,
+    at: PublicAt<'_>,
     req: &AclRequest<'_>,
 ) -> S3Result<()> {
     if req.is_empty() {
@@ -655,8 +765,7 @@ pub(crate) async fn apply_bucket_acl(
     }
     let grants = req.grants()?;
     let t = bucket_target(gw, s, bucket).await?;
-    let owner = owner_of(gw, s, &t).await?;
-    set_acl(gw, s, &t, owner.id.as_deref().unwrap_or_default(), grants).await
+    set_all(gw, s, &t, at, grants).await
 }
 
 /// See [`apply_bucket_acl`]; for an object.
@@ -664,16 +773,15 @@ pub(crate) async fn apply_object_acl(
     gw: &Gateway,
     s: &Session,
     bucket: &BucketRef,
-    key: &str,
+    at: PublicAt<'_>,
     req: &AclRequest<'_>,
 ) -> S3Result<()> {
     if req.is_empty() {
         return Ok(());
     }
     let grants = req.grants()?;
-    let t = object_target(gw, s, bucket, key, None).await?;
-    let owner = owner_of(gw, s, &t).await?;
-    set_acl(gw, s, &t, owner.id.as_deref().unwrap_or_default(), grants).await
+    let t = object_target(gw, s, bucket, at.key.unwrap_or_default(), None).await?;
+    set_all(gw, s, &t, at, grants).await
 }
 
 /// Whether applying the request would add ScaiDrive ACL entries to a new resource (`private`
@@ -686,8 +794,11 @@ pub(crate) fn changes_entries(req: &AclRequest<'_>) -> S3Result<bool> {
 pub(crate) fn check_request(req: &AclRequest<'_>, bucket: bool) -> S3Result<()> {
     let grants = req.grants()?;
     let mut by: BTreeMap<String, Vec<S3Perm>> = BTreeMap::new();
+    wants_public(&grants)?;
     for (who, p) in grants {
-        by.entry(format!("{who:?}")).or_default().push(p);
+        if who != Who::AllUsers {
+            by.entry(format!("{who:?}")).or_default().push(p);
+        }
     }
     for perms in by.values() {
         to_bits(perms, bucket)?;
@@ -702,7 +813,12 @@ pub(crate) async fn get_bucket_acl(
     let s = gw.session(&req).await?;
     let bucket = gw.bucket(&s, &req.input.bucket).await?;
     let t = bucket_target(gw, &s, &bucket).await?;
-    let (owner, grants) = read_acl(gw, &s, &t).await?;
+    let at = PublicAt {
+        access_key: "",
+        bucket: &req.input.bucket,
+        key: None,
+    };
+    let (owner, grants) = read_acl(gw, &s, &t, at).await?;
     Ok(S3Response::new(GetBucketAclOutput {
         owner: Some(owner),
         grants: Some(grants),
@@ -717,7 +833,12 @@ pub(crate) async fn get_object_acl(
     let i = &req.input;
     let bucket = gw.bucket(&s, &i.bucket).await?;
     let t = object_target(gw, &s, &bucket, &i.key, i.version_id.as_deref()).await?;
-    let (owner, grants) = read_acl(gw, &s, &t).await?;
+    let at = PublicAt {
+        access_key: "",
+        bucket: &i.bucket,
+        key: Some(&i.key),
+    };
+    let (owner, grants) = read_acl(gw, &s, &t, at).await?;
     Ok(S3Response::new(GetObjectAclOutput {
         owner: Some(owner),
         grants: Some(grants),
@@ -755,7 +876,13 @@ pub(crate) async fn put_bucket_acl(
         .await
         .map_err(upstream)?;
     check_request(&acl, true)?;
-    apply_bucket_acl(gw, &s, &bucket, &acl).await?;
+    let access_key = Gateway::access_key(&req);
+    let at = PublicAt {
+        access_key: &access_key,
+        bucket: &i.bucket,
+        key: None,
+    };
+    apply_bucket_acl(gw, &s, &bucket, at, &acl).await?;
     Ok(S3Response::new(PutBucketAclOutput {}))
 }
 
@@ -794,7 +921,13 @@ pub(crate) async fn put_object_acl(
             "ScaiDrive ACLs apply to a file, not to one version of it",
         ));
     }
-    apply_object_acl(gw, &s, &bucket, &i.key, &acl).await?;
+    let access_key = Gateway::access_key(&req);
+    let at = PublicAt {
+        access_key: &access_key,
+        bucket: &i.bucket,
+        key: Some(&i.key),
+    };
+    apply_object_acl(gw, &s, &bucket, at, &acl).await?;
     Ok(S3Response::new(PutObjectAclOutput::default()))
 }
 
@@ -811,12 +944,11 @@ mod tests {
             canned("authenticated-read").unwrap(),
             vec![(Who::Everyone, S3Perm::Read)]
         );
-        for c in [
-            "public-read",
-            "public-read-write",
-            "aws-exec-read",
-            "log-delivery-write",
-        ] {
+        assert_eq!(
+            canned("public-read").unwrap(),
+            vec![(Who::AllUsers, S3Perm::Read)]
+        );
+        for c in ["public-read-write", "aws-exec-read", "log-delivery-write"] {
             let e = canned(c).unwrap_err();
             assert_eq!(*e.code(), S3ErrorCode::NotImplemented, "{c}");
         }
@@ -837,7 +969,12 @@ mod tests {
                 (Who::Everyone, S3Perm::Read),
             ]
         );
-        assert!(grant_header(&format!("uri={URI_ALL_USERS}"), S3Perm::Read).is_err());
+        assert_eq!(
+            grant_header(&format!("uri={URI_ALL_USERS}"), S3Perm::Read).unwrap(),
+            vec![(Who::AllUsers, S3Perm::Read)]
+        );
+        let write = grant_header(&format!("uri={URI_ALL_USERS}"), S3Perm::Write).unwrap();
+        assert!(wants_public(&write).is_err());
         assert!(grant_header("nonsense", S3Perm::Read).is_err());
     }
 
@@ -849,8 +986,10 @@ mod tests {
         assert_eq!(to_bits(&[S3Perm::Full], true).unwrap(), FULL);
         assert_eq!(
             to_bits(&[S3Perm::ReadAcp, S3Perm::WriteAcp], true).unwrap(),
-            perm::MANAGE_PERMISSIONS
+            perm::MANAGE_PERMISSIONS | perm::SHARE
         );
+        // FULL_CONTROL written before it carried SHARE still reads as FULL_CONTROL.
+        assert_eq!(from_bits(FULL_CORE, true), vec![S3Perm::Full]);
         assert!(to_bits(&[S3Perm::ReadAcp], true).is_err());
         assert!(to_bits(&[S3Perm::WriteAcp], false).is_err());
         for (perms, bucket) in [

@@ -29,6 +29,26 @@ impl S3Auth for GatewayAuth {
     }
 }
 
+/// s3s's access hook: unsigned requests reach the operations that may serve them through a
+/// public link (`public.rs`: GET/HEAD of an object, listings; ListBuckets answers an empty list;
+/// DeleteObject tells a gone public bucket) and are refused with AccessDenied everywhere else,
+/// as s3s's default does.
+pub(super) struct AnonymousReads;
+
+#[async_trait::async_trait]
+impl s3s::access::S3Access for AnonymousReads {
+    async fn check(&self, cx: &mut s3s::access::S3AccessContext<'_>) -> S3Result<()> {
+        if cx.credentials().is_some() {
+            return Ok(());
+        }
+        match cx.s3_op().name() {
+            "GetObject" | "HeadObject" | "ListObjects" | "ListObjectsV2" | "ListBuckets"
+            | "DeleteObject" => Ok(()),
+            _ => Err(s3_error!(AccessDenied, "Signature is required")),
+        }
+    }
+}
+
 /// Maps an authentication failure to its S3 error (the cause is logged, not sent).
 pub(super) fn auth_error(e: AuthError) -> S3Error {
     tracing::debug!(error = %e, "S3 authentication failed");

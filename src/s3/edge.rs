@@ -30,6 +30,8 @@
 //!   an `Origin` carries the `Access-Control-*` headers of the first matching rule.
 //! - After: a HEAD answering one part of an object (`?partNumber=`, with a Content-Range) is
 //!   206, as GET is (s3s sends 200 whatever the handler's status).
+//! - After: the `success_action_redirect` of a browser POST carries the ETag quoted
+//!   (`etag=%22…%22`), as S3 sends it (s3s sends it bare).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -249,6 +251,27 @@ fn is_complete<B>(req: &Request<B>) -> bool {
     req.method() == Method::POST && query_values(req.uri().query(), "uploadId").next().is_some()
 }
 
+/// Quotes the `etag` parameter of a PostObject redirect's `Location`, as S3 does.
+fn quote_redirect_etag(headers: &mut http::HeaderMap) {
+    let Some(location) = headers.get(header::LOCATION).and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    let Ok(mut url) = url::Url::parse(location) else {
+        return;
+    };
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| match k.as_ref() {
+            "etag" if !v.starts_with('"') => (k.into_owned(), format!("\"{v}\"")),
+            _ => (k.into_owned(), v.into_owned()),
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+        headers.insert(header::LOCATION, v);
+    }
+}
+
 /// A browser upload: `POST /bucket` (or `/` on a virtual host) with a form body.
 fn is_post_form<B>(req: &Request<B>) -> bool {
     req.method() == Method::POST
@@ -448,6 +471,9 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
                 && resp.headers().contains_key(header::CONTENT_RANGE)
             {
                 *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
+            }
+            if post_form && resp.status() == StatusCode::SEE_OTHER {
+                quote_redirect_etag(resp.headers_mut());
             }
             let mut resp = finish(resp, request_id, signed_form).await;
             if let Some(actual) = cors_actual {
@@ -725,6 +751,25 @@ fn substitute_filename(buf: &[u8], boundary: &str) -> Option<Vec<u8>> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_post_redirect_gets_its_etag_quoted() {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            header::LOCATION,
+            HeaderValue::from_static("http://x/b?a=1&bucket=b&key=k+1&etag=abc"),
+        );
+        quote_redirect_etag(&mut h);
+        assert_eq!(
+            h[header::LOCATION],
+            "http://x/b?a=1&bucket=b&key=k+1&etag=%22abc%22"
+        );
+        quote_redirect_etag(&mut h);
+        assert_eq!(
+            h[header::LOCATION],
+            "http://x/b?a=1&bucket=b&key=k+1&etag=%22abc%22"
+        );
+    }
 
     #[test]
     fn only_malformed_presigned_signatures_are_caught() {

@@ -17,6 +17,7 @@ use super::attrs::to_headers;
 use super::error::store_error;
 use super::found::{Found, find};
 use super::{Gateway, etag, timestamp, to_chrono};
+use crate::auth::Session;
 use crate::scaidrive::{ByteRange, Timestamp as UpTime};
 use crate::state::ObjectAttrs;
 
@@ -201,10 +202,38 @@ pub(crate) async fn get_object(
     gw: &Gateway,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
-    let s = gw.session(&req).await?;
-    let input = &req.input;
-    let bucket = gw.bucket(&s, &input.bucket).await?;
-    let found = find(gw, &s, &bucket, &input.key, input.version_id.as_deref()).await?;
+    let s = super::public::read_session(
+        gw,
+        &req,
+        &req.input.bucket,
+        super::public::Want::Object(&req.input.key),
+        req.input.version_id.as_deref(),
+    )
+    .await?;
+    match get_object_as(gw, &s, &req.input).await {
+        Err(e) => {
+            let ps = super::public::fall_back(
+                gw,
+                &req,
+                &req.input.bucket,
+                super::public::Want::Object(&req.input.key),
+                req.input.version_id.as_deref(),
+                e,
+            )
+            .await?;
+            get_object_as(gw, &ps, &req.input).await
+        }
+        ok => ok,
+    }
+}
+
+async fn get_object_as(
+    gw: &Gateway,
+    s: &Session,
+    input: &GetObjectInput,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    let bucket = gw.bucket(s, &input.bucket).await?;
+    let found = find(gw, s, &bucket, &input.key, input.version_id.as_deref()).await?;
     check_conditions(
         &Conditions {
             if_match: input.if_match.as_ref(),
@@ -228,7 +257,7 @@ pub(crate) async fn get_object(
             let dl = gw
                 .store()
                 .read(
-                    &s,
+                    s,
                     &file.id,
                     found.version.as_ref().map(|v| v.0),
                     upstream_range,
@@ -289,10 +318,38 @@ pub(crate) async fn head_object(
     gw: &Gateway,
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
-    let s = gw.session(&req).await?;
-    let input = &req.input;
-    let bucket = gw.bucket(&s, &input.bucket).await?;
-    let found = find(gw, &s, &bucket, &input.key, input.version_id.as_deref()).await?;
+    let s = super::public::read_session(
+        gw,
+        &req,
+        &req.input.bucket,
+        super::public::Want::Object(&req.input.key),
+        req.input.version_id.as_deref(),
+    )
+    .await?;
+    match head_object_as(gw, &s, &req.input).await {
+        Err(e) => {
+            let ps = super::public::fall_back(
+                gw,
+                &req,
+                &req.input.bucket,
+                super::public::Want::Object(&req.input.key),
+                req.input.version_id.as_deref(),
+                e,
+            )
+            .await?;
+            head_object_as(gw, &ps, &req.input).await
+        }
+        ok => ok,
+    }
+}
+
+async fn head_object_as(
+    gw: &Gateway,
+    s: &Session,
+    input: &HeadObjectInput,
+) -> S3Result<S3Response<HeadObjectOutput>> {
+    let bucket = gw.bucket(s, &input.bucket).await?;
+    let found = find(gw, s, &bucket, &input.key, input.version_id.as_deref()).await?;
     check_conditions(
         &Conditions {
             if_match: input.if_match.as_ref(),

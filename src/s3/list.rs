@@ -482,23 +482,52 @@ pub(crate) async fn list_objects(
     gw: &Gateway,
     req: S3Request<ListObjectsInput>,
 ) -> S3Result<S3Response<ListObjectsOutput>> {
-    let s = gw.session(&req).await?;
-    check_unordered(&req.uri, req.input.delimiter.as_deref())?;
-    let input = req.input;
-    let bucket = gw.bucket(&s, &input.bucket).await?;
+    let s = super::public::read_session(
+        gw,
+        &req,
+        &req.input.bucket,
+        super::public::Want::List(req.input.prefix.as_deref().unwrap_or_default()),
+        None,
+    )
+    .await?;
+    match list_objects_as(gw, &s, &req.uri, req.input.clone()).await {
+        Err(e) => {
+            let ps = super::public::fall_back(
+                gw,
+                &req,
+                &req.input.bucket,
+                super::public::Want::List(req.input.prefix.as_deref().unwrap_or_default()),
+                None,
+                e,
+            )
+            .await?;
+            list_objects_as(gw, &ps, &req.uri, req.input).await
+        }
+        ok => ok,
+    }
+}
+
+async fn list_objects_as(
+    gw: &Gateway,
+    s: &Session,
+    uri: &http::Uri,
+    input: ListObjectsInput,
+) -> S3Result<S3Response<ListObjectsOutput>> {
+    check_unordered(uri, input.delimiter.as_deref())?;
+    let bucket = gw.bucket(s, &input.bucket).await?;
     let params = ListParams {
         prefix: input.prefix.clone().unwrap_or_default(),
         delimiter: input.delimiter.clone(),
         after: input.marker.clone(),
         max_keys: page_size(input.max_keys)?,
     };
-    let page = walk(gw, &s, &bucket, &params).await?;
+    let page = walk(gw, s, &bucket, &params).await?;
     let url = wants_url(input.encoding_type.as_ref());
     let next_marker = page
         .truncated
         .then(|| page.last_key().map(|k| encode_key(k, url)))
         .flatten();
-    let (objects, prefixes) = contents(page.items, url, Some(&gw.owner(&s).await));
+    let (objects, prefixes) = contents(page.items, url, Some(&gw.owner(s).await));
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(input.bucket),
         // v1 echoes the prefix as given even with `encoding-type=url` (S3 does; botocore
@@ -523,10 +552,39 @@ pub(crate) async fn list_objects_v2(
     gw: &Gateway,
     req: S3Request<ListObjectsV2Input>,
 ) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let s = gw.session(&req).await?;
-    check_unordered(&req.uri, req.input.delimiter.as_deref())?;
-    let input = req.input;
-    let bucket = gw.bucket(&s, &input.bucket).await?;
+    let s = super::public::read_session(
+        gw,
+        &req,
+        &req.input.bucket,
+        super::public::Want::List(req.input.prefix.as_deref().unwrap_or_default()),
+        None,
+    )
+    .await?;
+    match list_objects_v2_as(gw, &s, &req.uri, req.input.clone()).await {
+        Err(e) => {
+            let ps = super::public::fall_back(
+                gw,
+                &req,
+                &req.input.bucket,
+                super::public::Want::List(req.input.prefix.as_deref().unwrap_or_default()),
+                None,
+                e,
+            )
+            .await?;
+            list_objects_v2_as(gw, &ps, &req.uri, req.input).await
+        }
+        ok => ok,
+    }
+}
+
+async fn list_objects_v2_as(
+    gw: &Gateway,
+    s: &Session,
+    uri: &http::Uri,
+    input: ListObjectsV2Input,
+) -> S3Result<S3Response<ListObjectsV2Output>> {
+    check_unordered(uri, input.delimiter.as_deref())?;
+    let bucket = gw.bucket(s, &input.bucket).await?;
     let after = match input.continuation_token.as_deref() {
         Some(t) => Some(
             B64URL
@@ -548,10 +606,10 @@ pub(crate) async fn list_objects_v2(
         after,
         max_keys: page_size(input.max_keys)?,
     };
-    let page = walk(gw, &s, &bucket, &params).await?;
+    let page = walk(gw, s, &bucket, &params).await?;
     let url = wants_url(input.encoding_type.as_ref());
     let owner = match input.fetch_owner {
-        Some(true) => Some(gw.owner(&s).await),
+        Some(true) => Some(gw.owner(s).await),
         _ => None,
     };
     let next = page

@@ -35,6 +35,7 @@ mod lifecycle_run;
 mod list;
 mod multipart;
 mod policy;
+pub mod public;
 mod put;
 mod staging;
 mod sts;
@@ -155,6 +156,8 @@ pub struct Gateway {
     names: moka::future::Cache<String, String>,
     /// Upload id → the lock Completes of that upload take in turn on this instance.
     completing: moka::sync::Cache<String, std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// Public link id → its ScaiDrive status (`public::link_state`), at most `cache.ttl_secs`.
+    public_status: moka::future::Cache<String, Option<bool>>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -204,6 +207,13 @@ impl Gateway {
             completing: moka::sync::Cache::builder()
                 .time_to_idle(complete::COMPLETED_KEEP)
                 .build(),
+            public_status: match public::status_ttl(&ctx.config) {
+                Some(ttl) => moka::future::Cache::builder()
+                    .max_capacity(100_000)
+                    .time_to_live(ttl)
+                    .build(),
+                None => moka::future::Cache::new(0),
+            },
         }
     }
 
@@ -313,6 +323,13 @@ impl S3 for Gateway {
         &self,
         req: S3Request<ListBucketsInput>,
     ) -> S3Result<S3Response<ListBucketsOutput>> {
+        if req.credentials.is_none() {
+            // Anonymous: no buckets are anyone's (public objects are read by their URL).
+            return Ok(S3Response::new(ListBucketsOutput {
+                buckets: Some(Vec::new()),
+                ..Default::default()
+            }));
+        }
         bucket::list_buckets(self, req).await
     }
     async fn create_bucket(
@@ -340,10 +357,16 @@ impl S3 for Gateway {
             }
             false => false,
         };
+        let access_key = Self::access_key(&req);
         let out = bucket::create_bucket(self, req).await?;
         if changes {
             let b = self.bucket(&session, &name).await?;
-            if let Err(e) = acl::apply_bucket_acl(self, &session, &b, &acl.as_req()).await {
+            let at = acl::PublicAt {
+                access_key: &access_key,
+                bucket: &name,
+                key: None,
+            };
+            if let Err(e) = acl::apply_bucket_acl(self, &session, &b, at, &acl.as_req()).await {
                 if !existed {
                     bucket::undo_create(self, &session, &b).await;
                 }
@@ -414,14 +437,23 @@ impl S3 for Gateway {
         acl::check_request(&acl.as_req(), false)?;
         let (name, key) = (req.input.bucket.clone(), req.input.key.clone());
         let session = self.session(&req).await?;
+        let access_key = Self::access_key(&req);
         let out = put::put_object(self, req).await?;
-        acl::apply_after_write(self, &session, &name, &key, &acl).await?;
+        let at = acl::PublicAt {
+            access_key: &access_key,
+            bucket: &name,
+            key: Some(&key),
+        };
+        acl::apply_after_write(self, &session, at, &acl).await?;
         Ok(out)
     }
     async fn delete_object(
         &self,
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        if req.credentials.is_none() {
+            return Err(public::refuse_anonymous(self, &req.input.bucket).await);
+        }
         delete::delete_object(self, req).await
     }
     async fn delete_objects(
@@ -445,8 +477,14 @@ impl S3 for Gateway {
         acl::check_request(&acl.as_req(), false)?;
         let (name, key) = (req.input.bucket.clone(), req.input.key.clone());
         let session = self.session(&req).await?;
+        let access_key = Self::access_key(&req);
         let out = copy::copy_object(self, req).await?;
-        acl::apply_after_write(self, &session, &name, &key, &acl).await?;
+        let at = acl::PublicAt {
+            access_key: &access_key,
+            bucket: &name,
+            key: Some(&key),
+        };
+        acl::apply_after_write(self, &session, at, &acl).await?;
         Ok(out)
     }
 
@@ -493,7 +531,12 @@ impl S3 for Gateway {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        complete::complete_multipart_upload(self, req).await
+        // The completed object is new and private: a public link of its key is revoked.
+        let (name, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let session = self.session(&req).await?;
+        let out = complete::complete_multipart_upload(self, req).await?;
+        public::unlink(self, &session, public::Place::object(&name, &key)).await?;
+        Ok(out)
     }
     async fn abort_multipart_upload(
         &self,

@@ -325,7 +325,100 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     CREATE INDEX bucket_configs_by_bucket ON bucket_configs (bucket, kind);
     "#,
     },
-    // 9: bucket policies (PutBucketPolicy), keyed by the share or folder that is the bucket.
+    // 9: ScaiDrive external links the gateway made for public (anonymous) access.
+    Migration {
+        sqlite: r#"
+    CREATE TABLE public_links (
+        link_id       TEXT PRIMARY KEY NOT NULL,  -- lnk_… (ScaiDrive's id)
+        bucket        TEXT NOT NULL,              -- the bucket name as its creator addressed it
+        key           TEXT NOT NULL,              -- object key, or key prefix ('' = whole bucket)
+        object        INTEGER NOT NULL,           -- 1: one object's link (key is its key)
+        list          INTEGER NOT NULL,           -- 1: anonymous listing of the bucket under key
+        read          INTEGER NOT NULL,           -- 1: anonymous GET/HEAD of objects under key
+        share_id      TEXT NOT NULL,
+        resource_type TEXT NOT NULL,              -- file, folder or share
+        resource_id   TEXT NOT NULL,
+        access_key_id TEXT NOT NULL,              -- the credential anonymous requests act for
+        principal     TEXT NOT NULL,              -- its ScaiDrive user
+        created_at    TEXT NOT NULL               -- RFC 3339 UTC, seconds
+    ) STRICT;
+    CREATE INDEX public_links_by_bucket ON public_links (bucket, key);
+    "#,
+        postgres: r#"
+    CREATE TABLE public_links (
+        link_id       TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+        bucket        TEXT COLLATE "C" NOT NULL,
+        key           TEXT COLLATE "C" NOT NULL,
+        object        BIGINT NOT NULL,
+        list          BIGINT NOT NULL,
+        read          BIGINT NOT NULL,
+        share_id      TEXT COLLATE "C" NOT NULL,
+        resource_type TEXT NOT NULL,
+        resource_id   TEXT COLLATE "C" NOT NULL,
+        access_key_id TEXT COLLATE "C" NOT NULL,
+        principal     TEXT COLLATE "C" NOT NULL,
+        created_at    TEXT COLLATE "C" NOT NULL
+    );
+    CREATE INDEX public_links_by_bucket ON public_links (bucket, key);
+    "#,
+    },
+    // 10: Nextcloud chunked uploads over WebDAV (upload collection → ScaiDrive upload session)
+    // and the chunks each has received.
+    Migration {
+        sqlite: r#"
+    CREATE TABLE webdav_uploads (
+        principal       TEXT NOT NULL,          -- ScaiDrive user id
+        upload          TEXT NOT NULL,          -- the upload collection's name
+        destination     TEXT,                   -- target path below the WebDAV root, '/'-joined
+        total_length    INTEGER,                -- OC-Total-Length, once known
+        session_id      TEXT,                   -- the ScaiDrive upload session, once created
+        chunk_size      INTEGER NOT NULL,       -- upstream chunk size (power of two)
+        replace_file_id TEXT,                   -- the file the session makes a new version of
+        created_at      TEXT NOT NULL,          -- RFC 3339 UTC, milliseconds
+        updated_at      TEXT NOT NULL,          -- RFC 3339 UTC, milliseconds
+        PRIMARY KEY (principal, upload)
+    ) STRICT;
+    CREATE INDEX webdav_uploads_by_update ON webdav_uploads (updated_at);
+    CREATE TABLE webdav_upload_chunks (
+        principal   TEXT NOT NULL,
+        upload      TEXT NOT NULL,
+        name        TEXT NOT NULL,              -- the chunk's name in the upload collection
+        byte_offset INTEGER,                    -- where it starts in the file; NULL: not known yet
+        size        INTEGER NOT NULL,
+        created_at  TEXT NOT NULL,              -- RFC 3339 UTC, milliseconds
+        PRIMARY KEY (principal, upload, name),
+        FOREIGN KEY (principal, upload) REFERENCES webdav_uploads (principal, upload)
+            ON DELETE CASCADE
+    ) STRICT;
+    "#,
+        postgres: r#"
+    CREATE TABLE webdav_uploads (
+        principal       TEXT COLLATE "C" NOT NULL,
+        upload          TEXT COLLATE "C" NOT NULL,
+        destination     TEXT,
+        total_length    BIGINT,
+        session_id      TEXT,
+        chunk_size      BIGINT NOT NULL,
+        replace_file_id TEXT,
+        created_at      TEXT COLLATE "C" NOT NULL,
+        updated_at      TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (principal, upload)
+    );
+    CREATE INDEX webdav_uploads_by_update ON webdav_uploads (updated_at);
+    CREATE TABLE webdav_upload_chunks (
+        principal   TEXT COLLATE "C" NOT NULL,
+        upload      TEXT COLLATE "C" NOT NULL,
+        name        TEXT COLLATE "C" NOT NULL,
+        byte_offset BIGINT,
+        size        BIGINT NOT NULL,
+        created_at  TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (principal, upload, name),
+        FOREIGN KEY (principal, upload) REFERENCES webdav_uploads (principal, upload)
+            ON DELETE CASCADE
+    );
+    "#,
+    },
+    // 11: bucket policies (PutBucketPolicy), keyed by the share or folder that is the bucket.
     Migration {
         sqlite: r#"
     CREATE TABLE bucket_policies (
@@ -422,10 +515,13 @@ mod tests {
                 "multipart_parts",
                 "multipart_uploads",
                 "object_attrs",
+                "public_links",
                 "share_changes",
                 "share_generations",
                 "sts_sessions",
-                "webdav_locks"
+                "webdav_locks",
+                "webdav_upload_chunks",
+                "webdav_uploads"
             ]
         );
         let kept: i64 = conn

@@ -43,12 +43,14 @@ mod multipart;
 mod news;
 mod pg;
 mod policies;
+mod public;
 mod sts;
 #[cfg(test)]
 mod testdb;
 #[cfg(test)]
 mod testpg;
 mod transfer;
+mod webdav_uploads;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -71,8 +73,10 @@ pub use migrations::SCHEMA_VERSION;
 pub use multipart::{MultipartPart, MultipartUpload, PartLocation};
 pub use news::ShareNews;
 pub use policies::BucketPolicy;
+pub use public::PublicLink;
 pub use sts::{EXPIRED_KEPT, StsSession, session_token_digest};
 pub use transfer::{TransferCounts, copy_state};
+pub use webdav_uploads::{ChunkedUpload, UploadChunk};
 
 /// Default size of the PostgreSQL connection pool (`state.pool_size`).
 pub const DEFAULT_POOL_SIZE: usize = 16;
@@ -375,6 +379,8 @@ mod tests {
             "share_changes",
             "share_generations",
             "webdav_locks",
+            "webdav_upload_chunks",
+            "webdav_uploads",
         ] {
             assert!(
                 tables.iter().any(|t| t == table),

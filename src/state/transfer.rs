@@ -47,6 +47,23 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "public_links",
+        &[
+            ("link_id", Kind::Text),
+            ("bucket", Kind::Text),
+            ("key", Kind::Text),
+            ("object", Kind::Big),
+            ("list", Kind::Big),
+            ("read", Kind::Big),
+            ("share_id", Kind::Text),
+            ("resource_type", Kind::Text),
+            ("resource_id", Kind::Text),
+            ("access_key_id", Kind::Text),
+            ("principal", Kind::Text),
+            ("created_at", Kind::Text),
+        ],
+    ),
+    (
         "object_attrs",
         &[
             ("file_id", Kind::Text),
@@ -116,6 +133,20 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "webdav_uploads",
+        &[
+            ("principal", Kind::Text),
+            ("upload", Kind::Text),
+            ("destination", Kind::Text),
+            ("total_length", Kind::Big),
+            ("session_id", Kind::Text),
+            ("chunk_size", Kind::Big),
+            ("replace_file_id", Kind::Text),
+            ("created_at", Kind::Text),
+            ("updated_at", Kind::Text),
+        ],
+    ),
+    (
         "bucket_policies",
         &[
             ("resource_id", Kind::Text),
@@ -123,6 +154,17 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("policy", Kind::Text),
             ("updated_by", Kind::Text),
             ("updated_at", Kind::Text),
+        ],
+    ),
+    (
+        "webdav_upload_chunks",
+        &[
+            ("principal", Kind::Text),
+            ("upload", Kind::Text),
+            ("name", Kind::Text),
+            ("byte_offset", Kind::Big),
+            ("size", Kind::Big),
+            ("created_at", Kind::Text),
         ],
     ),
     (

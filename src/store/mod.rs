@@ -8,6 +8,7 @@
 mod access;
 mod attrs;
 mod cache;
+mod chunked;
 mod coherence;
 mod delete;
 mod error;
@@ -33,6 +34,7 @@ pub use access::Need;
 pub use attrs::opaque_etag;
 pub use cache::ListingKey;
 use cache::Patch;
+pub use chunked::OpenedSession;
 use coherence::ShareChange;
 pub use delete::{DeletedItem, INTENT_GRACE, Recovered, trash_name};
 pub use error::{StoreError, StoreResult};

@@ -10,19 +10,24 @@
 //!   `reqpath.rs` checks the path and `Destination` as sent (dot segments, refused names),
 //!   `views/` answers the read-only `.scaidrive-versions` and `.scaidrive-trash` trees,
 //!   `browser.rs` serves the page a browser gets for a collection and refuses cross-site writes,
-//!   `links.rs` makes ScaiDrive share links for the page.
+//!   `links.rs` makes ScaiDrive share links for the page, `ncpaths.rs` serves the tree under
+//!   Nextcloud's `/remote.php/dav/files/<user>/` too, `chunked/` answers Nextcloud chunked
+//!   uploads (`/remote.php/dav/uploads/<user>/`) and `rehash.rs` its checksum recalculation.
 //!   Decisions are recorded in `docs/webdav.md`.
 
 mod browser;
+mod chunked;
 mod ctype;
 mod file;
 mod fs;
 mod links;
 mod locks;
 mod meta;
+mod ncpaths;
 mod pending;
 mod propfind;
 mod props;
+mod rehash;
 mod reqpath;
 mod views;
 
@@ -64,6 +69,7 @@ struct Shared {
     handler: DavHandler,
     pending: pending::Pending,
     staging: PathBuf,
+    uploads: chunked::Uploads,
 }
 
 /// The WebDAV handler for the WebDAV listener.
@@ -80,6 +86,11 @@ pub fn front_end(ctx: &GatewayContext) -> FrontEnd {
             .build_handler(),
         pending: pending::Pending::new(ctx.config.state.url.is_some()),
         staging: ctx.config.data_dir.join("staging").join("webdav"),
+        uploads: chunked::Uploads::new(
+            ctx.store.clone(),
+            &ctx.config.data_dir,
+            ctx.config.upstream.chunk_size_bytes,
+        ),
     });
     FrontEnd::new(
         "webdav",
@@ -119,6 +130,25 @@ fn header_str<'a>(req: &'a Request<RequestBody>, name: &str) -> Option<&'a str> 
 
 fn header_value<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Forgets WebDAV chunked uploads idle for 24 hours (the life of a ScaiDrive upload session)
+/// and their spools; returns how many went.
+pub async fn sweep_chunked_uploads(
+    db: &crate::state::StateDb,
+    data_dir: &std::path::Path,
+) -> usize {
+    chunked::sweep(db, data_dir).await
+}
+
+/// The user name of Basic credentials (an access key id, or the user given with a token).
+fn basic_login(req: &Request<RequestBody>) -> Option<String> {
+    let b64 = header_str(req, "authorization")?.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.split_once(':').map(|(u, _)| u.to_owned())
 }
 
 /// The answer when ScaiDrive refuses the token behind the credentials (expired or revoked).
@@ -210,15 +240,51 @@ impl Shared {
             )
             .into();
         }
+        // Nextcloud's paths: `/remote.php/dav/files/<user>/…` is the tree under another
+        // prefix, `/remote.php/dav/uploads/<user>/…` the chunked uploads (`chunked/`).
+        let login = basic_login(&req);
+        let raw_path = req.uri().path().to_owned();
+        let mut href_prefix = None;
+        let mut uploads_user = None;
+        let mut local_path = raw_path.as_str();
+        for base in [ncpaths::FILES, ncpaths::UPLOADS] {
+            let Some((user, prefix, rest)) = ncpaths::split(&raw_path, base) else {
+                continue;
+            };
+            if !ncpaths::is_self(&user, &session, login.as_deref()) {
+                return status_response(
+                    StatusCode::FORBIDDEN,
+                    "this path names another user; use your own user name\n",
+                )
+                .into();
+            }
+            if base == ncpaths::FILES {
+                href_prefix = Some(prefix.to_owned());
+            } else {
+                uploads_user = Some(prefix[base.len()..].to_owned());
+            }
+            local_path = rest;
+        }
         // The path and Destination as sent, before dav-server resolves dot segments.
-        let path = match reqpath::segments(req.uri().path()) {
+        let path = match reqpath::segments(local_path) {
             Ok(p) => p,
             Err(why) => {
                 return status_response(StatusCode::BAD_REQUEST, &format!("{why}\n")).into();
             }
         };
         let destination = match header_str(&req, "destination")
-            .map(|d| reqpath::segments(reqpath::destination_path(d)))
+            .map(|d| {
+                let p = reqpath::destination_path(d);
+                let p = match ncpaths::split(p, ncpaths::FILES) {
+                    Some((user, _, rest))
+                        if ncpaths::is_self(&user, &session, login.as_deref()) =>
+                    {
+                        rest
+                    }
+                    _ => p,
+                };
+                reqpath::segments(p)
+            })
             .transpose()
         {
             Ok(d) => d,
@@ -257,6 +323,17 @@ impl Shared {
                     .map(|s| (name.clone(), s.clone()))
             })
             .collect();
+
+        if let Some(user_raw) = &uploads_user {
+            let call = chunked::Call {
+                session: &session,
+                user_raw,
+                login: login.as_deref(),
+                shares: &by_name,
+                segs: path,
+            };
+            return Answer::Dav(self.uploads.answer(call, req).await);
+        }
 
         let method = req.method().clone();
         if method.as_str() == "PROPFIND"
@@ -324,6 +401,12 @@ impl Shared {
             listed: Mutex::new(None),
             path,
         });
+        // Nextcloud's checksum recalculation (`rehash.rs`).
+        if method.as_str() == "PATCH"
+            && let Some(algo) = header_str(&req, "x-recalculate-hash")
+        {
+            return Answer::Dav(rehash::answer(&ctx, algo).await);
+        }
         // The page's "Share link" (`links.rs`).
         if links::is_links(&ctx.path) {
             let (parts, body) = req.into_parts();
@@ -356,14 +439,23 @@ impl Shared {
         // The versions and trash views never reach dav-server.
         if views::concerns(&ctx) {
             let vreq = views::ViewReq::new(&method, req.headers());
-            return Answer::Own(views::answer(&ctx, &vreq).await);
+            let prefix = href_prefix.clone().unwrap_or_default();
+            return Answer::Own(
+                views::HREF_PREFIX
+                    .scope(prefix, views::answer(&ctx, &vreq))
+                    .await,
+            );
         }
         let ls = locks::DbLs {
             db: self.store.db().clone(),
             names: Arc::new(names),
             discovered: (method.as_str() == "PROPFIND").then(Arc::default),
         };
-        let config = DavConfig::new()
+        let mut config = DavConfig::new();
+        if let Some(prefix) = &href_prefix {
+            config = config.strip_prefix(prefix.clone());
+        }
+        let config = config
             .filesystem(Box::new(fs::ScaiFs(Arc::clone(&ctx))))
             .locksystem(Box::new(ls.clone()))
             .principal(session.principal());
@@ -382,9 +474,13 @@ impl Shared {
                 Some("0") => Some(false),
                 _ => None,
             };
-            if let (Some(one), Some(wanted), Ok(path)) =
-                (one, propfind::parse(&bytes), DavPath::from_uri(&parts.uri))
-            {
+            let dav_path = DavPath::from_uri(&parts.uri).and_then(|mut p| {
+                if let Some(prefix) = &href_prefix {
+                    p.set_prefix(prefix)?;
+                }
+                Ok(p)
+            });
+            if let (Some(one), Some(wanted), Ok(path)) = (one, propfind::parse(&bytes), dav_path) {
                 let ua = header_value(&parts.headers, "user-agent").unwrap_or("");
                 if let Some(resp) =
                     propfind::answer(Arc::clone(&ctx), ls, path, one, wanted, ua).await

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::emulator::AppState;
-use crate::emulator::auth::{Caller, Perm, share_access};
+use crate::emulator::auth::{Caller, Perm, file_access, folder_access, share_access};
 use crate::emulator::db::{self, fmt_time, new_id, now_iso};
 use crate::emulator::error::{ApiError, ApiResult};
 use crate::emulator::extract::{JsonBody, Qs, check_limit, check_offset, parse_json};
@@ -217,20 +217,41 @@ pub async fn create(
     }
     let expires_at = expiry(typed.expires_in_days, typed.expires_at.as_deref())?;
     let conn = st.db();
-    let (share, _) = share_access(&conn, &caller, &typed.share_id, Perm::Share)?;
-    let exists = match typed.resource_type.as_str() {
-        "file" => db::load_file(&conn, &typed.resource_id)?
-            .is_some_and(|f| f.share_id == share.id && !f.is_deleted),
-        "folder" => db::load_folder(&conn, &typed.resource_id)?
-            .is_some_and(|f| f.share_id == share.id && !f.is_deleted),
-        _ => typed.resource_id == share.id,
+    // SHARE on the resource itself (a folder or file ACL entry may grant it below the share).
+    let missing = || ApiError::not_found(&typed.resource_type, &typed.resource_id);
+    let share = match typed.resource_type.as_str() {
+        "file" => {
+            let (file, share) = file_access(&conn, &caller, &typed.resource_id, Perm::Share, true)
+                .map_err(|e| match e {
+                    ApiError::NotFound(_) => missing(),
+                    other => other,
+                })?;
+            if file.is_deleted || share.id != typed.share_id {
+                return Err(missing());
+            }
+            share
+        }
+        "folder" => {
+            let (folder, share) =
+                folder_access(&conn, &caller, &typed.resource_id, Perm::Share, true).map_err(
+                    |e| match e {
+                        ApiError::NotFound(_) => missing(),
+                        other => other,
+                    },
+                )?;
+            if folder.is_deleted || share.id != typed.share_id {
+                return Err(missing());
+            }
+            share
+        }
+        _ => {
+            let (share, _) = share_access(&conn, &caller, &typed.share_id, Perm::Share)?;
+            if typed.resource_id != share.id {
+                return Err(missing());
+            }
+            share
+        }
     };
-    if !exists {
-        return Err(ApiError::not_found(
-            &typed.resource_type,
-            &typed.resource_id,
-        ));
-    }
     if let Some(fid) = &typed.upload_folder_id
         && !db::load_folder(&conn, fid)?.is_some_and(|f| f.share_id == share.id && !f.is_deleted)
     {

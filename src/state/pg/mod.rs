@@ -12,7 +12,9 @@ mod locks;
 pub(super) mod migrate;
 mod multipart;
 mod policies;
+mod public;
 mod sts;
+mod webdav_uploads;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,7 +47,12 @@ pub(super) use multipart::{
     uploads_created_before,
 };
 pub(super) use policies::{delete_bucket_policy, get_bucket_policy, put_bucket_policy};
+pub(super) use public::{delete_public_link, public_links, put_public_link};
 pub(super) use sts::{create_sts_session, get_sts_session};
+pub(super) use webdav_uploads::{
+    chunked_uploads_idle_since, chunked_uploads_of, delete_chunked_upload, delete_upload_chunk,
+    get_chunked_upload, put_chunked_upload, put_upload_chunk, upload_chunks,
+};
 
 /// How long a caller waits for a free pooled connection, and for a new one to be made.
 const POOL_TIMEOUT: Duration = Duration::from_secs(5);

@@ -17,6 +17,11 @@ mod versions;
 mod xml;
 
 use bytes::Bytes;
+
+tokio::task_local! {
+    /// The prefix of every href of this answer (`/remote.php/dav/files/<user>`, or empty).
+    pub(crate) static HREF_PREFIX: String;
+}
 use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use http_body_util::BodyExt as _;
 

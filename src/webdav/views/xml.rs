@@ -30,12 +30,15 @@ pub(crate) fn encode_segment(s: &str) -> String {
 
 /// The href of a resource (a collection ends in `/`).
 pub(crate) fn href(segs: &[String], dir: bool) -> String {
-    let mut out = String::new();
+    // Under Nextcloud's `/remote.php/dav/files/<user>` the hrefs carry that prefix.
+    let mut out = super::HREF_PREFIX
+        .try_with(|p| p.trim_end_matches('/').to_owned())
+        .unwrap_or_default();
     for s in segs {
         out.push('/');
         out.push_str(&encode_segment(s));
     }
-    if dir || out.is_empty() {
+    if dir || segs.is_empty() {
         out.push('/');
     }
     out

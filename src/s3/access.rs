@@ -235,8 +235,13 @@ impl PolicyAccess {
     /// The policy of bucket `name` as `s` sees it; `None` when the bucket does not exist (the
     /// operation then answers NoSuchBucket) or has no policy.
     async fn policy_of(&self, s: &Session, name: &str) -> S3Result<Option<Policy>> {
-        let Some(bucket) = super::bucket::resolve(&self.gw, s, name).await? else {
-            return Ok(None);
+        // A caller who cannot see the bucket at all can only be served what is public (through
+        // a link, acting for its creator): the operation decides that.
+        let bucket = match super::bucket::resolve(&self.gw, s, name).await {
+            Ok(Some(b)) => b,
+            Ok(None) => return Ok(None),
+            Err(e) if *e.code() == s3s::S3ErrorCode::AccessDenied => return Ok(None),
+            Err(e) => return Err(e),
         };
         let id = match super::acl::bucket_resource_id(&self.gw, s, &bucket).await {
             Ok(id) => id,

@@ -512,3 +512,40 @@ async fn a_deny_on_an_existing_object_tag_refuses_the_tagged_objects() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(owner.get("/team/secret.txt").await.status, 200);
 }
+
+#[tokio::test]
+async fn an_allow_for_everyone_to_read_opens_a_public_link_and_deleting_it_closes_it() {
+    let (_emu, owner) = setup().await;
+    let anon = |path: &'static str| {
+        let url = format!("{}{path}", owner.endpoint);
+        async move { reqwest::get(url).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(anon("/team/other.txt").await, 403);
+    let policy = statement(
+        "Allow",
+        r#""*""#,
+        "s3:GetObject",
+        r#""arn:aws:s3:::team/*""#,
+        "",
+    );
+    let r = put_policy(&owner, &policy).await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(anon("/team/other.txt").await, 200);
+    // Reading is all it opens.
+    assert_eq!(anon("/team?list-type=2").await, 403);
+    let r = owner
+        .call("DELETE", "/team", &[("policy", "")], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert_eq!(anon("/team/other.txt").await, 403);
+    // With a condition a link cannot enforce, nothing is opened.
+    let conditional = statement(
+        "Allow",
+        r#""*""#,
+        "s3:GetObject",
+        r#""arn:aws:s3:::team/*""#,
+        r#"{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}"#,
+    );
+    assert_eq!(put_policy(&owner, &conditional).await.status, 204);
+    assert_eq!(anon("/team/other.txt").await, 403);
+}

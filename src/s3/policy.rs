@@ -86,6 +86,71 @@ pub(crate) async fn anonymous_read_allowed(
     ))
 }
 
+/// The anonymous reads a policy opens, as ScaiDrive links can serve them: each Allow for
+/// everyone (`"*"`, not `NotPrincipal`) without conditions (a link cannot enforce them) of
+/// `s3:GetObject` on `bucket/*` or `bucket/prefix/*` (read under the prefix) or `s3:ListBucket`
+/// on the bucket (list everything); prefix → scope.
+fn public_grants(policy: &Policy, bucket: &str) -> Vec<(String, super::public::Scope)> {
+    use crate::policy::{Effect, Principals};
+    let mut out: Vec<(String, super::public::Scope)> = Vec::new();
+    let mut add =
+        |prefix: &str, list: bool, read: bool| match out.iter_mut().find(|(p, _)| p == prefix) {
+            Some((_, scope)) => {
+                scope.list |= list;
+                scope.read |= read;
+            }
+            None => out.push((prefix.to_owned(), super::public::Scope { list, read })),
+        };
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    for st in &policy.statements {
+        if st.effect != Effect::Allow
+            || st.principal.not
+            || st.principal.items != Principals::Everyone
+            || !st.conditions.is_empty()
+            || st.action.not
+            || st.resource.not
+        {
+            continue;
+        }
+        let allows = |action: &str| {
+            st.action
+                .items
+                .iter()
+                .any(|a| crate::policy::wildcard_matches(&a.to_ascii_lowercase(), action))
+        };
+        for r in &st.resource.items {
+            if allows("s3:listbucket") && *r == bucket_arn {
+                add("", true, false);
+            }
+            if allows("s3:getobject")
+                && let Some(rest) = r.strip_prefix(&format!("{bucket_arn}/"))
+                && let Some(prefix) = rest.strip_suffix('*')
+                && !prefix.contains(['*', '?'])
+                && (prefix.is_empty() || prefix.ends_with('/'))
+            {
+                add(prefix, false, true);
+            }
+        }
+    }
+    out
+}
+
+/// Revokes the public links an earlier policy of the bucket opened.
+async fn close_public(
+    gw: &Gateway,
+    s: &Session,
+    bucket: &str,
+    old: Option<&Policy>,
+) -> S3Result<()> {
+    let Some(old) = old else {
+        return Ok(());
+    };
+    for (prefix, scope) in public_grants(old, bucket) {
+        super::public::make_private(gw, s, bucket, &prefix, scope).await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn put_bucket_policy(
     gw: &Gateway,
     req: S3Request<PutBucketPolicyInput>,
@@ -93,10 +158,18 @@ pub(crate) async fn put_bucket_policy(
     let s = gw.session(&req).await?;
     let i = &req.input;
     let (bucket, id) = managed_bucket(gw, &s, &i.bucket).await?;
-    Policy::parse(&i.policy, &i.bucket).map_err(|e| match e {
+    let policy = Policy::parse(&i.policy, &i.bucket).map_err(|e| match e {
         PolicyError::Malformed(m) => S3Error::with_message(S3ErrorCode::MalformedPolicy, m),
         PolicyError::Unsupported(m) => S3Error::with_message(S3ErrorCode::NotImplemented, m),
     })?;
+    // Anonymous reads the policy opens become ScaiDrive links (made with the caller's token:
+    // ScaiDrive checks SHARE); the previous policy's links are revoked first.
+    let old = load(gw, &id).await?;
+    close_public(gw, &s, &i.bucket, old.as_ref()).await?;
+    let access_key = Gateway::access_key(&req);
+    for (prefix, scope) in public_grants(&policy, &i.bucket) {
+        super::public::make_public(gw, &s, &access_key, &i.bucket, &prefix, scope).await?;
+    }
     gw.store()
         .db()
         .put_bucket_policy(&BucketPolicy {
@@ -135,6 +208,8 @@ pub(crate) async fn delete_bucket_policy(
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
     let s = gw.session(&req).await?;
     let (_, id) = managed_bucket(gw, &s, &req.input.bucket).await?;
+    let old = load(gw, &id).await?;
+    close_public(gw, &s, &req.input.bucket, old.as_ref()).await?;
     // S3 answers 204 whether or not there was a policy.
     gw.store()
         .db()

@@ -101,7 +101,6 @@ fn public_grants(policy: &Policy, bucket: &str) -> Vec<(String, super::public::S
             }
             None => out.push((prefix.to_owned(), super::public::Scope { list, read })),
         };
-    let bucket_arn = format!("arn:aws:s3:::{bucket}");
     for st in &policy.statements {
         if st.effect != Effect::Allow
             || st.principal.not
@@ -119,16 +118,29 @@ fn public_grants(policy: &Policy, bucket: &str) -> Vec<(String, super::public::S
                 .any(|a| crate::policy::wildcard_matches(&a.to_ascii_lowercase(), action))
         };
         for r in &st.resource.items {
-            if allows("s3:listbucket") && *r == bucket_arn {
-                add("", true, false);
+            // `arn:aws:s3:::<bucket pattern>[/<key pattern>]`; the pattern may name this bucket
+            // with wildcards (`arn:aws:s3:::*`), the key part only as `prefix/*` or `*`.
+            let Some(rest) = r.strip_prefix("arn:aws:s3:::") else {
+                continue;
+            };
+            let (bucket_pattern, key_pattern) = match rest.split_once('/') {
+                Some((b, k)) => (b, Some(k)),
+                None => (rest, None),
+            };
+            if !crate::policy::wildcard_matches(bucket_pattern, bucket) {
+                continue;
             }
-            if allows("s3:getobject")
-                && let Some(rest) = r.strip_prefix(&format!("{bucket_arn}/"))
-                && let Some(prefix) = rest.strip_suffix('*')
-                && !prefix.contains(['*', '?'])
-                && (prefix.is_empty() || prefix.ends_with('/'))
-            {
-                add(prefix, false, true);
+            match key_pattern {
+                None if allows("s3:listbucket") => add("", true, false),
+                Some(k) if allows("s3:getobject") => {
+                    if let Some(prefix) = k.strip_suffix('*')
+                        && !prefix.contains(['*', '?'])
+                        && (prefix.is_empty() || prefix.ends_with('/'))
+                    {
+                        add(prefix, false, true);
+                    }
+                }
+                _ => {}
             }
         }
     }

@@ -6,8 +6,9 @@
 #
 # `all` ends with the HTTPS lane (`https` runs only it): a second gateway with a self-signed
 # certificate (openssl) on its S3 and WebDAV listeners, AWS_CA_BUNDLE pointing at it, and
-# s3/https.sh (aws cli, WebDAV Basic over TLS with curl) and s3/https_trailers.py (boto3:
-# CRC32/CRC64NVME trailers, multipart, a corrupted trailer). Not run with --peer.
+# s3/https.sh (aws cli, WebDAV Basic over TLS with curl), s3/https_trailers.py (boto3:
+# CRC32/CRC64NVME trailers, multipart, a corrupted trailer) and s3/policy.sh (bucket policies,
+# aws:SecureTransport true). Not run with --peer.
 #
 # GATEWAY_BIN: the gateway binary (default target/debug/scaidrive-gateway under the repo root, or
 # under $CARGO_TARGET_DIR); this script builds nothing. ONLY="awscli cadaver": run only the scripts
@@ -122,14 +123,14 @@ scripts=()
 case "$suite" in
     s3) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
                 s3/sts.sh s3/sts_boto3.py s3/public.sh s3/bucketcfg.sh s3/versions.sh
-                s3/checksums_boto3.py s3/rclone-economy.sh s3/rclone-ratelimit.sh) ;;
+                s3/checksums_boto3.py s3/policy.sh s3/rclone-economy.sh s3/rclone-ratelimit.sh) ;;
     webdav) scripts=(webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
                     webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh
                     webdav/nextcloud.sh) ;;
     https) scripts=() ;;
     all) scripts=(s3/awscli.sh s3/s3cmd.sh s3/rclone.sh s3/restic.sh s3/boto3_workflow.py
                   s3/sts.sh s3/sts_boto3.py s3/public.sh s3/bucketcfg.sh s3/versions.sh
-                  s3/checksums_boto3.py s3/rclone-economy.sh s3/rclone-ratelimit.sh
+                  s3/checksums_boto3.py s3/policy.sh s3/rclone-economy.sh s3/rclone-ratelimit.sh
                   webdav/rclone.sh webdav/cadaver.sh webdav/davfs2.sh webdav/litmus.sh
                   webdav/windows-miniredir.sh webdav/macos-finder.sh webdav/browser.sh
                   webdav/nextcloud.sh) ;;
@@ -175,7 +176,7 @@ run_scripts "${scripts[@]+"${scripts[@]}"}"
 
 # The HTTPS lane: a second gateway with a self-signed certificate; the SDKs send their checksums
 # in aws-chunked trailers only over TLS.
-https_scripts=(s3/https.sh s3/https_trailers.py)
+https_scripts=(s3/https.sh s3/https_trailers.py s3/policy.sh)
 if [ -n "${ONLY:-}" ]; then
     keep=()
     for s in "${https_scripts[@]}"; do for w in $ONLY; do [[ "$s" == *"$w"* ]] && { keep+=("$s"); break; }; done; done

@@ -9,6 +9,7 @@
 //! - [`store`] — the protocol-neutral file store both front ends call.
 //! - [`auth`] — S3 / WebDAV credentials → a session (principal + ScaiDrive token).
 //! - [`s3`] — the S3 front end (s3s).
+//! - [`policy`] — bucket policies: parsing, validation and evaluation (pure).
 //! - [`webdav`] — the WebDAV front end (dav-server).
 //! - [`config`], [`state`], [`server`], [`metrics`], [`logging`] — configuration, the gateway's
 //!   state database, listeners, Prometheus counters, log set-up.
@@ -21,6 +22,7 @@ pub mod logging;
 pub mod maintenance;
 pub mod metrics;
 pub mod namespace;
+pub mod policy;
 pub mod s3;
 pub mod scaidrive;
 pub mod server;

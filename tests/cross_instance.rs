@@ -574,3 +574,39 @@ async fn a_delete_marker_made_through_one_instance_is_the_same_through_the_other
     a.gateway.shutdown().await;
     b.gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_bucket_policy_put_through_one_instance_holds_on_the_other_at_once() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = two_instances(a_dir.path(), b_dir.path()).await;
+    assert_eq!(a.put("/documents/locked/x.txt", b"x").await.status, 200);
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*",
+        "Action":"s3:DeleteObject","Resource":"arn:aws:s3:::documents/locked/*"}]}"#;
+    let r = a
+        .call(
+            "PUT",
+            "/documents",
+            &[("policy", "")],
+            &[],
+            policy.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    // B reads the policy from PostgreSQL on its next request: no wait, no cache to expire.
+    let r = b
+        .call("DELETE", "/documents/locked/x.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    let r = b
+        .call("GET", "/documents", &[("policy", "")], &[], Vec::new())
+        .await;
+    assert_eq!(r.text(), policy);
+    let r = b
+        .call("DELETE", "/documents", &[("policy", "")], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = a
+        .call("DELETE", "/documents/locked/x.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+}

@@ -982,6 +982,31 @@ async fn a_body_that_differs_from_its_signed_sha256_is_x_amz_content_sha256_mism
 }
 
 #[tokio::test]
+async fn post_uploads_are_held_to_the_bucket_policy_for_their_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*",
+        "Action":"s3:PutObject","Resource":"arn:aws:s3:::documents/ok/denied/*"}]}"#;
+    let r = s3
+        .call(
+            "PUT",
+            "/documents",
+            &[("policy", "")],
+            &[],
+            policy.as_bytes().to_vec(),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let color = [("x-amz-meta-color", "blue")];
+    let (status, text) = post_form(&s3, "documents", "ok/denied/a.txt", &color, &[]).await;
+    assert_eq!(status, 403, "{text}");
+    assert!(text.contains("bucket policy"), "{text}");
+    assert_eq!(s3.get("/documents/ok/denied/a.txt").await.status, 404);
+    let (status, text) = post_form(&s3, "documents", "ok/fine.txt", &color, &[]).await;
+    assert_eq!(status, 204, "{text}");
+}
+
+#[tokio::test]
 async fn post_with_success_action_redirect_answers_303_to_it_with_bucket_key_and_quoted_etag() {
     let dir = tempfile::tempdir().unwrap();
     let s3 = start(dir.path()).await;

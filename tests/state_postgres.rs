@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use scaidrive_gateway::config::Config;
 use scaidrive_gateway::state::{
-    BucketConfig, ChunkedUpload, ConfigKind, MultipartPart, MultipartUpload, NewCredential,
-    ObjectAttrs, PublicLink, StateDb, StateLocation, StateOptions, StoredAttrs, StoredLock,
-    UploadChunk,
+    BucketConfig, BucketPolicy, ChunkedUpload, ConfigKind, MultipartPart, MultipartUpload,
+    NewCredential, ObjectAttrs, PublicLink, StateDb, StateLocation, StateOptions, StoredAttrs,
+    StoredLock, UploadChunk,
 };
 use tokio::process::Command;
 
@@ -311,6 +311,15 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         })
         .await
         .unwrap();
+        src.put_bucket_policy(&BucketPolicy {
+            resource_id: "fld_b".into(),
+            share_id: "shr_1".into(),
+            policy: r#"{"Version":"2012-10-17","Statement":[]}"#.into(),
+            updated_by: "usr_1".into(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+        })
+        .await
+        .unwrap();
         src.put_chunked_upload(&ChunkedUpload {
             principal: "usr_1".into(),
             upload: "rclone-chunked-upload-1".into(),
@@ -349,6 +358,7 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         "multipart_parts: 2 copied",
         "webdav_locks: 1 copied",
         "bucket_configs: 1 copied",
+        "bucket_policies: 1 copied",
         "public_links: 1 copied",
         "webdav_uploads: 1 copied",
         "webdav_upload_chunks: 1 copied",
@@ -389,6 +399,8 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         .unwrap()
         .unwrap();
     assert_eq!(cfg.access_key_id, "AKIAMOVE0");
+    let policy = db.get_bucket_policy("fld_b").await.unwrap().unwrap();
+    assert_eq!(policy.share_id, "shr_1");
     let links = db.public_links("documents").await.unwrap();
     assert_eq!(links.len(), 1);
     assert_eq!(

@@ -441,6 +441,28 @@ async fn bucket_effective(gw: &Gateway, s: &Session, bucket: &BucketRef) -> S3Re
         .map_err(upstream)
 }
 
+/// The ScaiDrive id of the resource that is the bucket: its share (`share` mode) or its
+/// folder (`folders` mode).
+pub(crate) async fn bucket_resource_id(
+    gw: &Gateway,
+    s: &Session,
+    bucket: &BucketRef,
+) -> S3Result<String> {
+    Ok(bucket_target(gw, s, bucket).await?.id)
+}
+
+/// Whether the caller may manage the bucket's permissions (ScaiDrive MANAGE_PERMISSIONS on
+/// the share or folder that is the bucket): who may change its ACL and its bucket policy.
+pub(crate) async fn bucket_manageable(
+    gw: &Gateway,
+    s: &Session,
+    bucket: &BucketRef,
+) -> S3Result<bool> {
+    Ok(bucket_effective(gw, s, bucket)
+        .await?
+        .can_manage_permissions)
+}
+
 /// Whether ScaiDrive lets the caller create or write in the bucket.
 pub(crate) async fn bucket_writable(
     gw: &Gateway,

@@ -6,14 +6,16 @@
 //!   credentials, `POST /` with `Action=…`).
 //! - The dispatch point is the `impl S3 for Gateway` below; each operation lives in its group's
 //!   file (`bucket`, `get`, `put`, `list`, `delete`, `copy`, `multipart` with `complete` and
-//!   `staging`, `versions`, `tagging`, `acl`; `bucketcfg` with `lifecycle` and `cors` for the
-//!   bucket configuration the gateway keeps itself).
+//!   `staging`, `versions`, `tagging`, `acl`, `policy`; `bucketcfg` with `lifecycle` and
+//!   `cors` for the bucket configuration the gateway keeps itself).
+//! - [`access`] evaluates the bucket's policy on every request (s3s's access hook).
 //! - [`error`] maps every store error kind to its S3 code, once; [`edge`] wraps the s3s
 //!   service for what s3s itself answers unlike S3 (and puts the request id in error bodies).
 //!
 //! Decisions (bucket modes, directory markers, ETags, versions) are written down in
 //! `docs/s3.md`.
 
+mod access;
 mod acl;
 mod attributes;
 mod attrs;
@@ -34,6 +36,7 @@ mod lifecycle_run;
 mod list;
 mod markers;
 mod multipart;
+mod policy;
 pub mod public;
 mod put;
 mod staging;
@@ -104,12 +107,13 @@ pub fn front_end(ctx: &GatewayContext) -> FrontEnd {
 pub fn front_end_with(ctx: &GatewayContext, opts: S3Options) -> FrontEnd {
     let gateway = Gateway::new(ctx, opts);
     multipart::spawn_cleanup(gateway.clone());
+    let access = access::PolicyAccess::new(gateway.clone());
     let mut builder = S3ServiceBuilder::new(gateway);
+    builder.set_access(access);
     builder.set_config(std::sync::Arc::new(StaticConfigProvider::new(
         std::sync::Arc::new(s3s_config()),
     )));
     builder.set_auth(auth::GatewayAuth::new(ctx.auth.clone()));
-    builder.set_access(auth::AnonymousReads);
     builder.set_route(sts::StsRoute::new(ctx.auth.clone(), ctx.config.sts.clone()));
     if let Some(domain) = ctx.config.s3.domain.as_deref() {
         builder.set_host(auth::DomainHost::new(domain));
@@ -377,7 +381,10 @@ impl S3 for Gateway {
         &self,
         req: S3Request<DeleteBucketInput>,
     ) -> S3Result<S3Response<DeleteBucketOutput>> {
-        bucket::delete_bucket(self, req).await
+        let policy = policy::resource_for_cleanup(self, &req).await;
+        let out = bucket::delete_bucket(self, req).await?;
+        policy::forget(self, policy).await;
+        Ok(out)
     }
     async fn head_bucket(
         &self,
@@ -576,6 +583,32 @@ impl S3 for Gateway {
         req: S3Request<DeleteObjectTaggingInput>,
     ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
         tagging::delete_object_tagging(self, req).await
+    }
+
+    // Bucket policies
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        policy::put_bucket_policy(self, req).await
+    }
+    async fn get_bucket_policy(
+        &self,
+        req: S3Request<GetBucketPolicyInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+        policy::get_bucket_policy(self, req).await
+    }
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        policy::delete_bucket_policy(self, req).await
+    }
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        policy::get_bucket_policy_status(self, req).await
     }
 
     // Bucket configuration kept by the gateway

@@ -52,6 +52,7 @@ use request::ListenerCtx;
 
 pub use body::{BodyError, RequestBody};
 pub use gateway::{GatewayContext, GatewayHandle, run_gateway, start_gateway};
+pub use request::ClientConn;
 
 /// Boxed error of response bodies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -448,10 +449,10 @@ impl Connection {
             .fetch_add(1, Ordering::Relaxed);
         let _open = OpenGuard(Arc::clone(&self.ctx.counters));
         match tls {
-            None => self.serve_io(stream).await,
+            None => self.serve_io(stream, false).await,
             Some(tls) => {
                 match tokio::time::timeout(handshake_timeout, tls.acceptor().accept(stream)).await {
-                    Ok(Ok(stream)) => self.serve_io(stream).await,
+                    Ok(Ok(stream)) => self.serve_io(stream, true).await,
                     Ok(Err(e)) => {
                         tracing::debug!(front_end = name, %peer, error = %e, "TLS handshake failed");
                     }
@@ -463,7 +464,7 @@ impl Connection {
         }
     }
 
-    async fn serve_io<IO>(self, io: IO)
+    async fn serve_io<IO>(self, io: IO, secure: bool)
     where
         IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
@@ -482,9 +483,10 @@ impl Connection {
         let service = {
             let ctx = Arc::clone(&ctx);
             let activity = Arc::clone(&activity);
-            hyper::service::service_fn(move |req: Request<Incoming>| {
+            hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 let ctx = Arc::clone(&ctx);
                 let activity = Arc::clone(&activity);
+                req.extensions_mut().insert(ClientConn { peer, secure });
                 async move {
                     if busy {
                         return Ok::<_, Infallible>(request::busy(&ctx));

@@ -54,6 +54,18 @@ impl ListenerCtx {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestId(pub String);
 
+/// The client connection a request came on: the peer address as the gateway sees it (the
+/// proxy's when one is in front; `X-Forwarded-For` is not trusted) and whether it is TLS. In
+/// the request's extensions, for bucket policy conditions (`aws:SourceIp`,
+/// `aws:SecureTransport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientConn {
+    /// The TCP peer.
+    pub peer: std::net::SocketAddr,
+    /// The connection is TLS.
+    pub secure: bool,
+}
+
 /// A new request id: a ULID (26 characters, sortable by time).
 fn request_id() -> String {
     ulid::Ulid::new().to_string()

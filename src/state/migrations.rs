@@ -418,6 +418,27 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     );
     "#,
     },
+    // 11: bucket policies (PutBucketPolicy), keyed by the share or folder that is the bucket.
+    Migration {
+        sqlite: r#"
+    CREATE TABLE bucket_policies (
+        resource_id TEXT PRIMARY KEY NOT NULL,  -- ScaiDrive share id (share mode) or folder id
+        share_id    TEXT NOT NULL,
+        policy      TEXT NOT NULL,              -- the JSON document as the client sent it
+        updated_by  TEXT NOT NULL,              -- ScaiDrive user id
+        updated_at  TEXT NOT NULL               -- RFC 3339 UTC, seconds
+    ) STRICT;
+    "#,
+        postgres: r#"
+    CREATE TABLE bucket_policies (
+        resource_id TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+        share_id    TEXT COLLATE "C" NOT NULL,
+        policy      TEXT NOT NULL,
+        updated_by  TEXT NOT NULL,
+        updated_at  TEXT COLLATE "C" NOT NULL
+    );
+    "#,
+    },
 ];
 
 /// Reads `PRAGMA user_version`.
@@ -487,6 +508,7 @@ mod tests {
             tables(&conn),
             vec![
                 "bucket_configs",
+                "bucket_policies",
                 "credentials",
                 "delete_intents",
                 "multipart_completed",

@@ -1,5 +1,5 @@
 //! The gateway's state database: credentials, object attributes, the multipart index, WebDAV
-//! locks, deletes in progress and per-bucket configuration documents.
+//! locks, deletes in progress, per-bucket configuration documents and bucket policies.
 //!
 //! Two backends behind one handle, [`StateDb`]:
 //! - SQLite (`<data_dir>/gateway.db`, the default) through rusqlite, WAL mode, file mode 0600 (it
@@ -42,6 +42,7 @@ mod migrations;
 mod multipart;
 mod news;
 mod pg;
+mod policies;
 mod public;
 mod sts;
 #[cfg(test)]
@@ -71,6 +72,7 @@ pub use locks::StoredLock;
 pub use migrations::SCHEMA_VERSION;
 pub use multipart::{MultipartPart, MultipartUpload, PartLocation};
 pub use news::ShareNews;
+pub use policies::BucketPolicy;
 pub use public::PublicLink;
 pub use sts::{EXPIRED_KEPT, StsSession, session_token_digest};
 pub use transfer::{TransferCounts, copy_state};
@@ -367,6 +369,7 @@ mod tests {
         let tables = target.tables().await;
         for table in [
             "bucket_configs",
+            "bucket_policies",
             "credentials",
             "delete_intents",
             "multipart_completed",

@@ -147,6 +147,16 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "bucket_policies",
+        &[
+            ("resource_id", Kind::Text),
+            ("share_id", Kind::Text),
+            ("policy", Kind::Text),
+            ("updated_by", Kind::Text),
+            ("updated_at", Kind::Text),
+        ],
+    ),
+    (
         "webdav_upload_chunks",
         &[
             ("principal", Kind::Text),

@@ -11,6 +11,7 @@ mod intents;
 mod locks;
 pub(super) mod migrate;
 mod multipart;
+mod policies;
 mod public;
 mod sts;
 mod webdav_uploads;
@@ -45,6 +46,7 @@ pub(super) use multipart::{
     create_upload, delete_upload, get_upload, list_parts, list_uploads, put_part,
     uploads_created_before,
 };
+pub(super) use policies::{delete_bucket_policy, get_bucket_policy, put_bucket_policy};
 pub(super) use public::{delete_public_link, public_links, put_public_link};
 pub(super) use sts::{create_sts_session, get_sts_session};
 pub(super) use webdav_uploads::{

@@ -200,7 +200,7 @@ fn copy_source(headers: &http::HeaderMap) -> Option<(String, String)> {
 }
 
 fn denied() -> s3s::S3Error {
-    s3_error!(AccessDenied, "Access Denied by the bucket policy")
+    s3_error!(AccessDenied, "{}", super::policy::DENIED_BY_POLICY)
 }
 
 impl PolicyAccess {

@@ -13,6 +13,9 @@ use crate::auth::Session;
 use crate::policy::{Policy, PolicyError};
 use crate::state::BucketPolicy;
 
+/// The message of an AccessDenied that a bucket policy's explicit Deny caused.
+pub(crate) const DENIED_BY_POLICY: &str = "Access Denied by the bucket policy";
+
 /// A state-DB failure as S3 sees it (the cause logged first).
 pub(crate) fn state_error(e: crate::state::StateError) -> S3Error {
     tracing::error!(error = %e, "bucket policy: state database failed");
@@ -58,32 +61,36 @@ pub(crate) async fn load(gw: &Gateway, resource_id: &str) -> S3Result<Option<Pol
     })
 }
 
-/// Whether the policy of the bucket that is resource `resource_id` (named `bucket` by the
-/// client) lets an anonymous request do `action` (`s3:GetObject`, `s3:ListBucket`) on `key`
-/// (`None`: the bucket itself): an applicable Allow for everyone and no Deny. For the anonymous
-/// request path, which serves what this allows through a ScaiDrive public link; without a
-/// policy the answer is false.
-#[allow(
-    dead_code,
-    reason = "called by the anonymous request path when it is wired in"
-)]
-pub(crate) async fn anonymous_read_allowed(
+/// Whether bucket `bucket`'s policy explicitly denies a read served through a public link
+/// (`action` `s3:GetObject` or `s3:ListBucket` on `key`, `None`: the bucket itself) to `asker`:
+/// a link opens what an ACL or policy made public, and an explicit Deny still wins over it, as
+/// in S3. `creator` is the link creator's session, with which the bucket is resolved.
+pub(crate) async fn denies_public_read(
     gw: &Gateway,
-    resource_id: &str,
-    bucket: &str,
+    creator: &Session,
+    bucket: &BucketRef,
     key: Option<&str>,
     action: &str,
-    req: &http::Request<()>,
+    asker: &super::public::Asker<'_>,
 ) -> S3Result<bool> {
-    let Some(policy) = load(gw, resource_id).await? else {
+    let id = bucket_resource_id(gw, creator, bucket).await?;
+    let Some(policy) = load(gw, &id).await? else {
         return Ok(false);
     };
-    let conn = req.extensions().get::<crate::server::ClientConn>();
-    let context = super::access::context_of(None, conn, req.headers(), req.uri());
-    let resource = super::access::arn(bucket, key);
-    Ok(crate::policy::anonymous_allowed(
-        &policy, action, &resource, &context,
-    ))
+    let context = super::access::context_of(
+        asker.principal,
+        asker.conn.as_ref(),
+        asker.headers,
+        asker.uri,
+    );
+    let resource = super::access::arn(asker.bucket, key);
+    let req = crate::policy::Request {
+        principal: asker.principal,
+        action,
+        resource: &resource,
+        context: &context,
+    };
+    Ok(crate::policy::evaluate(&policy, &req) == crate::policy::Decision::Deny)
 }
 
 /// The anonymous reads a policy opens, as ScaiDrive links can serve them: each Allow for

@@ -20,6 +20,29 @@ use crate::scaidrive::acl::ResourceType;
 use crate::scaidrive::{CreateLink, ErrorKind, Link};
 use crate::state::PublicLink;
 
+/// Who asks for a read served through a public link, as the bucket policy sees them.
+pub(crate) struct Asker<'a> {
+    /// The bucket as the request names it.
+    pub bucket: &'a str,
+    /// The signer's ScaiDrive user (`None`: an anonymous request).
+    pub principal: Option<&'a str>,
+    pub conn: Option<crate::server::ClientConn>,
+    pub headers: &'a http::HeaderMap,
+    pub uri: &'a http::Uri,
+}
+
+impl<'a> Asker<'a> {
+    fn of<T>(req: &'a S3Request<T>, bucket: &'a str, principal: Option<&'a str>) -> Self {
+        Self {
+            bucket,
+            principal,
+            conn: req.extensions.get::<crate::server::ClientConn>().copied(),
+            headers: &req.headers,
+            uri: &req.uri,
+        }
+    }
+}
+
 /// What an anonymous request asks to read.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Want<'a> {
@@ -183,8 +206,14 @@ fn covers(l: &PublicLink, want: Want<'_>) -> bool {
 /// The session an anonymous request on `bucket` acts with: its link creator's, when an active
 /// gateway-made link covers the request and still names the same ScaiDrive resource. Otherwise
 /// 403 AccessDenied (404 NoSuchBucket / NoSuchKey once an active link shows the bucket or object
-/// was public and is gone).
-pub(crate) async fn anonymous(gw: &Gateway, bucket: &str, want: Want<'_>) -> S3Result<Session> {
+/// was public and is gone). An explicit Deny of the bucket policy for `asker` wins over the link
+/// (403).
+async fn anonymous(
+    gw: &Gateway,
+    bucket: &str,
+    want: Want<'_>,
+    asker: &Asker<'_>,
+) -> S3Result<Session> {
     let denied = || s3_error!(AccessDenied, "Access Denied");
     for l in records(gw, bucket).await? {
         if !covers(&l, want) {
@@ -212,6 +241,17 @@ pub(crate) async fn anonymous(gw: &Gateway, bucket: &str, want: Want<'_>) -> S3R
                 .is_some_and(|t| t.id == l.resource_id)
         };
         if same {
+            let (action, key) = match want {
+                Want::Object(key) => ("s3:GetObject", Some(key)),
+                Want::List(_) => ("s3:ListBucket", None),
+            };
+            if super::policy::denies_public_read(gw, &s, &b, key, action, asker).await? {
+                return Err(s3_error!(
+                    AccessDenied,
+                    "{}",
+                    super::policy::DENIED_BY_POLICY
+                ));
+            }
             return Ok(s);
         }
     }
@@ -234,7 +274,7 @@ pub(crate) async fn read_session<T>(
     if version_id.is_some() {
         return Err(s3_error!(AccessDenied, "Access Denied"));
     }
-    anonymous(gw, bucket, want).await
+    anonymous(gw, bucket, want, &Asker::of(req, bucket, None)).await
 }
 
 /// After a signed read was refused (AccessDenied, or NoSuchBucket: not visible to the signer):
@@ -256,7 +296,14 @@ pub(crate) async fn fall_back<T>(
     if req.credentials.is_none() || version_id.is_some() || !refused {
         return Err(e);
     }
-    anonymous(gw, bucket, want).await.map_err(|_| e)
+    // The signer, as the policy names them (a Deny for this user wins over the link too).
+    let signer = gw.session(req).await?;
+    let asker = Asker::of(req, bucket, Some(signer.principal()));
+    match anonymous(gw, bucket, want, &asker).await {
+        Ok(s) => Ok(s),
+        Err(denied) if denied.message() == Some(super::policy::DENIED_BY_POLICY) => Err(denied),
+        Err(_) => Err(e),
+    }
 }
 
 /// The answer to an anonymous request that is never served (writes, deletes): NoSuchBucket

@@ -10,109 +10,13 @@
 mod emulator_support;
 #[path = "../src/state/testpg.rs"]
 mod testpg;
+mod webdav_chunked_support;
 
-use reqwest::{Client, Method, StatusCode};
-use scaidrive_gateway::config::Config;
+use reqwest::{Method, StatusCode};
 use scaidrive_gateway::emulator::{self, EmulatorConfig, RunningEmulator};
 use scaidrive_gateway::server::{GatewayHandle, start_gateway};
 use scaidrive_gateway::state::StateLocation;
-use sha2::{Digest, Sha256};
-
-/// The upstream chunk size the gateways of these tests ask for.
-const GRID: usize = 64 << 10;
-
-struct Dav {
-    base: String,
-    admin: String,
-    user: String,
-    pass: String,
-    http: Client,
-}
-
-impl Dav {
-    fn new(gw: &GatewayHandle, user: &str, pass: &str) -> Self {
-        Self {
-            base: format!("http://{}", gw.addrs().webdav),
-            admin: format!("http://{}", gw.addrs().admin),
-            user: user.to_owned(),
-            pass: pass.to_owned(),
-            http: Client::new(),
-        }
-    }
-
-    fn req(&self, method: &str, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(
-                Method::from_bytes(method.as_bytes()).unwrap(),
-                format!("{}{path}", self.base),
-            )
-            .basic_auth(&self.user, Some(&self.pass))
-    }
-
-    fn uploads(&self) -> String {
-        format!("/remote.php/dav/uploads/{}", self.user)
-    }
-
-    fn files_url(&self, path: &str) -> String {
-        format!("{}/remote.php/dav/files/{}{path}", self.base, self.user)
-    }
-
-    async fn status(&self, method: &str, path: &str, headers: &[(&str, String)]) -> StatusCode {
-        let mut r = self.req(method, path);
-        for (k, v) in headers {
-            r = r.header(*k, v);
-        }
-        r.send().await.unwrap().status()
-    }
-
-    async fn put_chunk(&self, upload: &str, name: &str, data: &[u8]) -> StatusCode {
-        self.req("PUT", &format!("{}/{upload}/{name}", self.uploads()))
-            .body(data.to_vec())
-            .send()
-            .await
-            .unwrap()
-            .status()
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Vec<u8>) {
-        let r = self.req("GET", path).send().await.unwrap();
-        (r.status(), r.bytes().await.unwrap().to_vec())
-    }
-
-    /// Upstream chunk PUTs so far (admin `/metrics`).
-    async fn chunk_puts(&self) -> u64 {
-        let text = self
-            .http
-            .get(format!("{}/metrics", self.admin))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .filter(|l| {
-                l.starts_with("scaidrive_gateway_upstream_requests_total{")
-                    && l.contains("method=\"PUT\"")
-                    && l.contains("chunks")
-            })
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
-    }
-}
-
-fn config(dir: &std::path::Path) -> Config {
-    let mut cfg = Config {
-        data_dir: dir.to_owned(),
-        ..Config::default()
-    };
-    cfg.s3.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.webdav.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.admin.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.embedded.listen = "127.0.0.1:0".parse().unwrap();
-    cfg.upstream.chunk_size_bytes = GRID as u64;
-    cfg
-}
+use webdav_chunked_support::{Dav, GRID, config, data, held_files, sha};
 
 async fn start() -> (GatewayHandle, Dav, tempfile::TempDir) {
     start_with(GRID as u64).await
@@ -126,16 +30,6 @@ async fn start_with(grid: u64) -> (GatewayHandle, Dav, tempfile::TempDir) {
     let cred = gw.embedded_credential().unwrap().clone();
     let dav = Dav::new(&gw, &cred.access_key_id, &cred.secret_access_key);
     (gw, dav, dir)
-}
-
-fn data(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 9) as u8)
-        .collect()
-}
-
-fn sha(b: &[u8]) -> String {
-    hex::encode(Sha256::digest(b))
 }
 
 #[tokio::test]
@@ -225,18 +119,6 @@ async fn the_desktop_clients_sequence_streams_chunks_upstream_as_they_arrive() {
         StatusCode::NOT_FOUND
     );
     gw.shutdown().await;
-}
-
-/// Files held on disk for chunked uploads.
-fn held_files(data_dir: &std::path::Path) -> usize {
-    let root = data_dir.join("staging").join("webdav-chunks");
-    std::fs::read_dir(root)
-        .map(|rd| {
-            rd.flatten()
-                .map(|d| std::fs::read_dir(d.path()).map_or(0, |f| f.count()))
-                .sum()
-        })
-        .unwrap_or(0)
 }
 
 #[tokio::test]
@@ -736,198 +618,6 @@ async fn two_instances_on_one_state_db_share_an_upload() {
     assert_eq!(
         da.chunk_puts().await + db.chunk_puts().await - before,
         body.len().div_ceil(64 << 10) as u64
-    );
-    b.shutdown().await;
-    a.shutdown().await;
-}
-
-/// Gateways A (embedded emulator) and B on one fresh PostgreSQL with ScaiDrive staging, each
-/// with its own data directory; the Basic credentials of A's user for both.
-async fn two_instances_staging_in_scaidrive(
-    a_dir: &std::path::Path,
-    b_dir: &std::path::Path,
-) -> (GatewayHandle, GatewayHandle, Dav, Dav) {
-    let url = testpg::fresh_database_url().await;
-    let StateLocation::Postgres(pg) = StateLocation::parse_state_url(&url).unwrap() else {
-        panic!("not a PostgreSQL URL")
-    };
-    let staging = Some(scaidrive_gateway::config::MultipartStaging::ScaiDrive);
-    let mut a_cfg = config(a_dir);
-    a_cfg.state.url = Some(pg.clone());
-    a_cfg.s3.multipart_staging = staging;
-    let a = start_gateway(a_cfg).await.unwrap();
-    let cred = a.embedded_credential().unwrap().clone();
-    let mut b_cfg = config(b_dir);
-    b_cfg.state.url = Some(pg);
-    b_cfg.s3.multipart_staging = staging;
-    b_cfg.scaidrive.url = Some(a.emulator().unwrap().url());
-    let b = start_gateway(b_cfg).await.unwrap();
-    let da = Dav::new(&a, &cred.access_key_id, &cred.secret_access_key);
-    let db = Dav::new(&b, &cred.access_key_id, &cred.secret_access_key);
-    (a, b, da, db)
-}
-
-/// Everything below `.scaidrive-gateway-uploads` in every share of the emulator's first user,
-/// deleted entries included (`<upload folder>/<piece>` and bare upload folders).
-async fn staged_upstream(gw: &GatewayHandle) -> Vec<String> {
-    let emu = gw.emulator().unwrap();
-    let (http, base) = (Client::new(), format!("{}/api/v1", emu.url()));
-    let token = emu.tokens()[0].token.clone();
-    let children = |share: String, folder: String| {
-        let (http, base, token) = (http.clone(), base.clone(), token.clone());
-        async move {
-            let v: serde_json::Value = http
-                .get(format!("{base}/folders/{folder}/children"))
-                .bearer_auth(&token)
-                .query(&[("share_id", share.as_str()), ("include_deleted", "true")])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| {
-                    (
-                        i["name"].as_str().unwrap().to_owned(),
-                        i["id"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect::<Vec<_>>()
-        }
-    };
-    let shares: serde_json::Value = http
-        .get(format!("{base}/users/me/shares"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut out = Vec::new();
-    for share in shares["shares"].as_array().unwrap() {
-        let share = share["id"].as_str().unwrap().to_owned();
-        for (name, top) in children(share.clone(), "root".into()).await {
-            if name != ".scaidrive-gateway-uploads" {
-                continue;
-            }
-            for (upload, folder) in children(share.clone(), top).await {
-                let inside = children(share.clone(), folder).await;
-                if inside.is_empty() {
-                    out.push(upload.clone());
-                }
-                out.extend(inside.into_iter().map(|(n, _)| format!("{upload}/{n}")));
-            }
-        }
-    }
-    out
-}
-
-#[tokio::test]
-async fn rclones_sequence_spread_over_two_instances_stages_pieces_in_scaidrive() {
-    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (a, b, da, db) = two_instances_staging_in_scaidrive(a_dir.path(), b_dir.path()).await;
-    let body = data(300_001, 9);
-    let up = "rclone-chunked-upload-spread";
-    let dir = format!("{}/{up}", da.uploads());
-    assert_eq!(
-        da.status("DELETE", &format!("{dir}/"), &[]).await,
-        StatusCode::NOT_FOUND
-    );
-    assert_eq!(
-        db.status("MKCOL", &format!("{dir}/"), &[]).await,
-        StatusCode::CREATED
-    );
-    let before = da.chunk_puts().await + db.chunk_puts().await;
-    let mut offset = 0usize;
-    // Chunk PUTs alternate between A and B; none names the target or the length.
-    for (i, part) in body.chunks(100_000).enumerate() {
-        let via = if i % 2 == 0 { &da } else { &db };
-        let name = format!("{:015}-{:015}", offset, offset + part.len() - 1);
-        assert_eq!(via.put_chunk(up, &name, part).await, StatusCode::CREATED);
-        offset += part.len();
-    }
-    // The pieces wait in ScaiDrive, not on either instance's disk, and nothing is visible.
-    assert!(!staged_upstream(&a).await.is_empty());
-    assert_eq!(held_files(a_dir.path()) + held_files(b_dir.path()), 0);
-    assert_eq!(da.chunk_puts().await + db.chunk_puts().await, before);
-    for dav in [&da, &db] {
-        let r = dav
-            .req("PROPFIND", "/Documents/")
-            .header("Depth", "1")
-            .send()
-            .await
-            .unwrap();
-        let listing = r.text().await.unwrap();
-        assert!(!listing.contains("spread.bin"), "{listing}");
-        assert!(!listing.contains(".scaidrive-gateway-uploads"), "{listing}");
-        assert_eq!(
-            dav.get("/Documents/spread.bin").await.0,
-            StatusCode::NOT_FOUND
-        );
-    }
-    let r = db
-        .req("MOVE", &format!("{dir}/.file"))
-        .header("Destination", da.files_url("/Documents/spread.bin"))
-        .header("X-OC-Mtime", "1700000000")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
-    for dav in [&da, &db] {
-        let (status, got) = dav.get("/Documents/spread.bin").await;
-        assert_eq!(status, StatusCode::OK);
-        assert_eq!(sha(&got), sha(&body));
-    }
-    // Each upstream chunk went up once; the staging folder is empty, nothing in the trash.
-    assert_eq!(
-        da.chunk_puts().await + db.chunk_puts().await - before,
-        body.len().div_ceil(GRID) as u64
-    );
-    assert_eq!(staged_upstream(&a).await, Vec::<String>::new());
-    assert_eq!(
-        da.status("PROPFIND", &dir, &[("Depth", "1".into())]).await,
-        StatusCode::NOT_FOUND
-    );
-    b.shutdown().await;
-    a.shutdown().await;
-}
-
-#[tokio::test]
-async fn deleting_an_upload_staged_in_scaidrive_deletes_its_pieces() {
-    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let (a, b, da, db) = two_instances_staging_in_scaidrive(a_dir.path(), b_dir.path()).await;
-    let up = "rclone-chunked-upload-dropped";
-    let dir = format!("{}/{up}", da.uploads());
-    assert_eq!(da.status("MKCOL", &dir, &[]).await, StatusCode::CREATED);
-    let body = data(150_000, 3);
-    assert_eq!(
-        da.put_chunk(up, "000000000000000-000000000099999", &body[..100_000])
-            .await,
-        StatusCode::CREATED
-    );
-    assert_eq!(
-        db.put_chunk(up, "000000000100000-000000000149999", &body[100_000..])
-            .await,
-        StatusCode::CREATED
-    );
-    // Pieces along the 64 KiB grid: 0, 65536 (first chunk), 100000, 131072 (second).
-    let staged = staged_upstream(&a).await;
-    assert_eq!(staged.len(), 4, "{staged:?}");
-    assert_eq!(db.status("DELETE", &dir, &[]).await, StatusCode::NO_CONTENT);
-    assert_eq!(staged_upstream(&a).await, Vec::<String>::new());
-    assert_eq!(
-        da.status(
-            "MOVE",
-            &format!("{dir}/.file"),
-            &[("Destination", da.files_url("/Documents/dropped.bin"))]
-        )
-        .await,
-        StatusCode::NOT_FOUND
     );
     b.shutdown().await;
     a.shutdown().await;

@@ -20,8 +20,8 @@ impl Uploads {
         }
     }
 
-    /// Forgets the uploads of `session`'s user idle for [`MAX_IDLE`] whose pieces are kept in
-    /// ScaiDrive (the periodic sweep has no token to delete them with), with their pieces.
+    /// Forgets the uploads of `session`'s user idle for [`MAX_IDLE`] with what they hold: the
+    /// periodic sweep leaves those with pieces in ScaiDrive (it has no token to delete them).
     pub(super) async fn sweep_own(&self, session: &Session) {
         let db = self.store.db();
         let cutoff = idle_cutoff();

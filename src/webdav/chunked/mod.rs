@@ -6,7 +6,8 @@
 //! - `PUT <upload>/<n>` (n = 1…10000, or rclone's `<start>-<end>` byte ranges): every upstream
 //!   chunk the client chunk covers in full goes up as it streams in (one upstream chunk in
 //!   memory); the head and tail that only partly cover one, and everything while the session
-//!   cannot be opened yet, wait on disk (`spool.rs`) until their upstream chunk is whole;
+//!   cannot be opened yet, wait on disk (`spool.rs`) or, with several instances, in ScaiDrive
+//!   (`staged.rs`) until their upstream chunk is whole;
 //! - `PROPFIND <upload>` lists the chunks received (how a client resumes), from the state DB;
 //! - `MOVE <upload>/.file` checks the chunks and the total, sends what waits, completes the
 //!   session and answers like Nextcloud (`OC-ETag`, `ETag`, `OC-FileId`); `DELETE` aborts.

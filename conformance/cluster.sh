@@ -3,7 +3,8 @@
 # health checks), one standalone emulator behind them, a throwaway PostgreSQL cluster as their
 # shared state DB, and then, through the balancer or against the instances directly:
 #   1. the real clients: aws cli, s3cmd, rclone S3, restic, boto3 workflow, rclone WebDAV,
-#      litmus (all suites, locks included), cadaver;
+#      litmus (all suites, locks included), cadaver; then rclone `vendor=nextcloud` (chunked
+#      upload, 24 MiB in 5 MiB chunks spread over the instances, MOVE on any);
 #   2. conformance/cluster/consistency.py: PUT-then-GET/HEAD/LIST and DELETE-then-LIST/HEAD pairs,
 #      WebDAV PUT-then-PROPFIND and LOCK, each pair through two different instances: 0 stale;
 #   3. faults: kill -9 of one instance during a restic backup and during a multipart upload (and
@@ -16,7 +17,7 @@
 # Until the gateway knows `state.url` (`serve --help` lists --state-url) the instances run on
 # their own SQLite files, and the lane says so. GATEWAY_BIN picks the binary. PAIRS,
 # DELETE_PAIRS, WEBDAV_PAIRS size the consistency check (1000, 200, 50); CLUSTER_ONLY="clients
-# consistency faults" picks phases.
+# nextcloud consistency faults" picks phases.
 # Output: conformance/results/cluster.txt (`== script` headers, one PASS/FAIL/SKIP line per check),
 # compared by tests/run.sh with conformance/baselines/cluster.txt; logs in
 # conformance/results/cluster/. Exit 1 if any check failed.
@@ -215,6 +216,8 @@ count() { # LOG: add its PASS/FAIL/SKIP lines to the totals
     p="$(grep -c '^PASS ' "$1" || true)"; f="$(grep -c '^FAIL ' "$1" || true)"; k="$(grep -c '^SKIP ' "$1" || true)"
     total_pass=$((total_pass + p)); total_fail=$((total_fail + f)); total_skip=$((total_skip + k))
 }
+pass() { echo "PASS $1" | tee -a "$out"; total_pass=$((total_pass + 1)); }
+fail() { echo "FAIL $1: $2" | tee -a "$out"; total_fail=$((total_fail + 1)); }
 run_script() { # NAME CMD...: runs a client script, its lines under `== NAME`
     local name="$1" log="$tmp/$(basename "$1").out" start=$SECONDS rc; shift
     echo "== $name" | tee -a "$out"
@@ -228,7 +231,7 @@ run_script() { # NAME CMD...: runs a client script, its lines under `== NAME`
     count "$log"
     echo "# $name: exit $rc, $((SECONDS - start)) s" | tee -a "$out" "$timings"
 }
-phases="${CLUSTER_ONLY:-clients consistency faults}"
+phases="${CLUSTER_ONLY:-clients nextcloud consistency faults}"
 
 # --- 1. real clients through the balancer -----------------------------------------------------------
 if [[ " $phases " == *" clients "* ]]; then
@@ -239,6 +242,52 @@ if [[ " $phases " == *" clients "* ]]; then
     phase clients
 fi
 
+# --- 1b. rclone vendor=nextcloud through the balancer ----------------------------------------------
+# rclone sends its chunks without the length or the target, so they wait until MOVE; round-robin
+# spreads the chunk PUTs and the MOVE over the instances, which works only when the waiting pieces
+# are kept in ScaiDrive (s3.multipart_staging, "scaidrive" by default with PostgreSQL).
+if [[ " $phases " == *" nextcloud "* ]]; then
+    echo "== cluster/nextcloud" | tee -a "$out"
+    ncsrc="$tmp/nextcloud-src"
+    mkdir -p "$ncsrc"
+    head -c $((24 * 1024 * 1024)) /dev/urandom >"$ncsrc/nc.bin"
+    nc_dir="cluster-nextcloud-$RUN_ID"
+    nc_remote=":webdav,url='http://127.0.0.1:$lb_dav/remote.php/dav/files/$key',vendor=nextcloud:"
+    nc_rc() { # rclone with the lane's credential, no retries (a failed MOVE must show)
+        RCLONE_WEBDAV_USER="$key" RCLONE_WEBDAV_PASS="$(rclone obscure "$secret")" \
+            timeout 600 rclone --config /dev/null --retries 1 --low-level-retries 1 \
+            --webdav-pacer-min-sleep 0 --webdav-nextcloud-chunk-size 5M "$@"
+    }
+    dav_puts() { # N: WebDAV PUTs instance N answered
+        curl -sf "http://127.0.0.1:${admp[$1]}/metrics" \
+            | awk '/^scaidrive_gateway_requests_total\{/ && /protocol="webdav"/ && /operation="PUT"/ { n += $NF } END { printf "%d\n", n }'
+    }
+    declare -A puts0=()
+    for i in 1 2 3; do puts0[$i]="$(dav_puts "$i")"; done
+    if nc_rc copyto "$ncsrc/nc.bin" "${nc_remote}Documents/$nc_dir/nc.bin" -v >"$logs/nextcloud-copy.log" 2>&1 \
+        && grep -q 'Copied (new)' "$logs/nextcloud-copy.log"; then
+        pass "nextcloud-copy"
+    else
+        fail "nextcloud-copy" "rclone failed (see cluster/nextcloud-copy.log)"
+    fi
+    spread=0
+    for i in 1 2 3; do [ "$(dav_puts "$i")" -gt "${puts0[$i]}" ] && spread=$((spread + 1)); done
+    [ "$spread" -ge 2 ] && pass "nextcloud-chunks-spread" \
+        || fail "nextcloud-chunks-spread" "the chunk PUTs reached $spread instance(s)"
+    want="$(sha256sum <"$ncsrc/nc.bin" | cut -d' ' -f1)"
+    got="$({ curl -sf -u "$key:$secret" "${WEBDAV_URL}$nc_dir/nc.bin" || true; } | sha256sum | cut -d' ' -f1)"
+    [ "$got" = "$want" ] && pass "nextcloud-sha256" || fail "nextcloud-sha256" "got $got, want $want"
+    if nc_rc check "$ncsrc" "${nc_remote}Documents/$nc_dir" >"$logs/nextcloud-check.log" 2>&1; then
+        pass "nextcloud-rclone-check"
+    else
+        fail "nextcloud-rclone-check" "see cluster/nextcloud-check.log"
+    fi
+    left="$("$py" "$CONF/cluster/staged.py" 2>&1)" || left="staged.py failed: $left"
+    [ -z "$left" ] && pass "nextcloud-staging-empty" || fail "nextcloud-staging-empty" "$(echo "$left" | head -n 3 | tr '\n' ' ')"
+    nc_rc purge "${nc_remote}Documents/$nc_dir" >/dev/null 2>&1 || true
+    phase nextcloud
+fi
+
 # --- 2. consistency, instance against instance --------------------------------------------------------
 if [[ " $phases " == *" consistency "* ]]; then
     CLUSTER_S3_ENDPOINTS="$direct_s3" CLUSTER_WEBDAV_ENDPOINTS="$direct_dav" \
@@ -247,8 +296,6 @@ if [[ " $phases " == *" consistency "* ]]; then
 fi
 
 # --- 3. faults ----------------------------------------------------------------------------------------
-pass() { echo "PASS $1" | tee -a "$out"; total_pass=$((total_pass + 1)); }
-fail() { echo "FAIL $1: $2" | tee -a "$out"; total_fail=$((total_fail + 1)); }
 wait_file() { # PATH SECONDS [PID]: until PATH exists (or PID ended)
     local deadline=$((SECONDS + $2))
     while [ "$SECONDS" -lt "$deadline" ]; do

@@ -341,6 +341,7 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
                 offset: Some(0),
                 size: 8 << 20,
                 created_at: "2026-01-01T00:00:01.000Z".into(),
+                staged: Some(r#"{"pieces":[]}"#.into()),
             },
         )
         .await
@@ -424,6 +425,7 @@ async fn state_migrate_copies_every_row_from_sqlite_to_postgres() {
         .unwrap();
     assert_eq!(chunks.len(), 1);
     assert_eq!((chunks[0].offset, chunks[0].size), (Some(0), 8 << 20));
+    assert_eq!(chunks[0].staged.as_deref(), Some(r#"{"pieces":[]}"#));
 
     // A target with data is refused; --force adds what is missing and keeps what is there.
     let out = run(&args, dir.path()).await;

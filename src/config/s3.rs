@@ -47,7 +47,8 @@ impl std::str::FromStr for BucketMode {
     }
 }
 
-/// Where multipart parts wait for CompleteMultipartUpload (`s3.multipart_staging`).
+/// Where multipart parts wait for CompleteMultipartUpload, and WebDAV chunked-upload pieces for
+/// MOVE (`s3.multipart_staging`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MultipartStaging {

@@ -73,39 +73,19 @@ impl Gateway {
                 .await
                 .map_err(|e| internal("creating the staging directory", e));
         }
-        let client = self.store().client();
-        let top = match client
-            .create_folder(s.token(), share_id, None, STAGING_FOLDER)
+        let folder = self
+            .store()
+            .staging_folder(s, share_id, upload_id)
             .await
-        {
-            Ok(f) => f.id,
-            Err(e) if e.kind() == crate::scaidrive::ErrorKind::Conflict => {
-                let root = client.list_children(s.token(), share_id, None).await;
-                let found = root.ok().and_then(|l| {
-                    l.items.into_iter().find_map(|i| match i {
-                        crate::scaidrive::Item::Folder(f)
-                            if f.name == STAGING_FOLDER && !f.is_deleted =>
-                        {
-                            Some(f.id)
-                        }
-                        _ => None,
-                    })
-                });
-                found.ok_or_else(|| {
-                    s3_error!(
-                        InvalidRequest,
-                        "the share holds a file named '{STAGING_FOLDER}' at its top, where multipart parts are kept"
-                    )
-                })?
-            }
-            Err(e) => return Err(store_error(e.into())),
-        };
-        let folder = client
-            .create_folder(s.token(), share_id, Some(&top), upload_id)
-            .await
-            .map_err(|e| store_error(e.into()))?;
+            .map_err(|e| match e {
+                crate::store::StoreError::Conflict(_) => s3_error!(
+                    InvalidRequest,
+                    "the share holds a file named '{STAGING_FOLDER}' at its top, where multipart parts are kept"
+                ),
+                e => store_error(e),
+            })?;
         meta.share_id = Some(share_id.to_owned());
-        meta.staging_folder = Some(folder.id);
+        meta.staging_folder = Some(folder);
         Ok(())
     }
 
@@ -195,12 +175,7 @@ impl Gateway {
     pub(super) async fn discard_part(&self, s: &Session, (path, file_id): PartLocation) {
         match file_id {
             Some(id) => {
-                if let Err(e) = self
-                    .store()
-                    .client()
-                    .delete_file(s.token(), &id, true)
-                    .await
-                {
+                if let Err(e) = self.store().delete_staged_file(s, &id).await {
                     tracing::warn!(error = %e, file_id = %id, "could not delete a staged part");
                 }
             }
@@ -234,14 +209,8 @@ impl Gateway {
             );
             return;
         };
-        match self
-            .store()
-            .client()
-            .delete_folder(s.token(), folder, true)
-            .await
-        {
+        match self.store().delete_staging_folder(s, folder).await {
             Ok(()) => {}
-            Err(e) if e.kind() == crate::scaidrive::ErrorKind::NotFound => {}
             Err(e) => {
                 tracing::warn!(error = %e, upload_id, "could not delete the upload's staging folder");
             }

@@ -439,6 +439,16 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     );
     "#,
     },
+    // 12: where a WebDAV chunk's held pieces live when they are kept in ScaiDrive (several
+    // instances): a JSON list of hidden staging files; NULL: local disk or nothing held.
+    Migration {
+        sqlite: r#"
+    ALTER TABLE webdav_upload_chunks ADD COLUMN staged TEXT;
+    "#,
+        postgres: r#"
+    ALTER TABLE webdav_upload_chunks ADD COLUMN staged TEXT;
+    "#,
+    },
 ];
 
 /// Reads `PRAGMA user_version`.

@@ -165,6 +165,7 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
             ("byte_offset", Kind::Big),
             ("size", Kind::Big),
             ("created_at", Kind::Text),
+            ("staged", Kind::Text),
         ],
     ),
     (

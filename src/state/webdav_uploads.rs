@@ -38,11 +38,14 @@ pub struct UploadChunk {
     pub size: u64,
     /// RFC 3339 UTC, milliseconds.
     pub created_at: String,
+    /// Where the chunk's held pieces live when they are kept in ScaiDrive (a JSON document
+    /// owned by `webdav/chunked/`); `None`: on the local disk, or nothing held.
+    pub staged: Option<String>,
 }
 
 pub(super) const UPLOAD_COLUMNS: &str = "principal, upload, destination, total_length, session_id, \
      chunk_size, replace_file_id, created_at, updated_at";
-pub(super) const CHUNK_COLUMNS: &str = "name, byte_offset, size, created_at";
+pub(super) const CHUNK_COLUMNS: &str = "name, byte_offset, size, created_at, staged";
 
 fn to_u64(v: Option<i64>) -> Option<u64> {
     v.and_then(|v| u64::try_from(v).ok())
@@ -83,12 +86,14 @@ pub(super) fn chunk_of(
     offset: Option<i64>,
     size: i64,
     created_at: String,
+    staged: Option<String>,
 ) -> UploadChunk {
     UploadChunk {
         name,
         offset: to_u64(offset),
         size: u64::try_from(size).unwrap_or(0),
         created_at,
+        staged,
     }
 }
 
@@ -107,7 +112,13 @@ fn read_upload(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChunkedUpload> {
 }
 
 fn read_chunk(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadChunk> {
-    Ok(chunk_of(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    Ok(chunk_of(
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+    ))
 }
 
 impl StateDb {
@@ -215,9 +226,17 @@ impl StateDb {
                 tx.execute(
                     &format!(
                         "INSERT OR REPLACE INTO webdav_upload_chunks \
-                         (principal, upload, {CHUNK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                         (principal, upload, {CHUNK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
                     ),
-                    params![p, u, ch.name, ch.offset.map(to_i64), to_i64(ch.size), ch.created_at],
+                    params![
+                        p,
+                        u,
+                        ch.name,
+                        ch.offset.map(to_i64),
+                        to_i64(ch.size),
+                        ch.created_at,
+                        ch.staged
+                    ],
                 )?;
                 tx.execute(
                     "UPDATE webdav_uploads SET updated_at = ?3 WHERE principal = ?1 AND upload = ?2",
@@ -355,6 +374,7 @@ mod tests {
             offset,
             size: 1 << 20,
             created_at: at.into(),
+            staged: None,
         }
     }
 

@@ -16,6 +16,7 @@ mod feed;
 mod folder_dates;
 mod links;
 pub mod progress;
+mod staging;
 mod trash;
 mod versions;
 mod write;

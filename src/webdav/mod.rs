@@ -90,6 +90,16 @@ pub fn front_end(ctx: &GatewayContext) -> FrontEnd {
             ctx.store.clone(),
             &ctx.config.data_dir,
             ctx.config.upstream.chunk_size_bytes,
+            // Pieces go where S3 multipart parts go: ScaiDrive when several instances may
+            // share the deployment (`s3.multipart_staging`, by default with PostgreSQL).
+            ctx.config
+                .s3
+                .multipart_staging
+                .unwrap_or(match ctx.config.state.url {
+                    Some(_) => crate::config::MultipartStaging::ScaiDrive,
+                    None => crate::config::MultipartStaging::Local,
+                })
+                == crate::config::MultipartStaging::ScaiDrive,
         ),
     });
     FrontEnd::new(

@@ -26,6 +26,7 @@ fn read_chunk(r: &tokio_postgres::Row) -> Result<UploadChunk, StateError> {
         r.try_get(1)?,
         r.try_get(2)?,
         r.try_get(3)?,
+        r.try_get(4)?,
     ))
 }
 
@@ -103,10 +104,10 @@ pub(in crate::state) async fn put_upload_chunk(
     tx.execute(
         &format!(
             "INSERT INTO webdav_upload_chunks (principal, upload, {CHUNK_COLUMNS}) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
              ON CONFLICT (principal, upload, name) DO UPDATE SET \
              byte_offset = EXCLUDED.byte_offset, size = EXCLUDED.size, \
-             created_at = EXCLUDED.created_at"
+             created_at = EXCLUDED.created_at, staged = EXCLUDED.staged"
         ),
         &[
             &principal,
@@ -115,6 +116,7 @@ pub(in crate::state) async fn put_upload_chunk(
             &chunk.offset.map(to_i64),
             &to_i64(chunk.size),
             &chunk.created_at,
+            &chunk.staged,
         ],
     )
     .await?;

@@ -6,14 +6,20 @@
 //! - `PUT <upload>/<n>` (n = 1…10000, or rclone's `<start>-<end>` byte ranges): every upstream
 //!   chunk the client chunk covers in full goes up as it streams in (one upstream chunk in
 //!   memory); the head and tail that only partly cover one, and everything while the session
-//!   cannot be opened yet, wait on disk (`spool.rs`) until their upstream chunk is whole;
+//!   cannot be opened yet, wait on disk (`spool.rs`) or, with several instances, in ScaiDrive
+//!   (`staged.rs`) until their upstream chunk is whole;
 //! - `PROPFIND <upload>` lists the chunks received (how a client resumes), from the state DB;
 //! - `MOVE <upload>/.file` checks the chunks and the total, sends what waits, completes the
 //!   session and answers like Nextcloud (`OC-ETag`, `ETag`, `OC-FileId`); `DELETE` aborts.
 
+mod cleanup;
+mod finish;
 mod listing;
 mod names;
 mod spool;
+mod staged;
+
+pub(crate) use self::cleanup::sweep;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -25,14 +31,15 @@ use futures::StreamExt as _;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::BodyExt as _;
 
-use self::names::{ChunkName, MAX_CHUNK_NUMBER, coverage, parse_chunk_name, placeable};
+use self::names::{ChunkName, MAX_CHUNK_NUMBER, parse_chunk_name, placeable};
 use self::spool::{PieceWriter, Spool};
+use self::staged::{RemoteWriter, Staged};
 use super::{fs, ncpaths, reqpath};
 use crate::auth::Session;
 use crate::namespace::ObjectPath;
 use crate::server::RequestBody;
-use crate::state::{ChunkedUpload, ObjectAttrs, UploadChunk};
-use crate::store::{OpenedSession, ShareInfo, Store, StoreError};
+use crate::state::{ChunkedUpload, UploadChunk};
+use crate::store::{ShareInfo, Store, StoreError};
 
 /// Upstream chunks sent at once when held pieces are drained (at MOVE, everything rclone sent).
 const PARALLEL_SENDS: usize = 4;
@@ -44,6 +51,8 @@ pub(crate) struct Uploads {
     root: PathBuf,
     /// Upstream chunk size asked for (the store's `upstream.chunk_size_bytes`).
     grid: u64,
+    /// Pieces are kept in ScaiDrive (`staged.rs`), not on the local disk.
+    remote: bool,
     /// One lock per upload for the steps that read and delete held pieces.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -130,9 +139,11 @@ fn valid_upload_name(name: &str) -> bool {
 }
 
 impl Uploads {
-    pub fn new(store: Store, data_dir: &std::path::Path, grid: u64) -> Self {
+    /// `remote`: keep pieces in ScaiDrive (several instances), not under `data_dir`.
+    pub fn new(store: Store, data_dir: &std::path::Path, grid: u64, remote: bool) -> Self {
         Self {
             store,
+            remote,
             root: data_dir.join("staging").join("webdav-chunks"),
             grid: grid.clamp(64 << 10, 4 << 20).next_power_of_two(),
             locks: Mutex::new(HashMap::new()),
@@ -282,6 +293,7 @@ impl Uploads {
             ));
         }
         let principal = call.session.principal();
+        self.sweep_own(call.session).await;
         if self
             .store
             .db()
@@ -349,6 +361,12 @@ impl Uploads {
         let principal = call.session.principal();
         let lock = self.lock_of(principal, upload);
         let _held = lock.lock().await;
+        let chunks = self
+            .store
+            .db()
+            .upload_chunks(principal, upload)
+            .await
+            .map_err(state_error)?;
         let existed = self
             .store
             .db()
@@ -356,6 +374,7 @@ impl Uploads {
             .await
             .map_err(state_error)?;
         self.spool(principal, upload).remove().await;
+        self.discard_staged(call.session, &chunks).await;
         if !existed {
             return Err(refuse(
                 StatusCode::NOT_FOUND,
@@ -460,6 +479,12 @@ impl Uploads {
                 .map(|j| self.target(call, j.split('/').map(str::to_owned).collect()))
                 .transpose()?,
         };
+        let known = self
+            .store
+            .db()
+            .upload_chunks(&principal, upload)
+            .await
+            .map_err(state_error)?;
         if up.session_id.is_none()
             && let (Some((share, path, _)), Some(t)) = (&target, up.total_length)
         {
@@ -468,7 +493,7 @@ impl Uploads {
                 .pieces()
                 .await
                 .map_err(|e| io_refusal("reading the chunk spool", &e))?;
-            if held.is_empty() {
+            if held.is_empty() && known.iter().all(|c| c.staged.is_none()) {
                 up.chunk_size = grid_for(size, self.grid);
             }
             self.open(call, &mut up, share, path, t).await?;
@@ -487,18 +512,10 @@ impl Uploads {
         let offset = match name {
             ChunkName::Range(a, _) => Some(a),
             ChunkName::Number(1) => Some(0),
-            ChunkName::Number(n) => {
-                let chunks = self
-                    .store
-                    .db()
-                    .upload_chunks(&principal, upload)
-                    .await
-                    .map_err(state_error)?;
-                chunks
-                    .iter()
-                    .find(|c| parse_chunk_name(&c.name) == Some(ChunkName::Number(n - 1)))
-                    .and_then(|c| c.offset.map(|o| o + c.size))
-            }
+            ChunkName::Number(n) => known
+                .iter()
+                .find(|c| parse_chunk_name(&c.name) == Some(ChunkName::Number(n - 1)))
+                .and_then(|c| c.offset.map(|o| o + c.size)),
         };
         if let (Some(o), Some(t)) = (offset, up.total_length)
             && o + size > t
@@ -512,23 +529,69 @@ impl Uploads {
             .ensure()
             .await
             .map_err(|e| io_refusal("preparing the chunk spool", &e))?;
+        // Where pieces go in ScaiDrive: the upload's staging folder once a chunk made it, else
+        // one in the target's share (or, while the target is not known, the first share the
+        // user may write to).
+        let remote = if self.remote {
+            let at = match known.iter().find_map(Staged::of) {
+                Some(st) => (st.share, Some(st.folder)),
+                None => {
+                    let share = target
+                        .as_ref()
+                        .map(|t| t.0.id.clone())
+                        .or_else(|| {
+                            call.shares
+                                .values()
+                                .find(|s| s.can_write())
+                                .map(|s| s.id.clone())
+                        })
+                        .ok_or_else(|| {
+                            refuse(
+                                StatusCode::FORBIDDEN,
+                                "no share you may write to can hold the upload's chunks",
+                            )
+                        })?;
+                    (share, None)
+                }
+            };
+            let grid = up.chunk_size.max(1);
+            let name = staged::folder_name(&principal, upload);
+            Some(RemoteWriter::new(
+                &self.store,
+                call.session,
+                (at.0, at.1, name),
+                grid,
+                offset.unwrap_or(0),
+            ))
+        } else {
+            None
+        };
         let body = req.into_body();
-        self.receive(call.session, &up, &spool, chunk, offset, size, body)
+        let staged = self
+            .receive(call.session, &up, &spool, chunk, offset, size, body, remote)
             .await?;
-        self.store
+        let record = UploadChunk {
+            name: chunk.to_owned(),
+            offset,
+            size,
+            created_at: now(),
+            staged: staged.as_ref().and_then(Staged::encode),
+        };
+        if let Err(e) = self
+            .store
             .db()
-            .put_upload_chunk(
-                &principal,
-                upload,
-                &UploadChunk {
-                    name: chunk.to_owned(),
-                    offset,
-                    size,
-                    created_at: now(),
-                },
-            )
+            .put_upload_chunk(&principal, upload, &record)
             .await
-            .map_err(state_error)?;
+        {
+            if let Some(st) = &staged {
+                self.delete_pieces(call.session, st).await;
+            }
+            return Err(state_error(e));
+        }
+        // A chunk sent again: the pieces of the one it replaces go.
+        if let Some(old) = known.iter().find(|c| c.name == chunk).and_then(Staged::of) {
+            self.delete_pieces(call.session, &old).await;
+        }
         self.drain(call.session, &up, &spool).await?;
         Ok(text(StatusCode::CREATED, "chunk stored"))
     }
@@ -545,7 +608,8 @@ impl Uploads {
         offset: Option<u64>,
         size: u64,
         mut body: RequestBody,
-    ) -> Result<(), Refusal> {
+        mut remote: Option<RemoteWriter<'_>>,
+    ) -> Result<Option<Staged>, Refusal> {
         let grid = up.chunk_size.max(1);
         // Upstream sends need the session and the total (for the short last chunk).
         let direct = match (&up.session_id, up.total_length, offset) {
@@ -559,7 +623,7 @@ impl Uploads {
         let end = pos + size;
         let mut seen = 0u64;
         let outcome: Result<(), Refusal> = async {
-            if offset.is_none() {
+            if offset.is_none() && remote.is_none() {
                 let path = spool.unplaced_path(chunk);
                 pieces.written.push(path.clone());
                 unplaced = Some(
@@ -574,12 +638,19 @@ impl Uploads {
                 let Ok(mut data) = frame.into_data() else {
                     continue;
                 };
+                let before = seen;
                 seen += data.len() as u64;
                 if seen > size {
                     return Err(refuse(
                         StatusCode::BAD_REQUEST,
                         "the chunk is longer than its Content-Length",
                     ));
+                }
+                if let (None, Some(w)) = (offset, &mut remote) {
+                    w.write(before, &data)
+                        .await
+                        .map_err(|e| store_refusal(&e))?;
+                    continue;
                 }
                 if let Some(f) = &mut unplaced {
                     tokio::io::AsyncWriteExt::write_all(f, &data)
@@ -605,6 +676,11 @@ impl Uploads {
                             let sid = direct.as_ref().map(|d| d.0.as_str()).unwrap_or_default();
                             self.send(session, sid, index, buf.split().freeze()).await?;
                         }
+                    } else if let Some(w) = &mut remote {
+                        w.write(pos - offset.unwrap_or(0), &part)
+                            .await
+                            .map_err(|e| store_refusal(&e))?;
+                        pos += take as u64;
                     } else {
                         pieces
                             .write(pos, &part)
@@ -629,13 +705,24 @@ impl Uploads {
                 .finish()
                 .await
                 .map_err(|e| io_refusal("spooling a chunk", &e))?;
+            if let Some(w) = &mut remote {
+                w.flush().await.map_err(|e| store_refusal(&e))?;
+            }
             Ok(())
         }
         .await;
+        let staged = remote.as_ref().and_then(RemoteWriter::record);
         if outcome.is_err() {
             // Nothing of a failed chunk counts: the client sends it again.
             for p in &pieces.written {
                 let _ = tokio::fs::remove_file(p).await;
+            }
+            if let Some(w) = &remote {
+                for p in &w.staged {
+                    if let Err(e) = self.store.delete_staged_file(session, &p.file).await {
+                        tracing::warn!(error = %e, "deleting a staged chunk piece failed");
+                    }
+                }
             }
             if let Err(e) = self
                 .store
@@ -646,7 +733,7 @@ impl Uploads {
                 tracing::warn!(error = %e, "forgetting a failed chunk failed");
             }
         }
-        outcome
+        outcome.map(|()| staged)
     }
 
     async fn send(
@@ -673,43 +760,42 @@ impl Uploads {
         let lock = self.lock_of(&up.principal, &up.upload);
         let _held = lock.lock().await;
         let db = self.store.db();
-        let chunks = db
+        let mut chunks = db
             .upload_chunks(&up.principal, &up.upload)
             .await
             .map_err(state_error)?;
         for (name, offset) in placeable(&chunks) {
-            let from = spool.unplaced_path(&name);
-            spool
-                .place(&from, offset, up.chunk_size.max(1))
+            let Some(c) = chunks.iter_mut().find(|c| c.name == name) else {
+                continue;
+            };
+            // A chunk kept in ScaiDrive is placed by recording its offset; its pieces stay.
+            if c.staged.is_none() {
+                let from = spool.unplaced_path(&name);
+                spool
+                    .place(&from, offset, up.chunk_size.max(1))
+                    .await
+                    .map_err(|e| io_refusal("placing a held chunk", &e))?;
+            }
+            c.offset = Some(offset);
+            c.created_at = now();
+            db.put_upload_chunk(&up.principal, &up.upload, c)
                 .await
-                .map_err(|e| io_refusal("placing a held chunk", &e))?;
-            let size = chunks.iter().find(|c| c.name == name).map_or(0, |c| c.size);
-            db.put_upload_chunk(
-                &up.principal,
-                &up.upload,
-                &UploadChunk {
-                    name,
-                    offset: Some(offset),
-                    size,
-                    created_at: now(),
-                },
-            )
-            .await
-            .map_err(state_error)?;
+                .map_err(state_error)?;
         }
         let (Some(sid), Some(total)) = (&up.session_id, up.total_length) else {
             return Ok(());
         };
-        let pieces = spool
-            .pieces()
-            .await
-            .map_err(|e| io_refusal("reading the chunk spool", &e))?;
         let grid = up.chunk_size.max(1);
-        // A few upstream chunks at once (each read from disk into memory, one chunk each).
+        let (pieces, received) = self.held(session, sid, spool, &chunks, grid).await?;
+        let todo: Vec<_> = spool::covered(&pieces, grid, total)
+            .into_iter()
+            .filter(|(i, _, _)| !received.contains(i))
+            .collect();
+        // A few upstream chunks at once (each read into memory, one chunk each).
         let pieces = &pieces;
-        let mut sends = futures::stream::iter(spool::covered(pieces, grid, total))
+        let mut sends = futures::stream::iter(todo)
             .map(|(index, a, b)| async move {
-                let data = spool::read_range(pieces, a, b)
+                let data = staged::read_range(Some((&self.store, session)), pieces, a, b)
                     .await
                     .map_err(|e| io_refusal("reading held chunk pieces", &e))?;
                 self.send(session, sid, index, data).await?;
@@ -717,7 +803,16 @@ impl Uploads {
                     .iter()
                     .filter(|p| p.offset >= a && p.offset + p.len <= b)
                 {
-                    let _ = tokio::fs::remove_file(&p.path).await;
+                    match &p.file_id {
+                        Some(id) => {
+                            if let Err(e) = self.store.delete_staged_file(session, id).await {
+                                tracing::warn!(error = %e, "deleting a staged chunk piece failed");
+                            }
+                        }
+                        None => {
+                            let _ = tokio::fs::remove_file(&p.path).await;
+                        }
+                    }
                 }
                 Ok::<_, Refusal>(())
             })
@@ -728,191 +823,41 @@ impl Uploads {
         Ok(())
     }
 
-    /// `MOVE <upload>/.file`: checks, sends what waits, completes the session.
-    async fn finish(
+    /// The pieces still waiting (on disk, and in ScaiDrive: those whose upstream chunks have
+    /// not all gone up), and the upstream chunks ScaiDrive has (asked only when pieces are kept
+    /// there: a piece sent there is not forgotten in its chunk's row, another instance may be
+    /// reading the row).
+    async fn held(
         &self,
-        call: &Call<'_>,
-        upload: &str,
-        headers: &HeaderMap,
-    ) -> Result<Response<Body>, Refusal> {
-        let principal = call.session.principal();
-        let mut up = self.load(call, upload).await?;
-        let Some(dest_value) = header(headers, "destination") else {
-            return Err(refuse(
-                StatusCode::BAD_REQUEST,
-                "MOVE of .file needs a Destination",
-            ));
-        };
-        let (share, path, joined) = self.destination(call, dest_value)?;
-        if up.destination.as_deref().is_some_and(|d| d != joined) && up.session_id.is_some() {
-            return Err(refuse(
-                StatusCode::BAD_REQUEST,
-                "Destination differs from the one the upload was started with",
-            ));
-        }
-        let spool = self.spool(principal, upload);
-        // Place what can be placed, then check that the chunks make the whole file.
-        self.drain(call.session, &up, &spool).await?;
-        let chunks = self
-            .store
-            .db()
-            .upload_chunks(principal, upload)
-            .await
-            .map_err(state_error)?;
-        if chunks.is_empty() {
-            return Err(refuse(StatusCode::BAD_REQUEST, "no chunk was uploaded"));
-        }
-        let received = coverage(&chunks).map_err(|m| refuse(StatusCode::BAD_REQUEST, m))?;
-        for (what, claimed) in [
-            ("OC-Total-Length", total_length(headers)?),
-            ("the upload's OC-Total-Length", up.total_length),
-        ] {
-            if let Some(t) = claimed
-                && t != received
-            {
-                return Err(refuse(
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "the chunks hold {received} bytes but {what} is {t}; nothing was written"
-                    ),
-                ));
-            }
-        }
-        if up.session_id.is_none() {
-            up.destination = Some(joined);
-            self.open(call, &mut up, &share, &path, received).await?;
-            up.updated_at = now();
-            self.store
-                .db()
-                .put_chunked_upload(&up)
-                .await
-                .map_err(state_error)?;
-            // Everything waited on disk; it goes up now.
-            self.drain(call.session, &up, &spool).await?;
-        }
-        let Some(sid) = up.session_id.clone() else {
-            return Err(refuse(StatusCode::BAD_REQUEST, "the upload is empty"));
-        };
-        let left = spool
+        session: &Session,
+        sid: &str,
+        spool: &Spool,
+        chunks: &[UploadChunk],
+        grid: u64,
+    ) -> Result<(Vec<spool::Piece>, Vec<u64>), Refusal> {
+        let mut pieces = spool
             .pieces()
             .await
             .map_err(|e| io_refusal("reading the chunk spool", &e))?;
-        if !left.is_empty() {
-            // Pieces of a chunk sent again after its neighbours had gone up: the upstream chunks
-            // they belong to are there already (a client sends a chunk again with the same
-            // bytes), so they are dropped. Anything else could not be sent.
-            let received = self
+        let mut remote = staged::pieces_of(chunks);
+        let mut received = Vec::new();
+        if !remote.is_empty() {
+            received = self
                 .store
-                .session_received(call.session, &sid)
+                .session_received(session, sid)
                 .await
                 .map_err(|e| store_refusal(&e))?;
-            let grid = up.chunk_size.max(1);
-            let sent = |p: &spool::Piece| {
-                (p.offset / grid..=(p.offset + p.len.max(1) - 1) / grid)
-                    .all(|i| received.contains(&i))
-            };
-            if !left.iter().all(sent) {
-                return Err(refuse(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "held chunk pieces could not be sent upstream",
-                ));
-            }
-            for p in &left {
-                let _ = tokio::fs::remove_file(&p.path).await;
-            }
+            remote.retain(|p| !sent(p, grid, &received));
         }
-        let mut attrs = ObjectAttrs {
-            etag: etag_of(None, &sid, received.div_ceil(up.chunk_size.max(1))),
-            ..ObjectAttrs::default()
-        };
-        let mtime = header(headers, "x-oc-mtime").and_then(fs::mtime_value);
-        attrs.client_mtime = mtime.clone();
-        let opened = OpenedSession {
-            session_id: sid.clone(),
-            chunk_size: up.chunk_size,
-            replace_file_id: up.replace_file_id.clone(),
-        };
-        let written = match self
-            .store
-            .finish_session(call.session, &share.id, &path, &opened, attrs)
-            .await
-        {
-            Ok(w) => w,
-            Err(StoreError::Gone) => {
-                let _ = self
-                    .store
-                    .db()
-                    .delete_chunked_upload(principal, upload)
-                    .await;
-                spool.remove().await;
-                return Err(refuse(
-                    StatusCode::NOT_FOUND,
-                    "the upload expired upstream; start it again",
-                ));
-            }
-            Err(e) => return Err(store_refusal(&e)),
-        };
-        if let Err(e) = self
-            .store
-            .db()
-            .delete_chunked_upload(principal, upload)
-            .await
-        {
-            tracing::warn!(error = %e, "forgetting a finished chunked upload failed");
-        }
-        spool.remove().await;
-        tracing::info!(upload, file = %written.file_id, size = written.size, "chunked upload: finished");
-        let status = if written.replaced {
-            StatusCode::NO_CONTENT
-        } else {
-            StatusCode::CREATED
-        };
-        let mut resp = text(status, "");
-        if status == StatusCode::NO_CONTENT {
-            *resp.body_mut() = Body::from(String::new());
-        }
-        let h = resp.headers_mut();
-        let quoted = format!("\"{}\"", written.etag);
-        if let Ok(v) = HeaderValue::from_str(&quoted) {
-            h.insert(header::ETAG, v.clone());
-            h.insert("oc-etag", v);
-        }
-        if let Ok(v) = HeaderValue::from_str(&written.file_id) {
-            h.insert("oc-fileid", v);
-        }
-        if mtime.is_some() {
-            h.insert("x-oc-mtime", HeaderValue::from_static("accepted"));
-        }
-        Ok(resp)
+        pieces.extend(remote);
+        pieces.sort_by_key(|p| p.offset);
+        Ok((pieces, received))
     }
 }
 
-/// How long an upload collection may sit idle before it is swept: ScaiDrive's upload
-/// sessions expire after 24 hours of inactivity.
-pub(crate) const MAX_IDLE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
-/// Forgets the upload collections idle for [`MAX_IDLE`] and their spools (their ScaiDrive
-/// sessions expire upstream). Returns how many went.
-pub(crate) async fn sweep(db: &crate::state::StateDb, data_dir: &std::path::Path) -> usize {
-    let cutoff = chrono::Utc::now()
-        - chrono::Duration::from_std(MAX_IDLE).unwrap_or(chrono::Duration::zero());
-    let cutoff = cutoff.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let root = data_dir.join("staging").join("webdav-chunks");
-    let idle = match db.chunked_uploads_idle_since(&cutoff).await {
-        Ok(i) => i,
-        Err(e) => {
-            tracing::warn!(error = %e, "listing idle chunked uploads failed");
-            return 0;
-        }
-    };
-    let mut n = 0;
-    for up in idle {
-        if let Ok(true) = db.delete_chunked_upload(&up.principal, &up.upload).await {
-            Spool::new(&root, &up.principal, &up.upload).remove().await;
-            n += 1;
-        }
-    }
-    n
+/// Whether every upstream chunk `p` touches is in `received`.
+fn sent(p: &spool::Piece, grid: u64, received: &[u64]) -> bool {
+    (p.offset / grid..=(p.offset + p.len.max(1) - 1) / grid).all(|i| received.contains(&i))
 }
 
 pub(super) fn state_error(e: crate::state::StateError) -> Refusal {

@@ -96,6 +96,7 @@ mod tests {
             offset,
             size,
             created_at: String::new(),
+            staged: None,
         }
     }
 

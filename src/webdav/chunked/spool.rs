@@ -7,19 +7,20 @@
 //!
 //! [`Spool::drain`] sends every upstream chunk the pieces now cover in full, then deletes them.
 
-use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 
-use bytes::{Bytes, BytesMut};
 use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// One held piece.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Piece {
     pub offset: u64,
     pub len: u64,
+    /// A local piece's file.
     pub path: PathBuf,
+    /// A piece kept in ScaiDrive (`staged.rs`): its file id.
+    pub file_id: Option<String>,
 }
 
 /// An upload's spool directory.
@@ -86,6 +87,7 @@ impl Spool {
                 offset,
                 len,
                 path: entry.path(),
+                file_id: None,
             });
         }
         out.sort_by_key(|p| p.offset);
@@ -202,36 +204,6 @@ pub(super) fn covered(pieces: &[Piece], grid: u64, total: u64) -> Vec<(u64, u64,
         .collect()
 }
 
-/// Reads bytes `a..b` from the pieces that cover them (one upstream chunk).
-pub(super) async fn read_range(pieces: &[Piece], a: u64, b: u64) -> std::io::Result<Bytes> {
-    let len = usize::try_from(b - a).map_err(std::io::Error::other)?;
-    let mut out = BytesMut::with_capacity(len);
-    let mut at = a;
-    for p in pieces {
-        if at >= b {
-            break;
-        }
-        if p.offset > at || p.offset + p.len <= at {
-            continue;
-        }
-        let upto = (p.offset + p.len).min(b);
-        let mut f = tokio::fs::File::open(&p.path).await?;
-        f.seek(SeekFrom::Start(at - p.offset)).await?;
-        let n = usize::try_from(upto - at).map_err(std::io::Error::other)?;
-        let start = out.len();
-        out.resize(start + n, 0);
-        f.read_exact(&mut out[start..]).await?;
-        at = upto;
-    }
-    if at < b {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::UnexpectedEof,
-            "the held pieces do not cover the chunk",
-        ));
-    }
-    Ok(out.freeze())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -243,6 +215,7 @@ mod tests {
             offset,
             len,
             path: PathBuf::new(),
+            file_id: None,
         }
     }
 
@@ -269,9 +242,15 @@ mod tests {
         let pieces = spool.pieces().await.unwrap();
         let offsets: Vec<(u64, u64)> = pieces.iter().map(|p| (p.offset, p.len)).collect();
         assert_eq!(offsets, vec![(5, 3), (8, 8), (16, 8), (24, 8), (32, 3)]);
-        let got = read_range(&pieces, 6, 20).await.unwrap();
+        let got = super::super::staged::read_range(None, &pieces, 6, 20)
+            .await
+            .unwrap();
         assert_eq!(&got[..], &data[1..15]);
-        assert!(read_range(&pieces, 0, 8).await.is_err());
+        assert!(
+            super::super::staged::read_range(None, &pieces, 0, 8)
+                .await
+                .is_err()
+        );
         spool.remove().await;
         assert!(spool.pieces().await.unwrap().is_empty());
     }

@@ -13,6 +13,8 @@ use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
 
 use super::Gateway;
+use super::policy_check::{DENIED_BY_POLICY, load};
+use super::policy_check::{arn, context_of};
 use crate::auth::Session;
 use crate::policy::{Context, Decision, Policy, Request, evaluate};
 use crate::server::ClientConn;
@@ -90,104 +92,6 @@ pub(crate) fn action_of(op: &str, versioned: bool) -> String {
     format!("s3:{a}")
 }
 
-/// The resource ARN of a bucket or of an object in it.
-pub(crate) fn arn(bucket: &str, key: Option<&str>) -> String {
-    match key {
-        Some(k) => format!("arn:aws:s3:::{bucket}/{k}"),
-        None => format!("arn:aws:s3:::{bucket}"),
-    }
-}
-
-/// The condition keys of a request (`docs/s3.md` § Bucket policies lists them).
-pub(crate) fn context_of(
-    principal: Option<&str>,
-    conn: Option<&ClientConn>,
-    headers: &http::HeaderMap,
-    uri: &http::Uri,
-) -> Context {
-    let mut c = Context::new();
-    if let Some(conn) = conn {
-        let ip = match conn.peer.ip() {
-            std::net::IpAddr::V6(v6) => v6
-                .to_ipv4_mapped()
-                .map_or(std::net::IpAddr::V6(v6), std::net::IpAddr::V4),
-            v4 => v4,
-        };
-        c.set("aws:SourceIp", ip.to_string());
-        c.set("aws:SecureTransport", conn.secure.to_string());
-    }
-    let now = chrono::Utc::now();
-    c.set(
-        "aws:CurrentTime",
-        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    );
-    c.set("aws:EpochTime", now.timestamp().to_string());
-    match principal {
-        Some(p) => {
-            c.set("aws:username", p);
-            c.set("aws:userid", p);
-            c.set("aws:PrincipalType", "User");
-        }
-        None => c.set("aws:PrincipalType", "Anonymous"),
-    }
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    if let Some(r) = header("referer") {
-        c.set("aws:Referer", r);
-    }
-    if let Some(ua) = header("user-agent") {
-        c.set("aws:UserAgent", ua);
-    }
-    for (name, value) in headers {
-        let n = name.as_str();
-        if n.starts_with("x-amz-")
-            && n != "x-amz-security-token"
-            && let Ok(v) = value.to_str()
-        {
-            c.set(&format!("s3:{n}"), v);
-        }
-    }
-    let query: Vec<(String, String)> = uri
-        .query()
-        .map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
-        .unwrap_or_default();
-    let param = |name: &str| {
-        query
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    };
-    for (param_name, key) in [
-        ("prefix", "s3:prefix"),
-        ("delimiter", "s3:delimiter"),
-        ("max-keys", "s3:max-keys"),
-        ("versionId", "s3:VersionId"),
-    ] {
-        if let Some(v) = param(param_name) {
-            c.set(key, v);
-        }
-    }
-    let auth = header("authorization");
-    let presigned = param("X-Amz-Algorithm").or(param("Signature"));
-    if let Some(a) = auth {
-        c.set("s3:authType", "REST-HEADER");
-        let v = if a.starts_with("AWS4-") {
-            "AWS4-HMAC-SHA256"
-        } else {
-            "AWS"
-        };
-        c.set("s3:signatureversion", v);
-    } else if presigned.is_some() {
-        c.set("s3:authType", "REST-QUERY-STRING");
-        let v = if param("X-Amz-Algorithm").is_some() {
-            "AWS4-HMAC-SHA256"
-        } else {
-            "AWS"
-        };
-        c.set("s3:signatureversion", v);
-    }
-    c
-}
-
 /// The bucket and key of an `x-amz-copy-source` header (`bucket/key[?versionId=…]`).
 fn copy_source(headers: &http::HeaderMap) -> Option<(String, String)> {
     let raw = headers.get("x-amz-copy-source")?.to_str().ok()?;
@@ -200,7 +104,7 @@ fn copy_source(headers: &http::HeaderMap) -> Option<(String, String)> {
 }
 
 fn denied() -> s3s::S3Error {
-    s3_error!(AccessDenied, "{}", super::policy::DENIED_BY_POLICY)
+    s3_error!(AccessDenied, "{}", DENIED_BY_POLICY)
 }
 
 impl PolicyAccess {
@@ -243,12 +147,12 @@ impl PolicyAccess {
             Err(e) if *e.code() == s3s::S3ErrorCode::AccessDenied => return Ok(None),
             Err(e) => return Err(e),
         };
-        let id = match super::acl::bucket_resource_id(&self.gw, s, &bucket).await {
+        let id = match super::acl::target::bucket_resource_id(&self.gw, s, &bucket).await {
             Ok(id) => id,
             Err(e) if *e.code() == s3s::S3ErrorCode::NoSuchBucket => return Ok(None),
             Err(e) => return Err(e),
         };
-        super::policy::load(&self.gw, &id).await
+        load(&self.gw, &id).await
     }
 }
 

@@ -203,7 +203,7 @@ pub(crate) async fn head_bucket(
         .share(&s, &bucket.share_id)
         .await
         .map_err(store_error)?;
-    if share.role.is_none() && !super::acl::bucket_readable(gw, &s, &bucket).await? {
+    if share.role.is_none() && !super::acl::target::bucket_readable(gw, &s, &bucket).await? {
         return Err(s3_error!(AccessDenied, "Access Denied"));
     }
     Ok(S3Response::new(HeadBucketOutput {

@@ -6,10 +6,11 @@
 //! the bucket to be visible.
 
 use s3s::dto::*;
-use s3s::xml::{Deserialize, Deserializer, Serialize, Serializer};
+use s3s::xml::{Serialize, Serializer};
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
 use super::error::internal;
+use super::stored::from_xml;
 use super::{BucketRef, Gateway};
 use crate::auth::Session;
 use crate::state::{BucketConfig, ConfigKind};
@@ -47,18 +48,6 @@ pub(crate) fn to_xml<T: Serialize>(doc: &T) -> S3Result<String> {
         )
     })?;
     String::from_utf8(buf).map_err(|e| internal("bucket configuration is not UTF-8", e))
-}
-
-/// A stored document read back (`None`, logged, when it no longer parses).
-pub(crate) fn from_xml<T: for<'x> Deserialize<'x>>(cfg: &BucketConfig) -> Option<T> {
-    let mut d = Deserializer::new(cfg.document.as_bytes());
-    match T::deserialize(&mut d) {
-        Ok(v) => Some(v),
-        Err(e) => {
-            tracing::error!(scope = %cfg.scope, kind = cfg.kind.as_str(), error = ?e, "a stored bucket configuration does not parse");
-            None
-        }
-    }
 }
 
 fn db_err(e: crate::state::StateError) -> S3Error {

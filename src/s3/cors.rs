@@ -156,7 +156,7 @@ fn allow(out: &mut HeaderMap, rule: &CORSRule, origin: &str, headers: &[String])
 /// fails, which is logged).
 async fn rules(db: &StateDb, bucket: &str) -> Option<CORSConfiguration> {
     match db.find_bucket_config(bucket, ConfigKind::Cors).await {
-        Ok(Some(c)) => super::bucketcfg::from_xml::<CORSConfiguration>(&c),
+        Ok(Some(c)) => super::stored::from_xml::<CORSConfiguration>(&c),
         Ok(None) => None,
         Err(e) => {
             tracing::error!(error = %e, "reading CORS rules failed");

@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use s3s::dto::BucketLifecycleConfiguration;
 
-use super::bucketcfg::{bucket_of, from_xml};
+use super::bucketcfg::bucket_of;
 use super::lifecycle::{abort_at, expires_at, scope};
 use super::list::{ListParams, Listed, walk};
+use super::stored::from_xml;
 use super::{Gateway, S3Options, to_chrono};
 use crate::auth::Session;
 use crate::config::LifecycleConfig;

@@ -14,7 +14,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3Response, S3Result, s3_error};
 
 use super::error::store_error;
 use super::{BucketRef, Gateway, timestamp};
@@ -478,36 +478,7 @@ fn check_unordered(uri: &http::Uri, delimiter: Option<&str>) -> S3Result<()> {
     Ok(())
 }
 
-pub(crate) async fn list_objects(
-    gw: &Gateway,
-    req: S3Request<ListObjectsInput>,
-) -> S3Result<S3Response<ListObjectsOutput>> {
-    let s = super::public::read_session(
-        gw,
-        &req,
-        &req.input.bucket,
-        super::public::Want::List(req.input.prefix.as_deref().unwrap_or_default()),
-        None,
-    )
-    .await?;
-    match list_objects_as(gw, &s, &req.uri, req.input.clone()).await {
-        Err(e) => {
-            let ps = super::public::fall_back(
-                gw,
-                &req,
-                &req.input.bucket,
-                super::public::Want::List(req.input.prefix.as_deref().unwrap_or_default()),
-                None,
-                e,
-            )
-            .await?;
-            list_objects_as(gw, &ps, &req.uri, req.input).await
-        }
-        ok => ok,
-    }
-}
-
-async fn list_objects_as(
+pub(super) async fn list_objects_as(
     gw: &Gateway,
     s: &Session,
     uri: &http::Uri,
@@ -548,36 +519,7 @@ async fn list_objects_as(
     }))
 }
 
-pub(crate) async fn list_objects_v2(
-    gw: &Gateway,
-    req: S3Request<ListObjectsV2Input>,
-) -> S3Result<S3Response<ListObjectsV2Output>> {
-    let s = super::public::read_session(
-        gw,
-        &req,
-        &req.input.bucket,
-        super::public::Want::List(req.input.prefix.as_deref().unwrap_or_default()),
-        None,
-    )
-    .await?;
-    match list_objects_v2_as(gw, &s, &req.uri, req.input.clone()).await {
-        Err(e) => {
-            let ps = super::public::fall_back(
-                gw,
-                &req,
-                &req.input.bucket,
-                super::public::Want::List(req.input.prefix.as_deref().unwrap_or_default()),
-                None,
-                e,
-            )
-            .await?;
-            list_objects_v2_as(gw, &ps, &req.uri, req.input).await
-        }
-        ok => ok,
-    }
-}
-
-async fn list_objects_v2_as(
+pub(super) async fn list_objects_v2_as(
     gw: &Gateway,
     s: &Session,
     uri: &http::Uri,

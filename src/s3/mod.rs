@@ -34,12 +34,15 @@ mod get;
 mod lifecycle;
 mod lifecycle_run;
 mod list;
+mod listing;
 mod markers;
 mod multipart;
 mod policy;
+mod policy_check;
 pub mod public;
 mod put;
 mod staging;
+mod stored;
 mod sts;
 mod tagging;
 mod versions;
@@ -501,13 +504,13 @@ impl S3 for Gateway {
         &self,
         req: S3Request<ListObjectsInput>,
     ) -> S3Result<S3Response<ListObjectsOutput>> {
-        list::list_objects(self, req).await
+        listing::list_objects(self, req).await
     }
     async fn list_objects_v2(
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
-        list::list_objects_v2(self, req).await
+        listing::list_objects_v2(self, req).await
     }
     async fn list_object_versions(
         &self,

@@ -7,23 +7,12 @@
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
-use super::acl::{bucket_manageable, bucket_resource_id};
+use super::acl::target::{bucket_manageable, bucket_resource_id};
+use super::policy_check::{load, state_error};
 use super::{BucketRef, Gateway};
 use crate::auth::Session;
 use crate::policy::{Policy, PolicyError};
 use crate::state::BucketPolicy;
-
-/// The message of an AccessDenied that a bucket policy's explicit Deny caused.
-pub(crate) const DENIED_BY_POLICY: &str = "Access Denied by the bucket policy";
-
-/// A state-DB failure as S3 sees it (the cause logged first).
-pub(crate) fn state_error(e: crate::state::StateError) -> S3Error {
-    tracing::error!(error = %e, "bucket policy: state database failed");
-    s3_error!(
-        ServiceUnavailable,
-        "the gateway's state database is unavailable"
-    )
-}
 
 /// The bucket and its resource id, for a caller that may manage its permissions.
 async fn managed_bucket(gw: &Gateway, s: &Session, name: &str) -> S3Result<(BucketRef, String)> {
@@ -36,61 +25,6 @@ async fn managed_bucket(gw: &Gateway, s: &Session, name: &str) -> S3Result<(Buck
     }
     let id = bucket_resource_id(gw, s, &bucket).await?;
     Ok((bucket, id))
-}
-
-/// The parsed policy of a bucket, if it has one (read from the state DB every time, so every
-/// instance applies the latest at once).
-pub(crate) async fn load(gw: &Gateway, resource_id: &str) -> S3Result<Option<Policy>> {
-    let Some(stored) = gw
-        .store()
-        .db()
-        .get_bucket_policy(resource_id)
-        .await
-        .map_err(state_error)?
-    else {
-        return Ok(None);
-    };
-    // A stored policy was valid when put; one that no longer parses (a newer gateway's) is
-    // refused rather than skipped, so a Deny in it is never ignored.
-    Policy::parse_stored(&stored.policy).map(Some).map_err(|e| {
-        tracing::error!(resource_id, error = %e, "stored bucket policy does not parse");
-        s3_error!(
-            InternalError,
-            "the bucket's stored policy cannot be evaluated"
-        )
-    })
-}
-
-/// Whether bucket `bucket`'s policy explicitly denies a read served through a public link
-/// (`action` `s3:GetObject` or `s3:ListBucket` on `key`, `None`: the bucket itself) to `asker`:
-/// a link opens what an ACL or policy made public, and an explicit Deny still wins over it, as
-/// in S3. `creator` is the link creator's session, with which the bucket is resolved.
-pub(crate) async fn denies_public_read(
-    gw: &Gateway,
-    creator: &Session,
-    bucket: &BucketRef,
-    key: Option<&str>,
-    action: &str,
-    asker: &super::public::Asker<'_>,
-) -> S3Result<bool> {
-    let id = bucket_resource_id(gw, creator, bucket).await?;
-    let Some(policy) = load(gw, &id).await? else {
-        return Ok(false);
-    };
-    let context = super::access::context_of(
-        asker.principal,
-        asker.conn.as_ref(),
-        asker.headers,
-        asker.uri,
-    );
-    let resource = super::access::arn(asker.bucket, key);
-    let req = crate::policy::Request {
-        principal: asker.principal,
-        action,
-        resource: &resource,
-        context: &context,
-    };
-    Ok(crate::policy::evaluate(&policy, &req) == crate::policy::Decision::Deny)
 }
 
 /// The anonymous reads a policy opens, as ScaiDrive links can serve them: each Allow for

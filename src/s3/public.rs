@@ -12,36 +12,14 @@ use std::time::Duration;
 
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Result, s3_error};
 
-use super::acl::{Target, bucket_target};
+use super::acl::target::{Target, bucket_target};
 use super::error::store_error;
+use super::policy_check::{Asker, DENIED_BY_POLICY, denies_public_read};
 use super::{BucketRef, Gateway};
 use crate::auth::Session;
 use crate::scaidrive::acl::ResourceType;
 use crate::scaidrive::{CreateLink, ErrorKind, Link};
 use crate::state::PublicLink;
-
-/// Who asks for a read served through a public link, as the bucket policy sees them.
-pub(crate) struct Asker<'a> {
-    /// The bucket as the request names it.
-    pub bucket: &'a str,
-    /// The signer's ScaiDrive user (`None`: an anonymous request).
-    pub principal: Option<&'a str>,
-    pub conn: Option<crate::server::ClientConn>,
-    pub headers: &'a http::HeaderMap,
-    pub uri: &'a http::Uri,
-}
-
-impl<'a> Asker<'a> {
-    fn of<T>(req: &'a S3Request<T>, bucket: &'a str, principal: Option<&'a str>) -> Self {
-        Self {
-            bucket,
-            principal,
-            conn: req.extensions.get::<crate::server::ClientConn>().copied(),
-            headers: &req.headers,
-            uri: &req.uri,
-        }
-    }
-}
 
 /// What an anonymous request asks to read.
 #[derive(Debug, Clone, Copy)]
@@ -245,12 +223,8 @@ async fn anonymous(
                 Want::Object(key) => ("s3:GetObject", Some(key)),
                 Want::List(_) => ("s3:ListBucket", None),
             };
-            if super::policy::denies_public_read(gw, &s, &b, key, action, asker).await? {
-                return Err(s3_error!(
-                    AccessDenied,
-                    "{}",
-                    super::policy::DENIED_BY_POLICY
-                ));
+            if denies_public_read(gw, &s, &b, key, action, asker).await? {
+                return Err(s3_error!(AccessDenied, "{}", DENIED_BY_POLICY));
             }
             return Ok(s);
         }
@@ -301,7 +275,7 @@ pub(crate) async fn fall_back<T>(
     let asker = Asker::of(req, bucket, Some(signer.principal()));
     match anonymous(gw, bucket, want, &asker).await {
         Ok(s) => Ok(s),
-        Err(denied) if denied.message() == Some(super::policy::DENIED_BY_POLICY) => Err(denied),
+        Err(denied) if denied.message() == Some(DENIED_BY_POLICY) => Err(denied),
         Err(_) => Err(e),
     }
 }

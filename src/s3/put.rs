@@ -27,7 +27,7 @@ impl Gateway {
             .share(s, &bucket.share_id)
             .await
             .map_err(store_error)?;
-        if share.can_write() || super::acl::bucket_writable(self, s, bucket).await? {
+        if share.can_write() || super::acl::target::bucket_writable(self, s, bucket).await? {
             Ok(())
         } else {
             Err(s3_error!(

@@ -16,12 +16,9 @@ use super::{BucketRef, Gateway};
 use crate::auth::Session;
 use crate::scaidrive::acl::{AceKey, NewAce, ResourceType, perm};
 
-mod target;
+pub(crate) mod target;
 
-pub(crate) use target::{
-    bucket_manageable, bucket_readable, bucket_resource_id, bucket_target, bucket_writable,
-};
-use target::{object_target, upstream};
+use target::{Target, bucket_target, object_target, upstream};
 
 const URI_ALL_USERS: &str = "http://acs.amazonaws.com/groups/global/AllUsers";
 const URI_AUTHENTICATED: &str = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers";
@@ -82,15 +79,6 @@ enum Who {
     Email(String),
     /// `AllUsers`: anyone, signed or not (only READ: a ScaiDrive external link).
     AllUsers,
-}
-
-/// The resource an ACL lives on.
-#[derive(Debug, Clone)]
-pub(crate) struct Target {
-    pub rt: ResourceType,
-    pub id: String,
-    pub share_id: String,
-    pub bucket: bool,
 }
 
 /// Where a public grant is recorded: the request's access key, the bucket name it used and

@@ -4,12 +4,20 @@
 
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
-use super::Target;
 use crate::auth::Session;
 use crate::s3::error::store_error;
 use crate::s3::{BucketRef, Gateway};
 use crate::scaidrive::acl::{Effective, ResourceType};
 use crate::store::StoreError;
+
+/// The resource an ACL lives on.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub rt: ResourceType,
+    pub id: String,
+    pub share_id: String,
+    pub bucket: bool,
+}
 
 pub(super) fn upstream(e: crate::scaidrive::Error) -> S3Error {
     let e = StoreError::from(e);

@@ -203,29 +203,16 @@ pub(crate) async fn get_object(
     gw: &Gateway,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
-    let s = super::public::read_session(
+    let input = &req.input;
+    super::public::serve_read(
         gw,
         &req,
-        &req.input.bucket,
-        super::public::Want::Object(&req.input.key),
-        req.input.version_id.as_deref(),
+        &input.bucket,
+        super::public::Want::Object(&input.key),
+        input.version_id.as_deref(),
+        |s| Box::pin(async move { get_object_as(gw, &s, input).await }),
     )
-    .await?;
-    match get_object_as(gw, &s, &req.input).await {
-        Err(e) => {
-            let ps = super::public::fall_back(
-                gw,
-                &req,
-                &req.input.bucket,
-                super::public::Want::Object(&req.input.key),
-                req.input.version_id.as_deref(),
-                e,
-            )
-            .await?;
-            get_object_as(gw, &ps, &req.input).await
-        }
-        ok => ok,
-    }
+    .await
 }
 
 async fn get_object_as(
@@ -340,29 +327,16 @@ pub(crate) async fn head_object(
     gw: &Gateway,
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
-    let s = super::public::read_session(
+    let input = &req.input;
+    super::public::serve_read(
         gw,
         &req,
-        &req.input.bucket,
-        super::public::Want::Object(&req.input.key),
-        req.input.version_id.as_deref(),
+        &input.bucket,
+        super::public::Want::Object(&input.key),
+        input.version_id.as_deref(),
+        |s| Box::pin(async move { head_object_as(gw, &s, input).await }),
     )
-    .await?;
-    match head_object_as(gw, &s, &req.input).await {
-        Err(e) => {
-            let ps = super::public::fall_back(
-                gw,
-                &req,
-                &req.input.bucket,
-                super::public::Want::Object(&req.input.key),
-                req.input.version_id.as_deref(),
-                e,
-            )
-            .await?;
-            head_object_as(gw, &ps, &req.input).await
-        }
-        ok => ok,
-    }
+    .await
 }
 
 async fn head_object_as(

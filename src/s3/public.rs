@@ -251,6 +251,26 @@ pub(crate) async fn read_session<T>(
     anonymous(gw, bucket, want, &Asker::of(req, bucket, None)).await
 }
 
+/// Serves a read: `read` with the session [`read_session`] gives, and when a signed read is
+/// refused, once more with a covering public link's session ([`fall_back`]).
+pub(crate) async fn serve_read<'a, T, R>(
+    gw: &Gateway,
+    req: &S3Request<T>,
+    bucket: &str,
+    want: Want<'_>,
+    version_id: Option<&str>,
+    read: impl Fn(Session) -> futures::future::BoxFuture<'a, S3Result<R>>,
+) -> S3Result<R> {
+    let s = read_session(gw, req, bucket, want, version_id).await?;
+    match read(s).await {
+        Err(e) => {
+            let ps = fall_back(gw, req, bucket, want, version_id, e).await?;
+            read(ps).await
+        }
+        ok => ok,
+    }
+}
+
 /// After a signed read was refused (AccessDenied, or NoSuchBucket: not visible to the signer):
 /// the session of a public link that covers it, since AllUsers includes every signed caller;
 /// otherwise the refusal `e` as it was. NoSuchKey is final: a signer who can list the folder

@@ -31,6 +31,16 @@ THROUGHPUT = {
     "small_get": ("{count} x 4 KiB GET, {par} clients", "ops_per_s", 0.7),
     "small_head": ("{count} x 4 KiB HEAD, {par} clients", "ops_per_s", 0.7),
 }
+# the workloads users run (bench/workloads.sh): title, the peer it is held to (at least its speed)
+WORKLOADS = {
+    "rclone_sync": ("rclone sync of {files} files (0-64 KiB, 4 levels)", "rclone-s3"),
+    "rclone_resync": ("rclone sync again, nothing to copy", "rclone-s3"),
+    "aws_sync": ("aws s3 sync of the {files} files", "rclone-s3"),
+    "restic_backup": ("restic backup of {rmib} MiB (200 files)", "rclone-s3"),
+    "restic_check": ("restic check --read-data of it", "rclone-s3"),
+    "davfs2_cp": ("davfs2 cp -r of the {files} files, then umount", "rclone-dav"),
+}
+RSS_TARGET = 64.0
 LISTING = {
     "list_cold": ("listing {lcount} entries, cold", 1.5, None),
     "list_warm": ("listing {lcount} entries, warm", None, 100.0),
@@ -132,13 +142,15 @@ def main():
                 f"| {title} | {via} | {fmt(v)} | {ratio:.2f}x | {entry['requests_per_listing']} | {fmt(entry['gateway_peak_rss_mib'])} | "
                 f"{fmt(entry['upstream_calls_per_listing'], 2)} | {tgt} |"
             )
+    md_w, workloads = workload_table(by, missed, meta)
+    summary["workloads"] = workloads
     md_s, md_sl, state = state_tables(summary, missed, count, par, lcount)
     pg_rtt = "; ".join(f"{k[len('pg_select1_'):].replace('_', ' ')}: {v}" for k, v in meta.items() if k.startswith("pg_select1_"))
     summary["state_db"] = state
     rss = [r["rss_mib"] for r in rows if "rss_mib" in r]
     peak = max(rss) if rss else None
-    if peak is not None and peak > 64:
-        missed.append(f"gateway peak RSS {peak:.1f} MiB, {peak - 64:.1f} MiB over 64 MiB")
+    if peak is not None and peak > RSS_TARGET:
+        missed.append(f"gateway peak RSS {peak:.1f} MiB, {peak - RSS_TARGET:.1f} MiB over {RSS_TARGET:.0f} MiB")
     try:
         load_avg = open("/proc/loadavg").read().split()[:3]
     except OSError:
@@ -155,7 +167,8 @@ def main():
     }
     os.makedirs(outdir, exist_ok=True)
     json.dump(report, open(os.path.join(outdir, "report.json"), "w"), indent=1)
-    chart(summary, os.path.join(outdir, "chart.png"), size, count, lcount)
+    if summary["throughput"] or summary["listing"]:
+        chart(summary, os.path.join(outdir, "chart.png"), size, count, lcount)
 
     lines = [
         f"# Benchmark {report['date']}",
@@ -165,7 +178,18 @@ def main():
         "Every server is its own process on loopback: the emulator (direct = its API, straight), the gateway in front of it "
         "(S3, WebDAV), and `rclone serve s3` / `rclone serve webdav` over a local directory (the peer).",
         "",
-        "## Transfers and small objects",
+        *(["## The workloads users run",
+            "",
+            "Each tool with its defaults, the gateway (S3, or WebDAV for davfs2) beside the `rclone serve` peer over a local "
+            "directory, in the same run (bench/workloads.sh). Ratio to the peer = the peer's seconds / the gateway's "
+            "(higher is better). Upstream calls per file: the gateway's calls to ScaiDrive during the workload (change-feed "
+            "polls left out) divided by the files of the tree; the three most frequent beside it (all of them in "
+            "report.json, `workloads.*.s3.upstream_by_endpoint`). davfs2: `cp -r` onto a fresh mount, then `umount`, which "
+            "uploads what davfs2 cached (both timed).",
+            "",
+            *md_w,
+            ""] if md_w else []),
+        *(["## Transfers and small objects",
         "",
         "Ratio = value / direct (higher is better). Large transfers: best of the rounds run (curl; `-T` for PUT, the direct PUT "
         "is one multipart `POST /files`). Small objects: bench/load.py, keep-alive connections, latency per request. "
@@ -173,15 +197,15 @@ def main():
         "change-feed polls it makes in the background (`/sync/changes`, every 2 s per share in use).",
         "",
         *md_t,
-        "",
-        "## Listings",
+        ""] if len(md_t) > 2 else []),
+        *(["## Listings",
         "",
         "Ratio = time / direct time (lower is better). Direct: `GET /folders/{id}/children` (one request). S3: ListObjectsV2 "
         "with max-keys 1000, every page. WebDAV: PROPFIND Depth 1, allprop. Cold = first listing after the server started; "
         "p50 over the cold rounds, and over every warm listing.",
         "",
         *md_l,
-        "",
+        ""] if len(md_l) > 2 else []),
         f"Gateway peak RSS (VmHWM, reset at the start of each phase): {fmt(peak)} MiB at most (target 64 MiB).",
         "",
         *(["## State DB: PostgreSQL beside SQLite, 1 and 3 instances",
@@ -214,6 +238,49 @@ def main():
         lines += [open(notes).read().rstrip(), ""]
     open(os.path.join(outdir, "report.md"), "w").write("\n".join(lines))
     print("\n".join(lines[: lines.index("![ratios to the direct API](chart.png)")]))
+
+
+def workload_table(by, missed, meta):
+    """The workloads' table (markdown lines) and summary, gateway beside its peer; appends missed
+    goals."""
+    files, rmib = meta.get("wl_files", "?"), meta.get("wl_restic_mib", "?")
+    md = ["| workload | via | seconds | files/s | ratio to the peer (speed) | gateway peak RSS MiB | upstream calls per file | most frequent upstream calls (per file) | target |",
+          "|---|---|---|---|---|---|---|---|---|"]
+    out = {}
+    for wl, (title, peer_via) in WORKLOADS.items():
+        title = title.format(files=files, rmib=rmib)
+        peer = by.get((wl, peer_via))
+        peer_s = min(x["seconds"] for x in peer) if peer else None
+        for via in ("s3", "dav", peer_via):
+            samples = by.get((wl, via))
+            if not samples:
+                continue
+            s = min(samples, key=lambda x: x["seconds"])
+            gw = via in GATEWAY
+            ratio = peer_s / s["seconds"] if gw and peer_s else None
+            n = s.get("upstream_per_op") and s["upstream_per_op"] / sum(s.get("upstream_by_endpoint", {}).values() or [1])
+            top = sorted(s.get("upstream_by_endpoint", {}).items(), key=lambda kv: -kv[1])[:3]
+            top_s = ", ".join(f"`{k}` {v * n:.2f}" for k, v in top) if n else ""
+            if s.get("peer_errors"):
+                top_s = f"(the peer logged {s['peer_errors']} ERROR lines meanwhile)"
+            out.setdefault(wl, {})[via] = {k: s.get(k) for k in ("seconds", "files_per_s", "cp_seconds", "umount_seconds", "rss_mib",
+                                                                 "upstream_per_op", "upstream_by_endpoint", "peer_errors") if k in s}
+            if ratio is not None:
+                out[wl][via]["ratio_to_peer"] = round(ratio, 3)
+            tgt = "≥ the peer" if gw else ""
+            if ratio is not None and ratio < 1.0:
+                missed.append(f"{title} via {via}: {ratio:.2f}x the peer's speed ({s['seconds']:.1f} s against {peer_s:.1f} s)")
+            secs = f"{s['seconds']:.1f}" + (f" (cp {s['cp_seconds']:.1f} + umount {s['umount_seconds']:.1f})" if "cp_seconds" in s else "")
+            md.append(f"| {title} | {via} | {secs} | {fmt(s.get('files_per_s'))} | {fmt(ratio, 2)}{'x' if ratio else ''} | "
+                      f"{fmt(s.get('rss_mib')) if gw else '–'} | {fmt(s.get('upstream_per_op'), 2) if gw else '–'} | {top_s} | {tgt} |")
+    for s in by.get(("concurrent_16", "s3+dav"), []):
+        title = f"16 concurrent {meta.get('conc_mib', '?')} MiB transfers (4 S3 PUT, 4 WebDAV PUT, 4 S3 GET, 4 WebDAV GET)"
+        out["concurrent_16"] = {k: s.get(k) for k in ("seconds", "mib_per_s", "rss_mib", "upstream_per_op", "upstream_by_endpoint")}
+        if s["rss_mib"] > RSS_TARGET:
+            missed.append(f"{title}: gateway peak RSS {s['rss_mib']:.1f} MiB, over {RSS_TARGET:.0f} MiB")
+        md.append(f"| {title} | s3+dav | {s['seconds']:.1f} | {fmt(s.get('mib_per_s'))} MiB/s in all | | {fmt(s['rss_mib'])} | "
+                  f"{fmt(s.get('upstream_per_op'), 2)} per transfer | | ≤ {RSS_TARGET:.0f} MiB |")
+    return (md if len(md) > 2 else []), out
 
 
 def state_tables(summary, missed, count, par, lcount):

@@ -37,10 +37,14 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BENCH_ONLY="${BENCH_ONLY:-}"
+# full: the synthetic phases of every target; st: the small-object, state-DB and listing phases
+# (also BENCH_ONLY=state); wl: the workloads users run (bench/workloads.sh; also
+# BENCH_ONLY=workloads)
 case "$BENCH_ONLY" in
-    "") full=1 ;;
-    state) full=""; : "${SMALL_COUNT:=1000}" "${LIST_COUNT:=2000}" "${RESULTS:=$ROOT/bench/results/state}" ;;
-    *) echo "bench: BENCH_ONLY is empty or 'state', not '$BENCH_ONLY'" >&2; exit 2 ;;
+    "") full=1; st=1; wl=1 ;;
+    state) full=""; st=1; wl=""; : "${SMALL_COUNT:=1000}" "${LIST_COUNT:=2000}" "${RESULTS:=$ROOT/bench/results/state}" ;;
+    workloads) full=""; st=""; wl=1; : "${RESULTS:=$ROOT/bench/results/workloads}" ;;
+    *) echo "bench: BENCH_ONLY is empty, 'state' or 'workloads', not '$BENCH_ONLY'" >&2; exit 2 ;;
 esac
 if [ "${1:-}" = "--quick" ]; then
     : "${SIZE_MIB:=64}" "${SMALL_COUNT:=200}" "${LIST_COUNT:=1000}" "${RESULTS:=$ROOT/bench/results/quick}"
@@ -56,7 +60,7 @@ RESULTS="${RESULTS:-$ROOT/bench/results}"
 mkdir -p "$RESULTS"
 
 # --- tools and build ---------------------------------------------------------------------------
-[ -z "$full" ] || "$ROOT/conformance/install.sh" >/dev/null
+[ -z "$full$wl" ] || "$ROOT/conformance/install.sh" >/dev/null
 rclone="$ROOT/conformance/bin/rclone"
 aws="$ROOT/conformance/.venv/bin/aws"
 . "$ROOT/conformance/lib/pg.sh"
@@ -75,6 +79,8 @@ bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/scaidrive-gateway"
 tmp="$(mktemp -d /tmp/scaidrive-bench.XXXXXX)"
 declare -A pid_of=()
 cleanup() {
+    local m
+    for m in "$tmp"/mnt-*; do mountpoint -q "$m" 2>/dev/null && umount -l "$m"; done
     for p in "${pid_of[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     pg_stop "$tmp/pg"
@@ -151,6 +157,8 @@ start_rclone_dav() {
     wait_up "$rdav/"
 }
 # PostgreSQL: a throwaway cluster, one database per PostgreSQL target.
+pg_rtt1_ms=""; pg_tps1=""; pg_rttn_ms=""; pg_tpsn=""; pg_version=""
+if [ -n "$st" ]; then
 pg_start "$tmp/pg" "$(free_port)" "$tmp/initdb.log"
 pg_psql -d postgres -c "CREATE ROLE bench LOGIN PASSWORD 'bench'" \
     -c "CREATE DATABASE bench_pg1 OWNER bench" -c "CREATE DATABASE bench_pg3 OWNER bench" >/dev/null
@@ -166,8 +174,9 @@ pg_rtt() { # CLIENTS: "latency_ms tps"
 }
 read -r pg_rtt1_ms pg_tps1 <<<"$(pg_rtt 1)"
 read -r pg_rttn_ms pg_tpsn <<<"$(pg_rtt "$SMALL_PARALLEL")"
+fi
 
-if [ -n "$full" ]; then
+if [ -n "$full$wl" ]; then
     mkdir -p "$tmp/peer-s3/documents" "$tmp/peer-dav/Documents"
     start_gw
     start_rclone_s3
@@ -220,6 +229,9 @@ PY
 )"
     record "$workload" "$via" "$res"
 }
+
+sig=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$key:$secret" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD")
+basic=(-u "$key:$secret")
 
 # --- large objects -----------------------------------------------------------------------------
 if [ -n "$full" ]; then
@@ -274,7 +286,11 @@ if [ -n "$full" ]; then
     rm -f "$big"
 fi
 
+# --- the workloads users run, and memory under concurrency -------------------------------------
+[ -z "$wl" ] || . "$ROOT/bench/workloads.sh"
+
 # --- small objects -----------------------------------------------------------------------------
+if [ -n "$st" ]; then
 echo "bench: $SMALL_COUNT x 4 KiB PUT, GET, HEAD with $SMALL_PARALLEL clients" >&2
 head -c 4096 /dev/urandom >"$tmp/small.bin"
 mkfolder() { # name: a folder in the share root, its id
@@ -379,10 +395,14 @@ for _ in $(seq 1 "$LIST_COLD"); do
     list_round pg1 s3-pg s3 "$(s3_endpoints pg1)" documents/list
     list_round pg3 s3-pg3 s3 "$(s3_endpoints pg3)" documents/list
 done
+fi
 
 # --- report ------------------------------------------------------------------------------------
+tools="$full$wl"
 "$py" "$ROOT/bench/report.py" "$out" "$RESULTS" \
     "size_mib=$SIZE_MIB" "small_count=$SMALL_COUNT" "small_parallel=$SMALL_PARALLEL" "list_count=$LIST_COUNT" \
-    "state_rounds=$STATE_ROUNDS" "postgresql=$pg_version" \
-    "pg_select1_1_client=$pg_rtt1_ms ms, $pg_tps1/s" "pg_select1_${SMALL_PARALLEL}_clients=$pg_rttn_ms ms, $pg_tpsn/s" \
-    ${full:+"rclone=$("$rclone" version 2>/dev/null | head -n1)" "aws=$("$aws" --version 2>&1)"}
+    ${st:+"state_rounds=$STATE_ROUNDS" "postgresql=$pg_version" \
+        "pg_select1_1_client=$pg_rtt1_ms ms, $pg_tps1/s" "pg_select1_${SMALL_PARALLEL}_clients=$pg_rttn_ms ms, $pg_tpsn/s"} \
+    ${tools:+"rclone=$("$rclone" version 2>/dev/null | head -n1)" "aws=$("$aws" --version 2>&1)"} \
+    ${wl:+"restic=$(restic version 2>/dev/null | cut -d' ' -f2)" "davfs2=$(dpkg-query -W -f='${Version}' davfs2 2>/dev/null)" \
+        "wl_files=$WL_FILES" "wl_restic_mib=$WL_RESTIC_MIB" "conc_mib=$CONC_MIB"}

@@ -249,15 +249,25 @@ def workload_table(by, missed, meta):
     out = {}
     for wl, (title, peer_via) in WORKLOADS.items():
         title = title.format(files=files, rmib=rmib)
-        peer = by.get((wl, peer_via))
+        peer = [x for x in by.get((wl, peer_via), []) if x.get("seconds")]
         peer_s = min(x["seconds"] for x in peer) if peer else None
+        # a peer stopped unfinished: the gateway's ratio is at least its limit / the gateway's time
+        peer_limit = max((x["timed_out"] for x in by.get((wl, peer_via), []) if x.get("timed_out")), default=None)
         for via in ("s3", "dav", peer_via):
             samples = by.get((wl, via))
             if not samples:
                 continue
-            s = min(samples, key=lambda x: x["seconds"])
             gw = via in GATEWAY
+            if not gw and peer_s is None and peer_limit:
+                out.setdefault(wl, {})[via] = {"timed_out": peer_limit, "peer_errors": samples[0].get("peer_errors")}
+                md.append(f"| {title} | {via} | not finished after {peer_limit} s, stopped | | | – | – | "
+                          f"{'(the peer logged %s ERROR lines meanwhile)' % samples[0]['peer_errors'] if samples[0].get('peer_errors') else ''} | |")
+                continue
+            s = min(samples, key=lambda x: x["seconds"])
             ratio = peer_s / s["seconds"] if gw and peer_s else None
+            at_least = gw and ratio is None and peer_limit is not None
+            if at_least:
+                ratio = peer_limit / s["seconds"]
             n = s.get("upstream_per_op") and s["upstream_per_op"] / sum(s.get("upstream_by_endpoint", {}).values() or [1])
             top = sorted(s.get("upstream_by_endpoint", {}).items(), key=lambda kv: -kv[1])[:3]
             top_s = ", ".join(f"`{k}` {v * n:.2f}" for k, v in top) if n else ""
@@ -266,12 +276,12 @@ def workload_table(by, missed, meta):
             out.setdefault(wl, {})[via] = {k: s.get(k) for k in ("seconds", "files_per_s", "cp_seconds", "umount_seconds", "rss_mib",
                                                                  "upstream_per_op", "upstream_by_endpoint", "peer_errors") if k in s}
             if ratio is not None:
-                out[wl][via]["ratio_to_peer"] = round(ratio, 3)
+                out[wl][via]["ratio_to_peer" if not at_least else "ratio_to_peer_at_least"] = round(ratio, 3)
             tgt = "≥ the peer" if gw else ""
             if ratio is not None and ratio < 1.0:
                 missed.append(f"{title} via {via}: {ratio:.2f}x the peer's speed ({s['seconds']:.1f} s against {peer_s:.1f} s)")
             secs = f"{s['seconds']:.1f}" + (f" (cp {s['cp_seconds']:.1f} + umount {s['umount_seconds']:.1f})" if "cp_seconds" in s else "")
-            md.append(f"| {title} | {via} | {secs} | {fmt(s.get('files_per_s'))} | {fmt(ratio, 2)}{'x' if ratio else ''} | "
+            md.append(f"| {title} | {via} | {secs} | {fmt(s.get('files_per_s'))} | {'> ' if at_least else ''}{fmt(ratio, 2)}{'x' if ratio else ''} | "
                       f"{fmt(s.get('rss_mib')) if gw else '–'} | {fmt(s.get('upstream_per_op'), 2) if gw else '–'} | {top_s} | {tgt} |")
     for s in by.get(("concurrent_16", "s3+dav"), []):
         title = f"16 concurrent {meta.get('conc_mib', '?')} MiB transfers (4 S3 PUT, 4 WebDAV PUT, 4 S3 GET, 4 WebDAV GET)"

@@ -15,13 +15,21 @@
 WL_FILES="${WL_FILES:-3000}"
 WL_RESTIC_MIB="${WL_RESTIC_MIB:-400}"
 CONC_MIB="${CONC_MIB:-$SIZE_MIB}"
+# a peer's workload that has not finished by then is stopped and recorded as not finished (aws cli's
+# sync against `rclone serve s3` 1.75 can hang: requests that neither side answers)
+WL_PEER_TIMEOUT="${WL_PEER_TIMEOUT:-120}"
 wl_log="$tmp/workloads.log"
 
-# wl_timed FILES cmd...: runs cmd (output to the log), prints its seconds and files/s as JSON
+# wl_timed FILES cmd...: runs cmd (output to the log), prints its seconds and files/s as JSON;
+# with WL_LIMIT set, stops cmd after WL_LIMIT seconds and prints {"timed_out": WL_LIMIT}
 wl_timed() {
-    local files="$1" t0 t1; shift
+    local files="$1" t0 t1 rc=0; shift
     t0="$(date +%s.%N)"
-    if ! "$@" >>"$wl_log" 2>&1; then
+    if [ -n "${WL_LIMIT:-}" ]; then timeout "$WL_LIMIT" "$@" >>"$wl_log" 2>&1 || rc=$?; else "$@" >>"$wl_log" 2>&1 || rc=$?; fi
+    if [ "$rc" = 124 ] && [ -n "${WL_LIMIT:-}" ]; then
+        echo "bench: not finished after $WL_LIMIT s, stopped: $*" >&2
+        echo "{\"timed_out\": $WL_LIMIT, \"seconds\": null}"; return 0
+    elif [ "$rc" != 0 ]; then
         echo "bench: failed: $*" >&2; tail -n 30 "$wl_log" >&2; return 1
     fi
     t1="$(date +%s.%N)"
@@ -33,7 +41,7 @@ wl_row() {
     local workload="$1" via="$2" files="$3"; shift 3
     case "$via" in
         s3 | dav) gateway_phase "$workload" "$via" "$files" wl_timed "$files" "$@" ;;
-        *) wl_peer_row "$workload" "$via" wl_timed "$files" "$@" ;;
+        *) WL_LIMIT="$WL_PEER_TIMEOUT" wl_peer_row "$workload" "$via" wl_timed "$files" "$@" ;;
     esac
 }
 # wl_peer_row WORKLOAD VIA cmd...: records cmd's JSON with the ERROR lines the peer logged meanwhile
@@ -43,6 +51,9 @@ wl_peer_row() {
     res="$("$@")"
     record "$workload" "$via" "$(python3 -c 'import json,sys; d=json.loads(sys.argv[1]); d["peer_errors"]=int(sys.argv[3])-int(sys.argv[2]); print(json.dumps(d))' \
         "$res" "$before" "$(grep -c ' ERROR ' "$plog" || true)")"
+}
+wl_unfinished() { # WORKLOAD VIA: true when that row was stopped unfinished
+    grep -q "\"timed_out\".*\"workload\": \"$1\", \"via\": \"$2\"" "$out"
 }
 wl_count() { # DIR: the number of files below it
     find "$1" -type f | wc -l
@@ -69,7 +80,7 @@ for t in "s3 $s3" "rclone-s3 $rs3"; do
     wl_row rclone_resync "$1" "$WL_FILES" env $(rclone_env "$2") "$rclone" --config /dev/null sync "$tmp/tree" wl:documents/wl-rclone
     # shellcheck disable=SC2046
     n="$(env $(rclone_env "$2") "$rclone" --config /dev/null lsf -R --files-only wl:documents/wl-rclone | wc -l)"
-    [ "$n" = "$WL_FILES" ] || { echo "bench: rclone sync to $1 left $n files, not $WL_FILES" >&2; exit 1; }
+    [ "$n" = "$WL_FILES" ] || wl_unfinished rclone_resync "$1" || { echo "bench: rclone sync to $1 left $n files, not $WL_FILES" >&2; exit 1; }
 done
 
 # --- aws s3 sync ---------------------------------------------------------------------------------
@@ -78,7 +89,7 @@ for t in "s3 $s3" "rclone-s3 $rs3"; do
     set -- $t
     wl_row aws_sync "$1" "$WL_FILES" "${aws_env[@]}" "$aws" --endpoint-url "$2" s3 sync --only-show-errors "$tmp/tree" s3://documents/wl-aws/
     n="$("${aws_env[@]}" "$aws" --endpoint-url "$2" s3 ls --recursive s3://documents/wl-aws/ | wc -l)"
-    [ "$n" = "$WL_FILES" ] || { echo "bench: aws s3 sync to $1 left $n objects, not $WL_FILES" >&2; exit 1; }
+    [ "$n" = "$WL_FILES" ] || wl_unfinished aws_sync "$1" || { echo "bench: aws s3 sync to $1 left $n objects, not $WL_FILES" >&2; exit 1; }
 done
 
 # --- restic backup, then check --read-data -----------------------------------------------------

@@ -288,7 +288,9 @@ def workload_table(by, missed, meta):
         out["concurrent_16"] = {k: s.get(k) for k in ("seconds", "mib_per_s", "rss_mib", "upstream_per_op", "upstream_by_endpoint")}
         if s["rss_mib"] > RSS_TARGET:
             missed.append(f"{title}: gateway peak RSS {s['rss_mib']:.1f} MiB, over {RSS_TARGET:.0f} MiB")
-        md.append(f"| {title} | s3+dav | {s['seconds']:.1f} | {fmt(s.get('mib_per_s'))} MiB/s in all | | {fmt(s['rss_mib'])} | "
+        start = f" (at its start {fmt(s['rss_start_mib'])})" if s.get("rss_start_mib") is not None else ""
+        out["concurrent_16"]["rss_start_mib"] = s.get("rss_start_mib")
+        md.append(f"| {title} | s3+dav | {s['seconds']:.1f} | {fmt(s.get('mib_per_s'))} MiB/s in all | | {fmt(s['rss_mib'])}{start} | "
                   f"{fmt(s.get('upstream_per_op'), 2)} per transfer | | ≤ {RSS_TARGET:.0f} MiB |")
     return (md if len(md) > 2 else []), out
 

@@ -17,6 +17,11 @@
 # (bench/load.py, keep-alive connections); ListObjectsV2 (all pages) and PROPFIND Depth 1 of a
 # LIST_COUNT-entry folder, cold (first listing after the server started) and warm.
 #
+# The workloads users run (bench/workloads.sh, bench/notes.md): rclone sync of a 3,000-file tree and
+# its no-op re-sync, aws s3 sync of it, restic backup of 400 MiB and restic check --read-data
+# (S3), a davfs2 cp -r and umount (WebDAV), each beside the rclone serve peer; and 16 concurrent
+# SIZE_MIB transfers through the gateway (S3 and WebDAV, up and down) for its peak RSS.
+#
 # Reports throughput or ops/s, p50/p99 latency, the gateway's peak RSS per phase (VmHWM, reset
 # between phases), upstream calls and state-DB operations per operation (the gateway's admin
 # /metrics, summed over the instances), as ratios to the direct API measured in the same run, and
@@ -29,10 +34,15 @@
 #   BENCH_ONLY=state bench/run.sh
 #                           # only direct, s3, s3-pg, s3-pg3: small objects and the S3 listing
 #                           # (SMALL_COUNT=1000 LIST_COUNT=2000), into bench/results/state/
+#   BENCH_ONLY=workloads bench/run.sh
+#                           # only the workloads users run and the 16 concurrent transfers (about
+#                           # 7 minutes, also what they add to the full run), into
+#                           # bench/results/workloads/
 #
 # Needs: cargo, curl, python3 (Debian 12), PostgreSQL's server binaries (initdb, pg_ctl: Debian's
-# postgresql package; as root they run as the postgres user). Installs rclone and aws cli
-# (conformance/install.sh; not for BENCH_ONLY=state) and matplotlib (a venv in bench/.venv).
+# postgresql package; as root they run as the postgres user; not for BENCH_ONLY=workloads). Installs
+# rclone, aws cli, restic and davfs2 (conformance/install.sh; not for BENCH_ONLY=state) and
+# matplotlib (a venv in bench/.venv). The davfs2 workload needs root and /dev/fuse (skipped without).
 # Never run in CI: numbers depend on the machine.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -188,6 +198,11 @@ cur=gw
 cur_admins() { local m; for m in ${members[$cur]}; do echo "http://127.0.0.1:${admin_of[$m]}"; done; }
 # Gateway peak RSS per phase: VmHWM, reset through clear_refs at the start of each phase.
 rss_reset() { local m; for m in ${members[$cur]}; do echo 5 >"/proc/${pid_of[$m]}/clear_refs"; done; }
+rss_now() { # the instances' resident set now (VmRSS, the largest), MiB
+    local m
+    for m in ${members[$cur]}; do cat "/proc/${pid_of[$m]}/status"; done |
+        awk '/VmRSS/ && $2 > max {max = $2} END {printf "%.1f", max/1024}'
+}
 rss_peak() {
     local m
     for m in ${members[$cur]}; do cat "/proc/${pid_of[$m]}/status"; done |
@@ -203,10 +218,11 @@ metrics_snapshot() { local a; for a in $(cur_admins); do curl -fsS "$a/metrics";
 gateway_phase() {
     local workload="$1" via="$2" ops="$3"; shift 3
     local res
-    metrics_snapshot "$tmp/metrics.before"; rss_reset
+    local rss_start
+    metrics_snapshot "$tmp/metrics.before"; rss_reset; rss_start="$(rss_now)"
     res="$("$@")"
     metrics_snapshot "$tmp/metrics.after"
-    res="$(python3 - "$res" "$(rss_peak)" "$ops" "$tmp/metrics.before" "$tmp/metrics.after" <<'PY'
+    res="$(python3 - "$res" "$(rss_peak)" "$ops" "$tmp/metrics.before" "$tmp/metrics.after" "$rss_start" <<'PY'
 import json, re, sys
 UP = re.compile(r'^scaidrive_gateway_upstream_requests_total\{method="([^"]*)",endpoint="([^"]*)",status="[^"]*"\} (\d+)$')
 def read(path):
@@ -222,7 +238,7 @@ def read(path):
 d = json.loads(sys.argv[1]); n = int(sys.argv[3])
 (b, db_b), (a, db_a) = read(sys.argv[4]), read(sys.argv[5])
 by = {k: v - b.get(k, 0) for k, v in sorted(a.items()) if v - b.get(k, 0)}
-d.update(rss_mib=float(sys.argv[2]), upstream_per_op=sum(by.values()) / n, state_db_per_op=(db_a - db_b) / n,
+d.update(rss_mib=float(sys.argv[2]), rss_start_mib=float(sys.argv[6]), upstream_per_op=sum(by.values()) / n, state_db_per_op=(db_a - db_b) / n,
          upstream_by_endpoint=by)
 print(json.dumps(d))
 PY

@@ -16,7 +16,7 @@ WL_FILES="${WL_FILES:-3000}"
 WL_RESTIC_MIB="${WL_RESTIC_MIB:-400}"
 CONC_MIB="${CONC_MIB:-$SIZE_MIB}"
 # a peer's workload that has not finished by then is stopped and recorded as not finished (aws cli's
-# sync against `rclone serve s3` 1.75 can hang: requests that neither side answers)
+# sync against `rclone serve s3` 1.75 hangs on the tree's empty files)
 WL_PEER_TIMEOUT="${WL_PEER_TIMEOUT:-120}"
 wl_log="$tmp/workloads.log"
 

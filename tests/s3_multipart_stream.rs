@@ -371,3 +371,25 @@ async fn an_existing_key_or_a_missing_folder_is_completed_from_the_spool() {
     assert_eq!(get_sha(&s3, key).await.1, sha256(&p1));
     s3.gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn beyond_the_cap_an_upload_is_not_streamed_and_still_completes() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = s3_support::start_with(dir.path(), |c| c.s3.multipart_stream_max = 1).await;
+    let (a, b) = ("/documents/first.bin", "/documents/second.bin");
+    let (ida, idb) = (create(&s3, a).await, create(&s3, b).await);
+    let (p1, p2) = (data(1, 5 * MIB), data(2, 5 * MIB));
+    let ea = part(&s3, a, &ida, 1, &p1).await;
+    assert!(eventually(|| in_flight(dir.path()) >= (5 * MIB) as u64).await);
+    let eb = part(&s3, b, &idb, 1, &p2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // One upload in flight upstream: the second waits for its Complete.
+    assert_eq!(uploads_in_flight(dir.path()), 1);
+    for (key, id, tag, body) in [(b, &idb, &eb, &p2), (a, &ida, &ea, &p1)] {
+        let r = complete(&s3, key, id, &[(1, tag)]).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(get_sha(&s3, key).await.1, sha256(body));
+    }
+    assert!(eventually(|| uploads_in_flight(dir.path()) == 0).await);
+    s3.gateway.shutdown().await;
+}

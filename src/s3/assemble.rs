@@ -141,10 +141,15 @@ impl Gateway {
                     bytes: 0,
                     create: None,
                 };
-                let task = tokio::spawn(tracing::Instrument::in_current_span(async move {
-                    let _permit = permit;
-                    run.run(rx).await;
-                }));
+                // A span of its own: the task outlives the request that started it.
+                let span = tracing::info_span!(parent: None, "multipart_stream", upload_id = %up.upload_id, key = %up.key);
+                let task = tokio::spawn(tracing::Instrument::instrument(
+                    async move {
+                        let _permit = permit;
+                        run.run(rx).await;
+                    },
+                    span,
+                ));
                 slots.insert(up.upload_id.clone(), Slot::Live { serial, tx, task });
             }
         }
@@ -231,7 +236,7 @@ impl Assembler {
                         }
                         // Dropping `reply` sends the Complete to the spool path.
                         Err(why) => {
-                            tracing::info!(upload_id = %self.up.upload_id, reason = %why, "multipart upload assembled from the spool instead");
+                            tracing::info!(reason = %why, "multipart upload assembled from the spool instead");
                         }
                     }
                     return;
@@ -241,7 +246,10 @@ impl Assembler {
     }
 
     fn give_up(mut self, why: &str) {
-        tracing::info!(upload_id = %self.up.upload_id, reason = why, "multipart upload no longer streamed; Complete will upload it from the spool");
+        tracing::info!(
+            reason = why,
+            "multipart upload no longer streamed; Complete will upload it from the spool"
+        );
         self.create = None;
         self.gw.assemblers.gave_up(&self.up.upload_id, self.serial);
     }
@@ -358,7 +366,10 @@ impl Assembler {
         };
         match create.finish(self.gw.store(), &self.s, attrs).await {
             Finished::Stored(done) => {
-                tracing::info!(upload_id = %self.up.upload_id, size_bytes = self.bytes, "multipart upload stored as streamed");
+                tracing::info!(
+                    size_bytes = self.bytes,
+                    "multipart upload stored as streamed"
+                );
                 Ok(done)
             }
             Finished::NotStored(e) => Err(format!("the streamed upload failed: {e}")),

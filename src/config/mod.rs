@@ -164,6 +164,8 @@ impl Default for Config {
                 domain: None,
                 multipart_max_age_secs: DEFAULT_S3_MULTIPART_MAX_AGE_SECS,
                 multipart_staging: None,
+                multipart_stream_max: DEFAULT_S3_MULTIPART_STREAM_MAX,
+                multipart_stream_idle_secs: DEFAULT_S3_MULTIPART_STREAM_IDLE_SECS,
             },
             webdav: WebDavConfig {
                 listen: parse_default(DEFAULT_WEBDAV_LISTEN),
@@ -346,6 +348,14 @@ impl Config {
             file.s3.multipart_max_age_secs,
         );
         set(&mut self.s3.multipart_staging, file.s3.multipart_staging);
+        set_value(
+            &mut self.s3.multipart_stream_max,
+            file.s3.multipart_stream_max,
+        );
+        set_value(
+            &mut self.s3.multipart_stream_idle_secs,
+            file.s3.multipart_stream_idle_secs.map(|n| n.max(1)),
+        );
         set_value(&mut self.webdav.listen, file.webdav.listen);
         set_value(&mut self.admin.listen, file.admin.listen);
         set_value(&mut self.embedded.listen, file.embedded.listen);

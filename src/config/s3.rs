@@ -22,6 +22,10 @@ pub const ENV_S3_MULTIPART_STAGING: &str = "SCAIDRIVE_GATEWAY_S3_MULTIPART_STAGI
 pub const DEFAULT_S3_LISTEN: &str = "127.0.0.1:9000";
 /// Default age (seconds) after which an abandoned multipart upload is removed: 24 hours.
 pub const DEFAULT_S3_MULTIPART_MAX_AGE_SECS: u64 = 86_400;
+/// Default for `s3.multipart_stream_max`: multipart uploads streamed upstream at once.
+pub const DEFAULT_S3_MULTIPART_STREAM_MAX: usize = 16;
+/// Default for `s3.multipart_stream_idle_secs`.
+pub const DEFAULT_S3_MULTIPART_STREAM_IDLE_SECS: u64 = 50;
 /// Default S3 region.
 pub const DEFAULT_REGION: &str = "us-east-1";
 
@@ -87,6 +91,12 @@ pub struct S3Config {
     pub multipart_max_age_secs: u64,
     /// Where parts wait for Complete; `None` = local with SQLite, ScaiDrive with PostgreSQL.
     pub multipart_staging: Option<MultipartStaging>,
+    /// Multipart uploads (local staging) streamed to ScaiDrive while their parts arrive, at
+    /// most this many at once per instance; 0 turns streaming off (Complete uploads it all).
+    pub multipart_stream_max: usize,
+    /// A streamed multipart upload that has had nothing to send for this many seconds is
+    /// dropped upstream; its Complete then uploads from the spooled parts.
+    pub multipart_stream_idle_secs: u64,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -99,4 +109,6 @@ pub(super) struct FileS3 {
     pub(super) domain: Option<String>,
     pub(super) multipart_max_age_secs: Option<u64>,
     pub(super) multipart_staging: Option<MultipartStaging>,
+    pub(super) multipart_stream_max: Option<usize>,
+    pub(super) multipart_stream_idle_secs: Option<u64>,
 }

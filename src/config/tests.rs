@@ -446,3 +446,15 @@ fn debug_hides_secrets_and_tokens() {
     assert!(!shown.contains("super-secret-value"), "{shown}");
     assert!(!shown.contains("super-token-value"), "{shown}");
 }
+
+#[test]
+fn multipart_streaming_keys_from_file() {
+    let cfg = Config::default();
+    assert_eq!(cfg.s3.multipart_stream_max, DEFAULT_S3_MULTIPART_STREAM_MAX);
+    assert_eq!(cfg.s3.multipart_stream_idle_secs, 50);
+    let cfg = Config::from_toml("[s3]\nmultipart_stream_max = 0\nmultipart_stream_idle_secs = 0\n")
+        .unwrap();
+    assert_eq!(cfg.s3.multipart_stream_max, 0);
+    // An idle time of 0 would drop every upload at once: at least 1 second.
+    assert_eq!(cfg.s3.multipart_stream_idle_secs, 1);
+}

@@ -326,8 +326,6 @@ async fn complete(
             .map(|p: &&MultipartPart| (i64::from(p.part_number), p.etag.as_str())),
     );
     let size: u64 = parts.iter().map(|p| p.size).sum();
-    let body =
-        crate::store::progress::logged(gw.read_parts(&s, &parts), "CompleteMultipartUpload", size);
     let meta = meta_of(&up);
     let mut attrs = meta.attrs.clone();
     attrs.etag = etag_value.clone();
@@ -353,23 +351,37 @@ async fn complete(
     }
 
     let (bucket_name, key) = (input.bucket.clone(), input.key.clone());
-    let written = gw
-        .store()
-        .write(
-            &s,
-            WriteRequest {
-                share_id: bucket.share_id.clone(),
-                content_type: attrs.content_type.clone(),
-                path,
+    // Streamed while the parts arrived (`assemble.rs`), or else uploaded from the spool now.
+    let streamed = match meta.staging_folder {
+        None => gw.assembled(&up.upload_id, &parts, attrs.clone()).await,
+        Some(_) => None,
+    };
+    let written = match streamed {
+        Some(done) => done.map_err(store_error)?,
+        None => {
+            let body = crate::store::progress::logged(
+                gw.read_parts(&s, &parts),
+                "CompleteMultipartUpload",
                 size,
-                body,
-                create_parents: true,
-                attrs,
-                content_md5: None,
-            },
-        )
-        .await
-        .map_err(store_error)?;
+            );
+            gw.store()
+                .write(
+                    &s,
+                    WriteRequest {
+                        share_id: bucket.share_id.clone(),
+                        content_type: attrs.content_type.clone(),
+                        path,
+                        size,
+                        body,
+                        create_parents: true,
+                        attrs,
+                        content_md5: None,
+                    },
+                )
+                .await
+                .map_err(store_error)?
+        }
+    };
     let answer = serde_json::to_string(&Answer {
         checksums: composite.clone(),
     })

@@ -17,6 +17,7 @@
 
 mod access;
 mod acl;
+mod assemble;
 mod attributes;
 mod attrs;
 mod auth;
@@ -75,6 +76,11 @@ pub struct S3Options {
     /// Where new uploads stage their parts (`s3.multipart_staging`; by default local with
     /// SQLite, ScaiDrive with PostgreSQL).
     pub staging: crate::config::MultipartStaging,
+    /// Multipart uploads streamed upstream while their parts arrive, at most this many at once
+    /// (`s3.multipart_stream_max`; 0: none, see `assemble.rs`).
+    pub stream_max: usize,
+    /// How long a streamed upload may have nothing to send before it is dropped upstream.
+    pub stream_idle: Duration,
 }
 
 impl Default for S3Options {
@@ -96,6 +102,8 @@ impl S3Options {
             multipart_max_age: Duration::from_secs(secs),
             cleanup_interval: Duration::from_secs(secs.min(3600)),
             staging,
+            stream_max: cfg.s3.multipart_stream_max,
+            stream_idle: Duration::from_secs(cfg.s3.multipart_stream_idle_secs.max(1)),
         }
     }
 }
@@ -163,6 +171,8 @@ pub struct Gateway {
     completing: moka::sync::Cache<String, std::sync::Arc<tokio::sync::Mutex<()>>>,
     /// Public link id → its ScaiDrive status (`public::link_state`), at most `cache.ttl_secs`.
     public_status: moka::future::Cache<String, Option<bool>>,
+    /// Multipart uploads being streamed upstream while their parts arrive.
+    assemblers: std::sync::Arc<assemble::Assemblers>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -203,6 +213,7 @@ impl Gateway {
     fn new(ctx: &GatewayContext, opts: S3Options) -> Self {
         Self {
             staging: ctx.config.data_dir.join("staging"),
+            assemblers: std::sync::Arc::new(assemble::Assemblers::new(opts.stream_max)),
             ctx: ctx.clone(),
             opts,
             names: moka::future::Cache::builder()

@@ -191,7 +191,7 @@ fn part_number(n: i32) -> S3Result<u32> {
 async fn record_part(
     gw: &Gateway,
     s: &Session,
-    upload_id: &str,
+    up: &Upload,
     part: u32,
     staged: Staged,
     checksums: std::collections::BTreeMap<String, String>,
@@ -203,22 +203,23 @@ async fn record_part(
         md5,
     } = staged;
     let location = (spool_path.clone(), file_id.clone());
+    let record = MultipartPart {
+        part_number: part,
+        size,
+        etag: md5,
+        checksums: serde_json::to_string(&checksums).unwrap_or_else(|_| "{}".into()),
+        spool_path,
+        created_at: now(),
+        file_id,
+    };
     let replaced = gw
         .store()
         .db()
-        .put_part(
-            upload_id,
-            MultipartPart {
-                part_number: part,
-                size,
-                etag: md5,
-                checksums: serde_json::to_string(&checksums).unwrap_or_else(|_| "{}".into()),
-                spool_path,
-                created_at: now(),
-                file_id,
-            },
-        )
+        .put_part(&up.upload_id, record.clone())
         .await;
+    if replaced.is_ok() {
+        gw.part_recorded(s, up, &record);
+    }
     match replaced {
         Ok(Some(old)) if old != location => {
             gw.discard_part(s, old).await;
@@ -261,7 +262,7 @@ pub(crate) async fn upload_part(
     }
     let md5 = staged.md5.clone();
     let checksums = computed.get();
-    record_part(gw, &s, &input.upload_id, part, staged, checksums.clone()).await?;
+    record_part(gw, &s, &up, part, staged, checksums.clone()).await?;
     let get = |k: &str| checksums.get(k).cloned();
     Ok(S3Response::new(UploadPartOutput {
         e_tag: Some(etag(&md5)),
@@ -348,7 +349,7 @@ pub(crate) async fn upload_part_copy(
         .stage_part(&s, &up, part, body, Some(length), None)
         .await?;
     let md5 = staged.md5.clone();
-    record_part(gw, &s, &input.upload_id, part, staged, Default::default()).await?;
+    record_part(gw, &s, &up, part, staged, Default::default()).await?;
     Ok(S3Response::new(UploadPartCopyOutput {
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(etag(&md5)),
@@ -442,6 +443,7 @@ pub(crate) async fn remove_upload(gw: &Gateway, s: Option<&Session>, up: &Upload
             found.as_ref().map(|pair| &pair.session)
         }
     };
+    gw.stop_assembler(&up.upload_id).await;
     gw.discard_upload(s, &up.upload_id, &meta_of(up)).await;
     if let Err(e) = gw.store().db().delete_upload(&up.upload_id).await {
         tracing::warn!(error = %e, upload_id = %up.upload_id, "could not forget a multipart upload");

@@ -459,3 +459,55 @@ async fn transport_errors_name_the_root_cause_in_words() {
         "{message}"
     );
 }
+
+/// A listing body of `n` files.
+fn listing_body(n: usize) -> String {
+    let items: Vec<String> = (0..n)
+        .map(|i| format!(r#"{{"type": "file", "id": "fil_{i}", "name": "f{i}", "size": {i}}}"#))
+        .collect();
+    format!(
+        r#"{{"items": [{}], "path": "/", "total": {n}}}"#,
+        items.join(", ")
+    )
+}
+
+#[tokio::test]
+async fn a_listing_cut_mid_body_is_asked_again_and_never_comes_back_shorter() {
+    let whole = listing_body(50);
+    // Promises the whole body, sends half of it, closes.
+    let cut = response(
+        "200 OK",
+        &[
+            &format!("content-length: {}", whole.len()),
+            "content-type: application/json",
+        ],
+        &whole[..whole.len() / 2],
+    );
+    let s = serve(vec![cut.clone(), json("200 OK", &whole)]).await;
+    let l = client(&s.url, 2)
+        .list_children(&token(), "shr_1", Some("fld_1"))
+        .await
+        .unwrap();
+    assert_eq!(l.items.len(), 50);
+    assert_eq!(s.requests().len(), 2);
+
+    let s = serve(vec![cut]).await;
+    let err = client(&s.url, 1)
+        .list_children(&token(), "shr_1", Some("fld_1"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Transport);
+    assert_eq!(s.requests().len(), 2);
+}
+
+#[tokio::test]
+async fn a_listing_body_ending_early_but_whole_by_its_length_is_protocol() {
+    let whole = listing_body(5);
+    let s = serve(vec![json("200 OK", &whole[..whole.len() - 3])]).await;
+    let err = client(&s.url, 2)
+        .list_children(&token(), "shr_1", None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Protocol);
+    assert_eq!(s.requests().len(), 1);
+}

@@ -7,7 +7,7 @@ mod s3_support;
 
 use base64::Engine as _;
 use md5::Digest as _;
-use s3_support::{S3, Upstream, start, xml_value, xml_values};
+use s3_support::{S3, Upstream, start, start_with, xml_value, xml_values};
 
 async fn with_bucket(s3: &S3, name: &str) {
     let r = s3.put(&format!("/{name}"), b"").await;
@@ -203,6 +203,70 @@ async fn unknown_keys_and_wrong_secrets_are_refused() {
     let r = s3.get("/").await;
     assert_eq!(r.status, 200);
     assert!(r.text().contains("<Name>documents</Name>"), "{}", r.text());
+    s3.gateway.shutdown().await;
+}
+
+/// The metrics line of `GET endpoint` answered `status`, polled for a while (what a request
+/// starts in the background may finish after its answer).
+async fn upstream_calls(s3: &S3, endpoint: &str, status: u16) -> u64 {
+    let url = format!("http://{}/metrics", s3.gateway.addrs().admin);
+    let want = format!(
+        "scaidrive_gateway_upstream_requests_total{{method=\"GET\",endpoint=\"{endpoint}\",status=\"{status}\"}} "
+    );
+    let mut n = 0;
+    for _ in 0..50 {
+        let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        n = text
+            .lines()
+            .find_map(|l| l.strip_prefix(&want))
+            .map_or(0, |v| v.trim().parse().unwrap());
+        if n > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    n
+}
+
+#[tokio::test]
+async fn a_refused_token_lists_nothing_though_its_share_list_was_asked_beside_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start_with(dir.path(), |cfg| {
+        cfg.credentials
+            .push(scaidrive_gateway::config::StaticCredential {
+                access_key_id: "AKIAREFUSEDTOKEN".into(),
+                secret_access_key: "refused-secret".into(),
+                token: "not-a-scaidrive-token".into(),
+            });
+    })
+    .await;
+    assert_eq!(s3.put("/documents/cold/listed.txt", b"x").await.status, 200);
+    let r = s3
+        .call_as(
+            "AKIAREFUSEDTOKEN",
+            "refused-secret",
+            "GET",
+            "/documents",
+            &[("list-type", "2"), ("prefix", "cold/")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(!r.text().contains("listed.txt"), "{}", r.text());
+    // The share list was asked for beside the token check, and refused too.
+    assert_eq!(upstream_calls(&s3, "/api/v1/users/me/shares", 401).await, 1);
+    // A good token's cold listing after it is whole.
+    let r = s3
+        .call(
+            "GET",
+            "/documents",
+            &[("list-type", "2"), ("prefix", "cold/")],
+            &[],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(xml_values(&r.text(), "Key"), ["cold/listed.txt"]);
     s3.gateway.shutdown().await;
 }
 

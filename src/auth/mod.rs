@@ -159,7 +159,13 @@ struct Inner {
     sts_enabled: bool,
     /// Uses of long-lived keys not yet written.
     uses: last_used::UseLog,
+    /// Called with a token whose check upstream starts (not remembered): lets the store fetch
+    /// what the request will need beside the check (see [`Authenticator::on_token_check`]).
+    on_check: std::sync::OnceLock<TokenHook>,
 }
+
+/// See [`Authenticator::on_token_check`].
+type TokenHook = Box<dyn Fn(&Token) + Send + Sync>;
 
 impl Authenticator {
     /// An authenticator over the stored credentials, the configured static ones, and
@@ -193,8 +199,16 @@ impl Authenticator {
                     .build(),
                 sts_enabled,
                 uses: last_used::UseLog::default(),
+                on_check: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Sets what runs when a token's check with `GET /users/me` starts (once; later calls are
+    /// ignored). The hook may start work with the token beside the check, but nothing it
+    /// fetches may be served before a [`Session`] exists, which only a passed check makes.
+    pub fn on_token_check(&self, hook: impl Fn(&Token) + Send + Sync + 'static) {
+        let _ = self.inner.on_check.set(Box::new(hook));
     }
 
     /// The state database credentials live in.
@@ -368,6 +382,9 @@ impl Authenticator {
         let token = Token::new(token.to_owned());
         if let Some(principal) = self.inner.tokens.get(&key).await {
             return Ok(Session::new(principal, token));
+        }
+        if let Some(hook) = self.inner.on_check.get() {
+            hook(&token);
         }
         match self.inner.client.me(&token).await {
             Ok(user) => {

@@ -397,7 +397,7 @@ impl Client {
     }
 
     /// Sleep before the next attempt, or hand the error back.
-    async fn wait_or_fail(&self, req: &Req<'_>, err: Error, attempt: u32) -> Result<()> {
+    pub(crate) async fn wait_or_fail(&self, req: &Req<'_>, err: Error, attempt: u32) -> Result<()> {
         if !req.retries {
             return Err(err);
         }

@@ -4,7 +4,8 @@ use http::Method;
 use serde_json::json;
 
 use super::client::{Client, Token};
-use super::error::Result;
+use super::error::{Error, ErrorKind, Result};
+use super::listing_stream::ListingParser;
 use super::types::{Folder, Listing, Target};
 
 impl Client {
@@ -15,7 +16,8 @@ impl Client {
     }
 
     /// `GET /folders/{id|root}/children?share_id=…`: every item in one answer (the API has no
-    /// documented paging here). `folder_id: None` lists the share root.
+    /// documented paging here), parsed entry by entry as the body arrives (`listing_stream`).
+    /// `folder_id: None` lists the share root.
     pub async fn list_children(
         &self,
         t: &Token,
@@ -41,7 +43,20 @@ impl Client {
                 q.append_pair("include_deleted", "true");
             }
         }
-        self.get_json(Some(t), url).await
+        let req = self.req(Method::GET, url, Some(t));
+        let mut attempt = 0;
+        loop {
+            let resp = self.send_streaming(&req).await?;
+            match read_listing(resp).await {
+                Ok(listing) => return Ok(listing),
+                // The body broke off: asked again like any failed read of an idempotent call.
+                Err(e) if e.kind() == ErrorKind::Transport => {
+                    self.wait_or_fail(&req, e, attempt).await?;
+                }
+                Err(e) => return Err(e),
+            }
+            attempt += 1;
+        }
     }
 
     /// `POST /folders` → 201. `parent_id: None` creates at the share root. Not retried on 5xx.
@@ -115,4 +130,13 @@ impl Client {
         req.absent_ok_on_retry = true;
         self.no_content(&req).await
     }
+}
+
+/// Reads a listing body chunk by chunk; a body that breaks off is a transport error.
+async fn read_listing(mut resp: reqwest::Response) -> Result<Listing> {
+    let mut parser = ListingParser::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Error::transport)? {
+        parser.feed(&chunk)?;
+    }
+    parser.finish()
 }

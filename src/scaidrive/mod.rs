@@ -10,7 +10,7 @@
 //! request when the token's rate-limit budget is low), `token` (the bearer token), [`error`],
 //! [`retry`],
 //! [`range`], [`types`], and one file per endpoint group: `users` (also platform probes),
-//! `shares`, `folders`, `files`, `uploads`, `changes`, `links`, `acl` (permissions and ACLs).
+//! `shares`, `folders` (with `listing_stream`, a listing parsed as it arrives), `files`, `uploads`, `changes`, `links`, `acl` (permissions and ACLs).
 //!
 //! The wire contract is `docs/emulator.md` (the emulator) and `shared/scaidrive-api.md` (the
 //! real service); parsing is liberal so that the client works against both.
@@ -27,6 +27,7 @@ mod changes;
 mod files;
 mod folders;
 mod links;
+mod listing_stream;
 mod shares;
 mod token;
 mod uploads;

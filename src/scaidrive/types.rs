@@ -393,27 +393,56 @@ pub struct FileEntry {
     pub is_deleted: bool,
 }
 
+/// A listing entry of any type, read in one pass (no intermediate `Value` per entry: a listing
+/// has as many entries as the folder).
+#[derive(Deserialize)]
+pub(crate) struct RawItem {
+    #[serde(rename = "type", default)]
+    kind: Option<Value>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
+    mime_type: Option<String>,
+    #[serde(default, deserialize_with = "ts::option")]
+    modified_at: Option<Timestamp>,
+    #[serde(default)]
+    is_deleted: bool,
+}
+
+impl RawItem {
+    /// The typed entry; `Ok(None)` for an entry of unknown `type` (skipped).
+    pub(crate) fn into_item(self) -> Result<Option<Item>, &'static str> {
+        let kind = self.kind.as_ref().and_then(Value::as_str);
+        if !matches!(kind, Some("folder" | "file")) {
+            tracing::debug!(kind = ?kind, "skipping listing entry of unknown type");
+            return Ok(None);
+        }
+        let id = self.id.ok_or("id")?;
+        let name = self.name.ok_or("name")?;
+        Ok(Some(match kind {
+            Some("folder") => Item::Folder(FolderEntry {
+                id,
+                name,
+                is_deleted: self.is_deleted,
+            }),
+            _ => Item::File(FileEntry {
+                id,
+                name,
+                size: self.size.unwrap_or_default(),
+                mime_type: self.mime_type,
+                modified_at: self.modified_at,
+                is_deleted: self.is_deleted,
+            }),
+        }))
+    }
+}
+
 impl<'de> Deserialize<'de> for Listing {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        /// An entry of any type, read in one pass (no intermediate `Value` per entry: a
-        /// listing has as many entries as the folder).
-        #[derive(Deserialize)]
-        struct RawItem {
-            #[serde(rename = "type", default)]
-            kind: Option<Value>,
-            #[serde(default)]
-            id: Option<String>,
-            #[serde(default)]
-            name: Option<String>,
-            #[serde(default)]
-            size: Option<u64>,
-            #[serde(default)]
-            mime_type: Option<String>,
-            #[serde(default, deserialize_with = "ts::option")]
-            modified_at: Option<Timestamp>,
-            #[serde(default)]
-            is_deleted: bool,
-        }
         #[derive(Deserialize)]
         struct Raw {
             #[serde(default)]
@@ -426,30 +455,9 @@ impl<'de> Deserialize<'de> for Listing {
         let raw = Raw::deserialize(d)?;
         let mut items = Vec::with_capacity(raw.items.len());
         for v in raw.items {
-            let kind = v.kind.as_ref().and_then(Value::as_str);
-            if !matches!(kind, Some("folder" | "file")) {
-                tracing::debug!(kind = ?kind, "skipping listing entry of unknown type");
-                continue;
+            if let Some(item) = v.into_item().map_err(serde::de::Error::missing_field)? {
+                items.push(item);
             }
-            let id = v.id.ok_or_else(|| serde::de::Error::missing_field("id"))?;
-            let name = v
-                .name
-                .ok_or_else(|| serde::de::Error::missing_field("name"))?;
-            items.push(match kind {
-                Some("folder") => Item::Folder(FolderEntry {
-                    id,
-                    name,
-                    is_deleted: v.is_deleted,
-                }),
-                _ => Item::File(FileEntry {
-                    id,
-                    name,
-                    size: v.size.unwrap_or_default(),
-                    mime_type: v.mime_type,
-                    modified_at: v.modified_at,
-                    is_deleted: v.is_deleted,
-                }),
-            });
         }
         let total = raw.total.unwrap_or(items.len() as u64);
         Ok(Listing {

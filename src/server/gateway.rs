@@ -305,6 +305,10 @@ async fn finish_start(
             cfg.sts.enabled,
         ),
     };
+    // A cold token check fetches the token's share list beside it.
+    let prefetch = ctx.store.clone();
+    ctx.auth
+        .on_token_check(move |token| prefetch.prefetch_shares(token));
     // Debris a crash left (deletes cut short, spool files) goes before the first request.
     crate::maintenance::at_start(&ctx.store, &cfg.data_dir).await;
     let sweeper = crate::maintenance::spawn(

@@ -133,6 +133,10 @@ pub(crate) struct Caches {
     enabled: bool,
     ttl: Duration,
     shares: Cache<String, Arc<Vec<ShareInfo>>>,
+    /// The same share lists by sha256 of the token they were fetched with: warm before the
+    /// token check names the principal (fetched beside it), and for every credential of a
+    /// token. Read only for a session whose token check passed.
+    token_shares: Cache<[u8; 32], Arc<Vec<ShareInfo>>>,
     listings: Cache<ListingKey, Cached>,
     /// `modified_at` values the gateway estimated for files it wrote (the upload answer has
     /// none), by file id: they must never bind object attributes.
@@ -154,6 +158,10 @@ impl Caches {
             enabled: opts.cache_enabled,
             ttl: opts.cache_ttl,
             shares: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(opts.cache_ttl.max(Duration::from_millis(1)))
+                .build(),
+            token_shares: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(opts.cache_ttl.max(Duration::from_millis(1)))
                 .build(),
@@ -213,6 +221,25 @@ impl Caches {
         }
     }
 
+    /// The share list fetched with the token of sha256 `token`, if cached.
+    pub fn token_shares(&self, token: &[u8; 32]) -> Option<Arc<Vec<ShareInfo>>> {
+        if !self.enabled {
+            return None;
+        }
+        self.token_shares.get(token)
+    }
+
+    /// Caches a share list fetched with the token of sha256 `token` since `since`.
+    pub fn put_token_shares(&self, token: [u8; 32], since: Generation, v: Arc<Vec<ShareInfo>>) {
+        if !self.enabled {
+            return;
+        }
+        let gens = self.gens();
+        if gens.shares == since.value {
+            self.token_shares.insert(token, v);
+        }
+    }
+
     pub fn invalidate_shares(&self) {
         let mut gens = self.gens();
         self.invalidate_shares_locked(&mut gens);
@@ -221,6 +248,7 @@ impl Caches {
     fn invalidate_shares_locked(&self, gens: &mut Generations) {
         gens.shares += 1;
         self.shares.invalidate_all();
+        self.token_shares.invalidate_all();
     }
 
     // --- folder listings -----------------------------------------------------------------

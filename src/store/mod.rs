@@ -28,7 +28,7 @@ use std::time::Duration;
 use crate::auth::Session;
 use crate::namespace::ObjectPath;
 use crate::scaidrive::{
-    ByteRange, Client, Download, ErrorKind, File, Item, MyShare, Target, Timestamp, Version,
+    ByteRange, Client, Download, ErrorKind, File, Item, MyShare, Target, Timestamp, Token, Version,
 };
 use crate::state::{ObjectAttrs, StateDb};
 
@@ -300,6 +300,12 @@ pub struct Resolved {
     pub entry: Entry,
 }
 
+/// sha256 of a token: the key of what is cached by token.
+fn token_key(t: &Token) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(t.expose().as_bytes()).into()
+}
+
 /// The store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -315,7 +321,7 @@ struct Inner {
     own_changes: feed::OwnChanges,
     /// One listing fetch at a time per listing key, one share-list fetch per principal.
     listing_fetches: cache::Gates<ListingKey>,
-    share_fetches: cache::Gates<String>,
+    share_fetches: cache::Gates<[u8; 32]>,
     /// Folder creations one at a time, so that concurrent writers into a new folder create it
     /// once (the others find it in the patched listing).
     creating_folders: tokio::sync::Mutex<()>,
@@ -370,30 +376,58 @@ impl Store {
     // ---------------------------------------------------------------------------------------
     // Shares
 
-    /// The shares this user can see (cached per principal).
+    /// The shares this user can see (cached per principal, and by token: see
+    /// [`Store::prefetch_shares`]).
     pub async fn shares(&self, s: &Session) -> StoreResult<Arc<Vec<ShareInfo>>> {
         self.sync_shares(s).await;
         let cache = &self.inner.cache;
         if let Some(hit) = cache.shares(s.principal()) {
             return Ok(hit);
         }
+        let since = cache.shares_generation();
+        let shares = self.token_shares(s.token()).await?;
+        cache.put_shares(s.principal(), since, Arc::clone(&shares));
+        Ok(shares)
+    }
+
+    /// The share list `GET /users/me/shares` gives `token`: cached by token, fetched once at a
+    /// time per token.
+    async fn token_shares(&self, token: &Token) -> StoreResult<Arc<Vec<ShareInfo>>> {
+        let cache = &self.inner.cache;
+        let key = token_key(token);
+        if let Some(hit) = cache.token_shares(&key) {
+            return Ok(hit);
+        }
         let _gate = match cache.enabled() {
-            true => Some(
-                self.inner
-                    .share_fetches
-                    .enter(&s.principal().to_owned())
-                    .await,
-            ),
+            true => Some(self.inner.share_fetches.enter(&key).await),
             false => None,
         };
-        if let Some(hit) = cache.shares(s.principal()) {
+        if let Some(hit) = cache.token_shares(&key) {
             return Ok(hit);
         }
         let since = cache.shares_generation();
-        let shares = self.inner.client.my_shares(s.token()).await?;
+        let shares = self.inner.client.my_shares(token).await?;
         let shares = Arc::new(shares.into_iter().map(ShareInfo::from).collect::<Vec<_>>());
-        cache.put_shares(s.principal(), since, Arc::clone(&shares));
+        cache.put_token_shares(key, since, Arc::clone(&shares));
         Ok(shares)
+    }
+
+    /// Starts fetching the share list of `token` in the background while its token check is
+    /// still in flight, so that the request after the check finds it (or its fetch under way)
+    /// instead of asking only then. Nothing is served from it before a session with this token
+    /// exists: [`Store::shares`] reads it only for a session, made after the check passed.
+    pub fn prefetch_shares(&self, token: &Token) {
+        if !self.inner.cache.enabled() || self.inner.cache.token_shares(&token_key(token)).is_some()
+        {
+            return;
+        }
+        let store = self.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.token_shares(&token).await {
+                tracing::debug!(error = %e, "share list prefetch failed");
+            }
+        });
     }
 
     /// The share with this id, if the user can see it: one of its shares, or (uncached) a

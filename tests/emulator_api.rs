@@ -685,3 +685,83 @@ async fn copy_versions_and_restore_keep_content() {
         .await;
     assert_eq!(c.bytes().await.unwrap().as_ref(), b"one");
 }
+
+/// A share's `used_bytes` (from `GET /users/me/shares`) and the caller's (`GET /users/me/quota`).
+async fn usage(emu: &Emu, share: &str) -> (i64, i64) {
+    let shares: Value = emu.get("/users/me/shares").await.json().await.unwrap();
+    let used = shares["shares"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == share)
+        .unwrap()["used_bytes"]
+        .as_i64()
+        .unwrap();
+    let quota: Value = emu.get("/users/me/quota").await.json().await.unwrap();
+    (used, quota["used_bytes"].as_i64().unwrap())
+}
+
+#[tokio::test]
+async fn used_bytes_follow_uploads_versions_copies_moves_and_purges() {
+    let emu = start().await;
+    let docs = emu.share_id("Documents").await;
+    let photos = emu.share_id("Photos").await;
+    let (docs0, me0) = usage(&emu, &docs).await;
+    let (photos0, _) = usage(&emu, &photos).await;
+    let f = emu.upload(&docs, None, "u.txt", b"0123456789").await;
+    let id = f["id"].as_str().unwrap();
+    assert_eq!(usage(&emu, &docs).await, (docs0 + 10, me0 + 10));
+    // A restored version is a new version: its bytes count again.
+    let r = emu
+        .post(&format!("/files/{id}/versions/1/restore"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(usage(&emu, &docs).await, (docs0 + 20, me0 + 20));
+    let r = emu
+        .post(
+            &format!("/files/{id}/copy"),
+            json!({"target_share_id": docs, "name": "c.txt"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let copy: Value = r.json().await.unwrap();
+    assert_eq!(usage(&emu, &docs).await, (docs0 + 30, me0 + 30));
+    // A folder moved to another share takes its files' versions along.
+    let a = emu.mkdir(&docs, None, "A").await;
+    let a_id = a["id"].as_str().unwrap();
+    emu.upload(&docs, Some(a_id), "x.bin", b"12345").await;
+    assert_eq!(usage(&emu, &docs).await, (docs0 + 35, me0 + 35));
+    let r = emu
+        .post(
+            &format!("/folders/{a_id}/move"),
+            json!({"target_share_id": photos}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(usage(&emu, &docs).await, (docs0 + 30, me0 + 35));
+    assert_eq!(usage(&emu, &photos).await.0, photos0 + 5);
+    // Soft delete keeps the bytes (trash counts); a purge frees them.
+    let cid = copy["id"].as_str().unwrap();
+    assert_eq!(emu.delete(&format!("/files/{cid}")).await.status(), 204);
+    assert_eq!(usage(&emu, &docs).await, (docs0 + 30, me0 + 35));
+    assert_eq!(
+        emu.delete(&format!("/files/{cid}?permanent=true"))
+            .await
+            .status(),
+        204
+    );
+    assert_eq!(usage(&emu, &docs).await, (docs0 + 20, me0 + 25));
+    // The kept sums are what summing every version gives.
+    let conn = rusqlite::Connection::open(emu.data_dir().join("scaidrive.db")).unwrap();
+    let mismatched: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM shares s WHERE \
+             COALESCE((SELECT bytes FROM share_usage WHERE share_id = s.id), 0) != \
+             (SELECT COALESCE(SUM(v.size), 0) FROM versions v JOIN files f ON f.id = v.file_id \
+              WHERE f.share_id = s.id)",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(mismatched, 0);
+}

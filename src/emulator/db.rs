@@ -74,6 +74,43 @@ CREATE TABLE IF NOT EXISTS links (
     token TEXT NOT NULL UNIQUE, short_code TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
     password_salt TEXT, password_hash TEXT, expires_at TEXT, options TEXT NOT NULL,
     created_by TEXT NOT NULL, created_at TEXT NOT NULL);
+-- Bytes stored per share and per creating user, kept by triggers on every version written or
+-- removed and every file moved between shares (a `used_bytes` or quota check is then one row,
+-- not a sum over every version), and rebuilt from the versions on every start (USAGE_REBUILD).
+CREATE TABLE IF NOT EXISTS share_usage (share_id TEXT PRIMARY KEY, bytes INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS user_usage (user_id TEXT PRIMARY KEY, bytes INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS versions_usage_insert AFTER INSERT ON versions BEGIN
+    INSERT INTO share_usage (share_id, bytes) SELECT share_id, NEW.size FROM files
+        WHERE id = NEW.file_id ON CONFLICT (share_id) DO UPDATE SET bytes = bytes + excluded.bytes;
+    INSERT INTO user_usage (user_id, bytes) VALUES (NEW.created_by, NEW.size)
+        ON CONFLICT (user_id) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+CREATE TRIGGER IF NOT EXISTS versions_usage_delete AFTER DELETE ON versions BEGIN
+    UPDATE share_usage SET bytes = bytes - OLD.size
+        WHERE share_id = (SELECT share_id FROM files WHERE id = OLD.file_id);
+    UPDATE user_usage SET bytes = bytes - OLD.size WHERE user_id = OLD.created_by;
+END;
+CREATE TRIGGER IF NOT EXISTS files_usage_move AFTER UPDATE OF share_id ON files
+    WHEN OLD.share_id IS NOT NEW.share_id BEGIN
+    UPDATE share_usage SET bytes = bytes - (SELECT COALESCE(SUM(size), 0) FROM versions
+        WHERE file_id = NEW.id) WHERE share_id = OLD.share_id;
+    INSERT INTO share_usage (share_id, bytes) SELECT NEW.share_id, COALESCE(SUM(size), 0)
+        FROM versions WHERE file_id = NEW.id
+        ON CONFLICT (share_id) DO UPDATE SET bytes = bytes + excluded.bytes;
+END;
+"#;
+
+/// Recomputes the usage tables from the versions (a database written before they existed, or
+/// changed by hand, starts right).
+const USAGE_REBUILD: &str = r#"
+BEGIN;
+DELETE FROM share_usage;
+INSERT INTO share_usage (share_id, bytes) SELECT f.share_id, SUM(v.size) FROM versions v
+    JOIN files f ON f.id = v.file_id GROUP BY f.share_id;
+DELETE FROM user_usage;
+INSERT INTO user_usage (user_id, bytes) SELECT created_by, SUM(size) FROM versions
+    GROUP BY created_by;
+COMMIT;
 "#;
 
 /// Opens (creating if needed) the metadata database in WAL mode.
@@ -83,6 +120,7 @@ pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(USAGE_REBUILD)?;
     Ok(conn)
 }
 
@@ -206,8 +244,7 @@ pub fn query_shares(
 /// Bytes stored for a share (every version of every file, trash included).
 pub fn share_used(conn: &Connection, share_id: &str) -> rusqlite::Result<i64> {
     conn.query_row(
-        "SELECT COALESCE(SUM(v.size), 0) FROM versions v JOIN files f ON f.id = v.file_id \
-         WHERE f.share_id = ?1",
+        "SELECT COALESCE((SELECT bytes FROM share_usage WHERE share_id = ?1), 0)",
         [share_id],
         |r| r.get(0),
     )
@@ -216,7 +253,7 @@ pub fn share_used(conn: &Connection, share_id: &str) -> rusqlite::Result<i64> {
 /// Bytes stored by versions a user created.
 pub fn user_used(conn: &Connection, user_id: &str) -> rusqlite::Result<i64> {
     conn.query_row(
-        "SELECT COALESCE(SUM(size), 0) FROM versions WHERE created_by = ?1",
+        "SELECT COALESCE((SELECT bytes FROM user_usage WHERE user_id = ?1), 0)",
         [user_id],
         |r| r.get(0),
     )
@@ -225,8 +262,8 @@ pub fn user_used(conn: &Connection, user_id: &str) -> rusqlite::Result<i64> {
 /// Bytes stored in a tenant.
 pub fn tenant_used(conn: &Connection, tenant_id: &str) -> rusqlite::Result<i64> {
     conn.query_row(
-        "SELECT COALESCE(SUM(v.size), 0) FROM versions v JOIN files f ON f.id = v.file_id \
-         JOIN shares s ON s.id = f.share_id WHERE s.tenant_id = ?1",
+        "SELECT COALESCE(SUM(u.bytes), 0) FROM share_usage u JOIN shares s ON s.id = u.share_id \
+         WHERE s.tenant_id = ?1",
         [tenant_id],
         |r| r.get(0),
     )

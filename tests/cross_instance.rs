@@ -580,6 +580,11 @@ async fn a_bucket_policy_put_through_one_instance_holds_on_the_other_at_once() {
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (a, b) = two_instances(a_dir.path(), b_dir.path()).await;
     assert_eq!(a.put("/documents/locked/x.txt", b"x").await.status, 200);
+    // B learns that the bucket has no policy (and may keep that in memory).
+    let r = b
+        .call("HEAD", "/documents/locked/x.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*",
         "Action":"s3:DeleteObject","Resource":"arn:aws:s3:::documents/locked/*"}]}"#;
     let r = a
@@ -592,7 +597,8 @@ async fn a_bucket_policy_put_through_one_instance_holds_on_the_other_at_once() {
         )
         .await;
     assert_eq!(r.status, 204, "{}", r.text());
-    // B reads the policy from PostgreSQL on its next request: no wait, no cache to expire.
+    // B applies the policy on its next request: A's put told every instance (no wait, no cache
+    // to expire).
     let r = b
         .call("DELETE", "/documents/locked/x.txt", &[], &[], Vec::new())
         .await;
@@ -601,6 +607,11 @@ async fn a_bucket_policy_put_through_one_instance_holds_on_the_other_at_once() {
         .call("GET", "/documents", &[("policy", "")], &[], Vec::new())
         .await;
     assert_eq!(r.text(), policy);
+    // A learns the policy too, then B deletes it: A's next request no longer applies it.
+    let r = a
+        .call("HEAD", "/documents/locked/x.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
     let r = b
         .call("DELETE", "/documents", &[("policy", "")], &[], Vec::new())
         .await;

@@ -13,7 +13,7 @@ use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
 
 use super::Gateway;
-use super::policy_check::{DENIED_BY_POLICY, load};
+use super::policy_check::{DENIED_BY_POLICY, load_for};
 use super::policy_check::{arn, context_of};
 use crate::auth::Session;
 use crate::policy::{Context, Decision, Policy, Request, evaluate};
@@ -107,6 +107,11 @@ fn denied() -> s3s::S3Error {
     s3_error!(AccessDenied, "{}", DENIED_BY_POLICY)
 }
 
+/// The session the access check opened for a signed request, kept in the request's extensions
+/// for the operation ([`Gateway::session`](super::Gateway::session)).
+#[derive(Clone)]
+pub(super) struct SignedSession(pub(super) Session);
+
 impl PolicyAccess {
     /// The session of the signed request with access key `access_key`.
     async fn session(&self, access_key: &str, cx: &S3AccessContext<'_>) -> S3Result<Session> {
@@ -152,7 +157,7 @@ impl PolicyAccess {
             Err(e) if *e.code() == s3s::S3ErrorCode::NoSuchBucket => return Ok(None),
             Err(e) => return Err(e),
         };
-        load(&self.gw, &id).await
+        load_for(&self.gw, s, &bucket, &id).await
     }
 }
 
@@ -175,6 +180,9 @@ impl S3Access for PolicyAccess {
         };
         let access_key = cred.access_key.clone();
         let s = self.session(&access_key, cx).await?;
+        // The operation uses this session too: what it checked once (the coherence checks of
+        // several instances) is not checked again in this request.
+        cx.extensions_mut().insert(SignedSession(s.clone()));
         let conn = cx.extensions_mut().get::<ClientConn>().copied();
         let context = context_of(Some(s.principal()), conn.as_ref(), cx.headers(), cx.uri());
         let versioned = context.get("s3:VersionId").is_some();

@@ -285,6 +285,9 @@ impl Gateway {
         let Some(cred) = req.credentials.as_ref() else {
             return Err(s3_error!(AccessDenied, "anonymous access is not allowed"));
         };
+        if let Some(signed) = req.extensions.get::<access::SignedSession>() {
+            return Ok(signed.0.clone());
+        }
         let token = auth::session_token(&req.headers, &req.uri);
         match self
             .ctx

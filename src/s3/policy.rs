@@ -124,7 +124,6 @@ pub(crate) async fn put_bucket_policy(
         super::public::make_public(gw, &s, &access_key, &i.bucket, &prefix, scope).await?;
     }
     gw.store()
-        .db()
         .put_bucket_policy(&BucketPolicy {
             resource_id: id,
             share_id: bucket.share_id.clone(),
@@ -133,7 +132,7 @@ pub(crate) async fn put_bucket_policy(
             updated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         })
         .await
-        .map_err(state_error)?;
+        .map_err(super::error::store_error)?;
     Ok(S3Response::new(PutBucketPolicyOutput {}))
 }
 
@@ -160,15 +159,14 @@ pub(crate) async fn delete_bucket_policy(
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
     let s = gw.session(&req).await?;
-    let (_, id) = managed_bucket(gw, &s, &req.input.bucket).await?;
+    let (bucket, id) = managed_bucket(gw, &s, &req.input.bucket).await?;
     let old = load(gw, &id).await?;
     close_public(gw, &s, &req.input.bucket, old.as_ref()).await?;
     // S3 answers 204 whether or not there was a policy.
     gw.store()
-        .db()
-        .delete_bucket_policy(&id)
+        .delete_bucket_policy(&bucket.share_id, &id)
         .await
-        .map_err(state_error)?;
+        .map_err(super::error::store_error)?;
     Ok(S3Response::new(DeleteBucketPolicyOutput {}))
 }
 

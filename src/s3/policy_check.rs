@@ -35,9 +35,33 @@ pub(crate) async fn load(gw: &Gateway, resource_id: &str) -> S3Result<Option<Pol
     else {
         return Ok(None);
     };
-    // A stored policy was valid when put; one that no longer parses (a newer gateway's) is
-    // refused rather than skipped, so a Deny in it is never ignored.
-    Policy::parse_stored(&stored.policy).map(Some).map_err(|e| {
+    parse(resource_id, &stored.policy).map(Some)
+}
+
+/// The parsed policy of bucket `bucket` (resource `resource_id`) as request `s` applies it:
+/// kept in memory between requests and checked against the other instances' changes of its
+/// share once per request (`store/policies.rs`), so every instance applies the latest at once.
+pub(crate) async fn load_for(
+    gw: &Gateway,
+    s: &Session,
+    bucket: &BucketRef,
+    resource_id: &str,
+) -> S3Result<Option<Policy>> {
+    let Some(stored) = gw
+        .store()
+        .bucket_policy(s, &bucket.share_id, resource_id)
+        .await
+        .map_err(state_error)?
+    else {
+        return Ok(None);
+    };
+    parse(resource_id, &stored.policy).map(Some)
+}
+
+/// A stored policy was valid when put; one that no longer parses (a newer gateway's) is
+/// refused rather than skipped, so a Deny in it is never ignored.
+fn parse(resource_id: &str, stored: &str) -> S3Result<Policy> {
+    Policy::parse_stored(stored).map_err(|e| {
         tracing::error!(resource_id, error = %e, "stored bucket policy does not parse");
         s3_error!(
             InternalError,
@@ -59,7 +83,7 @@ pub(crate) async fn denies_public_read(
     asker: &Asker<'_>,
 ) -> S3Result<bool> {
     let id = bucket_resource_id(gw, creator, bucket).await?;
-    let Some(policy) = load(gw, &id).await? else {
+    let Some(policy) = load_for(gw, creator, bucket, &id).await? else {
         return Ok(false);
     };
     let context = context_of(

@@ -15,12 +15,13 @@
 //! starts afterwards, without extra calls to ScaiDrive. On SQLite (one instance) nothing here
 //! touches the database.
 
-use std::sync::Mutex;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
 use super::cache::Patch;
+use super::rounds::Rounds;
 use super::{FolderRef, Store, StoreError, StoreResult};
 use crate::auth::Session;
 use crate::scaidrive::Timestamp;
@@ -35,6 +36,8 @@ pub(super) struct Coherence {
     origin: u64,
     /// One application of news at a time, so that each record is applied once.
     applying: Mutex<()>,
+    /// Checks shared by concurrent requests (`rounds.rs`).
+    rounds: Arc<Rounds>,
 }
 
 impl Default for Coherence {
@@ -42,6 +45,7 @@ impl Default for Coherence {
         Self {
             origin: rand::random(),
             applying: Mutex::new(()),
+            rounds: Arc::default(),
         }
     }
 }
@@ -76,6 +80,9 @@ pub(crate) struct ShareChange {
     /// Files whose listed `modified_at` is the writer's estimate.
     #[serde(rename = "t", default, skip_serializing_if = "Vec::is_empty")]
     provisional: Vec<(String, Timestamp)>,
+    /// The bucket policies of the share changed (`policies.rs`).
+    #[serde(rename = "b", default, skip_serializing_if = "std::ops::Not::not")]
+    policies: bool,
 }
 
 impl ShareChange {
@@ -119,6 +126,12 @@ impl ShareChange {
     ) -> Self {
         self.expected
             .push((resource_id.to_owned(), count, version_id));
+        self
+    }
+
+    /// A bucket policy of the share was put or deleted.
+    pub(crate) fn drop_policies(mut self) -> Self {
+        self.policies = true;
         self
     }
 
@@ -169,6 +182,9 @@ impl Store {
         if change.share {
             cache.invalidate_share(share_id);
         }
+        if change.share || change.policies {
+            self.inner.policies.drop_share(Some(share_id));
+        }
         for (id, count, version_id) in &change.expected {
             self.expect_changes(share_id, id, *count, version_id.clone());
         }
@@ -195,7 +211,7 @@ impl Store {
                 keys.push(key.to_owned());
             }
         }
-        self.catch_up(keys).await;
+        self.check(keys).await;
     }
 
     /// The same before trusting the caller's cached share list: also checks every share in
@@ -212,7 +228,24 @@ impl Store {
                 }
             }
         }
-        self.catch_up(keys).await;
+        self.check(keys).await;
+    }
+
+    /// [`catch_up`](Self::catch_up) with `keys` in the next round shared with the other
+    /// requests asking meanwhile (`rounds.rs`: a round already under way does not serve it).
+    async fn check(&self, keys: Vec<String>) {
+        if keys.is_empty() {
+            return;
+        }
+        let store = self.clone();
+        self.inner
+            .coherence
+            .rounds
+            .join(keys, move |keys| {
+                let store = store.clone();
+                async move { store.catch_up(keys).await }
+            })
+            .await;
     }
 
     /// Reads and applies what changed in `keys` since the generations applied here (the feed
@@ -291,6 +324,10 @@ impl Store {
             share => cache.invalidate_share(share),
         }
         self.inner.db.forget_cached_attrs();
+        self.inner.policies.drop_share(match key {
+            SHARE_LIST => None,
+            share => Some(share),
+        });
         cache
             .stats()
             .remote_invalidations

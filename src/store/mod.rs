@@ -15,7 +15,9 @@ mod error;
 mod feed;
 mod folder_dates;
 mod links;
+mod policies;
 pub mod progress;
+mod rounds;
 mod staging;
 mod streamed;
 mod trash;
@@ -326,6 +328,8 @@ struct Inner {
     /// once (the others find it in the patched listing).
     creating_folders: tokio::sync::Mutex<()>,
     coherence: coherence::Coherence,
+    /// Bucket policies kept in memory (`policies.rs`).
+    policies: policies::Policies,
     /// Folder timestamps asked of ScaiDrive (`folder_dates.rs`).
     folder_dates: folder_dates::DatesMemo,
 }
@@ -348,6 +352,7 @@ impl Store {
                 share_fetches: cache::Gates::default(),
                 creating_folders: tokio::sync::Mutex::new(()),
                 coherence: coherence::Coherence::default(),
+                policies: policies::Policies::default(),
                 folder_dates,
             }),
         }

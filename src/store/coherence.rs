@@ -15,9 +15,11 @@
 //! starts afterwards, without extra calls to ScaiDrive. On SQLite (one instance) nothing here
 //! touches the database.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
+use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 
 use super::cache::Patch;
@@ -243,7 +245,19 @@ impl Store {
             .rounds
             .join(keys, move |keys| {
                 let store = store.clone();
-                async move { store.catch_up(keys).await }
+                async move {
+                    // The round runs in a task of its own that others wait for: a panic in it
+                    // must neither leave them waiting nor let them trust what was not checked.
+                    let read = AssertUnwindSafe(store.catch_up(keys.clone())).catch_unwind();
+                    if read.await.is_err() {
+                        tracing::error!(
+                            "checking the share generations panicked; not using the cache"
+                        );
+                        for key in &keys {
+                            store.drop_all_of(key);
+                        }
+                    }
+                }
             })
             .await;
     }

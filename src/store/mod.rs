@@ -15,6 +15,7 @@ mod error;
 mod feed;
 mod folder_dates;
 mod links;
+pub mod md5;
 mod policies;
 pub mod progress;
 mod rounds;

@@ -12,7 +12,6 @@
 use std::path::{Path, PathBuf};
 
 use futures::StreamExt as _;
-use md5::Digest as _;
 use s3s::{S3Result, s3_error};
 use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt as _;
@@ -230,7 +229,7 @@ async fn spool(
     let mut file = tokio::fs::File::create(&path)
         .await
         .map_err(|e| internal("creating a part file", e))?;
-    let mut md5 = md5::Md5::new();
+    let mut md5 = crate::store::md5::Md5::new();
     let mut size = 0u64;
     let result: S3Result<[u8; 16]> = async {
         while let Some(chunk) = body.next().await {
@@ -241,7 +240,7 @@ async fn spool(
                 .await
                 .map_err(|e| internal("writing a part file", e))?;
         }
-        let digest: [u8; 16] = md5.finalize().into();
+        let digest: [u8; 16] = md5.finalize();
         if content_md5.is_some_and(|want| want != digest) {
             tracing::info!(name, "Content-MD5 mismatch");
             return Err(store_error(crate::store::StoreError::BadDigest));

@@ -5,8 +5,9 @@ use serde_json::json;
 
 use super::client::{Client, Token};
 use super::error::{Error, ErrorKind, Result};
+use super::folder_types::{Folder, Listing};
 use super::listing_stream::ListingParser;
-use super::types::{Folder, Listing, Target};
+use super::types::Target;
 
 impl Client {
     /// `GET /folders/{id}`.

@@ -8,7 +8,7 @@
 //! accepts. A body that ends early is an error, never a shorter listing.
 
 use super::error::{Error, Result};
-use super::types::{Item, Listing, RawItem};
+use super::folder_types::{Item, Listing, RawItem};
 
 /// Where the scanner is in the top-level object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

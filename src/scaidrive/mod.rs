@@ -25,6 +25,7 @@ pub mod types;
 
 mod changes;
 mod files;
+mod folder_types;
 mod folders;
 mod links;
 mod listing_stream;
@@ -39,6 +40,7 @@ pub const SINGLE_POST_LIMIT: u64 = 5_368_709_120;
 pub use client::{Client, ClientOptions, RateLimitState, Token};
 pub use error::{Error, ErrorKind, Result};
 pub use files::{Download, UploadFile};
+pub use folder_types::*;
 pub use range::{ByteRange, ContentRange};
 pub use types::*;
 pub use uploads::CHUNK_SHA256_HEADER;

@@ -331,7 +331,7 @@ mod tests {
     #[tokio::test]
     async fn related_locks_use_the_path_index_in_sqlite() {
         let dir = tempfile::tempdir().unwrap();
-        let db = StateDb::open(&dir.path().join("gateway.db")).unwrap();
+        let db = StateDb::open(dir.path().join("gateway.db")).unwrap();
         let Backend::Sqlite(sqlite) = &db.backend else {
             panic!("not SQLite")
         };

@@ -141,6 +141,9 @@ impl Pending {
         let session = session.clone();
         let share_id = share_id.to_owned();
         let path = path.clone();
+        // The task mostly sleeps (as long as a lock is held: minutes for davfs2's thousands of
+        // files), so the lock check and the upstream write are boxed and allocated only when
+        // they run, instead of inside every sleeping task's state.
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(EMPTY_GRACE).await;
@@ -150,12 +153,12 @@ impl Pending {
                     _ => None,
                 });
                 match due {
-                    Some(true) if !locked(&store, &share_id, &path).await => break,
+                    Some(true) if !Box::pin(locked(&store, &share_id, &path)).await => break,
                     Some(_) => continue,
                     None => return,
                 }
             }
-            this.materialize(&store, &session, &share_id, &path).await;
+            Box::pin(this.materialize(&store, &session, &share_id, &path)).await;
         });
         Ok(())
     }

@@ -692,3 +692,105 @@ async fn a_reader_writes_where_a_scaidrive_acl_entry_lets_it_and_nowhere_else() 
     assert_eq!(names, ["from-reader.txt", "sub"]);
     gw.shutdown().await;
 }
+
+/// Upstream calls so far whose endpoint contains `needle`, by method (`/metrics`).
+async fn upstream_calls(gw: &GatewayHandle, method: &str, needle: &str) -> u64 {
+    let text = reqwest::get(format!("http://{}/metrics", gw.addrs().admin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("scaidrive_gateway_upstream_requests_total{"))
+        .filter(|l| l.contains(&format!("method=\"{method}\"")) && l.contains(needle))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+        .sum()
+}
+
+/// davfs2's sequence for a new file: LOCK of the new name, then (at upload time, often long
+/// after the pending grace) PUT, HEAD and UNLOCK. The locked name stays pending, so the PUT is
+/// the file's only upstream create: one `POST /files`, no upload session, one version. A name
+/// locked and unlocked without content is created empty after the grace.
+#[tokio::test]
+async fn a_locked_new_name_stays_pending_until_its_put_even_past_the_grace() {
+    let (gw, dav, _dir) = start().await;
+    let emu = emulator_of(&gw);
+    let token = emu.tokens()[0].token.clone();
+    let lockinfo = r#"<?xml version="1.0"?><D:lockinfo xmlns:D="DAV:"><D:lockscope><D:exclusive/></D:lockscope><D:locktype><D:write/></D:locktype><D:owner>davfs2</D:owner></D:lockinfo>"#;
+    let lock = |path: &'static str| {
+        let r = dav
+            .req("LOCK", path)
+            .header("Timeout", "Second-1800")
+            .body(lockinfo);
+        async move {
+            let r = r.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::CREATED, "LOCK {path}");
+            r.headers()
+                .get("lock-token")
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .to_owned()
+        }
+    };
+    let files_before = upstream_calls(&gw, "POST", "/files\"").await;
+    let uploads_before = upstream_calls(&gw, "POST", "/uploads").await;
+    let written = lock("/Documents/davfs.txt").await;
+    let empty = lock("/Documents/davfs-empty.txt").await;
+    tokio::time::sleep(Duration::from_millis(11_500)).await;
+
+    let r = dav
+        .req("PUT", "/Documents/davfs.txt")
+        .header("If", format!("({written})"))
+        .body("content at upload time")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "PUT: {}", r.status());
+    let r = dav
+        .req("HEAD", "/Documents/davfs.txt")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    for (path, t) in [
+        ("/Documents/davfs.txt", &written),
+        ("/Documents/davfs-empty.txt", &empty),
+    ] {
+        let r = dav
+            .req("UNLOCK", path)
+            .header("Lock-Token", t.as_str())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT, "UNLOCK {path}");
+    }
+    assert_eq!(
+        upstream_calls(&gw, "POST", "/files\"").await - files_before,
+        1,
+        "one create, for the PUT"
+    );
+    assert_eq!(
+        upstream_calls(&gw, "POST", "/uploads").await - uploads_before,
+        0,
+        "no upload session"
+    );
+    assert_eq!(
+        upstream_versions(&emu.url(), &token, "Documents", "davfs.txt").await,
+        Some(1)
+    );
+    let (status, got) = dav.get_bytes("/Documents/davfs.txt").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got, b"content at upload time");
+
+    // The name locked without content: still listed while pending, created once unlocked.
+    let (_, listing) = dav.propfind("/Documents/", "1").await;
+    assert!(listing.contains("davfs-empty.txt"), "{listing}");
+    tokio::time::sleep(Duration::from_millis(11_500)).await;
+    assert_eq!(
+        upstream_versions(&emu.url(), &token, "Documents", "davfs-empty.txt").await,
+        Some(1)
+    );
+    gw.shutdown().await;
+}

@@ -64,15 +64,11 @@ impl StateDb {
         sqlite
             .call(move |conn| {
                 let ancestors = ancestors_of(&path);
-                let below = format!("{}/%", like_escape(&path));
-                let marks = vec!["?"; ancestors.len()].join(",");
-                let sql = format!(
-                    "SELECT {COLUMNS} FROM webdav_locks WHERE path IN ({marks}) \
-                 OR path LIKE ? ESCAPE '\\'"
-                );
-                let mut stmt = conn.prepare_cached(&sql)?;
+                let (lo, hi) = below_range(&path);
+                let mut stmt = conn.prepare_cached(&related_sql(ancestors.len()))?;
                 let mut args: Vec<String> = ancestors;
-                args.push(below);
+                args.push(lo);
+                args.push(hi);
                 let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), read)?;
                 let now = now_ms();
                 let mut out = Vec::new();
@@ -185,15 +181,24 @@ impl StateDb {
         let path = path.to_owned();
         sqlite
             .call(move |conn| {
-                let below = format!("{}/%", like_escape(&path));
+                let (lo, hi) = below_range(&path);
                 conn.prepare_cached(
-                    "DELETE FROM webdav_locks WHERE path = ?1 OR path LIKE ?2 ESCAPE '\\'",
+                    "DELETE FROM webdav_locks WHERE path = ?1 OR (path >= ?2 AND path < ?3)",
                 )?
-                .execute(params![path, below])?;
+                .execute(params![path, lo, hi])?;
                 Ok(())
             })
             .await
     }
+}
+
+/// `locks_related`'s query for `n` ancestors (the path itself included).
+fn related_sql(n: usize) -> String {
+    let marks = vec!["?"; n].join(",");
+    format!(
+        "SELECT {COLUMNS} FROM webdav_locks WHERE path IN ({marks}) \
+         OR (path >= ? AND path < ?)"
+    )
 }
 
 fn purge(conn: &rusqlite::Connection) -> Result<(), StateError> {
@@ -216,10 +221,13 @@ pub(super) fn ancestors_of(path: &str) -> Vec<String> {
     ancestors
 }
 
-pub(super) fn like_escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_")
+/// The key range holding exactly the paths below `path`: every key that starts with `path/`
+/// lies in `[path/, path0)`, since `0` is the byte after `/` and keys compare bytewise (SQLite's
+/// BINARY collation, PostgreSQL's `"C"`). A range, unlike `LIKE`, is served by the path index
+/// in SQLite (whose `LIKE` ignores ASCII case, so it could neither use the index nor tell
+/// `a/B` from `a/b`).
+pub(super) fn below_range(path: &str) -> (String, String) {
+    (format!("{path}/"), format!("{path}0"))
 }
 
 #[cfg(test)]
@@ -270,5 +278,82 @@ mod tests {
         db.delete_locks_under("shr_1/a").await.unwrap();
         assert!(db.lock_by_token("t2").await.unwrap().is_none());
         assert!(db.lock_by_token("t3").await.unwrap().is_some());
+    }
+
+    both_backends! {
+        related_locks_match_by_exact_path_bytes_on =>
+            related_locks_match_by_exact_path_bytes;
+    }
+
+    /// Ancestors and descendants are found by exact, case-sensitive path; `%`, `_`, `\` and
+    /// non-ASCII names are plain characters; a sibling that shares a prefix is not related.
+    async fn related_locks_match_by_exact_path_bytes(target: crate::state::testdb::Target) {
+        let db = target.open().await;
+        let paths = [
+            ("anc", "shr_1/d%_\\"),
+            ("self", "shr_1/d%_\\/é_x"),
+            ("child", "shr_1/d%_\\/é_x/f"),
+            ("empty-name", "shr_1/d%_\\/é_x/"),
+            ("deep", "shr_1/d%_\\/é_x/g/h%"),
+            ("sibling-longer", "shr_1/d%_\\/é_xy"),
+            ("sibling-dot", "shr_1/d%_\\/é_x.txt"),
+            ("sibling-zero", "shr_1/d%_\\/é_x0"),
+            ("like-underscore", "shr_1/d%_\\/éax/f"),
+            ("like-percent", "shr_1/dzz_\\/é_x/f"),
+            ("upper-case", "shr_1/D%_\\/é_x/f"),
+            ("upper-child", "shr_1/d%_\\/É_X/f"),
+            ("other-share", "shr_2/d%_\\/é_x/f"),
+        ];
+        for (token, path) in paths {
+            db.insert_lock(lock(token, path, None)).await.unwrap();
+        }
+        let mut got: Vec<_> = db
+            .locks_related("shr_1/d%_\\/é_x")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.token)
+            .collect();
+        got.sort();
+        assert_eq!(got, vec!["anc", "child", "deep", "empty-name", "self"]);
+        db.delete_locks_under("shr_1/d%_\\/é_x").await.unwrap();
+        for (token, _) in paths {
+            let gone = ["self", "child", "deep", "empty-name"].contains(&token);
+            assert_eq!(
+                db.lock_by_token(token).await.unwrap().is_none(),
+                gone,
+                "{token}"
+            );
+        }
+    }
+
+    /// SQLite answers `locks_related` from the path index, never by scanning the table.
+    #[tokio::test]
+    async fn related_locks_use_the_path_index_in_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = StateDb::open(dir.path().join("gateway.db")).unwrap();
+        let Backend::Sqlite(sqlite) = &db.backend else {
+            panic!("not SQLite")
+        };
+        let plan: Vec<String> = sqlite
+            .call(|conn| {
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", related_sql(3)))?;
+                let rows = stmt.query_map(
+                    rusqlite::params!["a/b/c", "a/b", "a", "a/b/c/", "a/b/c0"],
+                    |r| r.get::<_, String>(3),
+                )?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert!(
+            plan.iter().all(|step| !step.starts_with("SCAN")),
+            "{plan:?}"
+        );
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("webdav_locks_by_path")),
+            "{plan:?}"
+        );
     }
 }

@@ -1,8 +1,11 @@
 //! Pending empty files: a zero-byte PUT (or a LOCK on an unmapped URL) of a new file is not sent
 //! to ScaiDrive at once. Windows Explorer, davfs2 and others create an empty file and PUT the
 //! content right after; creating the empty file upstream would leave an extra empty first
-//! version. The empty file is held here (and shown in listings) for [`EMPTY_GRACE`]; a content
-//! PUT in that window becomes the file's first version, otherwise the empty file is created.
+//! version. The empty file is held here (and shown in listings) for [`EMPTY_GRACE`], and for as
+//! long as a WebDAV lock on its path is live (the lock-holder is its writer: davfs2 locks each
+//! new name when it is created and PUTs the content at upload time, after its own
+//! `delay_upload` or at `umount`); a content PUT in that time becomes the file's first version,
+//! otherwise the empty file is created within [`EMPTY_GRACE`] after the lock is gone.
 //!
 //! Held in memory by this gateway process, so only with the SQLite state database (one
 //! instance). With PostgreSQL (several instances behind a balancer) the content PUT may reach
@@ -138,6 +141,9 @@ impl Pending {
         let session = session.clone();
         let share_id = share_id.to_owned();
         let path = path.clone();
+        // The task mostly sleeps (as long as a lock is held: minutes for davfs2's thousands of
+        // files), so the lock check and the upstream write are boxed and allocated only when
+        // they run, instead of inside every sleeping task's state.
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(EMPTY_GRACE).await;
@@ -147,12 +153,12 @@ impl Pending {
                     _ => None,
                 });
                 match due {
-                    Some(true) => break,
-                    Some(false) => continue,
+                    Some(true) if !Box::pin(locked(&store, &share_id, &path)).await => break,
+                    Some(_) => continue,
                     None => return,
                 }
             }
-            this.materialize(&store, &session, &share_id, &path).await;
+            Box::pin(this.materialize(&store, &session, &share_id, &path)).await;
         });
         Ok(())
     }
@@ -174,6 +180,21 @@ impl Pending {
             tracing::warn!(error = %e, share_id, path = %path.to_key(), "could not create an empty file");
         }
         true
+    }
+}
+
+/// Whether a live WebDAV lock is held on exactly `path` (a lock-holder is writing it: davfs2
+/// locks a new name, then PUTs its content when it uploads, often much later than the grace).
+/// A lock on a folder above does not count: it says nothing about this file's writer. When the
+/// state database cannot answer, the file is not held any longer.
+async fn locked(store: &Store, share_id: &str, path: &ObjectPath) -> bool {
+    let lock_key = format!("{share_id}/{}", path.to_key());
+    match store.db().locks_related(&lock_key).await {
+        Ok(locks) => locks.iter().any(|l| l.path == lock_key),
+        Err(e) => {
+            tracing::warn!(error = %e, share_id, path = %path.to_key(), "lock check of a pending file failed");
+            false
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! WebDAV locks on PostgreSQL.
 
 use super::super::StateError;
-use super::super::locks::{COLUMNS, StoredLock, ancestors_of, like_escape, live, now_ms, to_text};
+use super::super::locks::{COLUMNS, StoredLock, ancestors_of, below_range, live, now_ms, to_text};
 use super::PgBackend;
 
 fn read(r: &tokio_postgres::Row) -> Result<StoredLock, StateError> {
@@ -29,14 +29,14 @@ pub(in crate::state) async fn locks_related(
     let stmt = conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM webdav_locks WHERE path = ANY($1) \
-             OR path LIKE $2 ESCAPE '\\'"
+             OR (path >= $2 AND path < $3)"
         ))
         .await?;
     let ancestors = ancestors_of(path);
-    let below = format!("{}/%", like_escape(path));
+    let (lo, hi) = below_range(path);
     let now = now_ms();
     let mut out = Vec::new();
-    for row in conn.query(&stmt, &[&ancestors, &below]).await? {
+    for row in conn.query(&stmt, &[&ancestors, &lo, &hi]).await? {
         let lock = read(&row)?;
         if live(&lock, now) {
             out.push(lock);
@@ -130,9 +130,9 @@ pub(in crate::state) async fn delete_locks_under(
 ) -> Result<(), StateError> {
     let conn = db.conn().await?;
     let stmt = conn
-        .prepare_cached("DELETE FROM webdav_locks WHERE path = $1 OR path LIKE $2 ESCAPE '\\'")
+        .prepare_cached("DELETE FROM webdav_locks WHERE path = $1 OR (path >= $2 AND path < $3)")
         .await?;
-    let below = format!("{}/%", like_escape(path));
-    conn.execute(&stmt, &[&path, &below]).await?;
+    let (lo, hi) = below_range(path);
+    conn.execute(&stmt, &[&path, &lo, &hi]).await?;
     Ok(())
 }

@@ -548,49 +548,48 @@ async fn long_s3_writes_log_their_start_and_progress() {
         .to_str()
         .unwrap()
         .to_owned();
-    let created = call(
-        "POST",
-        "/documents/parts.bin",
-        &[("uploads", "")],
-        Vec::new(),
-    )
-    .await
-    .unwrap()
-    .text()
-    .await
-    .unwrap();
-    let upload_id = s3_support::xml_value(&created, "UploadId").unwrap();
-    let mut xml = String::from("<CompleteMultipartUpload>");
-    for n in ["1", "2"] {
-        let part = call(
-            "PUT",
-            "/documents/parts.bin",
-            &[("partNumber", n), ("uploadId", &upload_id)],
-            vec![1u8; 36 << 20],
-        )
-        .await
-        .unwrap();
-        assert_eq!(part.status().as_u16(), 200);
-        let etag = part.headers()["etag"].to_str().unwrap().to_owned();
-        xml.push_str(&format!(
-            "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
-        ));
-    }
-    xml.push_str("</CompleteMultipartUpload>");
-    let done = call(
-        "POST",
-        "/documents/parts.bin",
-        &[("uploadId", &upload_id)],
-        xml.into_bytes(),
-    )
-    .await
-    .unwrap();
-    let complete_id = done.headers()["x-amz-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let body = done.text().await.unwrap();
-    assert!(body.contains("<ETag>"), "{body}");
+    // A multipart upload of 2 × 36 MiB, completed; returns the Complete's request id.
+    let multipart = async |path: &str| {
+        let created = call("POST", path, &[("uploads", "")], Vec::new())
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let upload_id = s3_support::xml_value(&created, "UploadId").unwrap();
+        let mut xml = String::from("<CompleteMultipartUpload>");
+        for n in ["1", "2"] {
+            let part = call(
+                "PUT",
+                path,
+                &[("partNumber", n), ("uploadId", &upload_id)],
+                vec![1u8; 36 << 20],
+            )
+            .await
+            .unwrap();
+            assert_eq!(part.status().as_u16(), 200);
+            let etag = part.headers()["etag"].to_str().unwrap().to_owned();
+            xml.push_str(&format!(
+                "<Part><PartNumber>{n}</PartNumber><ETag>{etag}</ETag></Part>"
+            ));
+        }
+        xml.push_str("</CompleteMultipartUpload>");
+        let done = call("POST", path, &[("uploadId", &upload_id)], xml.into_bytes())
+            .await
+            .unwrap();
+        let id = done.headers()["x-amz-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = done.text().await.unwrap();
+        assert!(body.contains("<ETag>"), "{body}");
+        id
+    };
+    // Into an existing folder: streamed up while the parts arrive, Complete sends no more than
+    // the tail and is no long write.
+    let streamed_id = multipart("/documents/parts.bin").await;
+    // Into a folder that does not exist yet (made at Complete): Complete uploads it all.
+    let complete_id = multipart("/documents/new/parts.bin").await;
     let log = std::fs::read_to_string(&stderr).unwrap();
     child.kill().await.unwrap();
     for (id, op, size) in [
@@ -616,6 +615,21 @@ async fn long_s3_writes_log_their_start_and_progress() {
         assert!(progress[3].contains("percent=100"), "{}", progress[3]);
         assert!(progress.iter().all(|l| l.contains(op)), "{progress:?}");
     }
+    let streamed: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("multipart upload stored as streamed"))
+        .collect();
+    assert_eq!(streamed.len(), 1, "{log}");
+    assert!(
+        streamed[0].contains(&format!("size_bytes={}", 72u64 << 20)),
+        "{}",
+        streamed[0]
+    );
+    assert!(
+        !log.lines()
+            .any(|l| l.contains(streamed_id.as_str()) && l.contains("long write")),
+        "{log}"
+    );
     // Small writes stay quiet.
     assert_eq!(log.matches("long write started").count(), 2, "{log}");
 }

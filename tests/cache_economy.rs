@@ -505,3 +505,29 @@ async fn with_caching_off_every_lookup_goes_upstream() {
     assert_eq!(Calls::read(&admin(&s3)).await.get(FEED), 0);
     s3.gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn webdav_reads_of_files_just_written_check_their_read_in_one_batch() {
+    const FILES: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = gateway(dir.path(), None, |c| c.cache.ttl_secs = 600).await;
+    for i in 0..FILES {
+        let key = format!("/documents/back/f{i:02}.txt");
+        assert_eq!(s3.put(&key, format!("{i}").as_bytes()).await.status, 200);
+    }
+    let before = Calls::read(&admin(&s3)).await;
+    for i in 0..FILES {
+        let got = reqwest::Client::new()
+            .get(format!("{}/Documents/back/f{i:02}.txt", dav(&s3)))
+            .basic_auth(&s3.access_key, Some(&s3.secret))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status(), 200);
+        assert_eq!(got.text().await.unwrap(), format!("{i}"));
+    }
+    let read = Calls::read(&admin(&s3)).await.since(&before);
+    // A WebDAV GET checks ScaiDrive's READ on the content even of one's own new files: the
+    // first GET asks about every such file of the folder at once, not one call per GET.
+    assert_eq!(read.get(CHECK), 1, "{FILES} GETs: {read:?}");
+}

@@ -131,13 +131,14 @@ impl Store {
             }
         }
         if !ask.is_empty() {
-            // Fill the last batch with other unknown files of the folder.
+            // Fill the last batch with other unknown files of the folder (for content, one's
+            // own new files too: reading back what was just written is the common case).
             let room = (MAX_BATCH_CHECKS - ask.len() % MAX_BATCH_CHECKS) % MAX_BATCH_CHECKS;
             let fill: Vec<&Entry> = listing
                 .entries
                 .iter()
                 .filter(|e| matches!(e, Entry::File(_)))
-                .filter(|e| known.get(id_of(e)).is_none() && !asked.contains(id_of(e)))
+                .filter(|e| unknown(id_of(e)) && !asked.contains(id_of(e)))
                 .take(room)
                 .collect();
             ask.extend(fill);

@@ -632,3 +632,32 @@ async fn bucket_configuration_put_through_one_instance_is_in_force_on_the_other(
     let (_, body) = lifecycle_run(&a.gateway, later).await;
     assert!(body.contains("\"expired\":0"), "{body}");
 }
+
+#[tokio::test]
+async fn a_public_link_made_through_one_instance_is_revoked_by_an_overwrite_through_the_other() {
+    let mut c = Cluster::new().await;
+    let (a, b) = c.pair().await;
+    let anon_get = |s3: &S3, path: &str| {
+        reqwest::Client::new()
+            .get(format!("{}{path}", s3.endpoint))
+            .send()
+    };
+    // B knows the bucket has no public links (its PUT read the records).
+    assert_eq!(b.put("/documents/pl/seed", b"x").await.status, 200);
+    assert_eq!(a.put("/documents/pl/k", b"old").await.status, 200);
+    let r = a
+        .call(
+            "PUT",
+            "/documents/pl/k",
+            &[("acl", "")],
+            &[("x-amz-acl", "public-read")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(anon_get(&b, "/documents/pl/k").await.unwrap().status(), 200);
+    // An overwrite through B makes the object private at once, on every instance.
+    assert_eq!(b.put("/documents/pl/k", b"new").await.status, 200);
+    assert_eq!(anon_get(&a, "/documents/pl/k").await.unwrap().status(), 403);
+    assert_eq!(anon_get(&b, "/documents/pl/k").await.unwrap().status(), 403);
+}

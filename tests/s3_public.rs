@@ -764,3 +764,51 @@ async fn a_multipart_upload_onto_a_public_key_makes_it_private() {
         "after complete",
     );
 }
+
+/// State-DB operations the gateway has run (its admin metrics).
+async fn state_db_operations(s3: &S3) -> f64 {
+    let text = reqwest::get(format!("http://{}/metrics", s3.gateway.addrs().admin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with("scaidrive_gateway_state_db_operations_total"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_put_reads_the_buckets_link_records_once_per_ttl_and_sees_a_new_link_at_once() {
+    let (_emu, s3) = setup().await;
+    make_bucket(&s3, "/pub11", &[]).await;
+    assert_eq!(s3.put("/pub11/warm", b"x").await.status, 200);
+    // Each PUT stores the object's attributes (one operation); the bucket's link records
+    // (none) are known from the first PUT and not read again within the TTL.
+    let before = state_db_operations(&s3).await;
+    for i in 0..10 {
+        assert_eq!(s3.put(&format!("/pub11/k{i}"), b"x").await.status, 200);
+    }
+    let ops = state_db_operations(&s3).await - before;
+    assert!(ops <= 10.0, "{ops} state-DB operations for 10 PUTs");
+    // A link made now is known to the next PUT of its key at once, which revokes it.
+    let r = s3
+        .call(
+            "PUT",
+            "/pub11/k0",
+            &[("acl", "")],
+            &[("x-amz-acl", "public-read")],
+            Vec::new(),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(anon(&s3, "GET", "/pub11/k0").await.status, 200);
+    assert_eq!(s3.put("/pub11/k0", b"new").await.status, 200);
+    assert_code(
+        &anon(&s3, "GET", "/pub11/k0").await,
+        403,
+        "AccessDenied",
+        "after an overwrite",
+    );
+}

@@ -117,17 +117,34 @@ async fn active(gw: &Gateway, l: &PublicLink) -> S3Result<Option<Session>> {
         Some(false) => Ok(None),
         None => {
             tracing::info!(link = %l.link_id, bucket = %l.bucket, "public link gone in ScaiDrive; forgotten");
-            let _ = gw.ctx.auth.db().delete_public_link(&l.link_id).await;
+            let _ = gw.store().delete_public_link(l).await;
             Ok(None)
         }
     }
 }
 
+/// The records of `bucket`, read from the state DB (for anonymous requests, which have no
+/// session to check the bucket's share with).
 async fn records(gw: &Gateway, bucket: &str) -> S3Result<Vec<PublicLink>> {
     gw.ctx
         .auth
         .db()
         .public_links(bucket)
+        .await
+        .map_err(db_error)
+}
+
+/// The records of `bucket` as the signer of `s` acts on them: kept in memory while the bucket's
+/// share is current (`store/policies.rs`), so a PUT's revocation of its key's link costs no
+/// state-DB read when the bucket has none.
+async fn records_of(
+    gw: &Gateway,
+    s: &Session,
+    bucket: &str,
+) -> S3Result<std::sync::Arc<Vec<PublicLink>>> {
+    let b = gw.bucket(s, bucket).await?;
+    gw.store()
+        .public_links(s, &b.share_id, bucket)
         .await
         .map_err(db_error)
 }
@@ -393,7 +410,7 @@ pub(crate) async fn link_target(
         object,
         scope,
     } = place;
-    for l in records(gw, bucket).await? {
+    for l in records_of(gw, s, bucket).await?.iter() {
         if l.object == object
             && l.key == key
             && l.resource_id == t.id
@@ -432,7 +449,7 @@ pub(crate) async fn link_target(
         principal: s.principal().to_owned(),
         created_at: chrono::Utc::now(),
     };
-    if let Err(e) = gw.ctx.auth.db().put_public_link(&rec).await {
+    if let Err(e) = gw.store().put_public_link(&rec).await {
         // Not recorded: nothing would ever revoke it, so take it back now.
         let _ = gw.store().client().delete_link(s.token(), &link.id).await;
         return Err(db_error(e));
@@ -452,7 +469,7 @@ pub(crate) async fn unlink(gw: &Gateway, s: &Session, place: Place<'_>) -> S3Res
         object,
         scope,
     } = place;
-    for l in records(gw, bucket).await? {
+    for l in records_of(gw, s, bucket).await?.iter() {
         let same_scope = object || (l.list == scope.list && l.read == scope.read);
         if l.object != object || l.key != key || !same_scope {
             continue;
@@ -461,7 +478,7 @@ pub(crate) async fn unlink(gw: &Gateway, s: &Session, place: Place<'_>) -> S3Res
         let mut result = client.delete_link(s.token(), &l.link_id).await;
         if let Err(e) = &result
             && matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Forbidden)
-            && let Some(c) = creator(gw, &l).await
+            && let Some(c) = creator(gw, l).await
         {
             result = client.delete_link(c.token(), &l.link_id).await;
         }
@@ -473,12 +490,7 @@ pub(crate) async fn unlink(gw: &Gateway, s: &Session, place: Place<'_>) -> S3Res
         }
         tracing::info!(link = %l.link_id, bucket, key, object, "public link revoked");
         gw.public_status.invalidate(&l.link_id).await;
-        gw.ctx
-            .auth
-            .db()
-            .delete_public_link(&l.link_id)
-            .await
-            .map_err(db_error)?;
+        gw.store().delete_public_link(l).await.map_err(db_error)?;
     }
     Ok(())
 }

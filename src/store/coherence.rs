@@ -82,9 +82,9 @@ pub(crate) struct ShareChange {
     /// Files whose listed `modified_at` is the writer's estimate.
     #[serde(rename = "t", default, skip_serializing_if = "Vec::is_empty")]
     provisional: Vec<(String, Timestamp)>,
-    /// The bucket policies of the share changed (`policies.rs`).
+    /// A bucket policy or public-link record of the share changed (`policies.rs`).
     #[serde(rename = "b", default, skip_serializing_if = "std::ops::Not::not")]
-    policies: bool,
+    bucket_settings: bool,
 }
 
 impl ShareChange {
@@ -131,9 +131,9 @@ impl ShareChange {
         self
     }
 
-    /// A bucket policy of the share was put or deleted.
-    pub(crate) fn drop_policies(mut self) -> Self {
-        self.policies = true;
+    /// A bucket policy or public-link record of the share was put or deleted.
+    pub(crate) fn drop_bucket_settings(mut self) -> Self {
+        self.bucket_settings = true;
         self
     }
 
@@ -184,8 +184,8 @@ impl Store {
         if change.share {
             cache.invalidate_share(share_id);
         }
-        if change.share || change.policies {
-            self.inner.policies.drop_share(Some(share_id));
+        if change.share || change.bucket_settings {
+            self.inner.bucket_settings.drop_share(Some(share_id));
         }
         for (id, count, version_id) in &change.expected {
             self.expect_changes(share_id, id, *count, version_id.clone());
@@ -338,7 +338,7 @@ impl Store {
             share => cache.invalidate_share(share),
         }
         self.inner.db.forget_cached_attrs();
-        self.inner.policies.drop_share(match key {
+        self.inner.bucket_settings.drop_share(match key {
             SHARE_LIST => None,
             share => Some(share),
         });

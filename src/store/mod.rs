@@ -329,8 +329,8 @@ struct Inner {
     /// once (the others find it in the patched listing).
     creating_folders: tokio::sync::Mutex<()>,
     coherence: coherence::Coherence,
-    /// Bucket policies kept in memory (`policies.rs`).
-    policies: policies::Policies,
+    /// Bucket policies and public-link records kept in memory (`policies.rs`).
+    bucket_settings: policies::BucketSettings,
     /// Folder timestamps asked of ScaiDrive (`folder_dates.rs`).
     folder_dates: folder_dates::DatesMemo,
 }
@@ -353,7 +353,7 @@ impl Store {
                 share_fetches: cache::Gates::default(),
                 creating_folders: tokio::sync::Mutex::new(()),
                 coherence: coherence::Coherence::default(),
-                policies: policies::Policies::default(),
+                bucket_settings: policies::BucketSettings::default(),
                 folder_dates,
             }),
         }

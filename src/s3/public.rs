@@ -416,7 +416,7 @@ pub(crate) async fn link_target(
             && l.resource_id == t.id
             && l.list == scope.list
             && l.read == scope.read
-            && active(gw, &l).await?.is_some()
+            && active(gw, l).await?.is_some()
         {
             return Ok(());
         }

@@ -507,6 +507,9 @@ pub struct CacheStats {
     pub remote_changes: AtomicU64,
     /// Shares whose change feed this instance follows now (it leads them).
     pub feeds_led: AtomicI64,
+    /// 1 while this instance is the only one on its PostgreSQL state DB and trusts its caches
+    /// without a check (`store/solo.rs`), else 0.
+    pub alone: AtomicI64,
 }
 
 impl CacheStats {
@@ -558,10 +561,14 @@ impl CacheStats {
              scaidrive_gateway_invalidations_received_total {}\n\
              # HELP scaidrive_gateway_feed_leaderships Shares whose change feed this instance follows (leads) now.\n\
              # TYPE scaidrive_gateway_feed_leaderships gauge\n\
-             scaidrive_gateway_feed_leaderships {}",
+             scaidrive_gateway_feed_leaderships {}\n\
+             # HELP scaidrive_gateway_cluster_alone 1 while this instance is the only one on its PostgreSQL state database and trusts its caches without a check.\n\
+             # TYPE scaidrive_gateway_cluster_alone gauge\n\
+             scaidrive_gateway_cluster_alone {}",
             self.remote_changes.load(Ordering::Relaxed),
             self.remote_invalidations.load(Ordering::Relaxed),
             self.feeds_led.load(Ordering::Relaxed),
+            self.alone.load(Ordering::Relaxed),
         );
     }
 }

@@ -661,3 +661,84 @@ async fn a_public_link_made_through_one_instance_is_revoked_by_an_overwrite_thro
     assert_eq!(anon_get(&a, "/documents/pl/k").await.unwrap().status(), 403);
     assert_eq!(anon_get(&b, "/documents/pl/k").await.unwrap().status(), 403);
 }
+
+/// Waits until `gw`'s `scaidrive_gateway_cluster_alone` gauge is `want` (at most 15 s).
+async fn until_alone(gw: &GatewayHandle, want: f64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let alone = series(&metrics(gw).await, "scaidrive_gateway_cluster_alone");
+        if alone == Some(want) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "cluster_alone is {alone:?}, not {want}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn state_db_operations(gw: &GatewayHandle) -> f64 {
+    series(
+        &metrics(gw).await,
+        "scaidrive_gateway_state_db_operations_total{backend=\"postgres\"}",
+    )
+    .unwrap()
+}
+
+/// State-DB operations of 20 GETs and 20 HEADs through `s3`.
+async fn read_operations(s3: &S3) -> f64 {
+    let before = state_db_operations(&s3.gateway).await;
+    for _ in 0..20 {
+        assert_eq!(s3.get("/documents/solo/k").await.body, b"body");
+        assert_eq!(head(s3, "/documents/solo/k").await, 200);
+    }
+    state_db_operations(&s3.gateway).await - before
+}
+
+#[tokio::test]
+async fn an_instance_alone_on_the_database_reads_without_a_check_per_request() {
+    let mut c = Cluster::new().await;
+    let a = s3(c.instance(60_000).await);
+    assert_eq!(a.put("/documents/solo/k", b"body").await.status, 200);
+    until_alone(&a.gateway, 1.0).await;
+    assert_eq!(a.get("/documents/solo/k").await.body, b"body");
+    let alone = read_operations(&a).await;
+    // With another instance, each of the 40 requests checks the share's generation first.
+    let _b = c.instance(60_000).await;
+    until_alone(&a.gateway, 0.0).await;
+    let shared = read_operations(&a).await;
+    assert!(
+        alone + 30.0 <= shared,
+        "state-DB operations of 40 reads: {alone} alone, {shared} with another instance"
+    );
+}
+
+#[tokio::test]
+async fn an_instance_joining_ends_the_first_ones_solo_before_it_serves_and_leaving_restores_it() {
+    let mut c = Cluster::new().await;
+    let a = s3(c.instance(60_000).await);
+    assert_eq!(a.put("/documents/jn/seed", b"").await.status, 200);
+    until_alone(&a.gateway, 1.0).await;
+    assert_eq!(list(&a, "jn/").await, ["jn/seed"]);
+    // B is ready only once A checks its caches again.
+    let b = s3(c.instance(60_000).await);
+    assert_eq!(
+        series(
+            &metrics(&a.gateway).await,
+            "scaidrive_gateway_cluster_alone"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(b.put("/documents/jn/k1", b"one").await.status, 200);
+    assert_eq!(list(&a, "jn/").await, ["jn/k1", "jn/seed"]);
+    assert_eq!(a.get("/documents/jn/k1").await.body, b"one");
+    // B writes and leaves; A, alone again, has applied B's last write before trusting its
+    // caches unchecked.
+    assert_eq!(b.put("/documents/jn/k2", b"two").await.status, 200);
+    let S3 { gateway, .. } = b;
+    gateway.shutdown().await;
+    until_alone(&a.gateway, 1.0).await;
+    assert_eq!(list(&a, "jn/").await, ["jn/k1", "jn/k2", "jn/seed"]);
+    assert_eq!(a.get("/documents/jn/k2").await.body, b"two");
+}

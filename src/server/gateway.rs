@@ -198,6 +198,7 @@ impl GatewayHandle {
         }
         // Hands every change-feed leadership and sweeper lock over to the other instances.
         self.db.release_all_cluster_locks().await;
+        self.db.leave_cluster().await;
         if let Some(emulator) = self.emulator {
             emulator.shutdown().await;
         }
@@ -305,6 +306,8 @@ async fn finish_start(
             cfg.sts.enabled,
         ),
     };
+    // With PostgreSQL: a member of the cluster before anything is published.
+    ctx.store.join_cluster().await;
     // A cold token check fetches the token's share list beside it.
     let prefetch = ctx.store.clone();
     ctx.auth

@@ -38,6 +38,7 @@ mod credentials;
 mod intents;
 mod location;
 mod locks;
+mod membership;
 mod migrations;
 mod multipart;
 mod news;
@@ -69,6 +70,7 @@ pub use credentials::{
 pub use intents::{DeleteIntent, IntentKind};
 pub use location::{PgUrl, StateLocation, redact as redact_url};
 pub use locks::StoredLock;
+pub use membership::MemberLock;
 pub use migrations::SCHEMA_VERSION;
 pub use multipart::{MultipartPart, MultipartUpload, PartLocation};
 pub use news::ShareNews;

@@ -393,6 +393,14 @@ impl Caches {
         }
     }
 
+    /// Every key (`""`: the share list, or a share) with a generation known here.
+    pub fn remote_keys(&self) -> Vec<String> {
+        let gens = self.gens();
+        std::iter::once(String::new())
+            .chain(gens.listings.keys().cloned())
+            .collect()
+    }
+
     /// Records that every change of `key` up to `generation` is applied here.
     pub fn set_remote(&self, key: &str, generation: u64) {
         let mut gens = self.gens();

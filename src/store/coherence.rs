@@ -152,7 +152,7 @@ impl ShareChange {
 
 impl Store {
     /// Whether caches are checked against the state DB (PostgreSQL, caching on).
-    fn coherent_cluster(&self) -> bool {
+    pub(super) fn coherent_cluster(&self) -> bool {
         self.inner.cache.enabled() && self.inner.db.is_shared()
     }
 
@@ -204,7 +204,7 @@ impl Store {
     /// Before trusting what is cached of `share_id` in this request: applies what other
     /// instances changed in it (and in the share list) since, once per request.
     pub(crate) async fn sync_share(&self, s: &Session, share_id: &str) {
-        if !self.coherent_cluster() {
+        if !self.coherent_cluster() || self.inner.solo.skips_checks() {
             return;
         }
         let mut keys = Vec::with_capacity(2);
@@ -216,10 +216,19 @@ impl Store {
         self.check(keys).await;
     }
 
+    /// Applies what other instances changed in `share_id` now, even when this request checked
+    /// it already: before a write that another instance may have made meanwhile (creating a
+    /// folder), so that it is found instead of made twice.
+    pub(crate) async fn recheck_share(&self, share_id: &str) {
+        if self.coherent_cluster() {
+            self.check(vec![share_id.to_owned()]).await;
+        }
+    }
+
     /// The same before trusting the caller's cached share list: also checks every share in
     /// it, so the rest of the request (which uses one of them) reads nothing more.
     pub(crate) async fn sync_shares(&self, s: &Session) {
-        if !self.coherent_cluster() || !s.check_once(SHARE_LIST) {
+        if !self.coherent_cluster() || self.inner.solo.skips_checks() || !s.check_once(SHARE_LIST) {
             return;
         }
         let mut keys = vec![SHARE_LIST.to_owned()];
@@ -354,6 +363,7 @@ impl Store {
         if !self.coherent_cluster() {
             return Ok(());
         }
+        self.until_member().await?;
         let text = self.record(change)?;
         let now = self
             .inner
@@ -381,6 +391,7 @@ impl Store {
                 .await
                 .map_err(super::error::db_error);
         }
+        self.until_member().await?;
         let text = self.record(change)?;
         let now = self
             .inner

@@ -19,6 +19,7 @@ pub mod md5;
 mod policies;
 pub mod progress;
 mod rounds;
+mod solo;
 mod staging;
 mod streamed;
 mod trash;
@@ -331,6 +332,8 @@ struct Inner {
     coherence: coherence::Coherence,
     /// Bucket policies and public-link records kept in memory (`policies.rs`).
     bucket_settings: policies::BucketSettings,
+    /// This instance's membership of the cluster (`solo.rs`).
+    solo: solo::Solo,
     /// Folder timestamps asked of ScaiDrive (`folder_dates.rs`).
     folder_dates: folder_dates::DatesMemo,
 }
@@ -354,6 +357,7 @@ impl Store {
                 creating_folders: tokio::sync::Mutex::new(()),
                 coherence: coherence::Coherence::default(),
                 bucket_settings: policies::BucketSettings::default(),
+                solo: solo::Solo::default(),
                 folder_dates,
             }),
         }
@@ -566,7 +570,9 @@ impl Store {
                 }
                 None => {
                     let _one = self.inner.creating_folders.lock().await;
-                    // Another writer may have created it while this one waited.
+                    // Another writer may have created it while this one waited, here or
+                    // through another instance.
+                    self.recheck_share(share_id).await;
                     match self.list(s, &here).await?.get(name) {
                         Some(Entry::Folder(f)) => f.id.clone(),
                         _ => self.create_folder_in(s, &here, name).await?.id,
@@ -611,6 +617,11 @@ impl Store {
                 Ok(info)
             }
             Err(e) if e.kind() == crate::scaidrive::ErrorKind::Conflict => {
+                // Most often another instance created it a moment ago and has published it.
+                self.recheck_share(&parent.share_id).await;
+                if let Some(Entry::Folder(f)) = self.list(s, parent).await?.get(name) {
+                    return Ok(FolderInfo::clone(f));
+                }
                 self.invalidate_folder(parent).await;
                 match self.list(s, parent).await?.get(name) {
                     Some(Entry::Folder(f)) => Ok(FolderInfo::clone(f)),

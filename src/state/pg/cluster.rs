@@ -148,6 +148,20 @@ impl Dedicated {
     /// `SELECT pg_try_advisory_lock(key)` on the dedicated connection (made again when it was
     /// lost): `Some(epoch)` of the connection holding the lock when it was granted.
     pub(in crate::state) async fn try_lock(&self, key: i64) -> Result<Option<u64>, StateError> {
+        let granted = self
+            .query_bool("SELECT pg_try_advisory_lock($1)", key)
+            .await?;
+        Ok(granted.and_then(|(granted, epoch)| granted.then_some(epoch)))
+    }
+
+    /// `sql` (one boolean out of the one bigint `key` in) on the dedicated connection, made
+    /// again when it was lost: the answer and the epoch of the connection that gave it; `None`
+    /// once closed.
+    pub(in crate::state) async fn query_bool(
+        &self,
+        sql: &str,
+        key: i64,
+    ) -> Result<Option<(bool, u64)>, StateError> {
         let mut slot = self.client.lock().await;
         if self.closed.load(Ordering::SeqCst) {
             return Ok(None);
@@ -165,11 +179,8 @@ impl Dedicated {
         let Some(client) = slot.as_ref() else {
             return Ok(None);
         };
-        let granted: bool = client
-            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-            .await?
-            .try_get(0)?;
-        Ok(granted.then(|| self.epoch.load(Ordering::SeqCst)))
+        let answer: bool = client.query_one(sql, &[&key]).await?.try_get(0)?;
+        Ok(Some((answer, self.epoch.load(Ordering::SeqCst))))
     }
 
     /// Whether a lock granted under `epoch` is still held (its connection is open).
@@ -182,14 +193,24 @@ impl Dedicated {
 
     /// Releases one lock granted under `epoch` (nothing to do when its connection is gone).
     pub(in crate::state) async fn unlock(&self, key: i64, epoch: u64) -> Result<(), StateError> {
+        self.unlock_sql("SELECT pg_advisory_unlock($1)", key, epoch)
+            .await
+    }
+
+    /// Releases one lock granted under `epoch` with `sql` (one of the `pg_advisory_unlock`
+    /// functions of `key`); nothing to do when its connection is gone.
+    pub(in crate::state) async fn unlock_sql(
+        &self,
+        sql: &str,
+        key: i64,
+        epoch: u64,
+    ) -> Result<(), StateError> {
         let slot = self.client.lock().await;
         if self.epoch.load(Ordering::SeqCst) != epoch {
             return Ok(());
         }
         if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
-            client
-                .execute("SELECT pg_advisory_unlock($1)", &[&key])
-                .await?;
+            client.execute(sql, &[&key]).await?;
         }
         Ok(())
     }

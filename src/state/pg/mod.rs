@@ -68,6 +68,8 @@ pub(super) struct PgBackend {
     pool: Pool,
     /// The connection holding this instance's advisory locks (see `cluster.rs`).
     pub(super) dedicated: Arc<Dedicated>,
+    /// The connection holding this instance's membership locks (`store/solo.rs`).
+    pub(super) members: Arc<Dedicated>,
     /// Operations run (each takes a pooled connection for one or a few round trips).
     pub(super) operations: Arc<AtomicU64>,
 }
@@ -87,6 +89,7 @@ impl PgBackend {
             config.application_name("scaidrive-gateway");
         }
         let dedicated = Dedicated::new(config.clone());
+        let members = Dedicated::new(config.clone());
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -105,6 +108,7 @@ impl PgBackend {
         let backend = Self {
             pool,
             dedicated,
+            members,
             operations: Arc::default(),
         };
         let mut conn = backend.conn().await?;

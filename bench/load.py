@@ -26,7 +26,6 @@ of an object to another instance than the one that wrote it.
 
 import argparse
 import base64
-import datetime
 import hashlib
 import hmac
 import http.client
@@ -44,11 +43,26 @@ S3NS = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 NEXT_TOKEN = re.compile(rb"<NextContinuationToken>([^<]*)</NextContinuationToken>")
 
 
+_SIGNING_KEYS = {}
+
+
+def signing_key(secret, day):
+    """The SigV4 signing key of a secret and day, derived once per day as SDKs keep it (the
+    four HMACs are most of a Python client's signing time, not the server's)."""
+    k = _SIGNING_KEYS.get((secret, day))
+    if k is None:
+        k = f"AWS4{secret}".encode()
+        for part in (day, REGION, "s3", "aws4_request"):
+            k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+        _SIGNING_KEYS[(secret, day)] = k
+    return k
+
+
 def sigv4_headers(method, host, path, query, key, secret):
     """Headers of a SigV4 request with an unsigned payload (path already URI-encoded)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    amz_date = now.strftime("%Y%m%dT%H%M%SZ")
-    day = now.strftime("%Y%m%d")
+    t = time.gmtime()
+    amz_date = time.strftime("%Y%m%dT%H%M%SZ", t)
+    day = amz_date[:8]
     q = "&".join(
         f"{urllib.parse.quote(k, safe='-_.~')}={urllib.parse.quote(v, safe='-_.~')}"
         for k, v in sorted(query)
@@ -60,10 +74,7 @@ def sigv4_headers(method, host, path, query, key, secret):
     )
     scope = f"{day}/{REGION}/s3/aws4_request"
     to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()])
-    k = f"AWS4{secret}".encode()
-    for part in (day, REGION, "s3", "aws4_request"):
-        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-    sig = hmac.new(k, to_sign.encode(), hashlib.sha256).hexdigest()
+    sig = hmac.new(signing_key(secret, day), to_sign.encode(), hashlib.sha256).hexdigest()
     headers["authorization"] = f"AWS4-HMAC-SHA256 Credential={key}/{scope}, SignedHeaders={signed}, Signature={sig}"
     del headers["host"]
     return headers, q

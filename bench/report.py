@@ -17,19 +17,21 @@ import sys
 
 VIAS = ["direct", "s3", "dav", "rclone-s3", "rclone-dav", "s3-pg", "s3-pg3"]
 GATEWAY = ("s3", "dav", "s3-pg", "s3-pg3")
-# the gateway rows held to the targets against the direct API (one instance each)
-TARGETED = ("s3", "dav", "s3-pg")
+# the gateway rows held to the targets against the direct API (one instance each, SQLite; the
+# PostgreSQL rows are held to SQLite's, PG_SMALL_TARGET)
+TARGETED = ("s3", "dav")
 # state DB: SQLite, PostgreSQL with one instance, PostgreSQL with three
 STATE_VIAS = ("s3", "s3-pg", "s3-pg3")
 PG_SMALL_TARGET = 0.85  # PostgreSQL small ops / SQLite small ops
-# workload: (title, unit key, higher is better, target ratio for the gateway or None)
+# workload: (title, unit key, target ratio to the direct API for the gateway or None): the goals
+# of issue #15 (the multipart upload must also reach the rclone serve peer's speed)
 THROUGHPUT = {
     "put_large": ("{size} MiB single PUT", "mib_per_s", 0.9),
-    "get_large": ("{size} MiB GET", "mib_per_s", 0.9),
-    "multipart_large": ("{size} MiB multipart upload (aws cli; direct = one POST)", "mib_per_s", None),
-    "small_put": ("{count} x 4 KiB PUT, {par} clients", "ops_per_s", 0.7),
-    "small_get": ("{count} x 4 KiB GET, {par} clients", "ops_per_s", 0.7),
-    "small_head": ("{count} x 4 KiB HEAD, {par} clients", "ops_per_s", 0.7),
+    "get_large": ("{size} MiB GET", "mib_per_s", 0.95),
+    "multipart_large": ("{size} MiB multipart upload (aws cli; direct = one POST)", "mib_per_s", 0.6),
+    "small_put": ("{count} x 4 KiB PUT, {par} clients", "ops_per_s", 0.85),
+    "small_get": ("{count} x 4 KiB GET, {par} clients", "ops_per_s", 0.85),
+    "small_head": ("{count} x 4 KiB HEAD, {par} clients", "ops_per_s", 0.9),
 }
 # the workloads users run (bench/workloads.sh): title, the peer it is held to (at least its speed)
 WORKLOADS = {
@@ -42,7 +44,7 @@ WORKLOADS = {
 }
 RSS_TARGET = 64.0
 LISTING = {
-    "list_cold": ("listing {lcount} entries, cold", 1.5, None),
+    "list_cold": ("listing {lcount} entries, cold", 1.3, None),
     "list_warm": ("listing {lcount} entries, warm", None, 100.0),
 }
 
@@ -101,6 +103,9 @@ def main():
             tgt = f"≥ {target}x" if target and via in TARGETED else ""
             if target and via in TARGETED and ratio < target:
                 missed.append(f"{title} via {via}: {ratio:.2f}x, {target - ratio:.2f} short of {target}x")
+            peer = by.get((wl, "rclone-s3"))
+            if wl == "multipart_large" and via == "s3" and peer and v < best(peer, unit):
+                missed.append(f"{title} via {via}: {v:.0f} MiB/s, below the rclone serve peer's {best(peer, unit):.0f} MiB/s")
             md_t.append(
                 f"| {title} | {via} | {fmt(v)} {entry['unit']} | {ratio:.2f}x | {fmt(entry['p50_ms'], 2)} | {fmt(entry['p99_ms'], 2)} | "
                 f"{fmt(entry['gateway_peak_rss_mib'])} | {fmt(entry['upstream_calls_per_op'], 2)} | {tgt} |"

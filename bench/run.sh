@@ -350,8 +350,13 @@ fi
 echo "bench: state DB: SQLite and PostgreSQL $pg_version, 1 and 3 instances ($STATE_ROUNDS rounds)" >&2
 declare -A via_of=([gw]=s3 [pg1]=s3-pg [pg3]=s3-pg3)
 state_small() { # TARGET ROUND
-    local op rot=0
+    local op rot=0 ep
     cur="$1"; start_target "$1"
+    # Each instance's first request checks the token and fetches the share list and the bucket's
+    # folder: done before the phases, so that upstream calls per op compare steady states.
+    for ep in ${members[$1]}; do
+        curl -fsS -o /dev/null "${sig[@]}" "http://127.0.0.1:${s3_of[$ep]}/documents?list-type=2&max-keys=1"
+    done
     for op in put get head; do
         gateway_phase "small_$op" "${via_of[$1]}" "$SMALL_COUNT" load small s3 "$(s3_endpoints "$1")" "$op" "$SMALL_COUNT" \
             "$SMALL_PARALLEL" "${k[@]}" --prefix "documents/small-$1-$2" --body "$tmp/small.bin" --rotate "$rot"

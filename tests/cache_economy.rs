@@ -531,3 +531,32 @@ async fn webdav_reads_of_files_just_written_check_their_read_in_one_batch() {
     // first GET asks about every such file of the folder at once, not one call per GET.
     assert_eq!(read.get(CHECK), 1, "{FILES} GETs: {read:?}");
 }
+
+#[tokio::test]
+async fn concurrent_reads_of_files_just_written_share_one_read_check() {
+    const FILES: usize = 40;
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = gateway(dir.path(), None, |c| c.cache.ttl_secs = 600).await;
+    for i in 0..FILES {
+        let key = format!("/documents/together/f{i:02}.txt");
+        assert_eq!(s3.put(&key, format!("{i}").as_bytes()).await.status, 200);
+    }
+    let before = Calls::read(&admin(&s3)).await;
+    let client = reqwest::Client::new();
+    let gets = (0..FILES).map(|i| {
+        let req = client
+            .get(format!("{}/Documents/together/f{i:02}.txt", dav(&s3)))
+            .basic_auth(&s3.access_key, Some(&s3.secret));
+        async move {
+            let got = req.send().await.unwrap();
+            assert_eq!(got.status(), 200);
+            assert_eq!(got.text().await.unwrap(), format!("{i}"));
+        }
+    });
+    futures::future::join_all(gets).await;
+    let read = Calls::read(&admin(&s3)).await.since(&before);
+    // GETs arriving together wait for the one check in flight, whose batch covers them all,
+    // instead of each asking about the same files.
+    assert_eq!(read.get(CHECK), 1, "{FILES} concurrent GETs: {read:?}");
+    s3.gateway.shutdown().await;
+}

@@ -1,7 +1,7 @@
 //! S3 answers the conformance suites expect, over real HTTP (a gateway with its embedded
 //! emulator on port 0): GET/HEAD `?partNumber=`, ListBuckets pages, the v1 listing's `Prefix`,
 //! ListObjectVersions' next version marker, and the checksum algorithm and type of multipart
-//! uploads.
+//! uploads, and a small GET whose download from ScaiDrive is cut before the answer starts.
 
 #![allow(clippy::unwrap_used)]
 
@@ -461,5 +461,50 @@ async fn full_object_crc64nvme_and_crc32_uploads_answer_the_whole_objects_crc() 
         )
         .await;
     assert_eq!(r.status, 400, "{}", r.text());
+    s3.gateway.shutdown().await;
+}
+
+/// A small object is read whole from ScaiDrive before its answer starts: a download cut
+/// midway is a retryable `503 ServiceUnavailable`, not a `200` whose body stops short; the
+/// next GET serves it whole.
+#[tokio::test]
+async fn small_get_cut_upstream_is_a_retryable_error_not_a_short_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = start(dir.path()).await;
+    let content: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+    assert_eq!(s3.put("/documents/cut.bin", &content).await.status, 200);
+    s3.gateway
+        .emulator()
+        .unwrap()
+        .set_faults(scaidrive_gateway::emulator::Faults {
+            reset_after_bytes: Some(3_000),
+            reset_count: 1,
+            ..Default::default()
+        });
+    let (target, signed) = s3.sign(
+        &s3.access_key,
+        &s3.secret,
+        "GET",
+        "/documents/cut.bin",
+        &[],
+        &[],
+    );
+    let mut req = reqwest::Client::new().get(format!("{}{target}", s3.endpoint));
+    for (k, v) in signed {
+        req = req.header(k, v);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await;
+    assert_eq!(status, 503, "a cut download answered {status} ({body:?})");
+    let body = String::from_utf8_lossy(&body.unwrap()).into_owned();
+    assert_eq!(
+        xml_value(&body, "Code").as_deref(),
+        Some("ServiceUnavailable"),
+        "{body}"
+    );
+    let again = s3.get("/documents/cut.bin").await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.body, content);
     s3.gateway.shutdown().await;
 }

@@ -195,6 +195,31 @@ impl Stream for SyncBody {
     }
 }
 
+/// Bodies up to this size are read whole from ScaiDrive before the answer starts: the answer
+/// then leaves in one write (head and body together) and its task is not woken once more per
+/// body chunk, which is most of a small GET's cost beside the upstream call itself.
+const WHOLE_BODY: u64 = 64 * 1024;
+
+/// Reads a download of `len` bytes (its `Content-Length`, at most [`WHOLE_BODY`]) whole; the
+/// download ends with an error rather than short.
+async fn whole(
+    mut body: BoxStream<'static, Result<Bytes, crate::scaidrive::Error>>,
+    len: u64,
+) -> Result<Bytes, crate::scaidrive::Error> {
+    let mut chunks: Vec<Bytes> = Vec::with_capacity(1);
+    while let Some(chunk) = body.next().await {
+        chunks.push(chunk?);
+    }
+    if chunks.len() <= 1 {
+        return Ok(chunks.pop().unwrap_or_default());
+    }
+    let mut all = bytes::BytesMut::with_capacity(usize::try_from(len).unwrap_or(0));
+    for c in chunks {
+        all.extend_from_slice(&c);
+    }
+    Ok(all.freeze())
+}
+
 pub(crate) fn blob(stream: BoxStream<'static, Result<Bytes, std::io::Error>>) -> StreamingBlob {
     StreamingBlob::wrap(SyncBody(Mutex::new(stream)))
 }
@@ -274,16 +299,24 @@ async fn get_object_as(
                 .await
                 .map_err(store_error)?;
             let len = range.as_ref().map_or(found.size, |r| r.end - r.start);
-            let stream = dl
-                .body
-                .map(|r| {
-                    r.map_err(|e| {
-                        tracing::warn!(error = %e, "download from ScaiDrive failed mid-stream");
-                        std::io::Error::other("download interrupted")
+            if len <= WHOLE_BODY && dl.content_length == Some(len) {
+                let bytes = whole(dl.body, len).await.map_err(|e| {
+                    tracing::warn!(error = %e, "download from ScaiDrive failed mid-stream");
+                    store_error(e.into())
+                })?;
+                (StreamingBlob::from(s3s::Body::from(bytes)), len)
+            } else {
+                let stream = dl
+                    .body
+                    .map(|r| {
+                        r.map_err(|e| {
+                            tracing::warn!(error = %e, "download from ScaiDrive failed mid-stream");
+                            std::io::Error::other("download interrupted")
+                        })
                     })
-                })
-                .boxed();
-            (blob(stream), len)
+                    .boxed();
+                (blob(stream), len)
+            }
         }
     };
     let h = found.attrs.as_ref().map(to_headers).unwrap_or_default();

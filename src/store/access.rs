@@ -38,8 +38,14 @@ pub(crate) enum Seen {
 /// This principal's READ on the entries of one listing, by entry id. A patched listing (a
 /// write through the gateway) shares it with the listing it was patched from: the knowledge
 /// lives as long as the folder's view is not fetched again, and a write does not copy it.
+/// Batch checks of one listing are asked one call set at a time (`asking`): requests that
+/// arrive while one is in flight wait for its answer, which usually covers their entries too,
+/// instead of each asking about the same unknown files.
 #[derive(Default, Clone)]
-pub(crate) struct Known(Arc<Mutex<HashMap<String, Seen>>>);
+pub(crate) struct Known(
+    Arc<Mutex<HashMap<String, Seen>>>,
+    Arc<tokio::sync::Mutex<()>>,
+);
 
 impl Known {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Seen>> {
@@ -123,12 +129,22 @@ impl Store {
             Some(Seen::Own) => need == Need::Content,
             Some(_) => false,
         };
-        let mut ask: Vec<&Entry> = Vec::new();
-        let mut asked: HashSet<&str> = HashSet::new();
-        for e in entries {
-            if unknown(id_of(e)) && asked.insert(id_of(e)) {
-                ask.push(e);
+        let wanted = || {
+            let mut ask: Vec<&Entry> = Vec::new();
+            let mut asked: HashSet<&str> = HashSet::new();
+            for e in entries {
+                if unknown(id_of(e)) && asked.insert(id_of(e)) {
+                    ask.push(e);
+                }
             }
+            (ask, asked)
+        };
+        let (mut ask, mut asked) = wanted();
+        // Held until the answers are recorded; what is still unknown once it is ours is asked.
+        let mut _asking = None;
+        if !ask.is_empty() {
+            _asking = Some(known.1.lock().await);
+            (ask, asked) = wanted();
         }
         if !ask.is_empty() {
             // Fill the last batch with other unknown files of the folder (for content, one's

@@ -201,6 +201,7 @@ async fn record_part(
         file_id,
         size,
         md5,
+        feed,
     } = staged;
     let location = (spool_path.clone(), file_id.clone());
     let record = MultipartPart {
@@ -218,6 +219,9 @@ async fn record_part(
         .put_part(&up.upload_id, record.clone())
         .await;
     if replaced.is_ok() {
+        if let Some(feed) = feed {
+            feed.recorded();
+        }
         gw.part_recorded(s, up, &record);
     }
     match replaced {
@@ -253,7 +257,7 @@ pub(crate) async fn upload_part(
     let (body, computed) = integrity.wrap(raw);
     let length = input.content_length.and_then(|n| u64::try_from(n).ok());
     let staged = gw
-        .stage_part(&s, &up, part, body, length, content_md5)
+        .stage_part(&s, &up, part, body, length, content_md5, true)
         .await?;
     if length.is_some_and(|n| n != staged.size) {
         gw.discard_part(&s, (staged.spool_path, staged.file_id))
@@ -346,7 +350,7 @@ pub(crate) async fn upload_part_copy(
     };
     let length = range.map_or(found.size, |(a, b)| b - a + 1);
     let staged = gw
-        .stage_part(&s, &up, part, body, Some(length), None)
+        .stage_part(&s, &up, part, body, Some(length), None, false)
         .await?;
     let md5 = staged.md5.clone();
     record_part(gw, &s, &up, part, staged, Default::default()).await?;

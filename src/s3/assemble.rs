@@ -523,9 +523,9 @@ impl Assembler {
         let (tx, mut rx) = mpsc::channel(FOLLOW_WINDOW);
         let offset = {
             let mut g = lock(shared);
-            if !g.ended {
-                g.sink = Some(tx);
-            }
+            // A part whose body has ended gets no sink: `tx` is dropped here, so the channel
+            // is closed and only what the file holds is sent.
+            g.sink = (!g.ended).then_some(tx);
             g.written
         };
         tracing::debug!(

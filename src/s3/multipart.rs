@@ -257,7 +257,7 @@ pub(crate) async fn upload_part(
     let (body, computed) = integrity.wrap(raw);
     let length = input.content_length.and_then(|n| u64::try_from(n).ok());
     let staged = gw
-        .stage_part(&s, &up, part, body, length, content_md5, true)
+        .stage_part(&s, &up, part, body, length, content_md5)
         .await?;
     if length.is_some_and(|n| n != staged.size) {
         gw.discard_part(&s, (staged.spool_path, staged.file_id))
@@ -350,7 +350,7 @@ pub(crate) async fn upload_part_copy(
     };
     let length = range.map_or(found.size, |(a, b)| b - a + 1);
     let staged = gw
-        .stage_part(&s, &up, part, body, Some(length), None, false)
+        .stage_part(&s, &up, part, body, Some(length), None)
         .await?;
     let md5 = staged.md5.clone();
     record_part(gw, &s, &up, part, staged, Default::default()).await?;

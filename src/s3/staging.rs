@@ -92,9 +92,9 @@ impl Gateway {
     }
 
     /// Stores one part's body (`size` bytes when known), hashing it; a body that fails or
-    /// whose MD5 is not `content_md5` (`BadDigest`) leaves nothing behind. With `follow`, a
-    /// spooled part is offered to the upload's assembler, which may stream it upstream while
-    /// it is written ([`PartFeed`]).
+    /// whose MD5 is not `content_md5` (`BadDigest`) leaves nothing behind. A spooled part is
+    /// offered to the upload's assembler, which may stream it upstream while it is written
+    /// ([`PartFeed`]).
     pub(super) async fn stage_part(
         &self,
         s: &Session,
@@ -103,17 +103,12 @@ impl Gateway {
         body: BodyStream,
         size: Option<u64>,
         content_md5: Option<[u8; 16]>,
-        follow: bool,
     ) -> S3Result<Staged> {
         let (upload_id, meta) = (&up.upload_id, meta_of(up));
         let name = format!("part-{part:05}-{}", ulid::Ulid::new());
         let (Some(share_id), Some(folder)) = (&meta.share_id, &meta.staging_folder) else {
             let path = self.upload_dir(upload_id).join(&name);
-            let mut feed = if follow {
-                self.part_feed(s, up, part, &path.to_string_lossy())
-            } else {
-                None
-            };
+            let mut feed = self.part_feed(s, up, part, &path.to_string_lossy());
             let (size, md5) = spool(&path, body, content_md5, feed.as_mut()).await?;
             return Ok(Staged {
                 spool_path: path.to_string_lossy().into_owned(),

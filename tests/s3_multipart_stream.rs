@@ -1,7 +1,7 @@
 //! Multipart uploads streamed to ScaiDrive while the parts arrive (`src/s3/assemble.rs`), through
 //! the real S3 listener and the embedded emulator: nothing is visible upstream before Complete,
 //! Abort leaves nothing, out-of-order, retried and omitted parts, the idle fallback, a restart
-//! between parts, and a retried Complete.
+//! between parts, a retried Complete, and a part streamed while it arrived that then failed.
 
 #![allow(clippy::unwrap_used)]
 
@@ -286,6 +286,47 @@ async fn a_part_sent_then_uploaded_again_or_omitted_makes_the_part_list_decide()
     assert_eq!((status, sha), (200, sha256(&[p1.as_slice(), &p3].concat())));
     assert_eq!(etag, Some(multipart_etag(&[&p1, &p3])));
     assert!(eventually(|| uploads_in_flight(dir.path()) == 0).await);
+    s3.gateway.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_part_streamed_while_it_arrived_then_refused_makes_complete_use_the_retry() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = s3_support::start(dir.path()).await;
+    let key = "/documents/refused.bin";
+    let id = create(&s3, key).await;
+    // Part 1 with a Content-MD5 that is not its own: it goes upstream while it arrives (the
+    // assembler follows it from its first chunk), and only its end shows it is refused.
+    let bad = data(7, 6 * MIB);
+    let wrong = base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(b"other"));
+    let r = s3
+        .call(
+            "PUT",
+            key,
+            &[("partNumber", "1"), ("uploadId", &id)],
+            &[("content-md5", &wrong)],
+            bad.clone(),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("BadDigest"), "{}", r.text());
+    // The retry and the next part: the part list decides, none of the refused bytes is kept.
+    let (p1, p2) = (data(1, 5 * MIB), data(2, 3000));
+    let e1 = part(&s3, key, &id, 1, &p1).await;
+    let e2 = part(&s3, key, &id, 2, &p2).await;
+    let r = complete(&s3, key, &id, &[(1, &e1), (2, &e2)]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        get_sha(&s3, key).await,
+        (
+            200,
+            sha256(&[p1.as_slice(), &p2].concat()),
+            Some(multipart_etag(&[&p1, &p2]))
+        )
+    );
+    assert!(eventually(|| uploads_in_flight(dir.path()) == 0).await);
+    assert!(!dir.path().join("staging").join(&id).exists());
     s3.gateway.shutdown().await;
 }
 

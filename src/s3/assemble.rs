@@ -1,9 +1,11 @@
 //! Multipart uploads streamed to ScaiDrive while their parts arrive (local staging only).
 //!
 //! Every part is still spooled and indexed as before ([`super::staging`]); besides, the
-//! instance holding the spool runs one assembler task per upload that feeds the contiguous
-//! prefix of recorded parts (1, 2, 3, …) from their spool files (just written, in the page
-//! cache) into one streamed `POST /files` of the object ([`crate::store::PendingCreate`]). At
+//! instance holding the spool runs one assembler task per upload (started by its first part)
+//! that feeds the contiguous prefix of parts (1, 2, 3, …) into one streamed `POST /files` of
+//! the object ([`crate::store::PendingCreate`]): recorded parts from their spool files (just
+//! written, in the page cache), and the next part in order while it is still being spooled
+//! ([`PartFeed`]: what its file holds so far, then each chunk as it is written). At
 //! Complete only the parts not yet sent are streamed, then the body is ended and ScaiDrive
 //! stores the file. Nothing is visible upstream before that: the request body has not ended.
 //!
@@ -15,14 +17,16 @@
 //! single-request limit, or the assembler never ran on this instance (restart, cap reached).
 //! Abort and the clean-up stop the assembler, which cuts the upstream request.
 //!
-//! Memory per upload: one spool read buffer and [`crate::store::FEED_WINDOW`] chunks.
+//! Memory per upload: one spool read buffer, [`FOLLOW_WINDOW`] chunks from the part followed
+//! and [`crate::store::FEED_WINDOW`] chunks queued for the request.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt as _;
+use tokio::io::AsyncReadExt as _;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::Gateway;
@@ -35,6 +39,82 @@ use crate::store::{Finished, PendingCreate, StoreResult, Written};
 const READ_CHUNK: usize = 256 << 10;
 /// How long Abort waits for an assembler to stop.
 const STOP_WAIT: Duration = Duration::from_secs(5);
+/// Chunks queued from a part being spooled to the assembler following it.
+const FOLLOW_WINDOW: usize = 4;
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A part being spooled, as seen by the request writing it and the assembler following it.
+#[derive(Default)]
+pub(super) struct Following {
+    /// Bytes in the spool file so far.
+    written: u64,
+    /// Where the chunks written from now on go (set by the assembler when it follows).
+    sink: Option<mpsc::Sender<Bytes>>,
+    /// The body has ended (well or not): nothing more is written.
+    ended: bool,
+}
+
+/// Held by the request spooling a part of an upload that is being streamed: the assembler
+/// hears that the part started, and when the part is the next one in order it reads what is
+/// in the spool file so far and then takes each further chunk as it is written, so the part
+/// goes upstream while it arrives instead of after it was spooled. A chunk is handed over only
+/// after it is in the spool file, so the file always holds at least what was streamed. Dropped
+/// before [`Self::recorded`] (the body failed, a bad digest, the state DB refused it), the
+/// assembler hears the part is gone and gives up streaming the upload if it had followed it.
+pub(crate) struct PartFeed {
+    number: u32,
+    path: String,
+    shared: Arc<Mutex<Following>>,
+    tx: mpsc::UnboundedSender<Cmd>,
+    idle: Duration,
+    recorded: bool,
+}
+
+impl PartFeed {
+    /// `chunk` was written to the spool file.
+    pub(super) async fn written(&mut self, chunk: Bytes) {
+        let sink = {
+            let mut g = lock(&self.shared);
+            g.written += chunk.len() as u64;
+            g.sink.clone()
+        };
+        if let Some(sink) = sink {
+            // A stalled or gone assembler is left behind: the part is spooled either way, and
+            // the assembler, short of bytes, gives the upload up when the part is recorded.
+            let sent = tokio::time::timeout(self.idle, sink.send(chunk)).await;
+            if !matches!(sent, Ok(Ok(()))) {
+                lock(&self.shared).sink = None;
+            }
+        }
+    }
+
+    /// The body ended: the assembler's chunk channel closes.
+    pub(super) fn ended(&mut self) {
+        let mut g = lock(&self.shared);
+        g.ended = true;
+        g.sink = None;
+    }
+
+    /// The part was recorded (its `Cmd::Part` follows).
+    pub(super) fn recorded(mut self) {
+        self.recorded = true;
+    }
+}
+
+impl Drop for PartFeed {
+    fn drop(&mut self) {
+        self.ended();
+        if !self.recorded {
+            let _ = self.tx.send(Cmd::Gone {
+                number: self.number,
+                path: std::mem::take(&mut self.path),
+            });
+        }
+    }
+}
 
 /// A recorded part as the assembler sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +138,17 @@ impl PartRef {
 
 enum Cmd {
     Part(PartRef),
+    /// A part began to be spooled at `path`; the assembler may follow it ([`PartFeed`]).
+    Started {
+        number: u32,
+        path: String,
+        shared: Arc<Mutex<Following>>,
+    },
+    /// The part being spooled at `path` ended without being recorded.
+    Gone {
+        number: u32,
+        path: String,
+    },
     Complete {
         parts: Vec<PartRef>,
         attrs: ObjectAttrs,
@@ -110,33 +201,70 @@ impl Assemblers {
 impl Gateway {
     /// A part of `up` was recorded: the upload's assembler hears of it, or one is started.
     pub(super) fn part_recorded(&self, s: &Session, up: &Upload, part: &MultipartPart) {
-        if part.spool_path.is_empty() || meta_of(up).staging_folder.is_some() {
+        if part.spool_path.is_empty() {
             return;
+        }
+        if let Some(tx) = self.assembler(s, up) {
+            // A closed channel: the assembler has ended; Complete finds out.
+            let _ = tx.send(Cmd::Part(PartRef::of(part)));
+        }
+    }
+
+    /// A part of `up` is about to be spooled at `path`: the upload's assembler (started now if
+    /// there is none) hears of it and may follow it.
+    pub(super) fn part_feed(
+        &self,
+        s: &Session,
+        up: &Upload,
+        number: u32,
+        path: &str,
+    ) -> Option<PartFeed> {
+        let tx = self.assembler(s, up)?;
+        let shared = Arc::new(Mutex::new(Following::default()));
+        tx.send(Cmd::Started {
+            number,
+            path: path.to_owned(),
+            shared: shared.clone(),
+        })
+        .ok()?;
+        Some(PartFeed {
+            number,
+            path: path.to_owned(),
+            shared,
+            tx,
+            idle: self.opts.stream_idle,
+            recorded: false,
+        })
+    }
+
+    /// The channel to the upload's assembler, started when there is none yet (`None`: the
+    /// upload is not streamed on this instance).
+    fn assembler(&self, s: &Session, up: &Upload) -> Option<mpsc::UnboundedSender<Cmd>> {
+        if meta_of(up).staging_folder.is_some() {
+            return None;
         }
         let mut slots = self.assemblers.slots();
         match slots.get(&up.upload_id) {
-            Some(Slot::Live { tx, .. }) => {
-                // A closed channel: the assembler has ended; Complete finds out.
-                let _ = tx.send(Cmd::Part(PartRef::of(part)));
-            }
-            Some(Slot::GaveUp) => {}
+            Some(Slot::Live { tx, .. }) => Some(tx.clone()),
+            Some(Slot::GaveUp) => None,
             None => {
                 let Ok(permit) = self.assemblers.permits.clone().try_acquire_owned() else {
                     tracing::debug!(upload_id = %up.upload_id, "multipart streaming at its cap: this upload is assembled at Complete");
-                    return;
+                    return None;
                 };
                 let serial = self
                     .assemblers
                     .serial
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let (tx, rx) = mpsc::unbounded_channel();
-                let _ = tx.send(Cmd::Part(PartRef::of(part)));
                 let run = Assembler {
                     gw: self.clone(),
                     s: s.clone(),
                     up: up.clone(),
                     serial,
                     pending: BTreeMap::new(),
+                    spooling: Vec::new(),
+                    awaiting: None,
                     sent: Vec::new(),
                     bytes: 0,
                     create: None,
@@ -150,7 +278,15 @@ impl Gateway {
                     },
                     span,
                 ));
-                slots.insert(up.upload_id.clone(), Slot::Live { serial, tx, task });
+                slots.insert(
+                    up.upload_id.clone(),
+                    Slot::Live {
+                        serial,
+                        tx: tx.clone(),
+                        task,
+                    },
+                );
+                Some(tx)
             }
         }
     }
@@ -197,6 +333,11 @@ struct Assembler {
     serial: u64,
     /// Recorded parts not sent yet, by number.
     pending: BTreeMap<u32, PartRef>,
+    /// Parts being spooled now: (number, spool path, what the assembler may follow).
+    spooling: Vec<(u32, String, Arc<Mutex<Following>>)>,
+    /// A part followed while it was spooled: all of it has gone upstream, its record has not
+    /// arrived yet (number, spool path, bytes sent).
+    awaiting: Option<(u32, String, u64)>,
     /// Parts sent, in order: numbers 1, 2, 3, …
     sent: Vec<PartRef>,
     bytes: u64,
@@ -223,6 +364,22 @@ impl Assembler {
                 Some(Cmd::Part(p)) => {
                     if let Err(why) = self.note(p) {
                         return self.give_up(&why);
+                    }
+                }
+                Some(Cmd::Started {
+                    number,
+                    path,
+                    shared,
+                }) => self.spooling.push((number, path, shared)),
+                Some(Cmd::Gone { number, path }) => {
+                    self.spooling
+                        .retain(|(n, p, _)| !(*n == number && *p == path));
+                    if self
+                        .awaiting
+                        .as_ref()
+                        .is_some_and(|(n, p, _)| *n == number && *p == path)
+                    {
+                        return self.give_up("a part streamed while it arrived was not stored");
                     }
                 }
                 Some(Cmd::Complete {
@@ -292,6 +449,21 @@ impl Assembler {
 
     /// A part recorded after the assembler started.
     fn note(&mut self, p: PartRef) -> Result<(), String> {
+        self.spooling
+            .retain(|(n, path, _)| !(*n == p.number && *path == p.path));
+        if let Some((number, path, size)) = &self.awaiting
+            && *number == p.number
+        {
+            if *path != p.path || *size != p.size {
+                return Err(format!(
+                    "part {} was uploaded again while it was streamed",
+                    p.number
+                ));
+            }
+            self.awaiting = None;
+            self.sent.push(p);
+            return Ok(());
+        }
         let n = usize::try_from(p.number).unwrap_or(usize::MAX);
         if n <= self.sent.len() {
             // Sent already: the same part (from the start-up's listing) is fine.
@@ -307,38 +479,108 @@ impl Assembler {
         Ok(())
     }
 
-    /// Streams the parts that continue the sent prefix.
+    /// Streams the parts that continue the sent prefix: recorded ones from their spool
+    /// files, and the next one while it is being spooled when it is the only send of its
+    /// number in progress.
     async fn advance(&mut self) -> Result<(), String> {
-        loop {
+        while self.awaiting.is_none() {
             let next = u32::try_from(self.sent.len() + 1).unwrap_or(u32::MAX);
-            let Some(p) = self.pending.remove(&next) else {
-                return Ok(());
-            };
-            self.send(p).await?;
+            if let Some(p) = self.pending.remove(&next) {
+                self.send(p).await?;
+                continue;
+            }
+            let mut sends = self.spooling.iter().filter(|(n, _, _)| *n == next);
+            if let (Some((_, path, shared)), None) = (sends.next(), sends.next()) {
+                let (path, shared) = (path.clone(), shared.clone());
+                self.follow(next, path, &shared).await?;
+            }
+            return Ok(());
         }
+        Ok(())
+    }
+
+    /// Feeds one chunk upstream.
+    async fn push(&mut self, chunk: Bytes) -> Result<(), String> {
+        let Some(create) = self.create.as_mut() else {
+            return Err("the upstream upload has ended".into());
+        };
+        match tokio::time::timeout(self.gw.opts.stream_idle, create.send(chunk)).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("the upstream upload failed".into()),
+            Err(_) => Err("the upstream upload stalled".into()),
+        }
+    }
+
+    /// Streams part `number` while it is spooled at `path`: what the file holds now, then each
+    /// chunk as it is written, until its body ends. The part counts as sent when its record
+    /// arrives with that path and size (`note`).
+    async fn follow(
+        &mut self,
+        number: u32,
+        path: String,
+        shared: &Mutex<Following>,
+    ) -> Result<(), String> {
+        let (tx, mut rx) = mpsc::channel(FOLLOW_WINDOW);
+        let offset = {
+            let mut g = lock(shared);
+            // A part whose body has ended gets no sink: `tx` is dropped here, so the channel
+            // is closed and only what the file holds is sent.
+            g.sink = (!g.ended).then_some(tx);
+            g.written
+        };
+        tracing::debug!(
+            part = number,
+            spooled = offset,
+            "streaming a part while it arrives"
+        );
+        let mut sent = 0u64;
+        if offset > 0 {
+            let file = tokio::fs::File::open(&path)
+                .await
+                .map_err(|e| format!("opening part {number}: {e}"))?;
+            let mut body =
+                tokio_util::io::ReaderStream::with_capacity(file.take(offset), READ_CHUNK);
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| format!("reading part {number}: {e}"))?;
+                sent += chunk.len() as u64;
+                self.push(chunk).await?;
+            }
+            if sent != offset {
+                return Err(format!("part {number} was cut short on disk"));
+            }
+        }
+        let idle = self.gw.opts.stream_idle;
+        loop {
+            match tokio::time::timeout(idle, rx.recv()).await {
+                Ok(Some(chunk)) => {
+                    sent += chunk.len() as u64;
+                    self.push(chunk).await?;
+                }
+                Ok(None) => break,
+                Err(_) => return Err(format!("part {number} stalled while it arrived")),
+            }
+        }
+        self.bytes += sent;
+        if self.bytes >= self.gw.store().options().session_threshold {
+            return Err("the object passes the single-request limit".into());
+        }
+        self.awaiting = Some((number, path, sent));
+        Ok(())
     }
 
     async fn send(&mut self, p: PartRef) -> Result<(), String> {
         if self.bytes + p.size >= self.gw.store().options().session_threshold {
             return Err("the object passes the single-request limit".into());
         }
-        let Some(create) = self.create.as_mut() else {
-            return Err("the upstream upload has ended".into());
-        };
-        let file = tokio::fs::File::open(&p.path)
+        let file = super::staging::open_part(&p.path, p.size)
             .await
             .map_err(|e| format!("opening part {}: {e}", p.number))?;
         let mut body = tokio_util::io::ReaderStream::with_capacity(file, READ_CHUNK);
-        let idle = self.gw.opts.stream_idle;
         let mut read = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk: Bytes = chunk.map_err(|e| format!("reading part {}: {e}", p.number))?;
             read += chunk.len() as u64;
-            match tokio::time::timeout(idle, create.send(chunk)).await {
-                Ok(true) => {}
-                Ok(false) => return Err("the upstream upload failed".into()),
-                Err(_) => return Err("the upstream upload stalled".into()),
-            }
+            self.push(chunk).await?;
         }
         if read != p.size {
             return Err(format!("part {} changed on disk", p.number));
@@ -355,6 +597,9 @@ impl Assembler {
         parts: Vec<PartRef>,
         attrs: ObjectAttrs,
     ) -> Result<StoreResult<Written>, String> {
+        if self.awaiting.is_some() {
+            return Err("a part streamed while it arrived was not stored".into());
+        }
         if self.sent.len() > parts.len() || self.sent.iter().zip(&parts).any(|(a, b)| a != b) {
             return Err("the part list differs from what was streamed".into());
         }

@@ -201,6 +201,7 @@ async fn record_part(
         file_id,
         size,
         md5,
+        feed,
     } = staged;
     let location = (spool_path.clone(), file_id.clone());
     let record = MultipartPart {
@@ -218,6 +219,9 @@ async fn record_part(
         .put_part(&up.upload_id, record.clone())
         .await;
     if replaced.is_ok() {
+        if let Some(feed) = feed {
+            feed.recorded();
+        }
         gw.part_recorded(s, up, &record);
     }
     match replaced {

@@ -14,9 +14,10 @@ use std::path::{Path, PathBuf};
 use futures::StreamExt as _;
 use s3s::{S3Result, s3_error};
 use serde::{Deserialize, Serialize};
-use tokio::io::AsyncWriteExt as _;
+use std::io::Write as _;
 
 use super::Gateway;
+use super::assemble::PartFeed;
 use super::error::{internal, store_error};
 use crate::auth::Session;
 use crate::config::MultipartStaging;
@@ -52,6 +53,8 @@ pub(super) struct Staged {
     pub size: u64,
     /// MD5 hex.
     pub md5: String,
+    /// The feed that let the upload's assembler follow the part while it was spooled.
+    pub feed: Option<PartFeed>,
 }
 
 impl Gateway {
@@ -89,7 +92,9 @@ impl Gateway {
     }
 
     /// Stores one part's body (`size` bytes when known), hashing it; a body that fails or
-    /// whose MD5 is not `content_md5` (`BadDigest`) leaves nothing behind.
+    /// whose MD5 is not `content_md5` (`BadDigest`) leaves nothing behind. A spooled part is
+    /// offered to the upload's assembler, which may stream it upstream while it is written
+    /// ([`PartFeed`]).
     pub(super) async fn stage_part(
         &self,
         s: &Session,
@@ -102,13 +107,15 @@ impl Gateway {
         let (upload_id, meta) = (&up.upload_id, meta_of(up));
         let name = format!("part-{part:05}-{}", ulid::Ulid::new());
         let (Some(share_id), Some(folder)) = (&meta.share_id, &meta.staging_folder) else {
-            let (path, size, md5) =
-                spool(&self.upload_dir(upload_id), &name, body, content_md5).await?;
+            let path = self.upload_dir(upload_id).join(&name);
+            let mut feed = self.part_feed(s, up, part, &path.to_string_lossy());
+            let (size, md5) = spool(&path, body, content_md5, feed.as_mut()).await?;
             return Ok(Staged {
                 spool_path: path.to_string_lossy().into_owned(),
                 file_id: None,
                 size,
                 md5,
+                feed,
             });
         };
         let Some(size) = size else {
@@ -131,19 +138,20 @@ impl Gateway {
             file_id: Some(written.file_id),
             size: written.size,
             md5: hex::encode(written.md5),
+            feed: None,
         })
     }
 
     /// The parts, read one after another.
     pub(super) fn read_parts(&self, s: &Session, parts: &[&MultipartPart]) -> BodyStream {
-        let locations: Vec<PartLocation> = parts
+        let locations: Vec<(PartLocation, u64)> = parts
             .iter()
-            .map(|p| (p.spool_path.clone(), p.file_id.clone()))
+            .map(|p| ((p.spool_path.clone(), p.file_id.clone()), p.size))
             .collect();
         let store = self.store().clone();
         let s = s.clone();
         futures::stream::iter(locations)
-            .then(move |(path, file_id)| {
+            .then(move |((path, file_id), size)| {
                 let (store, s) = (store.clone(), s.clone());
                 async move {
                     match file_id {
@@ -157,7 +165,9 @@ impl Gateway {
                             })
                             .boxed(),
                         },
-                        None => match tokio::fs::File::open(&path).await {
+                        // Spool files are not fsynced (docs/operations.md): one cut short by a
+                        // crash of the machine fails the upload instead of storing less.
+                        None => match open_part(&path, size).await {
                             Ok(f) => {
                                 tokio_util::io::ReaderStream::with_capacity(f, 256 << 10).boxed()
                             }
@@ -217,48 +227,69 @@ impl Gateway {
     }
 }
 
-/// Streams a body into a new spool file `dir/name`; returns (path, size, md5 hex). The file is
-/// removed when the body fails or its MD5 is not `content_md5` (`BadDigest`).
+/// Opens a spool file that must hold `size` bytes.
+pub(super) async fn open_part(path: &str, size: u64) -> std::io::Result<tokio::fs::File> {
+    let f = tokio::fs::File::open(path).await?;
+    let len = f.metadata().await?.len();
+    if len != size {
+        return Err(std::io::Error::other(format!(
+            "the spooled part {path} holds {len} bytes, not the {size} received (lost in a crash?)"
+        )));
+    }
+    Ok(f)
+}
+
+/// Streams a body into a new spool file `path`; returns (size, md5 hex). The file is removed
+/// when the body fails or its MD5 is not `content_md5` (`BadDigest`). Each chunk written is
+/// also handed to `feed` (the upload's assembler, when it follows this part).
+///
+/// Not fsynced: a part acknowledged survives a restart of the gateway (the file is in the page
+/// cache), and a spool file cut short by a crash of the machine makes Complete fail (sizes are
+/// checked when parts are read back) rather than store other bytes. Spool files deleted within
+/// the kernel's writeback delay (about 30 s) never reach the disk.
 async fn spool(
-    dir: &Path,
-    name: &str,
+    path: &Path,
     mut body: BodyStream,
     content_md5: Option<[u8; 16]>,
-) -> S3Result<(PathBuf, u64, String)> {
-    let path = dir.join(name);
-    let mut file = tokio::fs::File::create(&path)
-        .await
-        .map_err(|e| internal("creating a part file", e))?;
+    mut feed: Option<&mut PartFeed>,
+) -> S3Result<(u64, String)> {
+    let file = std::fs::File::create(path).map_err(|e| internal("creating a part file", e))?;
+    let file = std::sync::Arc::new(file);
     let mut md5 = crate::store::md5::Md5::new();
     let mut size = 0u64;
     let result: S3Result<[u8; 16]> = async {
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| store_error(crate::store::io_error(&e)))?;
+            // The chunk is written (by reference, no copy) while it is hashed; once written it
+            // is in the file, where an assembler following the part may read it.
+            let (f, c) = (file.clone(), chunk.clone());
+            let write = tokio::task::spawn_blocking(move || (&*f).write_all(&c));
             md5.update(&chunk);
             size += chunk.len() as u64;
-            file.write_all(&chunk)
+            write
                 .await
+                .map_err(|e| internal("writing a part file", e))?
                 .map_err(|e| internal("writing a part file", e))?;
+            if let Some(feed) = feed.as_deref_mut() {
+                feed.written(chunk).await;
+            }
         }
         let digest: [u8; 16] = md5.finalize();
         if content_md5.is_some_and(|want| want != digest) {
-            tracing::info!(name, "Content-MD5 mismatch");
+            tracing::info!(path = %path.display(), "Content-MD5 mismatch");
             return Err(store_error(crate::store::StoreError::BadDigest));
         }
-        file.flush()
-            .await
-            .map_err(|e| internal("writing a part file", e))?;
-        file.sync_data()
-            .await
-            .map_err(|e| internal("syncing a part file", e))?;
         Ok(digest)
     }
     .await;
+    if let Some(feed) = feed {
+        feed.ended();
+    }
     match result {
-        Ok(digest) => Ok((path, size, hex::encode(digest))),
+        Ok(digest) => Ok((size, hex::encode(digest))),
         Err(e) => {
             drop(file);
-            let _ = tokio::fs::remove_file(&path).await;
+            let _ = tokio::fs::remove_file(path).await;
             Err(e)
         }
     }

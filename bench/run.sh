@@ -89,11 +89,17 @@ bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/scaidrive-gateway"
 tmp="$(mktemp -d /tmp/scaidrive-bench.XXXXXX)"
 declare -A pid_of=()
 cleanup() {
-    local m
+    local m status=$?
     for m in "$tmp"/mnt-*; do mountpoint -q "$m" 2>/dev/null && umount -l "$m"; done
     for p in "${pid_of[@]}"; do kill "$p" 2>/dev/null || true; done
     wait 2>/dev/null || true
     pg_stop "$tmp/pg"
+    # A run that failed keeps the servers' logs for a look (gateways, emulator, peers).
+    if [ "$status" -ne 0 ]; then
+        mkdir -p "$RESULTS/failed-logs"
+        cp "$tmp"/*.log "$tmp"/*.out "$RESULTS/failed-logs/" 2>/dev/null || true
+        echo "bench: failed; the servers' logs are in $RESULTS/failed-logs/" >&2
+    fi
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -357,6 +363,14 @@ state_small() { # TARGET ROUND
     for ep in ${members[$1]}; do
         curl -fsS -o /dev/null "${sig[@]}" "http://127.0.0.1:${s3_of[$ep]}/documents?list-type=2&max-keys=1"
     done
+    # One instance on PostgreSQL trusts its caches unchecked a few seconds after it started
+    # (docs/operations.md § Several instances): measured in that steady state.
+    if [ "$1" = pg1 ]; then
+        for _ in $(seq 1 150); do
+            curl -fsS "http://127.0.0.1:${admin_of[pg1-1]}/metrics" | grep -qx 'scaidrive_gateway_cluster_alone 1' && break
+            sleep 0.1
+        done
+    fi
     for op in put get head; do
         gateway_phase "small_$op" "${via_of[$1]}" "$SMALL_COUNT" load small s3 "$(s3_endpoints "$1")" "$op" "$SMALL_COUNT" \
             "$SMALL_PARALLEL" "${k[@]}" --prefix "documents/small-$1-$2" --body "$tmp/small.bin" --rotate "$rot"

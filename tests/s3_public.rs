@@ -767,15 +767,8 @@ async fn a_multipart_upload_onto_a_public_key_makes_it_private() {
 
 /// State-DB operations the gateway has run (its admin metrics).
 async fn state_db_operations(s3: &S3) -> f64 {
-    let text = reqwest::get(format!("http://{}/metrics", s3.gateway.addrs().admin))
+    s3_support::metric(&s3.gateway, "scaidrive_gateway_state_db_operations_total")
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with("scaidrive_gateway_state_db_operations_total"))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
         .unwrap()
 }
 

@@ -452,3 +452,16 @@ pub fn post_policy_signature(secret: &str, date: &str, policy_b64: &str) -> Stri
     }
     hex::encode(hmac(&key, policy_b64.as_bytes()))
 }
+
+/// The value of the first series of `gw`'s admin `/metrics` that starts with `series`.
+pub async fn metric(gw: &GatewayHandle, series: &str) -> Option<f64> {
+    let text = reqwest::get(format!("http://{}/metrics", gw.addrs().admin))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}

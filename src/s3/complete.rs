@@ -215,8 +215,9 @@ pub(crate) async fn complete_multipart_upload(
     gw: &Gateway,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-    // All of it in a task of its own: a client that hangs up right after sending its request
-    // (the handler's future is then dropped) does not stop the Complete at any step.
+    // All of it in a task of its own: past `COMPLETE_INLINE_WAIT` the work goes on inside the
+    // response body, which the connection drops when its client hangs up; the task does not
+    // stop with it.
     let gw2 = gw.clone();
     // The task keeps the request's span, so its lines carry the request id.
     let task = tokio::spawn(tracing::Instrument::in_current_span(async move {

@@ -243,14 +243,6 @@ fn refuse_early<B>(req: &Request<B>, region: &str) -> Option<Response<s3s::Body>
     auth::wrong_region(authorization, query, region).map(|wrong| region_error(&wrong))
 }
 
-/// CompleteMultipartUpload: `POST` with `uploadId`. It runs detached from the connection: when
-/// the client hangs up while its request is still being read, hyper drops the request's future
-/// before the operation is even called, and a Complete must finish whether or not its client
-/// is still there (the operation's own work runs in a task too, see `complete.rs`).
-fn is_complete<B>(req: &Request<B>) -> bool {
-    req.method() == Method::POST && query_values(req.uri().query(), "uploadId").next().is_some()
-}
-
 /// Quotes the `etag` parameter of a PostObject redirect's `Location`, as S3 does.
 fn quote_redirect_etag(headers: &mut http::HeaderMap) {
     let Some(location) = headers.get(header::LOCATION).and_then(|v| v.to_str().ok()) else {
@@ -430,7 +422,6 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
         if capped && xml_cap::announced_too_large(&req) {
             return Box::pin(async move { Ok(finish(too_large(), request_id, false).await) });
         }
-        let detach = is_complete(&req);
         let inner = self.inner.clone();
         let region = std::sync::Arc::clone(&self.region);
         let work = async move {
@@ -485,26 +476,9 @@ impl hyper::service::Service<Request<RequestBody>> for Edge {
                 resp
             })
         };
-        if !detach {
-            return Box::pin(work);
-        }
-        // CompleteMultipartUpload runs in a task of its own, body read included, so that a
-        // client hanging up does not drop it half done (hyper drops a request's future when
-        // its connection closes): the object is finished with its attributes either way.
-        Box::pin(async move {
-            // The task keeps the request's span: its lines carry the request id.
-            match tokio::spawn(tracing::Instrument::in_current_span(work)).await {
-                Ok(res) => res,
-                Err(e) => {
-                    tracing::error!(error = %e, "the CompleteMultipartUpload task failed");
-                    Ok(xml_error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "InternalError",
-                        "We encountered an internal error. Please try again.",
-                    ))
-                }
-            }
-        })
+        // A request that changes something runs in a task of its own from the listener on
+        // (`server::Connection`): a Complete whose client hangs up is finished either way.
+        Box::pin(work)
     }
 }
 

@@ -44,6 +44,7 @@ use hyper_util::server::conn::auto;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio_util::task::TaskTracker;
 
 use crate::config::{self, Config, LimitsConfig};
 use crate::metrics::RequestMetrics;
@@ -352,6 +353,7 @@ async fn serve_listener(
     let builder = Arc::new(builder);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let mut connections = JoinSet::new();
+    let detached = TaskTracker::new();
 
     loop {
         tokio::select! {
@@ -385,6 +387,7 @@ async fn serve_listener(
                     idle,
                     busy: permit.is_none(),
                     silent: header_timeout,
+                    detached: detached.clone(),
                 };
                 let tls = tls.clone();
                 connections.spawn(async move {
@@ -400,8 +403,11 @@ async fn serve_listener(
     if open > 0 {
         tracing::info!(front_end = name, open, "waiting for open connections");
     }
+    // Requests whose client has left run on in `detached`: they are waited for as well.
+    detached.close();
     let drained = tokio::time::timeout(opts.grace, async {
         while connections.join_next().await.is_some() {}
+        detached.wait().await;
     })
     .await;
     if drained.is_err() {
@@ -426,6 +432,15 @@ struct Connection {
     /// A connection that sends no byte at all within this is closed (the header read timeout;
     /// hyper's own starts only with the first byte).
     silent: Duration,
+    /// Where requests that change something run ([`changes_state`]), so shutdown can wait for
+    /// those whose connection has gone.
+    detached: TaskTracker,
+}
+
+/// Whether a request may change something (every method but the ones RFC 9110 §9.2.1 and
+/// RFC 4918 make safe): such a request runs to its end once received.
+fn changes_state(method: &http::Method) -> bool {
+    !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PROPFIND")
 }
 
 /// Decrements the open-connections gauge when dropped.
@@ -476,6 +491,7 @@ impl Connection {
             idle,
             busy,
             silent,
+            detached,
         } = self;
         let name = ctx.front_end.name();
         let activity = Arc::new(Activity::new());
@@ -487,12 +503,24 @@ impl Connection {
                 let ctx = Arc::clone(&ctx);
                 let activity = Arc::clone(&activity);
                 req.extensions_mut().insert(ClientConn { peer, secure });
-                async move {
-                    if busy {
-                        return Ok::<_, Infallible>(request::busy(&ctx));
-                    }
-                    Ok(request::handle(ctx, activity, req).await)
-                }
+                // hyper drops a request's future when its connection closes, even one it has
+                // read whole and not yet polled. A request that changes something therefore
+                // runs in a task of its own, started here: a client that leaves right after
+                // sending it (its answer unread) does not stop it half-way. Its body, if cut
+                // short, still reads as an error (hyper's drop guard on the body sender).
+                let handled: BoxFuture<'static, Response<ResponseBody>> = if busy {
+                    Box::pin(std::future::ready(request::busy(&ctx)))
+                } else if changes_state(req.method()) {
+                    let failed = Arc::clone(&ctx);
+                    let task = detached.spawn(request::handle(ctx, activity, req));
+                    Box::pin(async move {
+                        task.await
+                            .unwrap_or_else(|e| request::handler_failed(&failed, &e))
+                    })
+                } else {
+                    Box::pin(request::handle(ctx, activity, req))
+                };
+                async move { Ok::<_, Infallible>(handled.await) }
             })
         };
         let conn = builder.serve_connection(TokioIo::new(io), service);
@@ -524,7 +552,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
-    use tokio::sync::{Notify, oneshot};
+    use tokio::sync::{Notify, mpsc, oneshot};
 
     fn port_zero_config() -> Config {
         let mut cfg = Config::default();
@@ -624,6 +652,89 @@ mod tests {
             in_flight.await.unwrap().is_err(),
             "the cut request cannot succeed"
         );
+    }
+
+    /// A front end that reads the whole body, works on for a moment (as a real handler checks
+    /// a signature before it acts), then reports what it received.
+    fn recording_front_end(got: mpsc::UnboundedSender<Result<Bytes, String>>) -> FrontEnd {
+        FrontEnd::new(
+            "recording",
+            hyper::service::service_fn(move |req: Request<RequestBody>| {
+                let got = got.clone();
+                async move {
+                    let body = req.into_body().collect().await;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let _ = got.send(body.map(|b| b.to_bytes()).map_err(|e| e.to_string()));
+                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"done"))))
+                }
+            }),
+        )
+    }
+
+    async fn serve_recording() -> (
+        BoundAddrs,
+        mpsc::UnboundedReceiver<Result<Bytes, String>>,
+        oneshot::Sender<()>,
+    ) {
+        let listeners = Listeners::bind(&port_zero_config()).await.unwrap();
+        let addrs = listeners.addrs().unwrap();
+        let (got_tx, got_rx) = mpsc::unbounded_channel();
+        let front_ends = FrontEnds {
+            s3: recording_front_end(got_tx),
+            webdav: FrontEnd::placeholder("webdav", "off\n"),
+            admin: FrontEnd::placeholder("admin", "off\n"),
+        };
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        tokio::spawn(serve(
+            listeners,
+            front_ends,
+            async {
+                let _ = stop_rx.await;
+            },
+            Duration::from_secs(5),
+        ));
+        (addrs, got_rx, stop_tx)
+    }
+
+    /// Sends `head` and `body` on a fresh connection and closes it without reading.
+    async fn send_and_close(addr: SocketAddr, head: &str, body: &[u8]) {
+        use tokio::io::AsyncWriteExt as _;
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut all = head.as_bytes().to_vec();
+        all.extend_from_slice(body);
+        stream.write_all(&all).await.unwrap();
+        drop(stream);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_changes_something_runs_to_its_end_when_the_client_leaves_after_sending_it()
+     {
+        let (addrs, mut got, _stop) = serve_recording().await;
+        for i in 0..20 {
+            let body = format!("<CompleteMultipartUpload>{i}</CompleteMultipartUpload>");
+            let head = format!(
+                "POST /b/k?uploadId=u{i} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            send_and_close(addrs.s3, &head, body.as_bytes()).await;
+            let ran = tokio::time::timeout(Duration::from_secs(5), got.recv())
+                .await
+                .unwrap_or_else(|_| panic!("request {i}: the handler never finished"))
+                .unwrap();
+            assert_eq!(ran.unwrap(), body.as_bytes(), "request {i}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_by_a_leaving_client_is_an_error_to_a_handler_that_runs_on() {
+        let (addrs, mut got, _stop) = serve_recording().await;
+        let head = "PUT /b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+        send_and_close(addrs.s3, head, &[7u8; 1000]).await;
+        let ran = tokio::time::timeout(Duration::from_secs(5), got.recv())
+            .await
+            .expect("the handler never finished")
+            .unwrap();
+        assert!(ran.is_err(), "a cut body read as whole: {ran:?}");
     }
 
     #[tokio::test]

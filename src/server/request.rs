@@ -315,6 +315,30 @@ pub(crate) fn busy(ctx: &ListenerCtx) -> Response<ResponseBody> {
     resp
 }
 
+/// The answer when a request's handler task panicked or was cancelled: 500, an S3 error on the
+/// S3 listener.
+pub(crate) fn handler_failed(
+    ctx: &ListenerCtx,
+    err: &tokio::task::JoinError,
+) -> Response<ResponseBody> {
+    tracing::error!(protocol = ctx.protocol, error = %err, "a request's handler failed");
+    let id = request_id();
+    if ctx.is_s3() {
+        let mut r = s3_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+            &id,
+        );
+        if let Ok(v) = HeaderValue::from_str(&id) {
+            r.headers_mut().insert(S3_REQUEST_ID, v);
+        }
+        r
+    } else {
+        super::text_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
+    }
+}
+
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {
     headers
         .get(name)

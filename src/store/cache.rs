@@ -59,7 +59,10 @@ impl ListingKey {
 pub(crate) enum Patch {
     /// The entry (created or replaced) as the gateway knows it now.
     Upsert(Entry),
-    /// The entry of this name is gone, if it is still the one with this id.
+    /// The entry with this id is gone: the one of this name if it has this id, else the one
+    /// with this id under any name (a delete renames an item to its trash name before it
+    /// trashes it, and a listing fetched in between shows it so). An entry of this name with
+    /// another id stays.
     Remove { name: String, id: String },
 }
 
@@ -81,14 +84,18 @@ impl Listing {
                 Err(i) => self.entries.insert(i, entry.clone()),
             },
             Patch::Remove { name, id } => {
-                if let Ok(i) = find(&self.entries, name) {
-                    let same = match &self.entries[i] {
-                        Entry::File(f) => &f.id == id,
-                        Entry::Folder(f) => &f.id == id,
-                    };
-                    if same {
-                        self.entries.remove(i);
-                    }
+                let id_of = |e: &Entry| match e {
+                    Entry::File(f) => f.id == *id,
+                    Entry::Folder(f) => f.id == *id,
+                };
+                let at = match find(&self.entries, name) {
+                    Ok(i) if id_of(&self.entries[i]) => Some(i),
+                    // Under another name: a listing fetched while a delete had renamed the
+                    // item to its trash name and not yet trashed it.
+                    _ => self.entries.iter().position(id_of),
+                };
+                if let Some(i) = at {
+                    self.entries.remove(i);
                 }
             }
         }
@@ -623,6 +630,41 @@ mod tests {
         // The fetch answered without the write.
         c.put_listing(key.clone(), g, Arc::new(Listing::default()));
         assert_eq!(names(&c.listing(&key).unwrap()), ["x"]);
+    }
+
+    #[test]
+    fn a_fetch_that_saw_a_deleted_file_under_its_trash_name_is_cached_without_it() {
+        let c = caches();
+        let folder = FolderRef::root("shr");
+        let key = ListingKey::new("alice", &folder);
+        let g = c.listing_generation("shr");
+        // The delete renamed `f3.txt` (id 1) to its trash name, the fetch listed the folder
+        // then, and the delete's trash call and patch came after.
+        c.patch(
+            "alice",
+            &folder,
+            Patch::Remove {
+                name: "f3.txt".into(),
+                id: "1".into(),
+            },
+        );
+        let fetched = Listing::new(vec![
+            file("2", "f2.txt"),
+            file("1", "f3.txt (deleted 20261205T231813.365Z)"),
+        ]);
+        c.put_listing(key.clone(), g, Arc::new(fetched));
+        assert_eq!(names(&c.listing(&key).unwrap()), ["f2.txt"]);
+    }
+
+    #[test]
+    fn a_rename_replayed_onto_a_fetch_that_saw_the_new_name_keeps_one_entry() {
+        let mut l = Listing::new(vec![file("1", "b"), file("2", "c")]);
+        l.apply(&Patch::Remove {
+            name: "a".into(),
+            id: "1".into(),
+        });
+        l.apply(&Patch::Upsert(file("1", "b")));
+        assert_eq!(names(&l), ["b", "c"]);
     }
 
     #[test]

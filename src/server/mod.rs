@@ -440,7 +440,10 @@ struct Connection {
 /// Whether a request may change something (every method but the ones RFC 9110 §9.2.1 and
 /// RFC 4918 make safe): such a request runs to its end once received.
 fn changes_state(method: &http::Method) -> bool {
-    !matches!(method.as_str(), "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PROPFIND")
+    !matches!(
+        method.as_str(),
+        "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PROPFIND"
+    )
 }
 
 /// Decrements the open-connections gauge when dropped.

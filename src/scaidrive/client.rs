@@ -315,11 +315,17 @@ impl Client {
         }
         let started = Instant::now();
         let sent = rb.send().await;
-        self.inner.stats.record(
-            method.as_str(),
-            url.path(),
-            sent.as_ref().ok().map(|r| r.status().as_u16()),
-            started.elapsed(),
+        let status = sent.as_ref().ok().map(|r| r.status().as_u16());
+        let took = started.elapsed();
+        self.inner
+            .stats
+            .record(method.as_str(), url.path(), status, took);
+        tracing::debug!(
+            method = method.as_str(),
+            path = url.path(),
+            status,
+            head_ms = took.as_secs_f64() * 1000.0,
+            "ScaiDrive answered"
         );
         let resp = sent.map_err(Error::transport)?;
         self.record_rate_limit(token, resp.headers());

@@ -560,3 +560,71 @@ async fn concurrent_reads_of_files_just_written_share_one_read_check() {
     assert_eq!(read.get(CHECK), 1, "{FILES} concurrent GETs: {read:?}");
     s3.gateway.shutdown().await;
 }
+
+async fn state_db_operations(s3: &S3) -> f64 {
+    s3_support::metric(&s3.gateway, "scaidrive_gateway_state_db_operations_total")
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_stored_key_is_read_from_the_state_db_once_and_a_revoked_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    // The embedded emulator's key pair is a stored credential, as `credentials create` makes.
+    let s3 = gateway(dir.path(), None, |_| {}).await;
+    let key = s3.access_key.clone();
+    assert_eq!(s3.put("/documents/k.txt", b"k").await.status, 200);
+    let before = state_db_operations(&s3).await;
+    for _ in 0..20 {
+        let head = s3
+            .call("HEAD", "/documents/k.txt", &[], &[], Vec::new())
+            .await;
+        assert_eq!(head.status, 200);
+    }
+    let ops = state_db_operations(&s3).await - before;
+    assert!(
+        ops <= 1.0,
+        "20 HEADs signed with a stored key: {ops} state-DB operations"
+    );
+
+    // Revoked through this process's state DB (as the keys endpoint does): refused at once.
+    let db = s3.gateway.state_db();
+    let kept = db.get_credential(&key).await.unwrap().unwrap();
+    assert!(db.revoke_credential(&key).await.unwrap());
+    let refused = s3
+        .call("HEAD", "/documents/k.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(refused.status, 403);
+
+    // Made again, then revoked by another process (`credentials revoke`, another instance):
+    // refused within the credential TTL.
+    db.create_credential(scaidrive_gateway::state::NewCredential {
+        access_key_id: Some(kept.access_key_id.clone()),
+        secret_access_key: Some(kept.secret_access_key.clone()),
+        token: kept.token.clone(),
+        label: None,
+        user_id: kept.user_id.clone(),
+    })
+    .await
+    .unwrap();
+    let head = s3
+        .call("HEAD", "/documents/k.txt", &[], &[], Vec::new())
+        .await;
+    assert_eq!(head.status, 200, "a key made again works at once");
+    let other = scaidrive_gateway::state::StateDb::open(dir.path().join("gateway.db")).unwrap();
+    assert!(other.revoke_credential(&key).await.unwrap());
+    let revoked_at = Instant::now();
+    eventually("the key revoked elsewhere is refused", || async {
+        s3.call("HEAD", "/documents/k.txt", &[], &[], Vec::new())
+            .await
+            .status
+            == 403
+    })
+    .await;
+    let took = revoked_at.elapsed();
+    assert!(
+        took < scaidrive_gateway::state::CREDENTIAL_TTL * 3,
+        "refused {took:?} after the revocation"
+    );
+    s3.gateway.shutdown().await;
+}

@@ -230,6 +230,17 @@ impl Authenticator {
     /// secret; the caller verifies the signature). Not a use of the key: [`Self::signed`] and
     /// [`Self::basic`] record those.
     pub async fn by_access_key(&self, access_key_id: &str) -> Result<KeyPair, AuthError> {
+        self.key_pair(access_key_id, false).await
+    }
+
+    /// [`Self::by_access_key`] with a stored key read from the state database, never from
+    /// memory: for work done in a key's name outside a request (lifecycle rules), which must
+    /// stop the moment the key is revoked anywhere.
+    pub async fn by_access_key_fresh(&self, access_key_id: &str) -> Result<KeyPair, AuthError> {
+        self.key_pair(access_key_id, true).await
+    }
+
+    async fn key_pair(&self, access_key_id: &str, fresh: bool) -> Result<KeyPair, AuthError> {
         if let Some(c) = self.inner.statics.get(access_key_id) {
             let session = self.by_token(&c.token).await?;
             return Ok(KeyPair {
@@ -244,11 +255,13 @@ impl Authenticator {
         {
             return Ok(pair);
         }
-        let stored = self
-            .inner
-            .db
-            .get_credential(access_key_id)
-            .await
+        let db = &self.inner.db;
+        let stored = if fresh {
+            db.get_credential_fresh(access_key_id).await
+        } else {
+            db.get_credential(access_key_id).await
+        };
+        let stored = stored
             .map_err(|e| {
                 tracing::error!(error = %e, "credential lookup failed");
                 AuthError::Unavailable("state database".into())

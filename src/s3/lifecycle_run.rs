@@ -222,7 +222,13 @@ impl Lifecycle {
             report.errors += 1;
             return Ok(());
         };
-        let session = match self.gw.ctx.auth.by_access_key(&cfg.access_key_id).await {
+        let session = match self
+            .gw
+            .ctx
+            .auth
+            .by_access_key_fresh(&cfg.access_key_id)
+            .await
+        {
             Ok(pair) => pair.session,
             Err(e) => {
                 tracing::warn!(

@@ -484,7 +484,9 @@ pub async fn open_state_db(cfg: &Config) -> anyhow::Result<StateDb> {
         .await
         .with_context(|| format!("opening state database {location}"))?;
     Ok(match cfg.cache.enabled {
-        true => db.with_attrs_cache(std::time::Duration::from_secs(cfg.cache.ttl_secs)),
+        true => db
+            .with_attrs_cache(std::time::Duration::from_secs(cfg.cache.ttl_secs))
+            .with_credential_cache(),
         false => db,
     })
 }

@@ -400,7 +400,7 @@ async fn revoke(auth: &Authenticator, session: &Session, id: &str) -> Response<R
             "you have no key with this access key id",
         )
     };
-    match auth.db().get_credential(id).await {
+    match auth.db().get_credential_fresh(id).await {
         Ok(Some(c)) if c.user_id == session.principal() => {}
         Ok(_) => return not_found(),
         Err(e) => return unavailable(&e),

@@ -148,6 +148,28 @@ pub(super) fn finish(row: RawCredential) -> Result<Credential, StateError> {
     Ok(cred)
 }
 
+/// How long a stored credential read from the database is used from memory
+/// ([`StateDb::with_credential_cache`]): a key revoked by another process (the `credentials
+/// revoke` command, another instance sharing PostgreSQL) is refused within this. Revoking
+/// through this process drops it at once.
+pub const CREDENTIAL_TTL: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Stored credentials read recently, by access key id (only those found: an unknown key is
+/// asked again each time, so a key made elsewhere works at once).
+#[derive(Clone)]
+pub(crate) struct CredentialCache {
+    entries: moka::sync::Cache<String, Credential>,
+    /// Bumped by every revocation through this process, under the lock: a read that started
+    /// before one does not put back what it read.
+    revocations: std::sync::Arc<std::sync::Mutex<u64>>,
+}
+
+impl CredentialCache {
+    fn revocations(&self) -> std::sync::MutexGuard<'_, u64> {
+        self.revocations.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 /// A time as the credential and session tables keep it: RFC 3339 UTC, whole seconds.
 pub(super) fn time_text(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -209,11 +231,51 @@ impl StateDb {
         Ok(cred)
     }
 
-    /// The credential with this access key id, if any.
+    /// Keeps credentials read by [`StateDb::get_credential`] in memory for [`CREDENTIAL_TTL`]:
+    /// a request signed with a stored key then costs no state-DB round trip.
+    #[must_use]
+    pub fn with_credential_cache(mut self) -> Self {
+        self.credentials = Some(CredentialCache {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(CREDENTIAL_TTL)
+                .build(),
+            revocations: std::sync::Arc::default(),
+        });
+        self
+    }
+
+    /// The credential with this access key id, if any. With the credential cache on
+    /// ([`StateDb::with_credential_cache`]) it may come from memory, up to [`CREDENTIAL_TTL`]
+    /// old (`last_used_at` included).
     pub async fn get_credential(
         &self,
         access_key_id: &str,
     ) -> Result<Option<Credential>, StateError> {
+        let cache = self.credentials.as_ref();
+        if let Some(hit) = cache.and_then(|c| c.entries.get(access_key_id)) {
+            return Ok(Some(hit));
+        }
+        let seen = cache.map(|c| *c.revocations());
+        let found = self.read_credential(access_key_id).await?;
+        if let (Some(c), Some(seen), Some(cred)) = (cache, seen, &found) {
+            let revocations = c.revocations();
+            if *revocations == seen {
+                c.entries.insert(access_key_id.to_owned(), cred.clone());
+            }
+        }
+        Ok(found)
+    }
+
+    /// [`StateDb::get_credential`] read from the database, never from memory.
+    pub async fn get_credential_fresh(
+        &self,
+        access_key_id: &str,
+    ) -> Result<Option<Credential>, StateError> {
+        self.read_credential(access_key_id).await
+    }
+
+    async fn read_credential(&self, access_key_id: &str) -> Result<Option<Credential>, StateError> {
         let sqlite = match &self.backend {
             Backend::Sqlite(s) => s,
             Backend::Postgres(p) => return pg::get_credential(p, access_key_id).await,
@@ -262,6 +324,11 @@ impl StateDb {
             }
             Backend::Postgres(p) => pg::revoke_credential(p, access_key_id).await?,
         };
+        if let Some(c) = &self.credentials {
+            let mut revocations = c.revocations();
+            c.entries.invalidate(access_key_id);
+            *revocations = revocations.wrapping_add(1);
+        }
         if removed {
             tracing::info!(access_key_id, "credential revoked");
         }

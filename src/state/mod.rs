@@ -64,7 +64,7 @@ pub use bucketcfg::{BucketConfig, ConfigKind};
 pub use coherence::ClusterLease;
 pub use completed::CompletedUpload;
 pub use credentials::{
-    Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
+    CREDENTIAL_TTL, Credential, NewCredential, generate_access_key_id, generate_secret_access_key,
     generate_session_token, generate_temporary_access_key_id,
 };
 pub use intents::{DeleteIntent, IntentKind};
@@ -196,6 +196,8 @@ pub struct StateDb {
     /// Object attributes by file id (`None`: none stored), when enabled
     /// ([`StateDb::with_attrs_cache`]).
     attrs: Option<attrs::AttrsCache>,
+    /// Stored credentials read recently, when enabled ([`StateDb::with_credential_cache`]).
+    credentials: Option<credentials::CredentialCache>,
 }
 
 impl std::fmt::Debug for StateDb {
@@ -236,6 +238,7 @@ impl StateDb {
                 operations: Arc::default(),
             }),
             attrs: None,
+            credentials: None,
         })
     }
 
@@ -256,6 +259,7 @@ impl StateDb {
                 backend: Backend::Postgres(pg::PgBackend::connect(url, options.pool_size).await?),
                 location: Arc::new(location.clone()),
                 attrs: None,
+                credentials: None,
             }),
         }
     }

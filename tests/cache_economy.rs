@@ -561,12 +561,6 @@ async fn concurrent_reads_of_files_just_written_share_one_read_check() {
     s3.gateway.shutdown().await;
 }
 
-async fn state_db_operations(s3: &S3) -> f64 {
-    s3_support::metric(&s3.gateway, "scaidrive_gateway_state_db_operations_total")
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_stored_key_is_read_from_the_state_db_once_and_a_revoked_one_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -574,14 +568,14 @@ async fn a_stored_key_is_read_from_the_state_db_once_and_a_revoked_one_refused()
     let s3 = gateway(dir.path(), None, |_| {}).await;
     let key = s3.access_key.clone();
     assert_eq!(s3.put("/documents/k.txt", b"k").await.status, 200);
-    let before = state_db_operations(&s3).await;
+    let before = s3_support::state_db_operations(&s3.gateway).await;
     for _ in 0..20 {
         let head = s3
             .call("HEAD", "/documents/k.txt", &[], &[], Vec::new())
             .await;
         assert_eq!(head.status, 200);
     }
-    let ops = state_db_operations(&s3).await - before;
+    let ops = s3_support::state_db_operations(&s3.gateway).await - before;
     assert!(
         ops <= 1.0,
         "20 HEADs signed with a stored key: {ops} state-DB operations"

@@ -765,13 +765,6 @@ async fn a_multipart_upload_onto_a_public_key_makes_it_private() {
     );
 }
 
-/// State-DB operations the gateway has run (its admin metrics).
-async fn state_db_operations(s3: &S3) -> f64 {
-    s3_support::metric(&s3.gateway, "scaidrive_gateway_state_db_operations_total")
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_put_reads_the_buckets_link_records_once_per_ttl_and_sees_a_new_link_at_once() {
     let (_emu, s3) = setup().await;
@@ -779,11 +772,11 @@ async fn a_put_reads_the_buckets_link_records_once_per_ttl_and_sees_a_new_link_a
     assert_eq!(s3.put("/pub11/warm", b"x").await.status, 200);
     // Each PUT stores the object's attributes (one operation); the bucket's link records
     // (none) are known from the first PUT and not read again within the TTL.
-    let before = state_db_operations(&s3).await;
+    let before = s3_support::state_db_operations(&s3.gateway).await;
     for i in 0..10 {
         assert_eq!(s3.put(&format!("/pub11/k{i}"), b"x").await.status, 200);
     }
-    let ops = state_db_operations(&s3).await - before;
+    let ops = s3_support::state_db_operations(&s3.gateway).await - before;
     assert!(ops <= 10.0, "{ops} state-DB operations for 10 PUTs");
     // A link made now is known to the next PUT of its key at once, which revokes it.
     let r = s3

@@ -291,18 +291,12 @@ pub(crate) fn s3_error(
 
 /// The answer to a connection over `limits.max_connections`: 503 (S3: `SlowDown`), then close.
 pub(crate) fn busy(ctx: &ListenerCtx) -> Response<ResponseBody> {
-    let id = request_id();
     let mut resp = if ctx.is_s3() {
-        let mut r = s3_error(
+        s3_error_answer(
             StatusCode::SERVICE_UNAVAILABLE,
             "SlowDown",
             "Too many open connections; reduce your request rate.",
-            &id,
-        );
-        if let Ok(v) = HeaderValue::from_str(&id) {
-            r.headers_mut().insert(S3_REQUEST_ID, v);
-        }
-        r
+        )
     } else {
         super::text_response(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -322,21 +316,26 @@ pub(crate) fn handler_failed(
     err: &tokio::task::JoinError,
 ) -> Response<ResponseBody> {
     tracing::error!(protocol = ctx.protocol, error = %err, "a request's handler failed");
-    let id = request_id();
     if ctx.is_s3() {
-        let mut r = s3_error(
+        s3_error_answer(
             StatusCode::INTERNAL_SERVER_ERROR,
             "InternalError",
             "We encountered an internal error. Please try again.",
-            &id,
-        );
-        if let Ok(v) = HeaderValue::from_str(&id) {
-            r.headers_mut().insert(S3_REQUEST_ID, v);
-        }
-        r
+        )
     } else {
         super::text_response(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n")
     }
+}
+
+/// An S3 error answer made outside any request's wrapper: a request id of its own, in the body
+/// and in `x-amz-request-id`.
+fn s3_error_answer(status: StatusCode, code: &str, message: &str) -> Response<ResponseBody> {
+    let id = request_id();
+    let mut r = s3_error(status, code, message, &id);
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        r.headers_mut().insert(S3_REQUEST_ID, v);
+    }
+    r
 }
 
 fn header_u64(headers: &HeaderMap, name: &str) -> Option<u64> {

@@ -465,3 +465,10 @@ pub async fn metric(gw: &GatewayHandle, series: &str) -> Option<f64> {
         .find(|l| l.starts_with(series))
         .and_then(|l| l.rsplit(' ').next()?.parse().ok())
 }
+
+/// State-DB operations the gateway has run (`scaidrive_gateway_state_db_operations_total`).
+pub async fn state_db_operations(gw: &GatewayHandle) -> f64 {
+    metric(gw, "scaidrive_gateway_state_db_operations_total")
+        .await
+        .unwrap()
+}

@@ -39,19 +39,12 @@ fn dav(s3: &S3, method: &str, path: &str) -> reqwest::RequestBuilder {
 
 /// Change-feed polls the gateway has made so far (its upstream request counter).
 async fn feed_polls(s3: &S3) -> u64 {
-    let text = reqwest::get(format!("http://{}/metrics", s3.gateway.addrs().admin))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| {
-            l.starts_with("scaidrive_gateway_upstream_requests_total{")
-                && l.contains("endpoint=\"/api/v1/sync/changes\"")
-        })
-        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
-        .sum()
+    let polls = s3_support::metric_sum(s3.gateway.addrs().admin, |l| {
+        l.starts_with("scaidrive_gateway_upstream_requests_total{")
+            && l.contains("endpoint=\"/api/v1/sync/changes\"")
+    })
+    .await;
+    polls as u64
 }
 
 /// Waits until the change feed has been polled `n` more times.

@@ -383,20 +383,12 @@ async fn stalled_bodies_are_refused_after_the_body_timeout_and_store_nothing() {
 
 /// `scaidrive_gateway_requests_total` of WebDAV PUTs with a 5xx status.
 async fn webdav_put_server_errors(admin: SocketAddr) -> f64 {
-    let text = reqwest::get(format!("http://{admin}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| {
-            l.starts_with(
-                "scaidrive_gateway_requests_total{protocol=\"webdav\",operation=\"PUT\",status=\"5",
-            )
-        })
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    s3_support::metric_sum(admin, |l| {
+        l.starts_with(
+            "scaidrive_gateway_requests_total{protocol=\"webdav\",operation=\"PUT\",status=\"5",
+        )
+    })
+    .await
 }
 
 #[tokio::test]

@@ -695,17 +695,14 @@ async fn a_reader_writes_where_a_scaidrive_acl_entry_lets_it_and_nowhere_else() 
 
 /// Upstream calls so far whose endpoint contains `needle`, by method (`/metrics`).
 async fn upstream_calls(gw: &GatewayHandle, method: &str, needle: &str) -> u64 {
-    let text = reqwest::get(format!("http://{}/metrics", gw.addrs().admin))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .filter(|l| l.starts_with("scaidrive_gateway_upstream_requests_total{"))
-        .filter(|l| l.contains(&format!("method=\"{method}\"")) && l.contains(needle))
-        .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
-        .sum()
+    let method = format!("method=\"{method}\"");
+    let calls = s3_support::metric_sum(gw.addrs().admin, |l| {
+        l.starts_with("scaidrive_gateway_upstream_requests_total{")
+            && l.contains(&method)
+            && l.contains(needle)
+    })
+    .await;
+    calls as u64
 }
 
 /// davfs2's sequence for a new file: LOCK of the new name, then (at upload time, often long

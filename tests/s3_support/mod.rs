@@ -455,15 +455,30 @@ pub fn post_policy_signature(secret: &str, date: &str, policy_b64: &str) -> Stri
 
 /// The value of the first series of `gw`'s admin `/metrics` that starts with `series`.
 pub async fn metric(gw: &GatewayHandle, series: &str) -> Option<f64> {
-    let text = reqwest::get(format!("http://{}/metrics", gw.addrs().admin))
+    metrics_text(gw.addrs().admin)
+        .await
+        .lines()
+        .find(|l| l.starts_with(series))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+/// The sum of the values of the admin `/metrics` series (at `admin`) whose line passes `keep`.
+pub async fn metric_sum(admin: std::net::SocketAddr, keep: impl Fn(&str) -> bool) -> f64 {
+    metrics_text(admin)
+        .await
+        .lines()
+        .filter(|l| keep(l))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn metrics_text(admin: std::net::SocketAddr) -> String {
+    reqwest::get(format!("http://{admin}/metrics"))
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
-    text.lines()
-        .find(|l| l.starts_with(series))
-        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap()
 }
 
 /// State-DB operations the gateway has run (`scaidrive_gateway_state_db_operations_total`).

@@ -4,13 +4,16 @@
 //! `modified_at` the entry was made for.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{params, params_from_iter};
 use serde::{Deserialize, Serialize};
 
+use super::attrs_cache::AttrsCache;
 use super::{Backend, StateDb, StateError, pg};
+
+/// Object attributes kept in memory at most (a listing of a 10,000-file folder keeps 10,000).
+const ATTRS_CACHE_CAPACITY: usize = 200_000;
 
 /// The attributes kept for one file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,44 +165,12 @@ pub(super) fn decode(row: Row) -> Result<StoredAttrs, StateError> {
     })
 }
 
-/// Object attributes kept in memory, by file id (`None`: nothing stored).
-///
-/// A reader that missed and loads from the database must never put back a value older than a
-/// write made meanwhile through the same handle. SQLite: every change updates the cache while
-/// holding the one connection, which serializes it with readers. PostgreSQL (a pool, operations
-/// in parallel): a writer updates the cache and bumps `epoch` under its lock once the write is
-/// committed, and a reader fills the cache only when `epoch` did not move during its query.
-#[derive(Clone)]
-pub(crate) struct AttrsCache {
-    entries: moka::sync::Cache<String, Option<StoredAttrs>>,
-    epoch: Arc<Mutex<u64>>,
-}
-
-impl AttrsCache {
-    /// Applies a committed write (PostgreSQL).
-    pub(super) fn write(&self, f: impl FnOnce(&moka::sync::Cache<String, Option<StoredAttrs>>)) {
-        let mut epoch = self.epoch.lock().unwrap_or_else(|p| p.into_inner());
-        f(&self.entries);
-        *epoch = epoch.wrapping_add(1);
-    }
-
-    fn epoch(&self) -> u64 {
-        *self.epoch.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
 impl StateDb {
     /// Keeps attributes in memory for `ttl` (a hit costs no database round trip). Other
     /// processes sharing the database are seen once an entry expires.
     #[must_use]
     pub fn with_attrs_cache(mut self, ttl: Duration) -> Self {
-        self.attrs = Some(AttrsCache {
-            entries: moka::sync::Cache::builder()
-                .max_capacity(200_000)
-                .time_to_live(ttl)
-                .build(),
-            epoch: Arc::new(Mutex::new(0)),
-        });
+        self.attrs = Some(AttrsCache::new(ttl, ATTRS_CACHE_CAPACITY));
         self
     }
 
@@ -262,7 +233,7 @@ impl StateDb {
                     chrono::Utc::now().to_rfc3339(),
                 ])?;
                 if let Some(c) = cache {
-                    c.entries.insert(entry.file_id.clone(), Some(entry));
+                    c.apply(|m| m.insert(entry.file_id.clone(), Some(entry)));
                 }
                 Ok(())
             })
@@ -283,22 +254,9 @@ impl StateDb {
         &self,
         file_ids: Vec<String>,
     ) -> Result<HashMap<String, StoredAttrs>, StateError> {
-        let mut out = HashMap::with_capacity(file_ids.len());
-        let missing = match &self.attrs {
-            Some(c) => {
-                let mut missing = Vec::new();
-                for id in file_ids {
-                    match c.entries.get(&id) {
-                        Some(Some(e)) => {
-                            out.insert(id, e);
-                        }
-                        Some(None) => {}
-                        None => missing.push(id),
-                    }
-                }
-                missing
-            }
-            None => file_ids,
+        let (mut out, missing) = match &self.attrs {
+            Some(c) => c.get_many(file_ids),
+            None => (HashMap::new(), file_ids),
         };
         if missing.is_empty() {
             return Ok(out);
@@ -329,13 +287,7 @@ impl StateDb {
                 let before = cache.as_ref().map(AttrsCache::epoch);
                 let out = pg::load_attrs(p, &file_ids).await?;
                 if let (Some(c), Some(before)) = (cache, before) {
-                    let epoch = c.epoch.lock().unwrap_or_else(|p| p.into_inner());
-                    if *epoch == before {
-                        for id in file_ids {
-                            let entry = out.get(&id).cloned();
-                            c.entries.insert(id, entry);
-                        }
-                    }
+                    c.fill(file_ids, &out, Some(before));
                 }
                 return Ok(out);
             }
@@ -398,10 +350,7 @@ impl StateDb {
                     }
                 }
                 if let Some(c) = cache {
-                    for id in file_ids {
-                        let entry = out.get(&id).cloned();
-                        c.entries.insert(id, entry);
-                    }
+                    c.fill(file_ids, &out, None);
                 }
                 Ok(out)
             })
@@ -434,7 +383,7 @@ impl StateDb {
             )?
             .execute(params![id, m])?;
             if let Some(c) = cache {
-                c.entries.invalidate(&id);
+                c.apply(|m| m.invalidate(&id));
             }
             Ok(())
         })
@@ -460,7 +409,7 @@ impl StateDb {
                 conn.prepare_cached("DELETE FROM object_attrs WHERE file_id = ?1")?
                     .execute(params![id])?;
                 if let Some(c) = cache {
-                    c.entries.insert(id, None);
+                    c.apply(|m| m.insert(id, None));
                 }
                 Ok(())
             })

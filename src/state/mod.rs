@@ -31,6 +31,7 @@ macro_rules! both_backends {
 }
 
 mod attrs;
+mod attrs_cache;
 mod bucketcfg;
 mod coherence;
 mod completed;
@@ -195,7 +196,7 @@ pub struct StateDb {
     location: Arc<StateLocation>,
     /// Object attributes by file id (`None`: none stored), when enabled
     /// ([`StateDb::with_attrs_cache`]).
-    attrs: Option<attrs::AttrsCache>,
+    attrs: Option<attrs_cache::AttrsCache>,
     /// Stored credentials read recently, when enabled ([`StateDb::with_credential_cache`]).
     credentials: Option<credentials::CredentialCache>,
 }

@@ -311,10 +311,14 @@ impl Writer {
                     Some(true)
                 }
                 "lockdiscovery" => {
-                    let locks = match DavPath::new(&item.href) {
-                        _ if self.ls.loaded_none() => Vec::new(),
-                        Ok(path) => self.ls.discover(&path).await,
-                        Err(_) => Vec::new(),
+                    // The href is parsed only when the collection has locks at all.
+                    let locks = if self.ls.loaded_none() {
+                        Vec::new()
+                    } else {
+                        match DavPath::new(&item.href) {
+                            Ok(path) => self.ls.discover(&path).await,
+                            Err(_) => Vec::new(),
+                        }
                     };
                     if locks.is_empty() {
                         out.push_str("<D:lockdiscovery/>");

@@ -3,10 +3,11 @@
 //! A listing asks for every file of a folder at once, and most files have no entry (they were
 //! written elsewhere), so a cold listing of 10,000 files puts 10,000 absences here and a warm
 //! one looks 10,000 ids up. Both are done under one lock per batch, on two plain hash maps:
-//! entries are made in `young`; when it is full it becomes `old` (and the old `old` is
-//! dropped), a hit in `old` moves back to `young`. At most `capacity` entries are kept, an
-//! entry not used since `young` last turned over goes first, and each lives at most `ttl`
-//! since it was stored.
+//! entries are made in `young`; when it is full, or older than the TTL, it becomes `old` (and
+//! the old `old` is dropped), a hit in `old` moves back to `young`. At most `capacity` entries
+//! are kept, an entry not used since `young` last turned over goes first, and each lives at
+//! most `ttl` since it was stored. Expired entries are dropped within two TTLs of any use, so
+//! what a burst of writes or listings left behind does not stay in memory.
 //!
 //! A reader that missed and loads from the database must never put back a value older than a
 //! write made meanwhile through the same handle. SQLite: every change updates the cache while
@@ -36,6 +37,8 @@ pub(crate) struct Entries {
     old: HashMap<String, Slot>,
     /// Entries `young` holds before it becomes `old`.
     half: usize,
+    /// When `young` was started: it becomes `old` once the TTL has passed since.
+    young_since: Instant,
     ttl: Duration,
 }
 
@@ -47,7 +50,9 @@ struct Slot {
 impl Entries {
     /// Stores what the database holds for `id` now.
     pub(crate) fn insert(&mut self, id: String, value: Option<StoredAttrs>) {
-        self.store(id, value.map(Arc::new), Instant::now());
+        let now = Instant::now();
+        self.turn_over_if_due(now);
+        self.store(id, value.map(Arc::new), now, now);
     }
 
     pub(crate) fn invalidate(&mut self, id: &str) {
@@ -56,14 +61,29 @@ impl Entries {
     }
 
     pub(crate) fn invalidate_all(&mut self) {
-        self.young.clear();
-        self.old.clear();
+        self.young = HashMap::new();
+        self.old = HashMap::new();
     }
 
-    fn store(&mut self, id: String, value: Option<Arc<StoredAttrs>>, at: Instant) {
+    /// `young` becomes `old`, and what `old` held is dropped.
+    fn turn_over(&mut self, now: Instant) {
+        self.old = std::mem::take(&mut self.young);
+        self.young_since = now;
+    }
+
+    /// Turns over once the TTL has passed since `young` was started: everything `old` holds
+    /// then was stored before that start, so it has expired.
+    fn turn_over_if_due(&mut self, now: Instant) {
+        if now.saturating_duration_since(self.young_since) >= self.ttl {
+            self.turn_over(now);
+        }
+    }
+
+    /// Stores `value` (stored at `at`) in `young` at `now`.
+    fn store(&mut self, id: String, value: Option<Arc<StoredAttrs>>, at: Instant, now: Instant) {
         self.old.remove(&id);
         if self.young.len() >= self.half && !self.young.contains_key(&id) {
-            self.old = std::mem::take(&mut self.young);
+            self.turn_over(now);
         }
         self.young.insert(id, Slot { value, at });
     }
@@ -79,7 +99,7 @@ impl Entries {
             return None;
         }
         let value = slot.value.clone();
-        self.store(key, slot.value, slot.at);
+        self.store(key, slot.value, slot.at, now);
         Some(value)
     }
 
@@ -98,6 +118,7 @@ impl AttrsCache {
                 young: HashMap::new(),
                 old: HashMap::new(),
                 half: (capacity / 2).max(1),
+                young_since: Instant::now(),
                 ttl,
             })),
         }
@@ -130,6 +151,7 @@ impl AttrsCache {
         let mut found = HashMap::new();
         let mut missing = Vec::new();
         let mut e = self.lock();
+        e.turn_over_if_due(now);
         for id in ids {
             match e.lookup(&id, now) {
                 Some(Some(v)) => {
@@ -158,9 +180,10 @@ impl AttrsCache {
             if if_epoch.is_some_and(|seen| seen != e.epoch) {
                 return;
             }
+            e.turn_over_if_due(now);
             for id in ids.by_ref().take(FILL_CHUNK) {
                 let value = found.get(&id).cloned().map(Arc::new);
-                e.store(id, value, now);
+                e.store(id, value, now, now);
             }
         }
     }
@@ -223,6 +246,20 @@ mod tests {
         assert!(c.get_many(ids(1..2)).1.is_empty());
         std::thread::sleep(Duration::from_millis(60));
         assert_eq!(c.get_many(ids(1..2)).1, ids(1..2));
+    }
+
+    #[test]
+    fn expired_entries_are_dropped_after_two_ttls_of_use() {
+        let c = AttrsCache::new(Duration::from_millis(40), 1000);
+        c.fill(ids(0..50), &HashMap::new(), None);
+        std::thread::sleep(Duration::from_millis(50));
+        // Turns `young` over: the 50 are now `old`, still held.
+        c.apply(|e| e.insert("fil_100".into(), None));
+        assert_eq!(c.lock().len(), 51);
+        std::thread::sleep(Duration::from_millis(50));
+        // And again: they are gone (fil_100, expired too, is `old` now).
+        assert_eq!(c.get_many(ids(200..201)).1, ids(200..201));
+        assert_eq!(c.lock().len(), 1);
     }
 
     #[test]

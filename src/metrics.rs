@@ -510,6 +510,9 @@ pub struct CacheStats {
     /// 1 while this instance is the only one on its PostgreSQL state DB and trusts its caches
     /// without a check (`store/solo.rs`), else 0.
     pub alone: AtomicI64,
+    /// Bytes of upload-session chunks held in memory on their way to ScaiDrive now (sent or
+    /// waiting to be retried; `store/write.rs`).
+    pub upload_chunk_bytes: AtomicI64,
 }
 
 impl CacheStats {
@@ -564,11 +567,15 @@ impl CacheStats {
              scaidrive_gateway_feed_leaderships {}\n\
              # HELP scaidrive_gateway_cluster_alone 1 while this instance is the only one on its PostgreSQL state database and trusts its caches without a check.\n\
              # TYPE scaidrive_gateway_cluster_alone gauge\n\
-             scaidrive_gateway_cluster_alone {}",
+             scaidrive_gateway_cluster_alone {}\n\
+             # HELP scaidrive_gateway_upload_chunk_bytes Bytes of upload-session chunks in memory on their way to ScaiDrive (bounded by upstream.chunk_memory_bytes).\n\
+             # TYPE scaidrive_gateway_upload_chunk_bytes gauge\n\
+             scaidrive_gateway_upload_chunk_bytes {}",
             self.remote_changes.load(Ordering::Relaxed),
             self.remote_invalidations.load(Ordering::Relaxed),
             self.feeds_led.load(Ordering::Relaxed),
             self.alone.load(Ordering::Relaxed),
+            self.upload_chunk_bytes.load(Ordering::Relaxed),
         );
     }
 }

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use futures::StreamExt;
 use scaidrive_gateway::auth::Session;
-use scaidrive_gateway::emulator::{self, EmulatorConfig, RunningEmulator};
+use scaidrive_gateway::emulator::{self, EmulatorConfig, Faults, RunningEmulator};
 use scaidrive_gateway::namespace::ObjectPath;
 use scaidrive_gateway::scaidrive::{ByteRange, Client, ClientOptions, Token};
 use scaidrive_gateway::state::{ObjectAttrs, StateDb};
@@ -18,7 +18,7 @@ use scaidrive_gateway::store::{
 };
 
 struct Fixture {
-    _emu: RunningEmulator,
+    emu: RunningEmulator,
     _dir: tempfile::TempDir,
     store: Store,
     session: Session,
@@ -43,7 +43,7 @@ async fn fixture(opts: StoreOptions) -> Fixture {
     let store = Store::new(client, db, opts);
     let share = store.shares(&session).await.unwrap()[0].id.clone();
     Fixture {
-        _emu: emu,
+        emu,
         _dir: dir,
         store,
         session,
@@ -205,6 +205,63 @@ async fn large_new_file_goes_through_a_session_in_parallel_chunks() {
         .unwrap();
     assert!(part.is_partial());
     assert_eq!(part.bytes().await.unwrap().as_ref(), &data[100..200]);
+}
+
+#[tokio::test]
+async fn concurrent_overwrites_keep_their_chunks_in_flight_within_the_memory_budget() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+    let opts = StoreOptions {
+        chunk_size: 64 << 10,
+        parallel_chunks: 3,
+        chunk_memory: 64 << 10,
+        ..StoreOptions::default()
+    };
+    let f = fixture(opts).await;
+    let data = |i: u8| -> Vec<u8> { (0..256u32 << 10).map(|j| (j % 241) as u8 ^ i).collect() };
+    // The files exist, so each write below is an overwrite, through an upload session of four
+    // 64 KiB chunks.
+    for i in 0..4 {
+        f.put(&format!("o{i}.bin"), b"old").await.unwrap();
+    }
+    // Chunks take a while upstream, so the ones in flight can be seen.
+    f.emu.set_faults(Faults {
+        latency_ms: 20,
+        paths: vec!["/api/v1/uploads/".into()],
+        ..Faults::default()
+    });
+    let stats = f.store.cache_stats();
+    let peak = Arc::new(AtomicI64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let (stats, peak, done) = (Arc::clone(&stats), Arc::clone(&peak), Arc::clone(&done));
+        tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                peak.fetch_max(
+                    stats.upload_chunk_bytes.load(Ordering::Relaxed),
+                    Ordering::Relaxed,
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        })
+    };
+    let names: Vec<String> = (0..4).map(|i| format!("o{i}.bin")).collect();
+    let bodies: Vec<Vec<u8>> = (0..4).map(data).collect();
+    let writes = futures::future::join_all(names.iter().zip(&bodies).map(|(n, b)| f.put(n, b)));
+    for w in writes.await {
+        assert!(w.unwrap().replaced);
+    }
+    done.store(true, Ordering::Relaxed);
+    sampler.await.unwrap();
+    f.emu.set_faults(Faults::default());
+    let peak = peak.load(Ordering::Relaxed);
+    // Without the budget: up to 3 chunks of each of the 4 uploads, 768 KiB.
+    assert!(peak > 0, "no chunk was seen in flight");
+    assert!(peak <= 64 << 10, "chunks in flight peaked at {peak} bytes");
+    assert_eq!(stats.upload_chunk_bytes.load(Ordering::Relaxed), 0);
+    for (n, b) in names.iter().zip(&bodies) {
+        assert!(f.get(n).await == *b, "{n} reads back different");
+    }
 }
 
 #[tokio::test]

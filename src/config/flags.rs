@@ -134,6 +134,10 @@ pub struct ConfigFlags {
     /// [default: 3]
     #[arg(long, value_name = "N")]
     pub upstream_parallel_chunks: Option<usize>,
+    /// Bytes of upload-session chunks in flight across all uploads
+    /// [env: SCAIDRIVE_GATEWAY_UPSTREAM_CHUNK_MEMORY_BYTES] [default: 16777216]
+    #[arg(long, value_name = "BYTES")]
+    pub upstream_chunk_memory_bytes: Option<u64>,
     /// Delete permanently instead of to ScaiDrive's trash: true | false
     /// [env: SCAIDRIVE_GATEWAY_UPSTREAM_PERMANENT_DELETE] [default: false]
     #[arg(long, value_name = "BOOL", action = clap::ArgAction::Set)]

@@ -148,7 +148,7 @@ fn cache_and_upstream_from_file_env_and_flag() {
     let file = write_config(
         "[cache]\nenabled = false\nttl_secs = 30\nchange_feed_interval_ms = 0\n\
          [upstream]\nchunk_size_bytes = 1048576\nparallel_chunks = 5\nmax_retries = 7\n\
-         ca_file = \"/file/ca.pem\"\n",
+         chunk_memory_bytes = 2097152\nca_file = \"/file/ca.pem\"\n",
     );
     let from_file = ConfigFlags {
         config: Some(file.path().to_owned()),
@@ -160,6 +160,7 @@ fn cache_and_upstream_from_file_env_and_flag() {
     assert_eq!(cfg.cache.change_feed_interval_ms, 0);
     assert_eq!(cfg.upstream.chunk_size_bytes, 1 << 20);
     assert_eq!(cfg.upstream.parallel_chunks, 5);
+    assert_eq!(cfg.upstream.chunk_memory_bytes, 2 << 20);
     assert_eq!(cfg.client_options().max_retries, 7);
     assert_eq!(
         cfg.client_options().ca_file.as_deref(),
@@ -170,6 +171,7 @@ fn cache_and_upstream_from_file_env_and_flag() {
         (ENV_CACHE_TTL_SECS, "9"),
         (ENV_UPSTREAM_PERMANENT_DELETE, "true"),
         (ENV_UPSTREAM_CA_FILE, "/env/ca.pem"),
+        (ENV_UPSTREAM_CHUNK_MEMORY_BYTES, "8388608"),
     ];
     let cfg = Config::load(&from_file, env_of(&env)).unwrap();
     assert_eq!(
@@ -179,10 +181,12 @@ fn cache_and_upstream_from_file_env_and_flag() {
     assert!(cfg.cache.enabled);
     assert_eq!(cfg.cache.ttl_secs, 9);
     assert!(cfg.upstream.permanent_delete);
+    assert_eq!(cfg.upstream.chunk_memory_bytes, 8 << 20);
     let flags = ConfigFlags {
         cache_enabled: Some(false),
         cache_ttl_secs: Some(3),
         upstream_parallel_chunks: Some(2),
+        upstream_chunk_memory_bytes: Some(4 << 20),
         upstream_ca_file: Some(PathBuf::from("/flag/ca.pem")),
         ..from_file
     };
@@ -194,6 +198,13 @@ fn cache_and_upstream_from_file_env_and_flag() {
     assert!(!cfg.cache.enabled);
     assert_eq!(cfg.cache.ttl_secs, 3);
     assert_eq!(cfg.upstream.parallel_chunks, 2);
+    assert_eq!(cfg.upstream.chunk_memory_bytes, 4 << 20);
+    // Less than one chunk could never send one.
+    let err = Config::from_toml("[upstream]\nchunk_memory_bytes = 65536\n").unwrap_err();
+    assert!(
+        err.to_string().contains("upstream.chunk_memory_bytes"),
+        "{err}"
+    );
     let err = Config::load(
         &ConfigFlags::default(),
         env_of(&[(ENV_CACHE_ENABLED, "maybe")]),

@@ -21,6 +21,8 @@ pub const ENV_UPSTREAM_SESSION_THRESHOLD_BYTES: &str =
 pub const ENV_UPSTREAM_CHUNK_SIZE_BYTES: &str = "SCAIDRIVE_GATEWAY_UPSTREAM_CHUNK_SIZE_BYTES";
 /// Chunks of one upload in flight.
 pub const ENV_UPSTREAM_PARALLEL_CHUNKS: &str = "SCAIDRIVE_GATEWAY_UPSTREAM_PARALLEL_CHUNKS";
+/// Bytes of upload-session chunks in flight across all uploads.
+pub const ENV_UPSTREAM_CHUNK_MEMORY_BYTES: &str = "SCAIDRIVE_GATEWAY_UPSTREAM_CHUNK_MEMORY_BYTES";
 /// Delete permanently instead of to the trash.
 pub const ENV_UPSTREAM_PERMANENT_DELETE: &str = "SCAIDRIVE_GATEWAY_UPSTREAM_PERMANENT_DELETE";
 /// Extra trusted root certificates for ScaiDrive's TLS.
@@ -41,6 +43,9 @@ pub struct UpstreamConfig {
     pub chunk_size_bytes: u64,
     /// Chunks of one upload in flight at once.
     pub parallel_chunks: usize,
+    /// Bytes of upload-session chunks in flight at once across all uploads (each upload also
+    /// fills one chunk of its own); at least one chunk.
+    pub chunk_memory_bytes: u64,
     /// Delete permanently instead of moving to ScaiDrive's trash.
     pub permanent_delete: bool,
     /// PEM file of root certificates to trust for ScaiDrive's TLS, besides the built-in
@@ -57,6 +62,7 @@ impl Default for UpstreamConfig {
             session_threshold_bytes: crate::scaidrive::SINGLE_POST_LIMIT,
             chunk_size_bytes: 4 << 20,
             parallel_chunks: 3,
+            chunk_memory_bytes: 16 << 20,
             permanent_delete: false,
             ca_file: None,
         }
@@ -86,6 +92,7 @@ pub(super) struct FileUpstream {
     pub(super) session_threshold_bytes: Option<u64>,
     pub(super) chunk_size_bytes: Option<u64>,
     pub(super) parallel_chunks: Option<usize>,
+    pub(super) chunk_memory_bytes: Option<u64>,
     pub(super) permanent_delete: Option<bool>,
     pub(super) ca_file: Option<PathBuf>,
 }
@@ -99,6 +106,7 @@ impl Config {
         set_value(&mut up.session_threshold_bytes, u.session_threshold_bytes);
         set_value(&mut up.chunk_size_bytes, u.chunk_size_bytes);
         set_value(&mut up.parallel_chunks, u.parallel_chunks);
+        set_value(&mut up.chunk_memory_bytes, u.chunk_memory_bytes);
         set_value(&mut up.permanent_delete, u.permanent_delete);
         set(&mut up.ca_file, u.ca_file);
     }
@@ -153,6 +161,14 @@ impl Config {
             )?,
         );
         set_value(
+            &mut u.chunk_memory_bytes,
+            parse_env(
+                get,
+                ENV_UPSTREAM_CHUNK_MEMORY_BYTES,
+                "upstream.chunk_memory_bytes",
+            )?,
+        );
+        set_value(
             &mut u.permanent_delete,
             parse_env(
                 get,
@@ -181,6 +197,7 @@ impl Config {
         );
         set_value(&mut up.chunk_size_bytes, f.upstream_chunk_size_bytes);
         set_value(&mut up.parallel_chunks, f.upstream_parallel_chunks);
+        set_value(&mut up.chunk_memory_bytes, f.upstream_chunk_memory_bytes);
         set_value(&mut up.permanent_delete, f.upstream_permanent_delete);
         set(&mut up.ca_file, f.upstream_ca_file.clone());
     }
@@ -193,6 +210,11 @@ impl Config {
         }
         if self.upstream.parallel_chunks == 0 {
             return bad("upstream.parallel_chunks must be at least 1");
+        }
+        if self.upstream.chunk_memory_bytes < chunk {
+            return bad(
+                "upstream.chunk_memory_bytes must be at least upstream.chunk_size_bytes (one chunk)",
+            );
         }
         if self.upstream.connect_timeout_secs == 0 || self.upstream.request_timeout_secs == 0 {
             return bad("upstream timeouts must be at least 1 second");

@@ -8,6 +8,7 @@
 mod access;
 mod attrs;
 mod cache;
+mod chunk_budget;
 mod chunked;
 mod coherence;
 mod delete;
@@ -73,6 +74,9 @@ pub struct StoreOptions {
     pub chunk_size: u64,
     /// Chunks of one upload in flight at once (memory: `chunk_size` × this).
     pub parallel_chunks: usize,
+    /// Bytes of upload-session chunks in flight at once across all uploads
+    /// (`chunk_budget.rs`).
+    pub chunk_memory: u64,
     /// Poll ScaiDrive's change feed of every share in use this often, dropping the share's
     /// cached listings when something changed upstream; `None` = rely on the TTL alone.
     pub change_feed_interval: Option<Duration>,
@@ -88,6 +92,7 @@ impl Default for StoreOptions {
             session_threshold: SINGLE_POST_LIMIT,
             chunk_size: 4 << 20,
             parallel_chunks: 3,
+            chunk_memory: 16 << 20,
             change_feed_interval: Some(Duration::from_secs(2)),
         }
     }
@@ -104,6 +109,7 @@ impl StoreOptions {
             session_threshold: cfg.upstream.session_threshold_bytes,
             chunk_size: cfg.upstream.chunk_size_bytes,
             parallel_chunks: cfg.upstream.parallel_chunks,
+            chunk_memory: cfg.upstream.chunk_memory_bytes,
             change_feed_interval: (cfg.cache.change_feed_interval_ms > 0)
                 .then(|| Duration::from_millis(cfg.cache.change_feed_interval_ms)),
         }
@@ -336,6 +342,8 @@ struct Inner {
     solo: solo::Solo,
     /// Folder timestamps asked of ScaiDrive (`folder_dates.rs`).
     folder_dates: folder_dates::DatesMemo,
+    /// Memory for upload-session chunks in flight (`chunk_budget.rs`).
+    chunk_budget: chunk_budget::ChunkBudget,
 }
 
 impl Store {
@@ -344,6 +352,8 @@ impl Store {
         let cache = cache::Caches::new(&opts);
         let folder_dates =
             folder_dates::DatesMemo::new(opts.cache_enabled, opts.cache_ttl, opts.cache_capacity);
+        let chunk_budget =
+            chunk_budget::ChunkBudget::new(opts.chunk_memory, Arc::clone(cache.stats()));
         Self {
             inner: Arc::new(Inner {
                 client,
@@ -359,6 +369,7 @@ impl Store {
                 bucket_settings: policies::BucketSettings::default(),
                 solo: solo::Solo::default(),
                 folder_dates,
+                chunk_budget,
             }),
         }
     }

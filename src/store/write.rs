@@ -1,9 +1,10 @@
 //! Streamed writes: a new file goes up as one multipart `POST /files` (an upload session only
 //! above ScaiDrive's per-request limit); an existing file gets a new version through an upload
 //! session with `replace_file_id`. Nothing holds the whole body: the multipart body streams,
-//! and sessions keep at most `parallel_chunks` chunks in memory. The body's MD5 (the ETag) is
-//! computed on a blocking thread beside the upload for large bodies, so hashing and forwarding
-//! use two cores.
+//! and a session keeps the chunk it fills plus at most `parallel_chunks` chunks in flight, and
+//! all sessions together at most `chunk_memory` bytes in flight (`chunk_budget.rs`). The
+//! body's MD5 (the ETag) is computed on a blocking thread beside the upload for large bodies,
+//! so hashing and forwarding use two cores.
 //!
 //! Integrity and abort: the body stream may end with an error (client went away, digest
 //! mismatch found by the front end at the end of the stream). Then the multipart request is
@@ -12,6 +13,7 @@
 use bytes::{Bytes, BytesMut};
 use futures::stream::{BoxStream, StreamExt};
 
+use super::chunk_budget::ChunkLease;
 use super::coherence::ShareChange;
 use super::md5::Md5;
 use super::{Entry, FolderRef, Store, StoreError, StoreResult};
@@ -277,12 +279,19 @@ impl Store {
         let parallel = opts.parallel_chunks.max(1);
         let mut buf = BytesMut::with_capacity(chunk_len);
         let mut index = 0u64;
-        let spawn_chunk = |set: &mut tokio::task::JoinSet<_>, index: u64, chunk: Bytes| {
-            let client = client.clone();
-            let token = s.token().clone();
-            let sid = session.session_id.clone();
-            set.spawn(async move { client.put_chunk(&token, &sid, index, chunk).await });
-        };
+        // A chunk is sent with its lease on the process's chunk budget, given back once
+        // ScaiDrive has answered it (retries included).
+        let spawn_chunk =
+            |set: &mut tokio::task::JoinSet<_>, index: u64, chunk: Bytes, lease: ChunkLease| {
+                let client = client.clone();
+                let token = s.token().clone();
+                let sid = session.session_id.clone();
+                set.spawn(async move {
+                    let answer = client.put_chunk(&token, &sid, index, chunk).await;
+                    drop(lease);
+                    answer
+                });
+            };
         while let Some(next) = body.next().await {
             // The body failed: never complete; the session expires upstream.
             let mut bytes = next.map_err(|e| io_error(&e))?;
@@ -293,13 +302,18 @@ impl Store {
                     while in_flight.len() >= parallel {
                         join_chunk(in_flight.join_next().await)?;
                     }
-                    spawn_chunk(&mut in_flight, index, buf.split().freeze());
+                    let lease = self.inner.chunk_budget.lease(chunk_len).await?;
+                    // The next chunk gets a buffer of exactly its size: refilling the emptied
+                    // one would grow it by doubling, to up to twice the chunk.
+                    let chunk = std::mem::replace(&mut buf, BytesMut::with_capacity(chunk_len));
+                    spawn_chunk(&mut in_flight, index, chunk.freeze(), lease);
                     index += 1;
                 }
             }
         }
         if !buf.is_empty() {
-            spawn_chunk(&mut in_flight, index, buf.split().freeze());
+            let lease = self.inner.chunk_budget.lease(buf.len()).await?;
+            spawn_chunk(&mut in_flight, index, buf.split().freeze(), lease);
         }
         while let Some(joined) = in_flight.join_next().await {
             join_chunk(Some(joined))?;

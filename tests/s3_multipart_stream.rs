@@ -175,7 +175,7 @@ async fn parts_stream_upstream_before_complete_and_nothing_shows_until_then() {
             .contains(&"streamed.bin".to_owned())
     );
     assert!(eventually(|| uploads_in_flight(dir.path()) == 0).await);
-    assert!(!dir.path().join("staging").join(&id).exists());
+    assert!(eventually(|| !dir.path().join("staging").join(&id).exists()).await);
 
     // A retried Complete gets the first answer and writes nothing again.
     let again = complete(&s3, key, &id, &[(1, &e1), (2, &e2), (3, &e3)]).await;
@@ -242,7 +242,7 @@ async fn abort_cuts_the_streamed_upload_and_leaves_nothing() {
         eventually(|| uploads_in_flight(dir.path()) == 0).await,
         "the upstream upload was not cut"
     );
-    assert!(!dir.path().join("staging").join(&id).exists());
+    assert!(eventually(|| !dir.path().join("staging").join(&id).exists()).await);
     assert!(
         !upstream_names(&up)
             .await
@@ -326,7 +326,7 @@ async fn a_part_streamed_while_it_arrived_then_refused_makes_complete_use_the_re
         )
     );
     assert!(eventually(|| uploads_in_flight(dir.path()) == 0).await);
-    assert!(!dir.path().join("staging").join(&id).exists());
+    assert!(eventually(|| !dir.path().join("staging").join(&id).exists()).await);
     s3.gateway.shutdown().await;
 }
 

@@ -17,16 +17,16 @@
 //! single-request limit, or the assembler never ran on this instance (restart, cap reached).
 //! Abort and the clean-up stop the assembler, which cuts the upstream request.
 //!
-//! Memory per upload: one spool read buffer, [`FOLLOW_WINDOW`] chunks from the part followed
+//! Memory per upload: one spool read buffer ([`super::spool_file`]), [`FOLLOW_WINDOW`] chunks from the part followed
 //! and [`crate::store::FEED_WINDOW`] chunks queued for the request.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt as _;
-use tokio::io::AsyncReadExt as _;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::Gateway;
@@ -35,8 +35,6 @@ use crate::auth::Session;
 use crate::state::{MultipartPart, MultipartUpload as Upload, ObjectAttrs};
 use crate::store::{Finished, PendingCreate, StoreResult, Written};
 
-/// Spool file reads feeding the upstream request.
-const READ_CHUNK: usize = 256 << 10;
 /// How long Abort waits for an assembler to stop.
 const STOP_WAIT: Duration = Duration::from_secs(5);
 /// Chunks queued from a part being spooled to the assembler following it.
@@ -535,11 +533,12 @@ impl Assembler {
         );
         let mut sent = 0u64;
         if offset > 0 {
-            let file = tokio::fs::File::open(&path)
-                .await
-                .map_err(|e| format!("opening part {number}: {e}"))?;
+            let file = PathBuf::from(&path);
             let mut body =
-                tokio_util::io::ReaderStream::with_capacity(file.take(offset), READ_CHUNK);
+                tokio::task::spawn_blocking(move || super::spool_file::read(&file, offset))
+                    .await
+                    .map_err(|e| format!("opening part {number}: {e}"))?
+                    .map_err(|e| format!("opening part {number}: {e}"))?;
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| format!("reading part {number}: {e}"))?;
                 sent += chunk.len() as u64;
@@ -572,10 +571,9 @@ impl Assembler {
         if self.bytes + p.size >= self.gw.store().options().session_threshold {
             return Err("the object passes the single-request limit".into());
         }
-        let file = super::staging::open_part(&p.path, p.size)
+        let mut body = super::staging::read_part(&p.path, p.size)
             .await
             .map_err(|e| format!("opening part {}: {e}", p.number))?;
-        let mut body = tokio_util::io::ReaderStream::with_capacity(file, READ_CHUNK);
         let mut read = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk: Bytes = chunk.map_err(|e| format!("reading part {}: {e}", p.number))?;

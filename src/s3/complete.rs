@@ -406,7 +406,15 @@ async fn complete(
         .await
         .map_err(db_err)?;
     drop((turn, cluster_turn));
-    gw.discard_upload(Some(&s), &up.upload_id, &meta).await;
+    if meta.staging_folder.is_none() {
+        // Local spool files go after the answer (deleting a GiB of them takes a disk's while;
+        // the upload is already recorded as completed, and the maintenance sweep removes a
+        // directory whose removal a stop cut short).
+        let gw = gw.clone();
+        tokio::spawn(async move { gw.discard_upload(None, &up.upload_id, &meta).await });
+    } else {
+        gw.discard_upload(Some(&s), &up.upload_id, &meta).await;
+    }
     Ok(output(
         bucket_name,
         key,

@@ -42,6 +42,7 @@ mod policy;
 mod policy_check;
 pub mod public;
 mod put;
+mod spool_file;
 mod staging;
 mod stored;
 mod sts;

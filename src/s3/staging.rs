@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use futures::StreamExt as _;
 use s3s::{S3Result, s3_error};
 use serde::{Deserialize, Serialize};
-use std::io::Write as _;
 
 use super::Gateway;
 use super::assemble::PartFeed;
 use super::error::{internal, store_error};
+use super::spool_file::SpoolFile;
 use crate::auth::Session;
 use crate::config::MultipartStaging;
 use crate::namespace::STAGING_FOLDER;
@@ -167,10 +167,8 @@ impl Gateway {
                         },
                         // Spool files are not fsynced (docs/operations.md): one cut short by a
                         // crash of the machine fails the upload instead of storing less.
-                        None => match open_part(&path, size).await {
-                            Ok(f) => {
-                                tokio_util::io::ReaderStream::with_capacity(f, 256 << 10).boxed()
-                            }
+                        None => match read_part(&path, size).await {
+                            Ok(body) => body,
                             Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
                         },
                     }
@@ -227,53 +225,55 @@ impl Gateway {
     }
 }
 
-/// Opens a spool file that must hold `size` bytes.
-pub(super) async fn open_part(path: &str, size: u64) -> std::io::Result<tokio::fs::File> {
-    let f = tokio::fs::File::open(path).await?;
-    let len = f.metadata().await?.len();
+/// A spool file that must hold `size` bytes, read ([`super::spool_file::read`]).
+pub(super) async fn read_part(path: &str, size: u64) -> std::io::Result<BodyStream> {
+    let len = tokio::fs::metadata(path).await?.len();
     if len != size {
         return Err(std::io::Error::other(format!(
             "the spooled part {path} holds {len} bytes, not the {size} received (lost in a crash?)"
         )));
     }
-    Ok(f)
+    let path = PathBuf::from(path);
+    tokio::task::spawn_blocking(move || super::spool_file::read(&path, size))
+        .await
+        .map_err(std::io::Error::other)?
 }
 
-/// Streams a body into a new spool file `path`; returns (size, md5 hex). The file is removed
-/// when the body fails or its MD5 is not `content_md5` (`BadDigest`). Each chunk written is
-/// also handed to `feed` (the upload's assembler, when it follows this part).
+/// Streams a body into a new spool file `path` ([`SpoolFile`]: around the page cache); returns
+/// (size, md5 hex). The file is removed when the body fails or its MD5 is not `content_md5`
+/// (`BadDigest`). What is in the file is also handed to `feed` (the upload's assembler, when it
+/// follows this part), never before it is there.
 ///
-/// Not fsynced: a part acknowledged survives a restart of the gateway (the file is in the page
-/// cache), and a spool file cut short by a crash of the machine makes Complete fail (sizes are
-/// checked when parts are read back) rather than store other bytes. Spool files deleted within
-/// the kernel's writeback delay (about 30 s) never reach the disk.
+/// Not fsynced: a part acknowledged survives a restart of the gateway (the file is on the disk
+/// or, where `O_DIRECT` is refused, in the page cache), and a spool file cut short by a crash
+/// of the machine makes Complete fail (sizes are checked when parts are read back) rather than
+/// store other bytes.
 async fn spool(
     path: &Path,
     mut body: BodyStream,
     content_md5: Option<[u8; 16]>,
     mut feed: Option<&mut PartFeed>,
 ) -> S3Result<(u64, String)> {
-    let file = std::fs::File::create(path).map_err(|e| internal("creating a part file", e))?;
-    let file = std::sync::Arc::new(file);
+    let mut file =
+        SpoolFile::create(path, feed.is_some()).map_err(|e| internal("creating a part file", e))?;
     let mut md5 = crate::store::md5::Md5::new();
     let mut size = 0u64;
     let result: S3Result<[u8; 16]> = async {
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| store_error(crate::store::io_error(&e)))?;
-            // The chunk is written (by reference, no copy) while it is hashed; once written it
-            // is in the file, where an assembler following the part may read it.
-            let (f, c) = (file.clone(), chunk.clone());
-            let write = tokio::task::spawn_blocking(move || (&*f).write_all(&c));
             md5.update(&chunk);
             size += chunk.len() as u64;
-            write
+            let landed = file
+                .write(chunk)
                 .await
-                .map_err(|e| internal("writing a part file", e))?
                 .map_err(|e| internal("writing a part file", e))?;
-            if let Some(feed) = feed.as_deref_mut() {
-                feed.written(chunk).await;
-            }
+            hand_over(feed.as_deref_mut(), landed).await;
         }
+        let landed = file
+            .finish()
+            .await
+            .map_err(|e| internal("writing a part file", e))?;
+        hand_over(feed.as_deref_mut(), landed).await;
         let digest: [u8; 16] = md5.finalize();
         if content_md5.is_some_and(|want| want != digest) {
             tracing::info!(path = %path.display(), "Content-MD5 mismatch");
@@ -288,9 +288,17 @@ async fn spool(
     match result {
         Ok(digest) => Ok((size, hex::encode(digest))),
         Err(e) => {
-            drop(file);
             let _ = tokio::fs::remove_file(path).await;
             Err(e)
+        }
+    }
+}
+
+/// Chunks now in the spool file go to the assembler following the part, if any.
+async fn hand_over(feed: Option<&mut PartFeed>, landed: Vec<bytes::Bytes>) {
+    if let Some(feed) = feed {
+        for chunk in landed {
+            feed.written(chunk).await;
         }
     }
 }

@@ -5,7 +5,7 @@
 //! that feeds the contiguous prefix of parts (1, 2, 3, …) into one streamed `POST /files` of
 //! the object ([`crate::store::PendingCreate`]): recorded parts from their spool files (just
 //! written, in the page cache), and the next part in order while it is still being spooled
-//! ([`PartFeed`]: what its file holds so far, then each chunk as it is written). At
+//! ([`PartFeed`]: what its file holds so far, then each spool buffer as it is written). At
 //! Complete only the parts not yet sent are streamed, then the body is ended and ScaiDrive
 //! stores the file. Nothing is visible upstream before that: the request body has not ended.
 //!
@@ -17,8 +17,9 @@
 //! single-request limit, or the assembler never ran on this instance (restart, cap reached).
 //! Abort and the clean-up stop the assembler, which cuts the upstream request.
 //!
-//! Memory per upload: one spool read buffer ([`super::spool_file`]), [`FOLLOW_WINDOW`] chunks from the part followed
-//! and [`crate::store::FEED_WINDOW`] chunks queued for the request.
+//! Memory per upload: one spool read buffer ([`super::spool_file`]), [`FOLLOW_WINDOW`] spool
+//! buffers copied from the part followed and [`crate::store::FEED_WINDOW`] pieces queued for
+//! the request.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -37,8 +38,8 @@ use crate::store::{Finished, PendingCreate, StoreResult, Written};
 
 /// How long Abort waits for an assembler to stop.
 const STOP_WAIT: Duration = Duration::from_secs(5);
-/// Chunks queued from a part being spooled to the assembler following it.
-const FOLLOW_WINDOW: usize = 4;
+/// Spool buffers (512 KiB) queued from a part being spooled to the assembler following it.
+const FOLLOW_WINDOW: usize = 2;
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -57,9 +58,10 @@ pub(super) struct Following {
 
 /// Held by the request spooling a part of an upload that is being streamed: the assembler
 /// hears that the part started, and when the part is the next one in order it reads what is
-/// in the spool file so far and then takes each further chunk as it is written, so the part
-/// goes upstream while it arrives instead of after it was spooled. A chunk is handed over only
-/// after it is in the spool file, so the file always holds at least what was streamed. Dropped
+/// in the spool file so far and then takes a copy of each further spool buffer as it is
+/// written, so the part goes upstream while it arrives instead of after it was spooled. A
+/// buffer is copied only after it is in the spool file, so the file always holds at least what
+/// was streamed. Dropped
 /// before [`Self::recorded`] (the body failed, a bad digest, the state DB refused it), the
 /// assembler hears the part is gone and gives up streaming the upload if it had followed it.
 pub(crate) struct PartFeed {
@@ -72,13 +74,21 @@ pub(crate) struct PartFeed {
 }
 
 impl PartFeed {
-    /// `chunk` was written to the spool file.
-    pub(super) async fn written(&mut self, chunk: Bytes) {
-        let sink = {
+    /// `data` is now in the spool file: counted, and copied for the assembler when it follows
+    /// the part (decided under the same lock the assembler reads the count under, so each
+    /// byte reaches it either from the file or from the copy).
+    pub(super) fn landed(&self, data: &[u8]) -> Option<Bytes> {
+        let following = {
             let mut g = lock(&self.shared);
-            g.written += chunk.len() as u64;
-            g.sink.clone()
+            g.written += data.len() as u64;
+            g.sink.is_some()
         };
+        following.then(|| Bytes::copy_from_slice(data))
+    }
+
+    /// Hands a copy from [`Self::landed`] to the assembler following the part.
+    pub(super) async fn send(&self, chunk: Bytes) {
+        let sink = lock(&self.shared).sink.clone();
         if let Some(sink) = sink {
             // A stalled or gone assembler is left behind: the part is spooled either way, and
             // the assembler, short of bytes, gives the upload up when the part is recorded.

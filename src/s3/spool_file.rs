@@ -4,20 +4,19 @@
 //! parts arrived ([`super::assemble`]), so copying every byte into the page cache is work
 //! spent for the rare case: on the benchmark machine a buffered write of 1 GiB costs about 3 s
 //! of kernel CPU, the same write with `O_DIRECT` 0.2–0.3 s. The writer gathers the body into
-//! an aligned buffer of [`BLOCK`]-multiple size and writes it with `O_DIRECT` while the next
-//! one fills; the tail is padded to a block and the file cut back to its size. Where the file
-//! system refuses `O_DIRECT` (tmpfs before Linux 6.6, some FUSE mounts: at open or at the first write) the same
-//! buffers are written through the page cache.
+//! one aligned buffer of [`BLOCK`]-multiple size and writes it with `O_DIRECT` when it is full
+//! (about half a millisecond, while the socket keeps receiving); the tail is padded to a block and the file cut back to its size. Where the file
+//! system refuses `O_DIRECT` (tmpfs before Linux 6.6, some FUSE mounts: at open or at the
+//! first write) the same buffers are written through the page cache.
 //!
-//! What the file holds is handed back as the chunks that came in ([`SpoolFile::write`]
-//! returns them once they are in the file), so an assembler following the part never streams
-//! a byte the file does not hold.
+//! Each buffer is shown to the caller once it is in the file (and copied only when an assembler
+//! follows the part), so an assembler never streams a byte the file does not hold, and a part
+//! nobody follows costs its buffer and nothing more.
 //!
 //! Parts are read back ([`read`]: by the assembler, for the parts that arrived while another
 //! was being streamed, and by Complete's fallback) the same way, `O_DIRECT` into aligned
 //! buffers handed on as they are: a buffered read costs as much kernel CPU as the write.
 
-use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
@@ -93,29 +92,21 @@ impl Target {
     }
 }
 
-type Flight = tokio::task::JoinHandle<(Target, Aligned, io::Result<()>)>;
-
 /// A spool file being written (see the module).
 pub(super) struct SpoolFile {
-    target: Option<Target>,
-    filling: Aligned,
-    /// The other buffer, while it is being written.
-    flight: Option<(Flight, usize)>,
-    /// The file's size once everything handed in is written.
+    /// The file and the buffer being filled (`None` after a write failed).
+    state: Option<(Target, Aligned)>,
+    /// Bytes in the file.
     size: u64,
-    /// Chunks handed in and not yet returned: kept only when `keep`.
-    held: VecDeque<Bytes>,
-    keep: bool,
-    spare: Option<Aligned>,
 }
 
 impl SpoolFile {
-    /// Creates `path`; `keep`: [`Self::write`] returns the chunks once they are in the file.
-    pub fn create(path: &Path, keep: bool) -> io::Result<Self> {
-        Self::create_with(path, keep, true)
+    /// Creates `path`.
+    pub fn create(path: &Path) -> io::Result<Self> {
+        Self::create_with(path, true)
     }
 
-    fn create_with(path: &Path, keep: bool, try_direct: bool) -> io::Result<Self> {
+    fn create_with(path: &Path, try_direct: bool) -> io::Result<Self> {
         let open = |direct: bool| {
             let mut o = std::fs::OpenOptions::new();
             o.write(true).create_new(true);
@@ -130,105 +121,77 @@ impl SpoolFile {
             Some(Err(e)) => return Err(e),
             None => (open(false)?, false),
         };
+        let target = Target {
+            file,
+            path: path.to_owned(),
+            direct,
+        };
         Ok(Self {
-            target: Some(Target {
-                file,
-                path: path.to_owned(),
-                direct,
-            }),
-            filling: Aligned::new(),
-            flight: None,
+            state: Some((target, Aligned::new())),
             size: 0,
-            held: VecDeque::new(),
-            keep,
-            spare: None,
         })
     }
 
-    /// Takes `chunk`; returns the chunks (or their leading pieces) now in the file, in order.
-    pub async fn write(&mut self, chunk: Bytes) -> io::Result<Vec<Bytes>> {
-        let mut done = Vec::new();
-        let mut rest: &[u8] = &chunk;
-        if self.keep {
-            self.held.push_back(chunk.clone());
-        }
+    /// Takes `chunk`. Each buffer written to the file meanwhile is shown to `landed`, in
+    /// order; what it returns (a copy, for an assembler following the part) is returned.
+    pub async fn write(
+        &mut self,
+        chunk: &[u8],
+        landed: &mut impl FnMut(&[u8]) -> Option<Bytes>,
+    ) -> io::Result<Vec<Bytes>> {
+        let mut out = Vec::new();
+        let mut rest = chunk;
         while !rest.is_empty() {
-            let n = rest.len().min(self.filling.room());
-            self.filling.fill(&rest[..n]);
+            let (_, buf) = self.state.as_mut().ok_or_else(gone)?;
+            let n = rest.len().min(buf.room());
+            buf.fill(&rest[..n]);
             rest = &rest[n..];
-            if self.filling.room() == 0 {
-                done.extend(self.launch().await?);
+            if buf.room() == 0 {
+                out.extend(self.flush(landed).await?);
             }
         }
-        Ok(done)
+        Ok(out)
     }
 
-    /// Writes what is left and cuts the file to its size; returns the last chunks.
-    pub async fn finish(mut self) -> io::Result<Vec<Bytes>> {
-        let mut done = Vec::new();
-        if self.filling.len > 0 {
-            done.extend(self.launch().await?);
-        }
-        done.extend(self.land().await?);
-        let target = self.target.take().ok_or_else(gone)?;
+    /// Writes what is left (shown to `landed` as in [`Self::write`]) and cuts the file to its
+    /// size.
+    pub async fn finish(
+        mut self,
+        landed: &mut impl FnMut(&[u8]) -> Option<Bytes>,
+    ) -> io::Result<Option<Bytes>> {
+        let out = self.flush(landed).await?;
+        let (target, _) = self.state.take().ok_or_else(gone)?;
         let size = self.size;
-        tokio::task::spawn_blocking(move || {
-            if target.direct {
-                target.file.set_len(size)?;
-            }
-            Ok::<_, io::Error>(())
+        if target.direct {
+            tokio::task::spawn_blocking(move || target.file.set_len(size))
+                .await
+                .map_err(io::Error::other)??;
+        }
+        Ok(out)
+    }
+
+    /// Writes the buffer to the file (on a blocking thread) and shows it to `landed`.
+    async fn flush(
+        &mut self,
+        landed: &mut impl FnMut(&[u8]) -> Option<Bytes>,
+    ) -> io::Result<Option<Bytes>> {
+        let (mut target, mut buf) = self.state.take().ok_or_else(gone)?;
+        if buf.len == 0 {
+            self.state = Some((target, buf));
+            return Ok(None);
+        }
+        let offset = self.size;
+        let (target, mut buf) = tokio::task::spawn_blocking(move || {
+            let r = target.write_at(&mut buf, offset);
+            r.map(|()| (target, buf))
         })
         .await
         .map_err(io::Error::other)??;
-        Ok(done)
-    }
-
-    /// Sends the full buffer to be written (after the one in flight has landed); returns the
-    /// chunks that landing put in the file.
-    async fn launch(&mut self) -> io::Result<Vec<Bytes>> {
-        let done = self.land().await?;
-        let mut target = self.target.take().ok_or_else(gone)?;
-        let next = self.spare.take().unwrap_or_else(Aligned::new);
-        let mut buf = std::mem::replace(&mut self.filling, next);
-        let (offset, len) = (self.size, buf.len);
-        self.size += len as u64;
-        let task = tokio::task::spawn_blocking(move || {
-            let r = target.write_at(&mut buf, offset);
-            (target, buf, r)
-        });
-        self.flight = Some((task, len));
-        Ok(done)
-    }
-
-    /// Waits for the buffer in flight; returns the chunks it put in the file.
-    async fn land(&mut self) -> io::Result<Vec<Bytes>> {
-        let Some((task, len)) = self.flight.take() else {
-            return Ok(Vec::new());
-        };
-        let (target, mut buf, result) = task.await.map_err(io::Error::other)?;
-        self.target = Some(target);
-        result?;
+        self.size += buf.len as u64;
+        let out = landed(&buf.raw[buf.start..buf.start + buf.len]);
         buf.len = 0;
-        self.spare = Some(buf);
-        Ok(self.release(len))
-    }
-
-    /// The first `n` bytes held, as the chunks (and a piece of the last) they came in.
-    fn release(&mut self, mut n: usize) -> Vec<Bytes> {
-        let mut out = Vec::new();
-        while n > 0 && self.keep {
-            let Some(front) = self.held.front_mut() else {
-                break;
-            };
-            if front.len() <= n {
-                n -= front.len();
-                out.extend(self.held.pop_front());
-            } else {
-                out.push(front.split_to(n));
-                n = 0;
-            }
-        }
-        out
+        self.state = Some((target, buf));
+        Ok(out)
     }
 }
 
@@ -348,19 +311,20 @@ mod tests {
             .collect()
     }
 
-    /// Writes `data` in `chunk`-sized pieces; returns what was handed back.
+    /// Writes `data` in `chunk`-sized pieces; returns what was shown as landed.
     async fn spool(path: &Path, data: &[u8], chunk: usize, direct: bool) -> Vec<u8> {
-        let mut f = SpoolFile::create_with(path, true, direct).expect("create");
-        let mut back = Vec::new();
+        let mut f = SpoolFile::create_with(path, direct).expect("create");
+        let mut landed = Vec::new();
+        let mut copy = |d: &[u8]| Some(Bytes::copy_from_slice(d));
         for piece in data.chunks(chunk.max(1)) {
-            for b in f.write(Bytes::copy_from_slice(piece)).await.expect("write") {
-                back.extend_from_slice(&b);
+            for b in f.write(piece, &mut copy).await.expect("write") {
+                landed.extend_from_slice(&b);
             }
         }
-        for b in f.finish().await.expect("finish") {
-            back.extend_from_slice(&b);
+        if let Some(b) = f.finish(&mut copy).await.expect("finish") {
+            landed.extend_from_slice(&b);
         }
-        back
+        landed
     }
 
     #[tokio::test]
@@ -432,59 +396,47 @@ mod tests {
         };
         let data = body(BUFFER + 4097, 7);
         let path = dir.path().join("p");
-        let mut f = SpoolFile::create(&path, false).expect("create");
-        f.write(Bytes::from(data.clone())).await.expect("write");
-        f.finish().await.expect("finish");
+        let mut f = SpoolFile::create(&path).expect("create");
+        f.write(&data, &mut |_| None).await.expect("write");
+        f.finish(&mut |_| None).await.expect("finish");
         assert!(std::fs::read(&path).expect("read") == data);
         assert!(read_all(&path, data.len() as u64).await.expect("read back") == data);
     }
 
     #[tokio::test]
-    async fn chunks_come_back_only_once_they_are_in_the_file() {
+    async fn a_buffer_is_shown_only_once_it_is_in_the_file_and_copied_only_when_asked() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("p");
-        let mut f = SpoolFile::create(&path, true).expect("create");
-        // Less than a buffer: nothing is written yet, nothing comes back.
-        let first = f.write(Bytes::from(body(BUFFER - 10, 1))).await.expect("w");
-        assert!(first.is_empty());
-        // The buffer fills and is sent; its bytes come back when the next one is sent.
+        let mut f = SpoolFile::create(&path).expect("create");
+        // What the file holds whenever a buffer is shown, and how much was shown.
+        let shown = std::cell::RefCell::new(Vec::<(u64, usize)>::new());
+        let mut watch = |d: &[u8]| {
+            let on_disk = std::fs::metadata(&path).expect("stat").len();
+            shown.borrow_mut().push((on_disk, d.len()));
+            None
+        };
+        // Less than a buffer: nothing is written yet, nothing shown.
         assert!(
-            f.write(Bytes::from(body(20, 2)))
+            f.write(&body(BUFFER - 10, 1), &mut watch)
                 .await
                 .expect("w")
                 .is_empty()
         );
-        let back = f.write(Bytes::from(body(BUFFER, 3))).await.expect("w");
-        assert_eq!(back.iter().map(Bytes::len).sum::<usize>(), BUFFER);
-        let on_disk = std::fs::metadata(&path).expect("stat").len();
-        assert!(on_disk >= BUFFER as u64, "{on_disk} bytes in the file");
-        let rest = f.finish().await.expect("finish");
-        assert_eq!(rest.iter().map(Bytes::len).sum::<usize>(), BUFFER + 10);
+        assert!(shown.borrow().is_empty());
+        // The buffer fills: it is written, then shown (10 bytes wait in the next one).
+        f.write(&body(20, 2), &mut watch).await.expect("w");
+        assert_eq!(*shown.borrow(), vec![(BUFFER as u64, BUFFER)]);
+        f.write(&body(BUFFER, 3), &mut watch).await.expect("w");
+        assert_eq!(shown.borrow()[1], (2 * BUFFER as u64, BUFFER));
+        // Nothing asked for a copy: none came back.
+        assert!(f.finish(&mut watch).await.expect("finish").is_none());
+        let shown = shown.into_inner();
+        assert_eq!(shown.len(), 3);
+        assert_eq!(shown[2].1, 10);
+        assert!(shown[2].0 >= 2 * BUFFER as u64 + 10, "{shown:?}");
         assert_eq!(
             std::fs::metadata(&path).expect("stat").len(),
             2 * BUFFER as u64 + 10
-        );
-    }
-
-    #[tokio::test]
-    async fn without_keep_nothing_is_held_or_handed_back() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("p");
-        let mut f = SpoolFile::create(&path, false).expect("create");
-        let mut back = 0;
-        for _ in 0..5 {
-            back += f
-                .write(Bytes::from(body(BUFFER, 4)))
-                .await
-                .expect("w")
-                .len();
-            assert!(f.held.is_empty());
-        }
-        back += f.finish().await.expect("finish").len();
-        assert_eq!(back, 0);
-        assert_eq!(
-            std::fs::metadata(&path).expect("stat").len(),
-            5 * BUFFER as u64
         );
     }
 }

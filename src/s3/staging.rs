@@ -252,10 +252,9 @@ async fn spool(
     path: &Path,
     mut body: BodyStream,
     content_md5: Option<[u8; 16]>,
-    mut feed: Option<&mut PartFeed>,
+    feed: Option<&mut PartFeed>,
 ) -> S3Result<(u64, String)> {
-    let mut file =
-        SpoolFile::create(path, feed.is_some()).map_err(|e| internal("creating a part file", e))?;
+    let mut file = SpoolFile::create(path).map_err(|e| internal("creating a part file", e))?;
     let mut md5 = crate::store::md5::Md5::new();
     let mut size = 0u64;
     let result: S3Result<[u8; 16]> = async {
@@ -263,17 +262,17 @@ async fn spool(
             let chunk = chunk.map_err(|e| store_error(crate::store::io_error(&e)))?;
             md5.update(&chunk);
             size += chunk.len() as u64;
-            let landed = file
-                .write(chunk)
+            let copies = file
+                .write(&chunk, &mut |d| feed.as_deref().and_then(|f| f.landed(d)))
                 .await
                 .map_err(|e| internal("writing a part file", e))?;
-            hand_over(feed.as_deref_mut(), landed).await;
+            hand_over(feed.as_deref(), copies).await;
         }
-        let landed = file
-            .finish()
+        let copy = file
+            .finish(&mut |d| feed.as_deref().and_then(|f| f.landed(d)))
             .await
             .map_err(|e| internal("writing a part file", e))?;
-        hand_over(feed.as_deref_mut(), landed).await;
+        hand_over(feed.as_deref(), copy.into_iter().collect()).await;
         let digest: [u8; 16] = md5.finalize();
         if content_md5.is_some_and(|want| want != digest) {
             tracing::info!(path = %path.display(), "Content-MD5 mismatch");
@@ -294,11 +293,11 @@ async fn spool(
     }
 }
 
-/// Chunks now in the spool file go to the assembler following the part, if any.
-async fn hand_over(feed: Option<&mut PartFeed>, landed: Vec<bytes::Bytes>) {
+/// Copies of what is now in the spool file go to the assembler following the part.
+async fn hand_over(feed: Option<&PartFeed>, copies: Vec<bytes::Bytes>) {
     if let Some(feed) = feed {
-        for chunk in landed {
-            feed.written(chunk).await;
+        for chunk in copies {
+            feed.send(chunk).await;
         }
     }
 }

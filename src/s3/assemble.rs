@@ -3,8 +3,8 @@
 //! Every part is still spooled and indexed as before ([`super::staging`]); besides, the
 //! instance holding the spool runs one assembler task per upload (started by its first part)
 //! that feeds the contiguous prefix of parts (1, 2, 3, …) into one streamed `POST /files` of
-//! the object ([`crate::store::PendingCreate`]): recorded parts from their spool files (just
-//! written, in the page cache), and the next part in order while it is still being spooled
+//! the object ([`crate::store::PendingCreate`]): recorded parts from their spool files (read
+//! around the page cache, [`super::spool_file`]), and the next part in order while it is still being spooled
 //! ([`PartFeed`]: what its file holds so far, then each spool buffer as it is written). At
 //! Complete only the parts not yet sent are streamed, then the body is ended and ScaiDrive
 //! stores the file. Nothing is visible upstream before that: the request body has not ended.
@@ -61,9 +61,9 @@ pub(super) struct Following {
 /// in the spool file so far and then takes a copy of each further spool buffer as it is
 /// written, so the part goes upstream while it arrives instead of after it was spooled. A
 /// buffer is copied only after it is in the spool file, so the file always holds at least what
-/// was streamed. Dropped
-/// before [`Self::recorded`] (the body failed, a bad digest, the state DB refused it), the
-/// assembler hears the part is gone and gives up streaming the upload if it had followed it.
+/// was streamed. Dropped before [`Self::recorded`] (the body failed, a bad digest, the state DB
+/// refused it), the assembler hears the part is gone and gives up streaming the upload if it
+/// had followed it.
 pub(crate) struct PartFeed {
     number: u32,
     path: String,
@@ -543,12 +543,9 @@ impl Assembler {
         );
         let mut sent = 0u64;
         if offset > 0 {
-            let file = PathBuf::from(&path);
-            let mut body =
-                tokio::task::spawn_blocking(move || super::spool_file::read(&file, offset))
-                    .await
-                    .map_err(|e| format!("opening part {number}: {e}"))?
-                    .map_err(|e| format!("opening part {number}: {e}"))?;
+            let mut body = super::spool_file::read(PathBuf::from(&path), offset)
+                .await
+                .map_err(|e| format!("opening part {number}: {e}"))?;
             while let Some(chunk) = body.next().await {
                 let chunk = chunk.map_err(|e| format!("reading part {number}: {e}"))?;
                 sent += chunk.len() as u64;

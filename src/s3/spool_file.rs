@@ -5,8 +5,8 @@
 //! spent for the rare case: on the benchmark machine a buffered write of 1 GiB costs about 3 s
 //! of kernel CPU, the same write with `O_DIRECT` 0.2–0.3 s. The writer gathers the body into
 //! one aligned buffer of [`BLOCK`]-multiple size and writes it with `O_DIRECT` when it is full
-//! (about half a millisecond, while the socket keeps receiving); the tail is padded to a block and the file cut back to its size. Where the file
-//! system refuses `O_DIRECT` (tmpfs before Linux 6.6, some FUSE mounts: at open or at the
+//! (about half a millisecond, while the socket keeps receiving); the tail is padded to a block
+//! and the file cut back to its size. Where the file system refuses `O_DIRECT` (tmpfs before Linux 6.6, some FUSE mounts: at open or at the
 //! first write) the same buffers are written through the page cache.
 //!
 //! Each buffer is shown to the caller once it is in the file (and copied only when an assembler
@@ -273,18 +273,22 @@ impl Reader {
 
 /// The first `len` bytes of the spool file `path`, in pieces of at most [`BUFFER`] bytes, read
 /// around the page cache where the file system allows it; an error if the file holds fewer.
-pub(super) fn read(
-    path: &Path,
+pub(super) async fn read(
+    path: PathBuf,
     len: u64,
 ) -> io::Result<futures::stream::BoxStream<'static, io::Result<Bytes>>> {
-    let (file, direct) = open_read(path)?;
-    let reader = Reader {
-        file,
-        path: path.to_owned(),
-        direct,
-        offset: 0,
-        left: len,
-    };
+    let reader = tokio::task::spawn_blocking(move || {
+        let (file, direct) = open_read(&path)?;
+        Ok::<_, io::Error>(Reader {
+            file,
+            path,
+            direct,
+            offset: 0,
+            left: len,
+        })
+    })
+    .await
+    .map_err(io::Error::other)??;
     let pieces = futures::stream::try_unfold(reader, |mut r| async move {
         let (r, piece) = tokio::task::spawn_blocking(move || {
             let piece = r.next();
@@ -362,7 +366,7 @@ mod tests {
 
     async fn read_all(path: &Path, len: u64) -> io::Result<Vec<u8>> {
         use futures::TryStreamExt as _;
-        let pieces: Vec<Bytes> = read(path, len)?.try_collect().await?;
+        let pieces: Vec<Bytes> = read(path.to_owned(), len).await?.try_collect().await?;
         assert!(pieces.iter().all(|p| p.len() <= BUFFER));
         Ok(pieces.concat())
     }

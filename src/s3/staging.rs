@@ -233,10 +233,7 @@ pub(super) async fn read_part(path: &str, size: u64) -> std::io::Result<BodyStre
             "the spooled part {path} holds {len} bytes, not the {size} received (lost in a crash?)"
         )));
     }
-    let path = PathBuf::from(path);
-    tokio::task::spawn_blocking(move || super::spool_file::read(&path, size))
-        .await
-        .map_err(std::io::Error::other)?
+    super::spool_file::read(PathBuf::from(path), size).await
 }
 
 /// Streams a body into a new spool file `path` ([`SpoolFile`]: around the page cache); returns
@@ -257,19 +254,21 @@ async fn spool(
     let mut file = SpoolFile::create(path).map_err(|e| internal("creating a part file", e))?;
     let mut md5 = crate::store::md5::Md5::new();
     let mut size = 0u64;
+    // Each buffer in the file: counted for the assembler, copied when it follows the part.
+    let mut landed = |d: &[u8]| feed.as_deref().and_then(|f| f.landed(d));
     let result: S3Result<[u8; 16]> = async {
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| store_error(crate::store::io_error(&e)))?;
             md5.update(&chunk);
             size += chunk.len() as u64;
             let copies = file
-                .write(&chunk, &mut |d| feed.as_deref().and_then(|f| f.landed(d)))
+                .write(&chunk, &mut landed)
                 .await
                 .map_err(|e| internal("writing a part file", e))?;
             hand_over(feed.as_deref(), copies).await;
         }
         let copy = file
-            .finish(&mut |d| feed.as_deref().and_then(|f| f.landed(d)))
+            .finish(&mut landed)
             .await
             .map_err(|e| internal("writing a part file", e))?;
         hand_over(feed.as_deref(), copy.into_iter().collect()).await;
